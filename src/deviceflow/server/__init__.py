@@ -1,0 +1,1 @@
+"""The deviceflow authorization server (RFC 8628 + refresh, discovery, JWKS, pages, Graph)."""
