@@ -1,0 +1,320 @@
+"""The token cache seam: what is stored per profile, and the :class:`TokenCache` protocol.
+
+A *profile* keeps one signed-in account for one app (client id + authority). Its
+:class:`CacheEntry` holds where to refresh (token and revocation URLs), who signed in, the latest
+refresh token and the access tokens obtained so far (one per scope set). Entries are plain frozen
+values; backends only store and load them, under a per-profile lock that callers hold across
+"load, refresh, save" so that concurrent processes refresh once and never lose a rotated refresh
+token.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from deviceflow.errors import DeviceFlowError
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "AccessToken",
+    "Account",
+    "CacheCorruptError",
+    "CacheEntry",
+    "CacheError",
+    "CacheLockTimeoutError",
+    "CachePermissionError",
+    "TokenCache",
+    "check_profile_name",
+]
+
+#: Version of the on-disk layout of one entry; bumped on incompatible changes.
+SCHEMA_VERSION = 1
+
+_PROFILE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class CacheError(DeviceFlowError):
+    """The token cache cannot be used (unsafe permissions, corrupt file, newer schema, lock)."""
+
+
+class CachePermissionError(CacheError):
+    """The cache file or directory is accessible to other users; the message says how to fix it."""
+
+
+class CacheCorruptError(CacheError):
+    """The cache file could not be read; it was renamed aside (``moved_to``) and kept for review."""
+
+    def __init__(self, message: str, *, moved_to: str | None = None) -> None:
+        super().__init__(message)
+        self.moved_to = moved_to
+
+
+class CacheLockTimeoutError(CacheError):
+    """Another process held the profile's lock for too long."""
+
+
+def check_profile_name(profile: str) -> str:
+    """Return ``profile`` if it is a safe profile name (it becomes part of a file name).
+
+    Raises:
+        ValueError: the name is empty, too long, or has characters other than letters, digits,
+            ``.``, ``_`` and ``-`` (or starts with one of the punctuation characters).
+    """
+    if not _PROFILE_RE.match(profile):
+        raise ValueError(
+            f"invalid profile name {profile!r}: use letters, digits, '.', '_' or '-' "
+            "(at most 64 characters, starting with a letter or digit)"
+        )
+    return profile
+
+
+def _scope_set(scopes: Iterable[str]) -> frozenset[str]:
+    return frozenset(s for s in scopes if s)
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    """One access token and what it is good for.
+
+    Attributes:
+        token: the bearer token itself (never shown in the repr).
+        expires_at: wall-clock expiry, seconds since the epoch.
+        scopes: the scopes it was granted for.
+        token_type: the token type, normally ``Bearer``.
+    """
+
+    token: str = field(repr=False)
+    expires_at: float
+    scopes: tuple[str, ...] = ()
+    token_type: str = "Bearer"
+
+    def is_valid(self, now: float, *, min_validity: float = 0.0) -> bool:
+        """Whether the token is still good for at least ``min_validity`` seconds after ``now``."""
+        return now + min_validity < self.expires_at
+
+    def covers(self, scopes: Iterable[str]) -> bool:
+        """Whether every scope in ``scopes`` was granted (``openid``-style extras are ignored)."""
+        wanted = _scope_set(scopes) - {"offline_access", "openid", "profile", "email"}
+        return wanted <= _scope_set(self.scopes)
+
+
+@dataclass(frozen=True)
+class Account:
+    """Who signed in, for display (taken from the ID token, not validated).
+
+    Attributes:
+        username: the sign-in name (``preferred_username``, ``upn`` or ``email``).
+        name: the display name.
+        subject: a stable identifier (``oid`` or ``sub``).
+    """
+
+    username: str | None = None
+    name: str | None = None
+    subject: str | None = None
+
+    def label(self) -> str:
+        """A short human label: ``Name <username>``, or whichever part is known."""
+        if self.name and self.username:
+            return f"{self.name} <{self.username}>"
+        return self.name or self.username or self.subject or "unknown account"
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """Everything one profile keeps between runs.
+
+    Attributes:
+        client_id: the app the tokens belong to.
+        token_url: where to refresh.
+        device_authorization_url: where a new sign-in starts.
+        revocation_url: where ``logout`` revokes (RFC 7009), if the server has one.
+        issuer: the issuer or authority the user signed in with.
+        dialect: ``"v2"``, ``"v1"`` or ``"rfc8628"`` (see ``deviceflow.core.Endpoints``).
+        resource: the Microsoft v1 resource, if any.
+        account: who signed in.
+        refresh_token: the newest refresh token (never shown in the repr).
+        access_tokens: access tokens obtained so far, at most one per scope set.
+        updated_at: wall-clock time of the last change.
+    """
+
+    client_id: str
+    token_url: str
+    device_authorization_url: str
+    revocation_url: str | None = None
+    issuer: str | None = None
+    dialect: str = "rfc8628"
+    resource: str | None = None
+    account: Account = Account()
+    refresh_token: str | None = field(default=None, repr=False)
+    access_tokens: tuple[AccessToken, ...] = ()
+    updated_at: float = 0.0
+
+    def find(
+        self, scopes: Iterable[str], now: float, *, min_validity: float = 0.0
+    ) -> AccessToken | None:
+        """Return a cached access token covering ``scopes`` valid for ``min_validity`` seconds."""
+        wanted = tuple(scopes)
+        for token in self.access_tokens:
+            if token.covers(wanted) and token.is_valid(now, min_validity=min_validity):
+                return token
+        return None
+
+    def with_tokens(
+        self, access: AccessToken, *, refresh_token: str | None, now: float
+    ) -> CacheEntry:
+        """Return a copy holding ``access`` (replacing tokens for the same scopes, dropping
+        expired ones) and the rotated refresh token, if the server sent one."""
+        key = _scope_set(access.scopes)
+        kept = tuple(
+            t for t in self.access_tokens if _scope_set(t.scopes) != key and t.is_valid(now)
+        )
+        return replace(
+            self,
+            access_tokens=(access, *kept),
+            refresh_token=refresh_token if refresh_token else self.refresh_token,
+            updated_at=now,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready form written to disk, with the schema version."""
+        return {
+            "version": SCHEMA_VERSION,
+            "client_id": self.client_id,
+            "token_url": self.token_url,
+            "device_authorization_url": self.device_authorization_url,
+            "revocation_url": self.revocation_url,
+            "issuer": self.issuer,
+            "dialect": self.dialect,
+            "resource": self.resource,
+            "account": {
+                "username": self.account.username,
+                "name": self.account.name,
+                "subject": self.account.subject,
+            },
+            "refresh_token": self.refresh_token,
+            "access_tokens": [
+                {
+                    "token": t.token,
+                    "expires_at": t.expires_at,
+                    "scopes": list(t.scopes),
+                    "token_type": t.token_type,
+                }
+                for t in self.access_tokens
+            ],
+            "updated_at": self.updated_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CacheEntry:
+        """Rebuild an entry from :meth:`to_dict` output.
+
+        Raises:
+            ValueError: a member is missing or has the wrong type, or the version is unknown.
+        """
+        if data.get("version") != SCHEMA_VERSION:
+            raise ValueError(f"unsupported schema version {data.get('version')!r}")
+        account = data.get("account") or {}
+        if not isinstance(account, Mapping):
+            raise ValueError("'account' must be an object")
+        tokens = data.get("access_tokens") or []
+        if not isinstance(tokens, list):
+            raise ValueError("'access_tokens' must be a list")
+        return cls(
+            client_id=_str(data, "client_id"),
+            token_url=_str(data, "token_url"),
+            device_authorization_url=_str(data, "device_authorization_url"),
+            revocation_url=_opt_str(data, "revocation_url"),
+            issuer=_opt_str(data, "issuer"),
+            dialect=_str(data, "dialect"),
+            resource=_opt_str(data, "resource"),
+            account=Account(
+                username=_opt_str(account, "username"),
+                name=_opt_str(account, "name"),
+                subject=_opt_str(account, "subject"),
+            ),
+            refresh_token=_opt_str(data, "refresh_token"),
+            access_tokens=tuple(_access_token(t) for t in tokens),
+            updated_at=_number(data, "updated_at"),
+        )
+
+
+def _str(data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key)
+    if not isinstance(value, str):
+        raise ValueError(f"{key!r} must be a string")
+    return value
+
+
+def _opt_str(data: Mapping[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ValueError(f"{key!r} must be a string or null")
+    return value
+
+
+def _number(data: Mapping[str, Any], key: str) -> float:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{key!r} must be a number")
+    return float(value)
+
+
+def _access_token(data: object) -> AccessToken:
+    if not isinstance(data, Mapping):
+        raise ValueError("each access token must be an object")
+    scopes = data.get("scopes")
+    if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+        raise ValueError("'scopes' must be a list of strings")
+    return AccessToken(
+        token=_str(data, "token"),
+        expires_at=_number(data, "expires_at"),
+        scopes=tuple(scopes),
+        token_type=_str(data, "token_type"),
+    )
+
+
+class TokenCache(Protocol):
+    """Where profiles are kept. Implementations: file (default), memory.
+
+    Callers that refresh hold :meth:`lock` across load → refresh → save, so that concurrent
+    processes refresh once and every rotated refresh token is saved before the next one is used.
+    """
+
+    def load(self, profile: str) -> CacheEntry | None:
+        """Return the profile's entry, or ``None`` when nobody signed in.
+
+        Raises:
+            CacheError: the stored entry is unsafe or unreadable (see subclasses).
+        """
+
+    def save(self, profile: str, entry: CacheEntry) -> None:
+        """Store ``entry`` for ``profile``, replacing the previous one atomically.
+
+        Raises:
+            CacheError: the store is unsafe or cannot be written.
+        """
+
+    def remove(self, profile: str) -> bool:
+        """Forget ``profile``; return whether there was anything to forget.
+
+        Raises:
+            CacheError: the store cannot be changed.
+        """
+
+    def profiles(self) -> list[str]:
+        """Names of the stored profiles, sorted.
+
+        Raises:
+            CacheError: the store cannot be listed.
+        """
+
+    def lock(self, profile: str) -> AbstractContextManager[None]:
+        """A context manager holding the profile's exclusive (cross-process) lock.
+
+        Raises:
+            CacheLockTimeoutError: on entering, when the lock stays busy too long.
+        """

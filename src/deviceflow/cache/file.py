@@ -1,0 +1,277 @@
+"""The default token cache: one JSON file per profile in a private directory.
+
+Theory of operation:
+
+- The directory is created ``0700`` and each file is written ``0600``. Before reading, the cache
+  checks that the directory and file belong to the current user and that nobody else can read
+  them; if they can, it refuses and prints the ``chmod`` that fixes it (tokens are bearer
+  secrets: anyone who can read them can act as the user).
+- Writes go to a temporary file in the same directory, are flushed and ``fsync``'d, then moved
+  over the old file with ``os.replace`` (atomic on POSIX), and the directory is ``fsync``'d. A
+  crash leaves either the old or the new file, never half of one.
+- A file that cannot be parsed is renamed to ``<profile>.json.corrupt-<time>`` (kept for review,
+  never silently overwritten) and reported with :class:`CacheCorruptError`.
+- :meth:`FileTokenCache.lock` takes an exclusive ``fcntl.flock`` on ``<profile>.lock``. The CLI
+  holds it across "load, refresh, save": the first of ten concurrent ``deviceflow token`` calls
+  refreshes, the other nine wait and then find the fresh token, so the refresh token (which the
+  server may rotate and revoke on reuse) is used exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+from deviceflow.cache.base import (
+    CacheCorruptError,
+    CacheEntry,
+    CacheError,
+    CacheLockTimeoutError,
+    CachePermissionError,
+    check_profile_name,
+)
+
+__all__ = ["FileTokenCache", "default_cache_dir"]
+
+_SUFFIX = ".json"
+
+
+def default_cache_dir(environ: Mapping[str, str], home: Path) -> Path:
+    """The user's state directory for deviceflow.
+
+    ``$XDG_STATE_HOME/deviceflow`` when that variable holds an absolute path (the XDG Base
+    Directory rule), else ``~/.local/state/deviceflow``.
+    """
+    xdg = environ.get("XDG_STATE_HOME", "")
+    if xdg and os.path.isabs(xdg):
+        return Path(xdg) / "deviceflow"
+    return home / ".local" / "state" / "deviceflow"
+
+
+class FileTokenCache:
+    """Profiles as ``0600`` JSON files in a ``0700`` directory (see the module docstring).
+
+    Args:
+        directory: where the files live; created on first write.
+        clock: wall clock, used to name set-aside corrupt files.
+        sleep: used while waiting for a busy lock.
+        lock_timeout: seconds to wait for another process's lock before giving up.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        lock_timeout: float = 60.0,
+    ) -> None:
+        self.directory = Path(directory)
+        self._clock = clock
+        self._sleep = sleep
+        self._lock_timeout = lock_timeout
+
+    def path(self, profile: str) -> Path:
+        """The file that holds ``profile``.
+
+        Raises:
+            ValueError: the profile name is not safe to use in a file name.
+        """
+        return self.directory / (check_profile_name(profile) + _SUFFIX)
+
+    # -- safety checks -----------------------------------------------------------------------
+
+    def _ensure_directory(self) -> None:
+        if not self.directory.exists():
+            try:
+                self.directory.mkdir(mode=0o700, parents=True)
+            except OSError as exc:
+                raise CacheError(f"cannot create the token cache {self.directory}: {exc}") from exc
+            # mkdir's mode is filtered by the umask; make sure it is exactly 0700.
+            os.chmod(self.directory, 0o700)
+        self._check_directory()
+
+    def _check_directory(self) -> None:
+        info = os.stat(self.directory)
+        if not stat.S_ISDIR(info.st_mode):
+            raise CacheError(f"the token cache {self.directory} is not a directory")
+        _check_private(info, str(self.directory), "700")
+
+    # -- TokenCache ------------------------------------------------------------------------
+
+    def load(self, profile: str) -> CacheEntry | None:
+        """Return the profile's entry, or ``None`` when there is none.
+
+        Raises:
+            CachePermissionError: the directory or file is accessible to other users, or
+                belongs to someone else.
+            CacheCorruptError: the file could not be parsed; it was renamed aside.
+            CacheError: the file was written by a newer deviceflow, or cannot be read.
+        """
+        path = self.path(profile)
+        if not self.directory.exists():
+            return None
+        self._check_directory()
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise CacheError(f"cannot read the token cache {path}: {exc}") from exc
+        with os.fdopen(fd, "rb") as handle:
+            _check_private(os.fstat(handle.fileno()), str(path), "600")
+            raw = handle.read()
+        try:
+            data = json.loads(raw.decode("utf-8"))
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
+            version = data.get("version")
+            if isinstance(version, int) and not isinstance(version, bool) and version > 1:
+                raise CacheError(
+                    f"the token cache {path} was written by a newer deviceflow "
+                    f"(schema {version}); upgrade deviceflow or use another --cache"
+                )
+            return CacheEntry.from_dict(data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            moved = self._set_aside(path)
+            raise CacheCorruptError(
+                f"the token cache {path} is corrupt ({_short(exc)}); it was moved to {moved} "
+                "and kept for review. Run 'deviceflow login' to sign in again.",
+                moved_to=str(moved),
+            ) from exc
+
+    def _set_aside(self, path: Path) -> Path:
+        target = path.with_name(f"{path.name}.corrupt-{int(self._clock())}")
+        os.replace(path, target)
+        return target
+
+    def save(self, profile: str, entry: CacheEntry) -> None:
+        """Write ``entry`` atomically (temp file, fsync, rename, fsync of the directory).
+
+        Raises:
+            CachePermissionError: the directory is accessible to other users.
+            CacheError: the file cannot be written; the previous file is left untouched.
+        """
+        path = self.path(profile)
+        self._ensure_directory()
+        data = json.dumps(entry.to_dict(), indent=1, sort_keys=True).encode("utf-8")
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{profile}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                os.fchmod(handle.fileno(), 0o600)
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            _unlink_quietly(tmp)
+            raise CacheError(f"cannot write the token cache {path}: {exc}") from exc
+        _fsync_directory(self.directory)
+
+    def remove(self, profile: str) -> bool:
+        """Delete the profile's file; return whether it existed.
+
+        Raises:
+            CacheError: the file exists but cannot be deleted.
+        """
+        path = self.path(profile)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise CacheError(f"cannot delete the token cache {path}: {exc}") from exc
+        _fsync_directory(self.directory)
+        return True
+
+    def profiles(self) -> list[str]:
+        """Names of the stored profiles, sorted.
+
+        Raises:
+            CachePermissionError: the directory is accessible to other users.
+        """
+        if not self.directory.exists():
+            return []
+        self._check_directory()
+        names = []
+        for item in self.directory.iterdir():
+            if item.name.endswith(_SUFFIX) and not item.name.startswith("."):
+                names.append(item.name[: -len(_SUFFIX)])
+        return sorted(names)
+
+    @contextmanager
+    def lock(self, profile: str) -> Iterator[None]:
+        """Hold the exclusive cross-process lock of ``profile``.
+
+        Raises:
+            CacheLockTimeoutError: another process kept the lock longer than ``lock_timeout``.
+            CachePermissionError: the directory is accessible to other users.
+        """
+        import fcntl
+
+        lock_path = self.directory / (check_profile_name(profile) + ".lock")
+        self._ensure_directory()
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            deadline = self._clock() + self._lock_timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if self._clock() >= deadline:
+                        raise CacheLockTimeoutError(
+                            f"another deviceflow process has held {lock_path} for more than "
+                            f"{self._lock_timeout:g} s; try again"
+                        ) from None
+                    self._sleep(0.02)
+            try:
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+
+def _check_private(info: os.stat_result, name: str, mode: str) -> None:
+    if hasattr(os, "geteuid") and info.st_uid != os.geteuid():
+        raise CachePermissionError(
+            f"refusing to use the token cache {name}: it belongs to another user "
+            f"(uid {info.st_uid}); use your own --cache directory"
+        )
+    if info.st_mode & 0o077:
+        raise CachePermissionError(
+            f"refusing to use the token cache {name}: other users can access it "
+            f"(mode {stat.S_IMODE(info.st_mode):04o}); fix it with: chmod {mode} {name}"
+        )
+
+
+def _fsync_directory(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory handles
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - some filesystems refuse fsync on directories
+        pass
+    finally:
+        os.close(fd)
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:  # pragma: no cover - already gone
+        pass
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:120]
