@@ -1,0 +1,97 @@
+"""Security primitives: constant-time compare, code digests, passwords, rate-limit buckets.
+
+Codes (device codes, user codes, refresh tokens) are stored and logged only as keyed digests
+(HMAC-SHA-256). The key comes from the settings or, failing that, is generated once and kept in
+storage; either way a database dump alone does not reveal the codes (RFC 8628 §5.1, §5.2), and
+the short fingerprints in the audit log cannot be brute-forced back to a 34-bit user code
+without the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from deviceflow.server.storage.base import Storage
+
+# A hash of a random, discarded password: verifying against it makes a sign-in for an
+# unknown user cost as much as one for a known user (no username probing by timing).
+_DUMMY_HASH = (
+    "$argon2id$v=19$m=65536,t=3,p=4$8n66mlwCDzeY6Fh8jIwo5A"
+    "$u1a1oVKw2Ouc203K3IfFUf3yb56V3o2jQyHJAl5WAZ0"
+)
+
+
+def constant_time_equals(a: str, b: str) -> bool:
+    """Compare two strings without leaking where they differ."""
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+class CodeHasher:
+    """Keyed digests of secrets, separated by kind (``device``, ``user``, ``refresh`` ...)."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 16:
+            raise ValueError("the code digest key needs at least 16 bytes")
+        self._key = key
+
+    def digest(self, kind: str, value: str) -> str:
+        """Hex HMAC-SHA-256 of ``value`` under this hasher's key, domain-separated by ``kind``."""
+        return hmac.new(self._key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def fingerprint(digest: str) -> str:
+    """A short prefix of a digest, for logs: enough to correlate, useless to attack."""
+    return digest[:12]
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of ``password`` (argon2-cffi's RFC 9106 low-memory profile)."""
+    return PasswordHasher().hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Whether ``password`` matches ``password_hash``; ``None`` still spends the same time."""
+    try:
+        PasswordHasher().verify(password_hash or _DUMMY_HASH, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+    return password_hash is not None
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """One rate limit: at most ``limit`` events per ``window`` seconds for a key."""
+
+    prefix: str
+    limit: int
+    window: float
+
+
+class RateLimiter:
+    """Fixed-window counters kept in storage, so several server instances share them."""
+
+    def __init__(self, storage: Storage, clock: Callable[[], float]) -> None:
+        self._storage = storage
+        self._clock = clock
+
+    def retry_after(self, bucket: Bucket, key: str) -> int | None:
+        """Seconds until ``key`` may try again, or ``None`` when it is under the limit."""
+        now = self._clock()
+        counter = self._storage.hit(
+            f"{bucket.prefix}:{key}", now=now, window=bucket.window, amount=0
+        )
+        if counter.count >= bucket.limit:
+            return max(1, int(counter.reset_at - now + 0.999))
+        return None
+
+    def record(self, bucket: Bucket, key: str) -> bool:
+        """Count one event for ``key``; return whether this event reached the limit."""
+        now = self._clock()
+        counter = self._storage.hit(f"{bucket.prefix}:{key}", now=now, window=bucket.window)
+        return counter.count == bucket.limit

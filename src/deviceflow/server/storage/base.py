@@ -1,0 +1,138 @@
+"""The storage protocol: everything the grant engine keeps, behind a few small methods.
+
+Backends (``memory``, ``sqlite``; PostgreSQL later) all pass ``tests/contract``. Two rules
+make several server instances behave as one: ``update_grant``/``update_refresh`` are
+compare-and-set (the row changes only while every ``expect`` column still holds its expected
+value, in one atomic statement), and ``hit`` counts atomically. Codes arrive here already hashed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+GrantStatus = Literal["pending", "approved", "denied", "consumed"]
+RefreshStatus = Literal["active", "rotated", "revoked"]
+
+
+@dataclass(frozen=True)
+class DeviceGrant:
+    """One device authorization request and its state."""
+
+    device_hash: str
+    user_hash: str
+    client_id: str
+    tenant_id: str
+    scopes: tuple[str, ...]
+    device_ip: str
+    device_user_agent: str | None
+    created_at: float
+    expires_at: float
+    interval: int
+    last_poll_at: float | None = None
+    status: GrantStatus = "pending"
+    user_id: str | None = None
+    decided_at: float | None = None
+    family_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RefreshRecord:
+    """One refresh token (by digest); tokens of one sign-in share a ``family_id``."""
+
+    token_hash: str
+    family_id: str
+    client_id: str
+    tenant_id: str
+    user_id: str
+    scopes: tuple[str, ...]
+    origin: str
+    issued_at: float
+    expires_at: float
+    absolute_expires_at: float
+    status: RefreshStatus = "active"
+
+
+@dataclass(frozen=True)
+class Counter:
+    """A rate-limit counter: ``count`` events in the window ending at ``reset_at``."""
+
+    count: int
+    reset_at: float
+
+
+GRANT_COLUMNS = frozenset(DeviceGrant.__dataclass_fields__)
+REFRESH_COLUMNS = frozenset(RefreshRecord.__dataclass_fields__)
+
+
+class Storage(Protocol):
+    """What the grant engine needs from a database."""
+
+    def insert_grant(self, grant: DeviceGrant) -> bool:
+        """Store a new grant; ``False`` when a live grant already holds its user code.
+
+        "Live" means unexpired at ``grant.created_at``; expired holders are replaced.
+        """
+        ...
+
+    def find_grant(
+        self, *, device_hash: str | None = None, user_hash: str | None = None
+    ) -> DeviceGrant | None:
+        """The grant with this device-code digest or (else) this user-code digest."""
+        ...
+
+    def update_grant(
+        self, device_hash: str, expect: Mapping[str, object], changes: Mapping[str, object]
+    ) -> bool:
+        """Apply ``changes`` only if every ``expect`` column still matches; atomic.
+
+        Raises:
+            ValueError: a column name is not a :class:`DeviceGrant` field.
+        """
+        ...
+
+    def insert_refresh(self, record: RefreshRecord) -> None:
+        """Store a new refresh token record."""
+        ...
+
+    def find_refresh(self, token_hash: str) -> RefreshRecord | None:
+        """The refresh token record with this digest."""
+        ...
+
+    def update_refresh(
+        self, token_hash: str, expect: Mapping[str, object], changes: Mapping[str, object]
+    ) -> bool:
+        """Compare-and-set on a refresh token record, as :meth:`update_grant`.
+
+        Raises:
+            ValueError: a column name is not a :class:`RefreshRecord` field.
+        """
+        ...
+
+    def hit(self, key: str, *, now: float, window: float, amount: int = 1) -> Counter:
+        """Add ``amount`` to counter ``key`` (0 reads it); a window past ``reset_at`` restarts."""
+        ...
+
+    def get_value(self, namespace: str, key: str) -> str | None:
+        """A small named value (signing keys, revocation marks, presence)."""
+        ...
+
+    def put_value(self, namespace: str, key: str, value: str, *, replace: bool = True) -> bool:
+        """Store a named value; with ``replace=False`` keep an existing one and return ``False``."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; the storage is unusable afterwards."""
+        ...
+
+
+def check_columns(names: Iterable[str], allowed: frozenset[str]) -> None:
+    """Refuse column names that are not fields (they may end up in SQL text).
+
+    Raises:
+        ValueError: an unknown column name.
+    """
+    for name in names:
+        if name not in allowed:
+            raise ValueError(f"unknown column {name!r}")

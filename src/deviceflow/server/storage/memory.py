@@ -1,0 +1,112 @@
+"""In-process storage for tests and throwaway servers; one lock makes every method atomic."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Mapping
+
+from deviceflow.server.storage.base import (
+    GRANT_COLUMNS,
+    REFRESH_COLUMNS,
+    Counter,
+    DeviceGrant,
+    RefreshRecord,
+    check_columns,
+)
+
+
+class MemoryStorage:
+    """A :class:`~deviceflow.server.storage.base.Storage` kept in dictionaries (lost on exit)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._grants: dict[str, DeviceGrant] = {}
+        self._by_user: dict[str, str] = {}
+        self._refresh: dict[str, RefreshRecord] = {}
+        self._counters: dict[str, Counter] = {}
+        self._values: dict[tuple[str, str], str] = {}
+
+    def insert_grant(self, grant: DeviceGrant) -> bool:
+        """See :meth:`Storage.insert_grant`."""
+        with self._lock:
+            holder = self._grants.get(self._by_user.get(grant.user_hash, ""))
+            if holder is not None:
+                if holder.expires_at > grant.created_at:
+                    return False
+                del self._grants[holder.device_hash]
+            if grant.device_hash in self._grants:
+                return False
+            self._grants[grant.device_hash] = grant
+            self._by_user[grant.user_hash] = grant.device_hash
+            return True
+
+    def find_grant(
+        self, *, device_hash: str | None = None, user_hash: str | None = None
+    ) -> DeviceGrant | None:
+        """See :meth:`Storage.find_grant`."""
+        with self._lock:
+            if device_hash is None:
+                device_hash = self._by_user.get(user_hash or "", "")
+            return self._grants.get(device_hash)
+
+    def update_grant(
+        self, device_hash: str, expect: Mapping[str, object], changes: Mapping[str, object]
+    ) -> bool:
+        """See :meth:`Storage.update_grant`."""
+        check_columns([*expect, *changes], GRANT_COLUMNS)
+        with self._lock:
+            grant = self._grants.get(device_hash)
+            if grant is None or any(getattr(grant, k) != v for k, v in expect.items()):
+                return False
+            self._grants[device_hash] = dataclasses.replace(grant, **changes)  # type: ignore[arg-type]
+            return True
+
+    def insert_refresh(self, record: RefreshRecord) -> None:
+        """See :meth:`Storage.insert_refresh`."""
+        with self._lock:
+            self._refresh[record.token_hash] = record
+
+    def find_refresh(self, token_hash: str) -> RefreshRecord | None:
+        """See :meth:`Storage.find_refresh`."""
+        with self._lock:
+            return self._refresh.get(token_hash)
+
+    def update_refresh(
+        self, token_hash: str, expect: Mapping[str, object], changes: Mapping[str, object]
+    ) -> bool:
+        """See :meth:`Storage.update_refresh`."""
+        check_columns([*expect, *changes], REFRESH_COLUMNS)
+        with self._lock:
+            record = self._refresh.get(token_hash)
+            if record is None or any(getattr(record, k) != v for k, v in expect.items()):
+                return False
+            self._refresh[token_hash] = dataclasses.replace(record, **changes)  # type: ignore[arg-type]
+            return True
+
+    def hit(self, key: str, *, now: float, window: float, amount: int = 1) -> Counter:
+        """See :meth:`Storage.hit`."""
+        with self._lock:
+            counter = self._counters.get(key)
+            if counter is None or counter.reset_at <= now:
+                counter = Counter(count=0, reset_at=now + window)
+            counter = Counter(count=counter.count + amount, reset_at=counter.reset_at)
+            if amount:
+                self._counters[key] = counter
+            return counter
+
+    def get_value(self, namespace: str, key: str) -> str | None:
+        """See :meth:`Storage.get_value`."""
+        with self._lock:
+            return self._values.get((namespace, key))
+
+    def put_value(self, namespace: str, key: str, value: str, *, replace: bool = True) -> bool:
+        """See :meth:`Storage.put_value`."""
+        with self._lock:
+            if not replace and (namespace, key) in self._values:
+                return False
+            self._values[(namespace, key)] = value
+            return True
+
+    def close(self) -> None:
+        """Nothing to release."""
