@@ -1,0 +1,256 @@
+"""Transports over httpx (sync and async), for programs that already use it.
+
+``httpx`` is optional (``pip install 'deviceflow[httpx]'``). Its exceptions are translated into
+the :class:`~deviceflow.errors.TransportError` family in :func:`_map_exceptions`, the one place
+that knows them, for both transports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import ssl
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Any
+
+try:
+    import httpx
+except ImportError as exc:
+    raise ImportError("the httpx transports need httpx: pip install 'deviceflow[httpx]'") from exc
+
+from deviceflow import __version__
+from deviceflow.core import HttpRequest, HttpResponse
+from deviceflow.errors import (
+    ConnectError,
+    ConnectTimeoutError,
+    ProxyError,
+    ReadError,
+    ReadTimeoutError,
+    TLSError,
+    TransportError,
+    TransportTimeoutError,
+    WriteError,
+)
+
+from ._policy import DEFAULT_TIMEOUT, MAX_BODY_BYTES, check_url
+
+__all__ = ["AsyncHttpxTransport", "HttpxTransport"]
+
+USER_AGENT = "deviceflow/" + __version__
+
+# Loopback traffic never goes through an environment proxy.
+_LOOPBACK_MOUNTS: dict[str, None] = {
+    "all://127.0.0.1": None,
+    "all://localhost": None,
+    "all://[::1]": None,
+}
+
+
+def _verify(ca_bundle: str | os.PathLike[str] | None, ssl_context: ssl.SSLContext | None) -> Any:
+    if ca_bundle is not None and ssl_context is not None:
+        raise ValueError("pass either ca_bundle or ssl_context, not both")
+    if ssl_context is not None:
+        return ssl_context
+    if ca_bundle is None:
+        return True
+    path = os.fspath(ca_bundle)
+    if os.path.isdir(path):
+        return ssl.create_default_context(capath=path)
+    return ssl.create_default_context(cafile=path)
+
+
+def _client_options(
+    ca_bundle: str | os.PathLike[str] | None,
+    ssl_context: ssl.SSLContext | None,
+    trust_env: bool,
+) -> dict[str, Any]:
+    return {
+        "verify": _verify(ca_bundle, ssl_context),
+        "trust_env": trust_env,
+        "follow_redirects": False,
+        "headers": {"User-Agent": USER_AGENT},
+        "mounts": _LOOPBACK_MOUNTS if trust_env else None,
+    }
+
+
+class HttpxTransport:
+    """Send requests with an :class:`httpx.Client` (connection pooling, HTTP proxies).
+
+    Args:
+        client: an existing client to send with (left open by :meth:`close`); its settings apply,
+            except that redirects are never followed.
+        ca_bundle: a PEM file or certificate directory to trust instead of the system store.
+        ssl_context: a ready :class:`ssl.SSLContext`; exclusive with ``ca_bundle``.
+        allow_insecure_http: send plain ``http`` to hosts that are not loopback.
+        trust_env: honour proxy and CA environment variables (loopback never goes via a proxy).
+
+    Raises:
+        ValueError: both ``ca_bundle`` and ``ssl_context`` were given.
+    """
+
+    def __init__(
+        self,
+        *,
+        client: httpx.Client | None = None,
+        ca_bundle: str | os.PathLike[str] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        allow_insecure_http: bool = False,
+        trust_env: bool = True,
+    ) -> None:
+        self._owns_client = client is None
+        self._client = client or httpx.Client(**_client_options(ca_bundle, ssl_context, trust_env))
+        self._allow_insecure_http = allow_insecure_http
+
+    def handle_request(
+        self, request: HttpRequest, *, timeout: float = DEFAULT_TIMEOUT
+    ) -> HttpResponse:
+        """Send ``request``; see :meth:`deviceflow.transports.Transport.handle_request`.
+
+        Raises:
+            InsecureTransportError: the URL's scheme/host is refused (before any I/O).
+            TransportError: no response arrived.
+        """
+        check_url(request, allow_insecure_http=self._allow_insecure_http)
+        with _map_exceptions(request):
+            with self._client.stream(
+                request.method,
+                request.url,
+                headers=list(request.headers),
+                content=request.body or None,
+                timeout=timeout,
+                follow_redirects=False,
+            ) as answer:
+                body = bytearray()
+                for chunk in answer.iter_bytes():
+                    body += chunk
+                    _check_size(body, request)
+        return HttpResponse(
+            status=answer.status_code, headers=list(answer.headers.items()), body=bytes(body)
+        )
+
+    def close(self) -> None:
+        """Close the connection pool (unless the client was passed in)."""
+        if self._owns_client:
+            self._client.close()
+
+    def __enter__(self) -> HttpxTransport:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncHttpxTransport:
+    """Send requests with an :class:`httpx.AsyncClient`; same arguments as :class:`HttpxTransport`.
+
+    Raises:
+        ValueError: both ``ca_bundle`` and ``ssl_context`` were given.
+    """
+
+    def __init__(
+        self,
+        *,
+        client: httpx.AsyncClient | None = None,
+        ca_bundle: str | os.PathLike[str] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        allow_insecure_http: bool = False,
+        trust_env: bool = True,
+    ) -> None:
+        self._owns_client = client is None
+        self._client = client or httpx.AsyncClient(
+            **_client_options(ca_bundle, ssl_context, trust_env)
+        )
+        self._allow_insecure_http = allow_insecure_http
+
+    async def handle_async_request(
+        self, request: HttpRequest, *, timeout: float = DEFAULT_TIMEOUT
+    ) -> HttpResponse:
+        """Send ``request``; see :meth:`deviceflow.transports.AsyncTransport.handle_async_request`.
+
+        Raises:
+            InsecureTransportError: the URL's scheme/host is refused (before any I/O).
+            TransportError: no response arrived.
+        """
+        check_url(request, allow_insecure_http=self._allow_insecure_http)
+        with _map_exceptions(request):
+            async with self._client.stream(
+                request.method,
+                request.url,
+                headers=list(request.headers),
+                content=request.body or None,
+                timeout=timeout,
+                follow_redirects=False,
+            ) as answer:
+                body = bytearray()
+                async for chunk in answer.aiter_bytes():
+                    body += chunk
+                    _check_size(body, request)
+        return HttpResponse(
+            status=answer.status_code, headers=list(answer.headers.items()), body=bytes(body)
+        )
+
+    async def aclose(self) -> None:
+        """Close the connection pool (unless the client was passed in)."""
+        if self._owns_client:
+            await self._client.aclose()
+
+    async def __aenter__(self) -> AsyncHttpxTransport:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+def _check_size(body: bytearray, request: HttpRequest) -> None:
+    if len(body) > MAX_BODY_BYTES:
+        raise TransportError(f"response body larger than {MAX_BODY_BYTES} bytes", request=request)
+
+
+def _caused_by_tls(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError | ssl.CertificateError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+@contextlib.contextmanager
+def _map_exceptions(request: HttpRequest) -> Iterator[None]:
+    """Translate httpx exceptions into the TransportError family (most specific first)."""
+    try:
+        yield
+    except httpx.ConnectTimeout as exc:
+        raise ConnectTimeoutError("timed out connecting", request=request) from exc
+    except httpx.ReadTimeout as exc:
+        raise ReadTimeoutError("timed out waiting for the response", request=request) from exc
+    except httpx.TimeoutException as exc:  # write and pool timeouts
+        raise TransportTimeoutError(f"timed out: {type(exc).__name__}", request=request) from exc
+    except httpx.ProxyError as exc:
+        raise ProxyError(f"proxy failed: {exc}", request=request) from exc
+    except httpx.ConnectError as exc:
+        if _caused_by_tls(exc):
+            raise TLSError(f"TLS failed: {exc}", request=request) from exc
+        raise ConnectError(f"cannot connect: {exc}", request=request) from exc
+    except httpx.WriteError as exc:
+        raise WriteError(f"connection dropped while sending: {exc}", request=request) from exc
+    except (httpx.ReadError, httpx.RemoteProtocolError, httpx.DecodingError) as exc:
+        # RemoteProtocolError: the server closed without answering, or sent garbage/truncation.
+        raise ReadError(
+            f"connection dropped while reading the response: {exc}", request=request
+        ) from exc
+    except httpx.HTTPError as exc:
+        raise TransportError(
+            f"request failed: {type(exc).__name__}: {exc}", request=request
+        ) from exc

@@ -1,0 +1,56 @@
+"""Checks every transport applies before any I/O: scheme policy and response size."""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+from deviceflow.core import HttpRequest
+from deviceflow.errors import InsecureTransportError
+
+#: Largest response body a transport accepts. Device-flow answers are a few kilobytes; a server
+#: streaming more is broken or hostile, and a device may have little memory.
+MAX_BODY_BYTES = 1024 * 1024
+
+#: Seconds allowed per network operation when the caller gives no timeout.
+DEFAULT_TIMEOUT = 30.0
+
+
+def is_loopback_host(host: str) -> bool:
+    """``True`` for ``localhost``, 127.0.0.0/8 and ``::1``: traffic that stays on this machine."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(request: HttpRequest, *, allow_insecure_http: bool) -> None:
+    """Refuse a URL we must not send credentials to, before opening any connection.
+
+    RFC 8628 §3.1 and RFC 6749 §3.2 require TLS at the device authorization and token endpoints.
+    Plain ``http`` is accepted for loopback (tests, a local emulator) and otherwise only when the
+    caller opted in explicitly.
+
+    Raises:
+        InsecureTransportError: the scheme is not ``https``/``http``, or ``http`` is used for a
+            host that is not loopback without ``allow_insecure_http``.
+    """
+    parts = urlsplit(request.url)
+    scheme = parts.scheme.lower()
+    if scheme == "https":
+        return
+    if scheme != "http":
+        raise InsecureTransportError(
+            f"unsupported URL scheme {scheme!r}: deviceflow sends requests over https",
+            request=request,
+        )
+    host = parts.hostname or ""
+    if not allow_insecure_http and not is_loopback_host(host):
+        raise InsecureTransportError(
+            f"refusing plain http to {host!r}: use https, or pass allow_insecure_http=True to the "
+            "transport if this network is trusted (tokens would travel in clear text)",
+            request=request,
+        )

@@ -1,0 +1,196 @@
+"""The default transport: the standard library's :mod:`urllib.request`, no dependency.
+
+Theory of operation. ``urllib`` reports failures in three shapes: errors while connecting or
+sending are wrapped in :class:`urllib.error.URLError` (its ``reason`` holds the real error), HTTP
+error statuses arrive as :class:`urllib.error.HTTPError` (which is also a response, so we return
+it as one), and errors while reading the answer surface raw (``RemoteDisconnected``,
+``IncompleteRead``, ``TimeoutError``, resets). :func:`_map_exceptions` is the one place that turns
+them into the :class:`~deviceflow.errors.TransportError` family; whether an error happened before
+or after the request was sent decides between connect/write and read flavours.
+
+:class:`AsyncUrllibTransport` runs the same code in a worker thread for asyncio programs that do
+not have httpx installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http.client
+import os
+import ssl
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+from deviceflow import __version__
+from deviceflow.core import HttpRequest, HttpResponse
+from deviceflow.errors import (
+    ConnectError,
+    ConnectTimeoutError,
+    ProxyError,
+    ReadError,
+    ReadTimeoutError,
+    TLSError,
+    TransportError,
+    WriteError,
+)
+
+from ._policy import DEFAULT_TIMEOUT, MAX_BODY_BYTES, check_url, is_loopback_host
+
+__all__ = ["AsyncUrllibTransport", "UrllibTransport"]
+
+USER_AGENT = "deviceflow/" + __version__
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Hand 3xx answers back as responses instead of re-sending credentials elsewhere."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+class UrllibTransport:
+    """Send requests with :mod:`urllib.request` over TLS verified against the system CAs.
+
+    Args:
+        ca_bundle: a PEM file (or directory of hashed certificates) to trust instead of the
+            system store, e.g. for a private server's CA.
+        ssl_context: a ready :class:`ssl.SSLContext`; exclusive with ``ca_bundle``.
+        allow_insecure_http: send plain ``http`` to hosts that are not loopback. Loopback hosts
+            (127.0.0.0/8, ``::1``, ``localhost``) are always allowed.
+        trust_env: honour the ``https_proxy``/``http_proxy``/``no_proxy`` environment variables
+            (loopback hosts never go through a proxy).
+
+    Raises:
+        ValueError: both ``ca_bundle`` and ``ssl_context`` were given.
+    """
+
+    def __init__(
+        self,
+        *,
+        ca_bundle: str | os.PathLike[str] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        allow_insecure_http: bool = False,
+        trust_env: bool = True,
+    ) -> None:
+        if ca_bundle is not None and ssl_context is not None:
+            raise ValueError("pass either ca_bundle or ssl_context, not both")
+        if ssl_context is None:
+            cafile = cadir = None
+            if ca_bundle is not None:
+                path = os.fspath(ca_bundle)
+                cadir, cafile = (path, None) if os.path.isdir(path) else (None, path)
+            ssl_context = ssl.create_default_context(cafile=cafile, capath=cadir)
+        self._allow_insecure_http = allow_insecure_http
+        https = urllib.request.HTTPSHandler(context=ssl_context)
+        direct = urllib.request.ProxyHandler({})
+        self._direct = urllib.request.build_opener(direct, https, _NoRedirect())
+        self._proxied = (
+            urllib.request.build_opener(https, _NoRedirect()) if trust_env else self._direct
+        )
+
+    def handle_request(
+        self, request: HttpRequest, *, timeout: float = DEFAULT_TIMEOUT
+    ) -> HttpResponse:
+        """Send ``request``; see :meth:`deviceflow.transports.Transport.handle_request`.
+
+        Raises:
+            InsecureTransportError: the URL's scheme/host is refused (before any I/O).
+            TransportError: no response arrived.
+        """
+        check_url(request, allow_insecure_http=self._allow_insecure_http)
+        host = urlsplit(request.url).hostname or ""
+        opener = self._direct if is_loopback_host(host) else self._proxied
+        headers = dict(request.headers)
+        headers.setdefault("User-Agent", USER_AGENT)
+        raw = urllib.request.Request(
+            request.url,
+            data=request.body if request.method == "POST" else None,
+            headers=headers,
+            method=request.method,
+        )
+        with _map_exceptions(request):
+            try:
+                answer = opener.open(raw, timeout=timeout)
+            except urllib.error.HTTPError as exc:
+                answer = exc  # an error status is still a response
+            with answer:
+                status = answer.status
+                header_items = list(answer.headers.items())
+                body = answer.read(MAX_BODY_BYTES + 1)
+                # read(amt) returns short on an early close instead of raising: check the length.
+                expected = answer.headers.get("Content-Length", "")
+                if expected.isdigit() and len(body) < int(expected) <= MAX_BODY_BYTES:
+                    raise http.client.IncompleteRead(body, int(expected) - len(body))
+        if len(body) > MAX_BODY_BYTES:
+            raise TransportError(
+                f"response body larger than {MAX_BODY_BYTES} bytes", request=request
+            )
+        return HttpResponse(status=status, headers=header_items, body=body)
+
+
+class AsyncUrllibTransport:
+    """Run a :class:`UrllibTransport` in a worker thread: async support without httpx.
+
+    Cancelling the awaiting task returns at once; the worker thread finishes (or times out) in the
+    background and its result is dropped.
+
+    Args:
+        transport: the sync transport to run; a default :class:`UrllibTransport` when omitted.
+    """
+
+    def __init__(self, transport: UrllibTransport | None = None) -> None:
+        self._transport = transport if transport is not None else UrllibTransport()
+
+    async def handle_async_request(
+        self, request: HttpRequest, *, timeout: float = DEFAULT_TIMEOUT
+    ) -> HttpResponse:
+        """Send ``request``; see :meth:`deviceflow.transports.AsyncTransport.handle_async_request`.
+
+        Raises:
+            InsecureTransportError: the URL's scheme/host is refused (before any I/O).
+            TransportError: no response arrived.
+        """
+        return await asyncio.to_thread(self._transport.handle_request, request, timeout=timeout)
+
+
+def _is_proxy_failure(exc: BaseException) -> bool:
+    # http.client reports a refused CONNECT tunnel as a bare OSError with this wording.
+    return type(exc) is OSError and str(exc).startswith("Tunnel connection failed")
+
+
+@contextlib.contextmanager
+def _map_exceptions(request: HttpRequest) -> Iterator[None]:
+    """Translate urllib/http.client/socket/ssl errors into the TransportError family."""
+    try:
+        yield
+    except urllib.error.URLError as exc:
+        # Raised while connecting or sending: the request did not reach the server (entirely).
+        reason = exc.reason
+        cause: BaseException = reason if isinstance(reason, BaseException) else exc
+        if isinstance(cause, ssl.SSLError | ssl.CertificateError):
+            raise TLSError(f"TLS failed: {cause}", request=request) from exc
+        if isinstance(cause, TimeoutError):
+            raise ConnectTimeoutError("timed out connecting", request=request) from exc
+        if _is_proxy_failure(cause):
+            raise ProxyError(f"proxy failed: {cause}", request=request) from exc
+        if isinstance(cause, ConnectionResetError | BrokenPipeError | ConnectionAbortedError):
+            raise WriteError(f"connection dropped while sending: {cause}", request=request) from exc
+        if isinstance(cause, OSError):
+            raise ConnectError(f"cannot connect: {cause}", request=request) from exc
+        raise TransportError(f"request failed: {reason}", request=request) from exc
+    except ssl.SSLError as exc:
+        raise TLSError(f"TLS failed: {exc}", request=request) from exc
+    except TimeoutError as exc:
+        raise ReadTimeoutError("timed out waiting for the response", request=request) from exc
+    except (http.client.HTTPException, ConnectionError) as exc:
+        # RemoteDisconnected (no answer at all), IncompleteRead (truncated), resets, garbage.
+        raise ReadError(
+            f"connection dropped while reading the response: {type(exc).__name__}",
+            request=request,
+        ) from exc
+    except OSError as exc:
+        raise ReadError(f"reading the response failed: {exc}", request=request) from exc
