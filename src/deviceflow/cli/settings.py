@@ -1,0 +1,248 @@
+"""Where the CLI's settings come from: flags, then ``DEVICEFLOW_*`` variables, then a config file.
+
+Pure: :func:`resolve_settings` takes the parsed flags, an environment mapping, the config file's
+text and the home directory, and returns a frozen :class:`CliSettings`. Nothing here reads
+``os.environ`` or the disk except :func:`read_config`, which the entry point calls once.
+
+The config file is INI (``$XDG_CONFIG_HOME/deviceflow/config.ini``, ``~/.config/deviceflow/
+config.ini`` or ``DEVICEFLOW_CONFIG``). Its ``[DEFAULT]`` section applies to every profile and a
+section per profile keeps several apps or tenants apart::
+
+    [DEFAULT]
+    client_id = 11111111-2222-3333-4444-555555555555
+
+    [work]
+    tenant = contoso.onmicrosoft.com
+    scope = User.Read Presence.Read offline_access
+
+    [lab]
+    issuer = https://id.lab.example
+    client_id = iot-device
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from deviceflow.cache.base import check_profile_name
+from deviceflow.cache.file import default_cache_dir
+from deviceflow.cli.errors import UsageError
+
+__all__ = [
+    "DEFAULT_GRAPH_URL",
+    "DEFAULT_SCOPES",
+    "DEFAULT_TENANT",
+    "MICROSOFT_AUTHORITY",
+    "OIDC_SCOPES",
+    "CliSettings",
+    "config_path",
+    "read_config",
+    "resolve_settings",
+    "split_authority",
+]
+
+MICROSOFT_AUTHORITY = "https://login.microsoftonline.com"
+DEFAULT_TENANT = "organizations"
+DEFAULT_SCOPES = ("User.Read", "offline_access", "openid", "profile")
+OIDC_SCOPES = ("openid", "profile", "offline_access")
+DEFAULT_GRAPH_URL = "https://graph.microsoft.com"
+
+#: Settings that every layer may set: flag name (argparse dest) -> environment variable.
+_KEYS = {
+    "client_id": "DEVICEFLOW_CLIENT_ID",
+    "authority": "DEVICEFLOW_AUTHORITY",
+    "tenant": "DEVICEFLOW_TENANT",
+    "issuer": "DEVICEFLOW_ISSUER",
+    "scope": "DEVICEFLOW_SCOPE",
+    "resource": "DEVICEFLOW_RESOURCE",
+    "graph_url": "DEVICEFLOW_GRAPH_URL",
+    "cache": "DEVICEFLOW_CACHE",
+}
+
+
+@dataclass(frozen=True)
+class CliSettings:
+    """The resolved settings of one CLI run.
+
+    Attributes:
+        profile: which cached account to use.
+        client_id: the app's client id (needed by ``login``; other commands use the cache's).
+        issuer: a generic provider's issuer (discovery), or ``None`` for Microsoft-style endpoints.
+        authority: Microsoft-style authority host, e.g. ``https://login.microsoftonline.com``.
+        tenant: the tenant (``organizations``, ``common``, a domain or a GUID).
+        scopes: the scopes to ask for.
+        resource: a Microsoft v1 resource; switches to the v1 endpoints.
+        graph_url: base URL of Microsoft Graph (or our emulation).
+        cache_dir: where the token files live.
+    """
+
+    profile: str
+    client_id: str | None
+    issuer: str | None
+    authority: str
+    tenant: str
+    scopes: tuple[str, ...]
+    resource: str | None
+    graph_url: str
+    cache_dir: Path
+
+
+def config_path(environ: Mapping[str, str], home: Path) -> Path:
+    """The config file to read: ``DEVICEFLOW_CONFIG``, else the XDG config directory's."""
+    explicit = environ.get("DEVICEFLOW_CONFIG")
+    if explicit:
+        return Path(explicit)
+    xdg = environ.get("XDG_CONFIG_HOME", "")
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else home / ".config"
+    return base / "deviceflow" / "config.ini"
+
+
+def read_config(path: Path) -> str:
+    """The config file's text, or ``""`` when there is none.
+
+    Raises:
+        UsageError: the file exists but cannot be read.
+    """
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return ""
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read the config file {path}: {exc}") from exc
+
+
+def _parse_config(text: str, profile: str, source: str) -> dict[str, str]:
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read_string(text, source=source)
+    except configparser.Error as exc:
+        raise UsageError(f"the config file {source} is not valid: {exc}".splitlines()[0]) from exc
+    values = dict(parser[profile]) if parser.has_section(profile) else dict(parser.defaults())
+    unknown = sorted(set(values) - set(_KEYS))
+    if unknown:
+        raise UsageError(
+            f"the config file {source} has unknown setting(s): {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(_KEYS))})"
+        )
+    return {k: v.strip() for k, v in values.items() if v.strip()}
+
+
+def split_authority(url: str) -> tuple[str, str | None]:
+    """Split ``https://host/tenant`` into ``("https://host", "tenant")``.
+
+    Raises:
+        UsageError: ``url`` is not an absolute http(s) URL.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UsageError(f"--authority must be an http(s) URL, not {url!r}")
+    segments = [s for s in parts.path.split("/") if s]
+    tenant = segments.pop() if segments else None
+    base = urlunsplit((parts.scheme, parts.netloc, "/".join(["", *segments]), "", ""))
+    return base.rstrip("/"), tenant
+
+
+def _split_scopes(values: Sequence[str]) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for value in values:
+        for scope in value.replace(",", " ").split():
+            seen[scope] = None
+    return tuple(seen)
+
+
+def resolve_settings(
+    flags: Mapping[str, object],
+    environ: Mapping[str, str],
+    *,
+    config_text: str = "",
+    config_source: str = "config.ini",
+    home: Path,
+) -> CliSettings:
+    """Combine flags, environment and config file (in that order of precedence).
+
+    Args:
+        flags: argparse values by destination name; ``None`` (or an empty list) means not given.
+            ``scope`` is a list (the flag repeats); the others are strings.
+        environ: the process environment.
+        config_text: the config file's text (see :func:`read_config`).
+        config_source: the config file's name, for messages.
+        home: the user's home directory.
+
+    Returns:
+        The resolved settings.
+
+    Raises:
+        UsageError: an invalid profile name, a bad config file, ``--issuer`` combined with
+            ``--authority``/``--tenant`` in the same place, or a malformed URL.
+    """
+    profile = _first(flags.get("profile"), environ.get("DEVICEFLOW_PROFILE")) or "default"
+    try:
+        check_profile_name(profile)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    config = _parse_config(config_text, profile, config_source) if config_text else {}
+
+    layers: list[dict[str, object]] = [
+        {k: v for k, v in flags.items() if k in _KEYS and v not in (None, [], "")},
+        {k: environ[env] for k, env in _KEYS.items() if environ.get(env)},
+        dict(config),
+    ]
+
+    def pick(key: str) -> object | None:
+        for layer in layers:
+            if key in layer:
+                return layer[key]
+        return None
+
+    def rank(*keys: str) -> int:
+        for index, layer in enumerate(layers):
+            if any(k in layer for k in keys):
+                return index
+        return len(layers)
+
+    issuer_rank, ms_rank = rank("issuer"), rank("authority", "tenant")
+    if issuer_rank == ms_rank < len(layers):
+        where = ("flags", "environment", f"config file {config_source}")[issuer_rank]
+        raise UsageError(f"--issuer cannot be combined with --authority or --tenant ({where})")
+    issuer = str(pick("issuer")) if issuer_rank < ms_rank else None
+    if issuer is not None:
+        split_authority(issuer)  # validates the URL
+        issuer = issuer.rstrip("/")
+
+    authority, tenant_in_url = split_authority(str(pick("authority") or MICROSOFT_AUTHORITY))
+    tenant = str(pick("tenant") or tenant_in_url or DEFAULT_TENANT)
+
+    raw_scope = pick("scope")
+    scope_values = raw_scope if isinstance(raw_scope, list) else [str(raw_scope or "")]
+    scopes = _split_scopes([str(s) for s in scope_values])
+    if not scopes:
+        scopes = OIDC_SCOPES if issuer else DEFAULT_SCOPES
+
+    graph_url = str(pick("graph_url") or DEFAULT_GRAPH_URL).rstrip("/")
+    cache = pick("cache")
+    cache_dir = Path(str(cache)).expanduser() if cache else default_cache_dir(environ, home)
+    client_id = pick("client_id")
+    resource = pick("resource")
+    return CliSettings(
+        profile=profile,
+        client_id=str(client_id) if client_id else None,
+        issuer=issuer,
+        authority=authority,
+        tenant=tenant,
+        scopes=scopes,
+        resource=str(resource) if resource else None,
+        graph_url=graph_url,
+        cache_dir=cache_dir,
+    )
+
+
+def _first(*values: object) -> str | None:
+    for value in values:
+        if value:
+            return str(value)
+    return None

@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from deviceflow.cli.errors import UsageError
+from deviceflow.cli.settings import (
+    DEFAULT_SCOPES,
+    OIDC_SCOPES,
+    config_path,
+    read_config,
+    resolve_settings,
+    split_authority,
+)
+
+HOME = Path("/home/u")
+
+CONFIG = """
+[DEFAULT]
+client_id = from-config-default
+
+[work]
+tenant = contoso.example
+scope = User.Read Presence.Read offline_access
+graph_url = http://graph.test/
+
+[lab]
+issuer = https://id.lab.example/
+client_id = iot-device
+"""
+
+
+def test_defaults_are_microsoft_organizations() -> None:
+    s = resolve_settings({}, {}, home=HOME)
+    assert s.profile == "default"
+    assert s.client_id is None
+    assert s.issuer is None
+    assert (s.authority, s.tenant) == ("https://login.microsoftonline.com", "organizations")
+    assert s.scopes == DEFAULT_SCOPES == ("User.Read", "offline_access", "openid", "profile")
+    assert s.graph_url == "https://graph.microsoft.com"
+    assert s.cache_dir == HOME / ".local/state/deviceflow"
+    assert s.resource is None
+
+
+def test_flags_beat_environment_beat_config() -> None:
+    env = {"DEVICEFLOW_CLIENT_ID": "from-env", "DEVICEFLOW_TENANT": "env-tenant"}
+    s = resolve_settings({"client_id": "from-flag"}, env, config_text=CONFIG, home=HOME)
+    assert s.client_id == "from-flag"
+    assert s.tenant == "env-tenant"
+    s = resolve_settings({}, env, config_text=CONFIG, home=HOME)
+    assert s.client_id == "from-env"
+    s = resolve_settings({}, {}, config_text=CONFIG, home=HOME)
+    assert s.client_id == "from-config-default"
+
+
+def test_profile_section_from_flag_or_environment() -> None:
+    s = resolve_settings({"profile": "work"}, {}, config_text=CONFIG, home=HOME)
+    assert (s.profile, s.tenant, s.client_id) == ("work", "contoso.example", "from-config-default")
+    assert s.scopes == ("User.Read", "Presence.Read", "offline_access")
+    assert s.graph_url == "http://graph.test"
+    s = resolve_settings({}, {"DEVICEFLOW_PROFILE": "lab"}, config_text=CONFIG, home=HOME)
+    assert (s.profile, s.issuer, s.client_id) == ("lab", "https://id.lab.example", "iot-device")
+    assert s.scopes == OIDC_SCOPES
+
+
+def test_repeated_scope_flags_are_split_and_deduplicated() -> None:
+    s = resolve_settings(
+        {"scope": ["User.Read Mail.Read", "User.Read,Presence.Read"]}, {}, home=HOME
+    )
+    assert s.scopes == ("User.Read", "Mail.Read", "Presence.Read")
+    s = resolve_settings({"scope": []}, {"DEVICEFLOW_SCOPE": "a b"}, home=HOME)
+    assert s.scopes == ("a", "b")
+
+
+def test_authority_url_carries_tenant_unless_tenant_given() -> None:
+    s = resolve_settings({"authority": "http://127.0.0.1:8000/contoso/"}, {}, home=HOME)
+    assert (s.authority, s.tenant) == ("http://127.0.0.1:8000", "contoso")
+    s = resolve_settings(
+        {"authority": "http://127.0.0.1:8000/contoso", "tenant": "fabrikam"}, {}, home=HOME
+    )
+    assert s.tenant == "fabrikam"
+
+
+def test_issuer_flag_overrides_tenant_from_environment() -> None:
+    s = resolve_settings({"issuer": "http://idp"}, {"DEVICEFLOW_TENANT": "x"}, home=HOME)
+    assert s.issuer == "http://idp"
+    s = resolve_settings({"tenant": "x"}, {"DEVICEFLOW_ISSUER": "http://idp"}, home=HOME)
+    assert s.issuer is None and s.tenant == "x"
+
+
+def test_issuer_and_tenant_in_the_same_layer_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match=r"--issuer cannot be combined.*\(flags\)"):
+        resolve_settings({"issuer": "http://idp", "tenant": "x"}, {}, home=HOME)
+    with pytest.raises(UsageError, match="environment"):
+        resolve_settings(
+            {}, {"DEVICEFLOW_ISSUER": "http://i", "DEVICEFLOW_AUTHORITY": "http://a"}, home=HOME
+        )
+
+
+@pytest.mark.parametrize("bad", ["idp.example", "ftp://x/y", "https://"])
+def test_malformed_urls_are_usage_errors(bad: str) -> None:
+    with pytest.raises(UsageError, match="http"):
+        resolve_settings({"issuer": bad}, {}, home=HOME)
+    with pytest.raises(UsageError):
+        resolve_settings({"authority": bad}, {}, home=HOME)
+
+
+def test_invalid_profile_name_is_usage_error() -> None:
+    with pytest.raises(UsageError, match="invalid profile name"):
+        resolve_settings({"profile": "../x"}, {}, home=HOME)
+
+
+def test_cache_dir_from_flag_environment_and_xdg(tmp_path: Path) -> None:
+    s = resolve_settings({"cache": str(tmp_path)}, {"DEVICEFLOW_CACHE": "/env"}, home=HOME)
+    assert s.cache_dir == tmp_path
+    assert resolve_settings({}, {"DEVICEFLOW_CACHE": "/env"}, home=HOME).cache_dir == Path("/env")
+    s = resolve_settings({}, {"XDG_STATE_HOME": "/state"}, home=HOME)
+    assert s.cache_dir == Path("/state/deviceflow")
+
+
+def test_resource_and_graph_url_from_environment() -> None:
+    env = {
+        "DEVICEFLOW_RESOURCE": "https://graph.microsoft.com",
+        "DEVICEFLOW_GRAPH_URL": "http://g/",
+    }
+    s = resolve_settings({}, env, home=HOME)
+    assert (s.resource, s.graph_url) == ("https://graph.microsoft.com", "http://g")
+
+
+def test_config_errors_are_usage_errors() -> None:
+    with pytest.raises(UsageError, match="not valid"):
+        resolve_settings({}, {}, config_text="no section header", home=HOME)
+    with pytest.raises(UsageError, match="unknown setting.*colour"):
+        resolve_settings({}, {}, config_text="[DEFAULT]\ncolour = red\n", home=HOME)
+
+
+def test_config_path_and_read(tmp_path: Path) -> None:
+    assert config_path({}, HOME) == HOME / ".config/deviceflow/config.ini"
+    assert config_path({"XDG_CONFIG_HOME": "/cfg"}, HOME) == Path("/cfg/deviceflow/config.ini")
+    assert config_path({"DEVICEFLOW_CONFIG": "/x.ini"}, HOME) == Path("/x.ini")
+    assert read_config(tmp_path / "missing.ini") == ""
+    (tmp_path / "c.ini").write_text("[DEFAULT]\n")
+    assert read_config(tmp_path / "c.ini") == "[DEFAULT]\n"
+    with pytest.raises(UsageError, match="cannot read"):
+        read_config(tmp_path)
+
+
+def test_split_authority() -> None:
+    assert split_authority("https://login.microsoftonline.com") == (
+        "https://login.microsoftonline.com",
+        None,
+    )
+    assert split_authority("http://h:1/base/t") == ("http://h:1/base", "t")
