@@ -1,12 +1,152 @@
-"""``deviceflow serve`` (placeholder until the server issue lands)."""
+"""``deviceflow serve``: run the authorization server under uvicorn.
+
+``deviceflow serve [--host 127.0.0.1] [--port 8765] [--config FILE.toml] [--db sqlite:///PATH]``
+
+Without ``--config`` the development setup starts (a demo tenant, client and users) and a loud
+banner says so, with the demo credentials. The base URL is printed once the socket listens.
+SIGINT and SIGTERM stop the server gracefully and the command exits 0.
+"""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import dataclasses
+import logging
+import os
+import secrets
+import signal
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from deviceflow.server.settings import Settings, SettingsError
+
+logger = logging.getLogger("deviceflow.server")
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_CONFIG = 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="deviceflow serve",
+        description="Run the deviceflow authorization server (RFC 8628 device flow).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8765, help="TCP port (default 8765)")
+    parser.add_argument("--config", type=Path, help="TOML configuration file")
+    parser.add_argument("--db", help="database URL: sqlite:///PATH or memory:")
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
+    return parser
+
+
+def load_settings(args: argparse.Namespace, environ: dict[str, str] | os._Environ[str]) -> Settings:
+    """Settings from ``--config`` (else the environment / development setup) and ``--db``.
+
+    Raises:
+        SettingsError: The configuration is invalid.
+    """
+    if args.config is not None:
+        settings = Settings.from_toml(args.config, dict(environ))
+    else:
+        settings = Settings.from_env(dict(environ))
+    if args.db:
+        settings = dataclasses.replace(settings, db_url=args.db)
+    if not settings.public_url:
+        host = args.host if ":" not in args.host else f"[{args.host}]"
+        shown = "127.0.0.1" if host in ("0.0.0.0", "[::]") else host
+        settings = dataclasses.replace(settings, public_url=f"http://{shown}:{args.port}")
+    return settings
+
+
+def development_banner(settings: Settings) -> str:
+    """The loud notice printed when the built-in development setup is running."""
+    bar = "!" * 72
+    lines = [
+        bar,
+        "!! DEVELOPMENT MODE: demo tenant, demo client and demo users.",
+        "!! Anyone who can reach this server can sign in with these credentials.",
+        "!! Pass --config FILE.toml for real use (see docs/configuration.md).",
+    ]
+    for tenant in settings.tenants:
+        lines.append(f"!!   tenant: {tenant.id}  (dialect {tenant.dialect})")
+    for client in settings.clients:
+        lines.append(f"!!   client_id: {client.client_id}  ({client.name})")
+    for username, password in settings.dev_credentials:
+        lines.append(f"!!   user: {username}  password: {password}")
+    if settings.database_url == "memory:":
+        lines.append("!!   storage: in memory (everything is lost on exit)")
+    lines.append(bar)
+    return "\n".join(lines)
+
+
+async def _serve(settings: Settings, args: argparse.Namespace, out: TextIO) -> None:
+    import uvicorn
+
+    from deviceflow.server.app import create_app
+    from deviceflow.server.storage import open_storage
+
+    storage = open_storage(settings.database_url)
+    try:
+        app = create_app(settings, storage=storage, clock=time.time, rng=secrets.token_bytes)
+        config = uvicorn.Config(
+            app,
+            host=args.host,
+            port=args.port,
+            log_config=None,
+            access_log=False,  # uvicorn's access log would print query strings (user codes)
+            server_header=False,
+            lifespan="off",
+        )
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve())
+        while not server.started and not task.done():
+            await asyncio.sleep(0.02)
+        if server.started:
+            print(f"deviceflow server listening on {settings.public_url}", file=out, flush=True)
+        await task
+    finally:
+        storage.close()
 
 
 def main(argv: Sequence[str]) -> int:
-    """Run the server from command-line arguments; return the exit code."""
-    print("deviceflow serve: not yet available in this version", file=sys.stderr)
-    return 2
+    """Run the server from command-line arguments; return the exit code.
+
+    Raises:
+        Nothing: configuration errors print a message and return a non-zero code.
+    """
+    parser = _parser()
+    try:
+        args = parser.parse_args(list(argv))
+    except SystemExit as exc:
+        return EXIT_OK if exc.code == 0 else EXIT_USAGE
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        settings = load_settings(args, os.environ)
+    except SettingsError as exc:
+        print(f"deviceflow serve: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if settings.is_development:
+        print(development_banner(settings), file=sys.stderr, flush=True)
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the handler
+    # that was installed before it started: make that a no-op so a requested stop exits 0.
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        asyncio.run(_serve(settings, args, sys.stdout))
+    except OSError as exc:
+        print(f"deviceflow serve: cannot start: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return EXIT_OK

@@ -1,0 +1,143 @@
+"""``create_app``: the ASGI application of the authorization server.
+
+One call builds everything one server needs (engine, pages, session codec, routes) from what it
+is given; there is no module-level app, engine or settings. Routes, by area:
+
+- per tenant (Microsoft's layout): ``/{tenant}/oauth2/v2.0/devicecode``, ``.../token``,
+  ``.../revoke``, discovery and JWKS (``endpoints.discovery``);
+- verification pages: ``/devicelogin`` (``endpoints.verification``);
+- Graph emulation: ``/v1.0/me``, ``/v1.0/me/presence``, and the ``/presence`` page.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Callable
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Mount, Route, Router
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from deviceflow.server import errors
+from deviceflow.server.dialects import MicrosoftDialect, Rfc8628Dialect
+from deviceflow.server.endpoints import discovery, verification
+from deviceflow.server.endpoints.context import ServerContext
+from deviceflow.server.endpoints.oauth import (
+    DeviceAuthorizationEndpoint,
+    RevocationEndpoint,
+    TokenEndpoint,
+)
+from deviceflow.server.endpoints.session import SessionCodec
+from deviceflow.server.grant import GrantEngine
+from deviceflow.server.graph import routes as graph_routes
+from deviceflow.server.pages import Pages
+from deviceflow.server.settings import Settings
+from deviceflow.server.storage.base import Storage
+
+access_logger = logging.getLogger("deviceflow.server.access")
+
+_SESSION_KEY_NAMESPACE = "web"
+_SESSION_KEY_NAME = "session_key"
+
+
+def session_key(settings: Settings, storage: Storage, rng: Callable[[int], bytes]) -> bytes:
+    """The HMAC key of the pages' session cookies and CSRF tokens.
+
+    Derived from ``settings.secret_key`` when one is configured; otherwise generated once and kept
+    in storage, so sessions survive a restart and are shared by instances on one database.
+    """
+    if settings.secret_key:
+        return hmac.new(
+            settings.secret_key.encode(), b"deviceflow session", hashlib.sha256
+        ).digest()
+    storage.put_value(_SESSION_KEY_NAMESPACE, _SESSION_KEY_NAME, rng(32).hex(), replace=False)
+    stored = storage.get_value(_SESSION_KEY_NAMESPACE, _SESSION_KEY_NAME)
+    assert stored is not None
+    return bytes.fromhex(stored)
+
+
+class AccessLog:
+    """One INFO line per request: method, path (never the query: it may hold a code), status."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not access_logger.isEnabledFor(logging.INFO):
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            access_logger.info("%s %s %d", scope["method"], scope["path"], status)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    storage: Storage,
+    clock: Callable[[], float],
+    rng: Callable[[int], bytes],
+) -> Starlette:
+    """Build the authorization server's ASGI app.
+
+    Args:
+        settings: Tenants, clients, users, lifetimes and limits.
+        storage: Where grants, counters and keys live (shared by every instance of a deployment).
+        clock: Wall-clock seconds since the epoch (expiry, token times).
+        rng: Cryptographically secure random bytes (codes, keys, session ids).
+
+    Returns:
+        The Starlette application; ``app.state.ctx`` holds the :class:`ServerContext`.
+
+    Raises:
+        ValueError: a tenant names an unknown dialect.
+    """
+    engine = GrantEngine(settings, storage=storage, clock=clock, rng=rng)
+    pages = Pages()
+    page_routes = verification.routes()
+    ctx = ServerContext(
+        settings=settings,
+        engine=engine,
+        pages=pages,
+        sessions=SessionCodec(session_key(settings, storage, rng), clock=clock, rng=rng),
+        clock=clock,
+        dialects={"rfc8628": Rfc8628Dialect(), "microsoft": MicrosoftDialect()},
+        paths={"devicelogin": Router(routes=page_routes).url_path_for("devicelogin")},
+    )
+    prefix = "/{tenant}/oauth2/v2.0"
+    static = StaticFiles(packages=[("deviceflow.server.pages", "static")])
+    routes: list[BaseRoute] = [
+        # The OAuth endpoints come first: they are the hot path.
+        Route(f"{prefix}/token", TokenEndpoint(ctx), name="token"),
+        Route(f"{prefix}/devicecode", DeviceAuthorizationEndpoint(ctx), name="devicecode"),
+        Route(f"{prefix}/revoke", RevocationEndpoint(ctx), name="revoke"),
+        *page_routes,
+        *graph_routes(),
+        *discovery.routes(),
+        Mount("/static", static, name="static"),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(AccessLog)],
+        exception_handlers={
+            HTTPException: errors.http_exception_handler,
+            Exception: errors.server_error_handler,
+        },
+    )
+    app.state.ctx = ctx
+    app.state.pages = pages
+    return app

@@ -1,0 +1,116 @@
+"""Small HTTP helpers shared by the endpoints: form parsing, client address, JSON responses.
+
+The token endpoint is the hot path (devices poll it every few seconds), so it does not go through a
+framework's form machinery: the body is read straight from the ASGI ``receive`` channel and parsed
+here. RFC 6749 §3.1: "Request and response parameters MUST NOT be included more than once", so a
+repeated parameter is an ``invalid_request`` rather than a silent first-or-last pick.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.types import Receive, Scope, Send
+
+MAX_FORM_BYTES = 64 * 1024
+"""Form bodies larger than this are refused; no legitimate device or page request comes close."""
+
+NO_STORE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"cache-control", b"no-store"),
+    (b"pragma", b"no-cache"),
+)
+
+
+class FormError(ValueError):
+    """A request body that is not a well-formed ``application/x-www-form-urlencoded`` form."""
+
+
+def parse_form(body: bytes) -> dict[str, str]:
+    """Parse an urlencoded form body.
+
+    Args:
+        body: The raw request body.
+
+    Returns:
+        The parameters; empty values are kept (they count as "present but empty").
+
+    Raises:
+        FormError: The body is not UTF-8, a parameter is repeated, or the body is too large.
+    """
+    if len(body) > MAX_FORM_BYTES:
+        raise FormError("request body too large")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FormError("request body is not UTF-8") from exc
+    form: dict[str, str] = {}
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=False, errors="strict")
+    except UnicodeDecodeError as exc:
+        raise FormError("request body is not UTF-8") from exc
+    for name, value in pairs:
+        if name in form:
+            raise FormError(f"parameter {name!r} included more than once")
+        form[name] = value
+    return form
+
+
+async def read_body(receive: Receive) -> bytes:
+    """Read the whole request body from an ASGI ``receive`` channel.
+
+    Raises:
+        FormError: The body is larger than :data:`MAX_FORM_BYTES`.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_FORM_BYTES:
+            raise FormError("request body too large")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    """The first value of request header ``name`` (lower-case bytes), decoded as Latin-1."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+def client_ip(scope: Scope) -> str:
+    """The peer address of the connection (the ASGI server applies trusted proxy headers)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+def is_form(scope: Scope) -> bool:
+    """Whether the request declares an urlencoded form body (parameters may follow ``;``)."""
+    content_type = header(scope, b"content-type") or ""
+    return content_type.split(";", 1)[0].strip().lower() == "application/x-www-form-urlencoded"
+
+
+async def send_json(
+    send: Send,
+    status: int,
+    payload: Mapping[str, Any] | None,
+    *,
+    extra_headers: Iterable[tuple[bytes, bytes]] = (),
+) -> None:
+    """Send a JSON (empty when ``payload`` is None) response with ``Cache-Control: no-store``."""
+    body = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode()
+    headers = [*NO_STORE_HEADERS, *extra_headers, (b"content-length", str(len(body)).encode())]
+    if payload is not None:
+        headers.append((b"content-type", b"application/json; charset=utf-8"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,274 @@
+"""The verification pages (RFC 8628 §3.3): enter code -> sign in -> confirm -> result.
+
+``GET /devicelogin`` shows the code form; ``GET /devicelogin?code=...`` is the
+``verification_uri_complete`` of §3.3.1, which skips typing but still shows the code on the
+confirm page so the user compares it with the device ("the authorization server SHOULD display
+the user_code ... and instruct the user to confirm"). Every form carries a CSRF token bound to
+the signed session cookie, and every code lookup goes through the engine, which counts wrong
+codes per client IP and per browser session (§5.1) and answers 429 past the limit.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import anyio.to_thread
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from deviceflow.server.endpoints._http import client_ip
+from deviceflow.server.endpoints._pages import checked_form, forbidden, load_session, page
+from deviceflow.server.endpoints.context import ServerContext, context_of, format_time
+from deviceflow.server.endpoints.session import Session
+from deviceflow.server.grant import PendingRequest, VerificationError
+from deviceflow.server.pages.permissions import describe_scopes
+
+logger = logging.getLogger("deviceflow.server.verification")
+
+_OUTCOMES: dict[str, tuple[int, str, str, str]] = {
+    # kind: (status, title, message, detail)
+    "unknown": (
+        404,
+        "Code not recognised",
+        "We could not find that code.",
+        "Check the code on your device and type it again. Codes are 8 letters, like BCDF-GHJK.",
+    ),
+    "expired": (
+        410,
+        "Code expired",
+        "This code has expired.",
+        "Start the sign-in again on your device to get a new code.",
+    ),
+    "used": (
+        409,
+        "Code already used",
+        "This code has already been used.",
+        "Each code works once. If you did not use it, start again on your device.",
+    ),
+    "invalid": (
+        400,
+        "Code not valid here",
+        "That code cannot be used here.",
+        "Check the code on your device and type it again.",
+    ),
+    "rate_limited": (
+        429,
+        "Too many attempts",
+        "Too many wrong codes were entered.",
+        "For your security, code entry is paused for a while.",
+    ),
+}
+
+
+def _outcome(
+    request: Request, ctx: ServerContext, session: Session, error: VerificationError, fresh: bool
+) -> Response:
+    status, title, message, detail = _OUTCOMES.get(error.kind, _OUTCOMES["invalid"])
+    context: dict[str, Any] = {
+        "title": title,
+        "message": message,
+        "detail": detail,
+        "tone": "error",
+        "retry_at": None,
+        "retry_minutes": None,
+        "start_over": error.kind != "rate_limited",
+    }
+    headers: dict[str, str] = {}
+    if error.kind == "rate_limited":
+        retry_after = max(1, int(error.retry_after or 60))
+        context["retry_at"] = format_time(ctx.clock() + retry_after)
+        context["retry_minutes"] = max(1, math.ceil(retry_after / 60))
+        headers["Retry-After"] = str(retry_after)
+    return page(
+        request, ctx, session, "result.html", context,
+        status=status, set_cookie=fresh, headers=headers,
+    )  # fmt: skip
+
+
+def _enter_code(
+    request: Request,
+    ctx: ServerContext,
+    session: Session,
+    *,
+    fresh: bool,
+    message: str | None = None,
+    status: int = 200,
+) -> Response:
+    context = {"title": "Enter code", "code": "", "message": message}
+    return page(request, ctx, session, "enter_code.html", context, status=status, set_cookie=fresh)
+
+
+def _sign_in(
+    request: Request,
+    ctx: ServerContext,
+    session: Session,
+    pending: PendingRequest,
+    code: str,
+    *,
+    fresh: bool,
+    username: str = "",
+    message: str | None = None,
+) -> Response:
+    context = {
+        "title": "Sign in",
+        "action": request.url_for("devicelogin_signin"),
+        "code": code,
+        "username": username,
+        "message": message,
+        "tenant_name": pending.tenant.name,
+        "client_name": pending.client.name,
+    }
+    return page(request, ctx, session, "sign_in.html", context, set_cookie=fresh)
+
+
+def _lookup(request: Request, ctx: ServerContext, session: Session, code: str) -> PendingRequest:
+    return ctx.engine.lookup_user_code(
+        user_code=code, ip=client_ip(request.scope), session=ctx.sessions.fingerprint(session)
+    )
+
+
+async def devicelogin(request: Request) -> Response:
+    """``GET /devicelogin[?code=...]``: the code form, or (complete URI) straight to sign-in."""
+    ctx = context_of(request)
+    session, fresh = load_session(request, ctx)
+    code = request.query_params.get("code", "").strip()
+    if not code:
+        return _enter_code(request, ctx, session, fresh=fresh)
+    try:
+        pending = _lookup(request, ctx, session, code)
+    except VerificationError as exc:
+        return _outcome(request, ctx, session, exc, fresh)
+    return _sign_in(request, ctx, session, pending, code, fresh=fresh)
+
+
+async def submit_code(request: Request) -> Response:
+    """``POST /devicelogin``: check the typed code, then ask the user to sign in."""
+    ctx = context_of(request)
+    session, form = await checked_form(request, ctx)
+    if form is None:
+        return forbidden(request, ctx, session)
+    code = form.get("code", "").strip()
+    if not code:
+        return _enter_code(request, ctx, session, fresh=False, message="Enter a code.", status=400)
+    try:
+        pending = _lookup(request, ctx, session, code)
+    except VerificationError as exc:
+        return _outcome(request, ctx, session, exc, False)
+    return _sign_in(request, ctx, session, pending, code, fresh=False)
+
+
+async def sign_in(request: Request) -> Response:
+    """``POST /devicelogin/signin``: authenticate the user, then show the confirm page."""
+    ctx = context_of(request)
+    session, form = await checked_form(request, ctx)
+    if form is None:
+        return forbidden(request, ctx, session)
+    code = form.get("code", "")
+    try:
+        pending = _lookup(request, ctx, session, code)
+    except VerificationError as exc:
+        return _outcome(request, ctx, session, exc, False)
+    username = form.get("username", "").strip()
+    password = form.get("password", "")
+    # Password hashing takes tens of milliseconds: keep it off the event loop.
+    user = await anyio.to_thread.run_sync(
+        lambda: ctx.engine.authenticate(tenant=pending.tenant, username=username, password=password)
+    )
+    if user is None:
+        return _sign_in(
+            request, ctx, session, pending, code, fresh=False, username=username,
+            message="That username or password is not right.",
+        )  # fmt: skip
+    session = session.signed_in(user.id, pending.tenant.id, ctx.clock())
+    return _confirm(request, ctx, session, pending, code, username=user.username)
+
+
+def _confirm(
+    request: Request,
+    ctx: ServerContext,
+    session: Session,
+    pending: PendingRequest,
+    code: str,
+    *,
+    username: str,
+) -> Response:
+    context = {
+        "title": "Connect a device?",
+        "client_name": pending.client.name,
+        "client_uri": pending.client.client_uri,
+        "username": username,
+        "permissions": describe_scopes(pending.scopes),
+        "user_code": pending.user_code,
+        "code": code,
+        "device_ip": pending.device_ip,
+        "device_user_agent": pending.device_user_agent,
+        "requested_at": format_time(pending.created_at),
+        "expires_at": format_time(pending.expires_at),
+    }
+    return page(request, ctx, session, "confirm.html", context, set_cookie=True)
+
+
+async def decide(request: Request) -> Response:
+    """``POST /devicelogin/decide``: record Approve or Deny (once) and show the result."""
+    ctx = context_of(request)
+    session, form = await checked_form(request, ctx)
+    if form is None:
+        return forbidden(request, ctx, session)
+    code = form.get("code", "")
+    decision = form.get("decision", "")
+    try:
+        pending = _lookup(request, ctx, session, code)
+    except VerificationError as exc:
+        return _outcome(request, ctx, session, exc, False)
+    user = ctx.engine.user_by_id(session.user_id) if session.user_id else None
+    if (
+        user is None
+        or session.tenant_id != pending.tenant.id
+        or decision not in ("approve", "deny")
+    ):
+        return _sign_in(
+            request, ctx, session, pending, code, fresh=False,
+            message="Please sign in to continue.",
+        )  # fmt: skip
+    approve = decision == "approve"
+    try:
+        ctx.engine.decide(
+            user_code=code,
+            approve=approve,
+            user=user,
+            ip=client_ip(request.scope),
+            session=ctx.sessions.fingerprint(session),
+            user_agent=request.headers.get("user-agent"),
+        )
+    except VerificationError as exc:
+        return _outcome(request, ctx, session, exc, False)
+    context: dict[str, Any]
+    if approve:
+        context = {
+            "title": "Device approved",
+            "message": f"You have signed in {pending.client.name} on your device.",
+            "detail": "You can close this window and return to your device.",
+            "tone": "success",
+        }
+    else:
+        context = {
+            "title": "Access denied",
+            "message": f"You denied {pending.client.name} access to your account.",
+            "detail": "The device will not be signed in. You can close this window.",
+            "tone": "error",
+        }
+    context.update({"retry_at": None, "retry_minutes": None, "start_over": False})
+    return page(request, ctx, session, "result.html", context)
+
+
+def routes() -> list[Route]:
+    """The verification page routes (names are used by ``url_for`` in the templates)."""
+    return [
+        Route("/devicelogin", devicelogin, methods=["GET"], name="devicelogin"),
+        Route("/devicelogin", submit_code, methods=["POST"], name="devicelogin_code"),
+        Route("/devicelogin/signin", sign_in, methods=["POST"], name="devicelogin_signin"),
+        Route("/devicelogin/decide", decide, methods=["POST"], name="devicelogin_decide"),
+    ]

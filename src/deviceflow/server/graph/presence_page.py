@@ -1,0 +1,133 @@
+"""A small page where the signed-in user sets their presence (what ``/me/presence`` returns).
+
+It lets a presence light (or its tests) be driven without Teams: sign in with a user of any
+tenant, pick availability and activity, save. Same session cookie and CSRF rules as the
+verification pages.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import anyio.to_thread
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from deviceflow.server.endpoints._pages import checked_form, forbidden, load_session, page
+from deviceflow.server.endpoints.context import ServerContext, context_of
+from deviceflow.server.endpoints.session import Session
+from deviceflow.server.settings import UserRecord
+
+AVAILABILITIES = (
+    "Available", "AvailableIdle", "Away", "BeRightBack", "Busy", "BusyIdle",
+    "DoNotDisturb", "Offline", "PresenceUnknown",
+)  # fmt: skip
+"""Graph's ``availability`` values."""
+
+ACTIVITIES = (
+    "Available", "Away", "BeRightBack", "Busy", "DoNotDisturb", "InACall",
+    "InAConferenceCall", "Inactive", "InAMeeting", "Offline", "OffWork", "OutOfOffice",
+    "PresenceUnknown", "Presenting", "UrgentInterruptionsOnly",
+)  # fmt: skip
+"""Graph's ``activity`` values."""
+
+
+def _sign_in_page(
+    request: Request, ctx: ServerContext, session: Session, *, fresh: bool, message: str | None
+) -> Response:
+    context = {
+        "title": "Sign in",
+        "action": request.url_for("presence_signin"),
+        "code": "",
+        "username": "",
+        "message": message,
+        "tenant_name": "your organisation",
+        "client_name": "the presence page",
+    }
+    return page(request, ctx, session, "sign_in.html", context, set_cookie=fresh)
+
+
+def _presence_page(
+    request: Request,
+    ctx: ServerContext,
+    session: Session,
+    user: UserRecord,
+    *,
+    set_cookie: bool = False,
+    message: str | None = None,
+) -> Response:
+    availability, activity = ctx.engine.get_presence(user.id)
+    context: dict[str, Any] = {
+        "title": "Your presence",
+        "display_name": user.display_name,
+        "availability": availability,
+        "activity": activity,
+        "availabilities": AVAILABILITIES,
+        "activities": ACTIVITIES,
+        "message": message,
+    }
+    return page(request, ctx, session, "presence.html", context, set_cookie=set_cookie)
+
+
+def _user(ctx: ServerContext, session: Session) -> UserRecord | None:
+    user = ctx.engine.user_by_id(session.user_id) if session.user_id else None
+    return user if user is not None and user.enabled else None
+
+
+async def presence_page(request: Request) -> Response:
+    """``GET /presence``: the presence form, or a sign-in form first."""
+    ctx = context_of(request)
+    session, fresh = load_session(request, ctx)
+    user = _user(ctx, session)
+    if user is None:
+        return _sign_in_page(request, ctx, session, fresh=fresh, message=None)
+    return _presence_page(request, ctx, session, user, set_cookie=fresh)
+
+
+async def presence_sign_in(request: Request) -> Response:
+    """``POST /presence/signin``: sign in with a user of any tenant."""
+    ctx = context_of(request)
+    session, form = await checked_form(request, ctx)
+    if form is None:
+        return forbidden(request, ctx, session)
+    username, password = form.get("username", "").strip(), form.get("password", "")
+    for tenant in ctx.settings.tenants:
+        if ctx.settings.user(tenant, username) is None:
+            continue
+        user = await anyio.to_thread.run_sync(
+            functools.partial(
+                ctx.engine.authenticate, tenant=tenant, username=username, password=password
+            )
+        )
+        if user is not None:
+            session = session.signed_in(user.id, tenant.id, ctx.clock())
+            return _presence_page(request, ctx, session, user, set_cookie=True)
+    message = "That username or password is not right."
+    return _sign_in_page(request, ctx, session, fresh=False, message=message)
+
+
+async def presence_update(request: Request) -> Response:
+    """``POST /presence``: save availability and activity."""
+    ctx = context_of(request)
+    session, form = await checked_form(request, ctx)
+    if form is None:
+        return forbidden(request, ctx, session)
+    user = _user(ctx, session)
+    if user is None:
+        return _sign_in_page(request, ctx, session, fresh=False, message="Please sign in.")
+    availability, activity = form.get("availability", ""), form.get("activity", "")
+    if availability not in AVAILABILITIES or activity not in ACTIVITIES:
+        return _presence_page(request, ctx, session, user, message="Pick values from the lists.")
+    ctx.engine.set_presence(user.id, availability, activity)
+    return _presence_page(request, ctx, session, user, message="Saved.")
+
+
+def routes() -> list[Route]:
+    """The presence page routes."""
+    return [
+        Route("/presence", presence_page, methods=["GET"], name="presence_page"),
+        Route("/presence", presence_update, methods=["POST"], name="presence_update"),
+        Route("/presence/signin", presence_sign_in, methods=["POST"], name="presence_signin"),
+    ]
