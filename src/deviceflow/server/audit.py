@@ -1,0 +1,30 @@
+"""Structured audit events on the ``deviceflow.audit`` logger.
+
+One event per flow step: ``device_code_issued``, ``user_code_attempt``, ``user_code_lockout``,
+``grant_approved`` / ``grant_denied``, ``tokens_redeemed``, ``redemption_replayed``,
+``refresh_reuse``, ``slow_down``, ``unknown_device_code_lockout``, ``sign_in``, ``token_revoked``.
+Codes and tokens appear only as short fingerprints of their keyed digests, never raw; passwords
+never appear at all. The record's ``audit`` attribute carries the fields as a dict, and the
+message renders them as sorted JSON, so any handler or formatter can pick either.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+logger = logging.getLogger("deviceflow.audit")
+
+
+class AuditLog:
+    """Emits audit events; give it another logger to route them elsewhere."""
+
+    def __init__(self, log: logging.Logger | None = None) -> None:
+        self._log = log or logger
+
+    def event(self, name: str, **fields: object) -> None:
+        """Record event ``name`` with ``fields`` (which must hold no secrets)."""
+        payload = {"event": name, **fields}
+        self._log.info(
+            "%s %s", name, json.dumps(fields, sort_keys=True, default=str), extra={"audit": payload}
+        )

@@ -1,0 +1,91 @@
+"""Which scopes a request gets, and the audience of its access token (checklist 13).
+
+Graph scopes are kept in their short form (``User.Read``), as Microsoft reports them; a scope of
+another API keeps its resource prefix (``api://orders/read``) and makes that API the audience.
+"""
+
+from __future__ import annotations
+
+from deviceflow.server.grant._errors import GrantError
+from deviceflow.server.settings import Client
+
+GRAPH_AUDIENCE = "https://graph.microsoft.com"
+OIDC_SCOPES = frozenset({"openid", "profile", "email", "offline_access"})
+_GRAPH_PREFIXES = (GRAPH_AUDIENCE + "/", "00000003-0000-0000-c000-000000000000/")
+
+
+def _short(scope: str) -> str:
+    for prefix in _GRAPH_PREFIXES:
+        if scope.startswith(prefix):
+            return scope[len(prefix) :]
+    return scope
+
+
+def resolve_scopes(client: Client, scope: str | None, resource: str | None) -> tuple[str, ...]:
+    """The scopes granted for a device authorization request.
+
+    ``scope`` (v2.0, RFC) wins; ``resource`` (Microsoft v1) grants every allowed scope of that
+    resource plus ``openid`` and ``offline_access``; neither grants the client's whole allow-list.
+
+    Raises:
+        GrantError: ``invalid_scope`` for a scope the client may not request.
+    """
+    allowed = client.scopes
+    if scope is None or not scope.strip():
+        if resource is None:
+            return allowed
+        wanted = [f"{resource.rstrip('/')}/.default", "openid", "profile", "offline_access"]
+    else:
+        wanted = scope.split()
+    granted: list[str] = []
+    for item in wanted:
+        short = _short(item)
+        if short.endswith(".default"):
+            base = short[: -len(".default")].rstrip("/")
+            expanded = [s for s in allowed if s not in OIDC_SCOPES and _resource_of(s) == base]
+            if not expanded:
+                raise GrantError(
+                    "invalid_scope", f"no scope of {base or 'Graph'} is allowed", aadsts=65001
+                )
+            granted.extend(expanded)
+        elif short in allowed:
+            granted.append(short)
+        elif short in OIDC_SCOPES and resource is not None:
+            continue
+        else:
+            raise GrantError("invalid_scope", f"the client may not request {item!r}", aadsts=65001)
+    return tuple(dict.fromkeys(granted))
+
+
+def _resource_of(scope: str) -> str:
+    return scope.rsplit("/", 1)[0] if "/" in scope else ""
+
+
+def narrow_scopes(granted: tuple[str, ...], scope: str | None) -> tuple[str, ...]:
+    """The scopes for a refresh: a subset of the original grant (RFC 6749 §6).
+
+    Raises:
+        GrantError: ``invalid_scope`` for a scope beyond the original grant.
+    """
+    if scope is None or not scope.strip():
+        return granted
+    wanted = {_short(s) for s in scope.split()}
+    extra = sorted(s for s in wanted - set(granted) if not s.endswith(".default"))
+    if extra:
+        raise GrantError("invalid_scope", f"scope beyond the original grant: {' '.join(extra)}")
+    if any(s.endswith(".default") for s in wanted):
+        return granted
+    return tuple(s for s in granted if s in wanted or s == "offline_access")
+
+
+def audience(scopes: tuple[str, ...]) -> str:
+    """The API the access token is for: the first non-Graph resource, else Graph."""
+    for scope in scopes:
+        if "/" in scope:
+            return _resource_of(scope)
+    return GRAPH_AUDIENCE
+
+
+def reported_scope(scopes: tuple[str, ...]) -> str:
+    """The ``scope`` of the token response (and ``scp`` claim): without ``offline_access``."""
+    return " ".join(s for s in scopes if s != "offline_access")
