@@ -96,6 +96,7 @@ class OAuthError(DeviceFlowError):
         error_uri: the server's ``error_uri``, if any.
         error_codes: Microsoft ``AADSTS`` numbers, from ``error_codes`` or the description.
         status: the HTTP status of the response, when there was one.
+        raw: the decoded JSON error body, when there was one.
         hint: an actionable message for a person, when deviceflow knows one.
     """
 
@@ -104,28 +105,30 @@ class OAuthError(DeviceFlowError):
 
     def __init__(
         self,
+        error: "str | None" = None,
         description: "str | None" = None,
         *,
-        error: "str | None" = None,
         error_uri: "str | None" = None,
         error_codes: "tuple[int, ...]" = (),
         status: "int | None" = None,
+        raw: "dict[str, Any] | None" = None,
         hint: "str | None" = None,
     ) -> None:
-        raw = error if error is not None else (self.code or "unknown_error")
+        raw_code = error if error else (self.code or "unknown_error")
         if hint is None:
-            hint = aadsts_hint(error_codes)
-        text = raw
+            hint = aadsts_hint(tuple(error_codes))
+        text = raw_code
         if description:
             text += ": " + description
         if hint:
             text += " (" + hint + ")"
         super().__init__(text)
-        self.error = raw
+        self.error = raw_code
         self.description = description
         self.error_uri = error_uri
         self.error_codes = tuple(error_codes)
         self.status = status
+        self.raw = raw
         self.hint = hint
 
     def __repr__(self) -> str:
