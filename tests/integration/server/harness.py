@@ -1,0 +1,214 @@
+"""In-process harness for the authorization server: app + httpx over ASGITransport.
+
+Used by the integration and conformance tests. Time is a :class:`FakeClock` the tests move;
+randomness is real (codes must be unguessable even in tests). Each "browser" or "device" is its
+own :class:`httpx.AsyncClient`, optionally from its own client IP.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+
+from deviceflow.server.app import create_app
+from deviceflow.server.settings import Settings
+from deviceflow.server.storage import open_storage
+from deviceflow.server.storage.base import Storage
+
+DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+BASE = "http://testserver"
+CLIENT_ID = "desk-lamp"
+CLIENT_NAME = "Desk Lamp <script>alert(1)</script>"
+ALICE = ("alice", "alice-pw-123")
+BOB = ("bob", "bob-pw-123")
+
+CONFIG: dict[str, Any] = {
+    "public_url": BASE,
+    "tenants": [
+        {
+            "id": "contoso",
+            "name": "Contoso",
+            "dialect": "rfc8628",
+            "guid": "11111111-2222-4333-8444-555555555555",
+            "aliases": ["contoso.example"],
+        },
+        {
+            "id": "fabrikam",
+            "name": "Fabrikam",
+            "dialect": "microsoft",
+            "domain": "fabrikam.example",
+        },
+    ],
+    "clients": [
+        {
+            "client_id": CLIENT_ID,
+            "name": CLIENT_NAME,
+            "scopes": ["openid", "profile", "offline_access", "User.Read", "Presence.Read"],
+            "client_uri": "https://lamp.example",
+        },
+        {"client_id": "no-device", "name": "No Device", "device_flow_enabled": False},
+    ],
+    "users": [
+        {
+            "username": ALICE[0],
+            "password": ALICE[1],
+            "display_name": "Alice Example",
+            "given_name": "Alice",
+            "surname": "Example",
+            "mail": "alice@contoso.example",
+            "tenant": "contoso",
+            "job_title": "Engineer",
+        },
+        {"username": BOB[0], "password": BOB[1], "display_name": "Bob", "tenant": "fabrikam"},
+    ],
+}
+
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def harness_settings() -> Settings:
+    """The harness configuration (hashing the passwords takes a moment: build it once)."""
+    return Settings.from_mapping(CONFIG)
+
+
+class FakeClock:
+    """A wall clock the test moves by hand."""
+
+    def __init__(self, now: float = 1_900_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of the (first) form on a page."""
+    match = _CSRF.search(html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+@dataclass
+class Harness:
+    """One app, its clock and storage, and a factory for clients."""
+
+    app: Starlette
+    clock: FakeClock
+    storage: Storage
+    clients: list[httpx.AsyncClient] = field(default_factory=list)
+
+    def client(self, ip: str = "127.0.0.1", *, raise_errors: bool = True) -> httpx.AsyncClient:
+        """A new HTTP client (its own cookie jar) connecting from ``ip``."""
+        transport = httpx.ASGITransport(
+            app=self.app, client=(ip, 50000), raise_app_exceptions=raise_errors
+        )
+        client = httpx.AsyncClient(transport=transport, base_url=BASE)
+        self.clients.append(client)
+        return client
+
+    async def authorize(
+        self,
+        tenant: str = "contoso",
+        *,
+        scope: str = "openid profile offline_access User.Read",
+        client_id: str = CLIENT_ID,
+        ip: str = "127.0.0.1",
+    ) -> dict[str, Any]:
+        """Run a device authorization request and return the JSON body (asserting 200)."""
+        device = self.client(ip)
+        response = await device.post(
+            f"/{tenant}/oauth2/v2.0/devicecode", data={"client_id": client_id, "scope": scope}
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def poll(
+        self, device_code: str, tenant: str = "contoso", *, client_id: str = CLIENT_ID
+    ) -> httpx.Response:
+        """One token request for ``device_code``."""
+        device = self.client()
+        return await device.post(
+            f"/{tenant}/oauth2/v2.0/token",
+            data={"grant_type": DEVICE_GRANT, "device_code": device_code, "client_id": client_id},
+        )
+
+    async def enter_code(self, browser: httpx.AsyncClient, user_code: str) -> httpx.Response:
+        """Open the verification page in ``browser`` and submit ``user_code``."""
+        page = await browser.get("/devicelogin")
+        return await browser.post(
+            "/devicelogin", data={"csrf_token": csrf_of(page.text), "code": user_code}
+        )
+
+    async def sign_in(
+        self,
+        browser: httpx.AsyncClient,
+        page: httpx.Response,
+        user_code: str,
+        credentials: tuple[str, str] = ALICE,
+    ) -> httpx.Response:
+        """Submit the sign-in form shown on ``page``."""
+        return await browser.post(
+            "/devicelogin/signin",
+            data={
+                "csrf_token": csrf_of(page.text),
+                "code": user_code,
+                "username": credentials[0],
+                "password": credentials[1],
+            },
+        )
+
+    async def decide(
+        self,
+        user_code: str,
+        decision: str = "approve",
+        *,
+        credentials: tuple[str, str] = ALICE,
+        browser: httpx.AsyncClient | None = None,
+    ) -> httpx.Response:
+        """The whole browser side: enter code, sign in, approve or deny."""
+        browser = browser or self.client()
+        entered = await self.enter_code(browser, user_code)
+        assert entered.status_code == 200, entered.text
+        confirm = await self.sign_in(browser, entered, user_code, credentials)
+        assert confirm.status_code == 200, confirm.text
+        return await browser.post(
+            "/devicelogin/decide",
+            data={"csrf_token": csrf_of(confirm.text), "code": user_code, "decision": decision},
+        )
+
+    async def tokens(self, tenant: str = "contoso", **kwargs: Any) -> dict[str, Any]:
+        """A complete approved flow; returns the token response body."""
+        started = await self.authorize(tenant, **kwargs)
+        credentials = ALICE if tenant == "contoso" else BOB
+        result = await self.decide(started["user_code"], credentials=credentials)
+        assert result.status_code == 200, result.text
+        self.clock.advance(started["interval"])
+        response = await self.poll(started["device_code"], tenant)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+
+@asynccontextmanager
+async def running(settings: Settings, storage: Storage | None = None) -> AsyncIterator[Harness]:
+    """A :class:`Harness` around a fresh app (memory storage unless given)."""
+    storage = storage or open_storage("memory:")
+    clock = FakeClock()
+    app = create_app(settings, storage=storage, clock=clock, rng=secrets.token_bytes)
+    harness = Harness(app=app, clock=clock, storage=storage)
+    try:
+        yield harness
+    finally:
+        for client in harness.clients:
+            await client.aclose()
