@@ -60,8 +60,8 @@ class _Event(_Frozen):
 class DeviceCodeIssued(_Event):
     """The server issued a device code: show ``user_code`` and ``verification_uri`` (§3.2, §3.3).
 
-    The device code itself stays inside the flow. ``user_code`` is hidden from the repr so that a
-    logged event cannot leak it.
+    The device code itself stays inside the flow. ``user_code`` (and the complete URI and message
+    that embed it) are hidden from the repr so that a logged event cannot leak them.
 
     Attributes:
         user_code: the code the user types on the verification page.
@@ -83,7 +83,7 @@ class DeviceCodeIssued(_Event):
         "next_poll_at",
     )
     _fields = __slots__
-    _hide = ("user_code",)
+    _hide = ("user_code", "verification_uri_complete", "message")
 
     if TYPE_CHECKING:
         user_code: str
