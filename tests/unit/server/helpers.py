@@ -1,0 +1,70 @@
+"""Shared helpers for the grant-engine tests."""
+
+from __future__ import annotations
+
+from deviceflow.server.grant import DeviceAuthorization, GrantEngine, IssuedTokens
+from deviceflow.server.settings import DEMO_CLIENT_ID, Tenant
+
+T0 = 1_700_000_000.0
+
+
+class FakeClock:
+    """A wall clock the test moves by hand."""
+
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def tenant_of(engine: GrantEngine) -> Tenant:
+    return engine.settings.tenants[0]
+
+
+def start(
+    engine: GrantEngine,
+    scope: str | None = "openid profile offline_access User.Read",
+    *,
+    client_id: str = DEMO_CLIENT_ID,
+    resource: str | None = None,
+    device_ip: str = "192.0.2.10",
+) -> DeviceAuthorization:
+    return engine.authorize_device(
+        tenant=tenant_of(engine),
+        client_id=client_id,
+        scope=scope,
+        resource=resource,
+        device_ip=device_ip,
+        user_agent="TestTV/1.0",
+    )
+
+
+def poll(
+    engine: GrantEngine,
+    device_code: str,
+    *,
+    ip: str = "192.0.2.10",
+    client_id: str = DEMO_CLIENT_ID,
+) -> IssuedTokens:
+    return engine.poll(
+        tenant=tenant_of(engine), client_id=client_id, device_code=device_code, ip=ip
+    )
+
+
+def approve(
+    engine: GrantEngine, user_code: str, *, approve: bool = True, username: str = "adele"
+) -> None:
+    user = engine.settings.user(tenant_of(engine), username)
+    assert user is not None
+    engine.decide(
+        user_code=user_code,
+        approve=approve,
+        user=user,
+        ip="198.51.100.7",
+        session="browser-1",
+        user_agent="Phone",
+    )
