@@ -1,0 +1,195 @@
+"""User-code entry: normalisation, guessing protection (RFC 8628 §5.1, §6.1), sign-in."""
+
+from __future__ import annotations
+
+import pytest
+
+from deviceflow.server.grant import GrantEngine, VerificationError
+from deviceflow.server.settings import Settings
+
+from .conftest import EngineFactory
+from .helpers import FakeClock, start, tenant_of
+
+WRONG = "BCDF-BCDF"
+
+
+def kind_of(
+    engine: GrantEngine, code: str, *, ip: str = "198.51.100.1", session: str = "s1"
+) -> str:
+    with pytest.raises(VerificationError) as info:
+        engine.lookup_user_code(user_code=code, ip=ip, session=session)
+    return info.value.kind
+
+
+@pytest.mark.parametrize("typed", ["{}", "{lower}", "{spaced}", "  {raw} ", "{dotted}"])
+def test_entry_is_case_and_separator_insensitive(engine_factory: EngineFactory, typed: str) -> None:
+    engine = engine_factory()
+    code = start(engine).user_code
+    raw = code.replace("-", "")
+    entry = typed.format(
+        code,
+        lower=code.lower(),
+        spaced=f"{raw[:4].lower()} {raw[4:]}",
+        raw=raw,
+        dotted=".".join(raw),
+    )
+    pending = engine.lookup_user_code(user_code=entry, ip="198.51.100.1", session="s")
+    assert pending.user_code == code
+    assert pending.client.name == "deviceflow demo"
+    assert pending.device_ip == "192.0.2.10" and pending.device_user_agent == "TestTV/1.0"
+    assert pending.expires_at - pending.created_at == 900
+    assert pending.tenant == tenant_of(engine)
+
+
+def test_empty_entry_is_invalid_and_not_counted(engine_factory: EngineFactory) -> None:
+    engine = engine_factory()
+    for _ in range(10):
+        assert kind_of(engine, " - ") == "invalid"
+    assert kind_of(engine, WRONG) == "unknown"
+
+
+def test_sixth_attempt_is_refused_even_with_the_right_code(
+    engine_factory: EngineFactory,
+) -> None:
+    engine = engine_factory()
+    code = start(engine).user_code
+    for n in range(5):
+        assert kind_of(engine, WRONG, session=f"fresh-{n}") == "unknown"
+    with pytest.raises(VerificationError) as info:
+        engine.lookup_user_code(user_code=code, ip="198.51.100.1", session="another")
+    assert info.value.kind == "rate_limited"
+    assert info.value.retry_after is not None and 0 < info.value.retry_after <= 900
+    # a second IP is unaffected
+    assert engine.lookup_user_code(user_code=code, ip="198.51.100.2", session="x").user_code == code
+
+
+def test_session_is_limited_across_ips(engine_factory: EngineFactory) -> None:
+    engine = engine_factory()
+    code = start(engine).user_code
+    for n in range(5):
+        kind_of(engine, WRONG, ip=f"203.0.113.{n}", session="one-browser")
+    assert kind_of(engine, code, ip="203.0.113.99", session="one-browser") == "rate_limited"
+
+
+def test_normalised_variants_share_one_counter(engine_factory: EngineFactory) -> None:
+    engine = engine_factory()
+    variants = ["wdjb mjht", "WDJB-MJHT", "wdjbmjht", "W-D-J-B-M-J-H-T", "WdJb MjHt"]
+    for variant in variants:
+        assert kind_of(engine, variant) == "unknown"
+    assert kind_of(engine, "WDJB-MJHT") == "rate_limited"
+
+
+def test_success_does_not_reset_the_ip_counter(engine_factory: EngineFactory) -> None:
+    engine = engine_factory()
+    codes = [start(engine).user_code for _ in range(3)]
+    for n in range(4):
+        kind_of(engine, WRONG, session=f"s{n}")
+    engine.lookup_user_code(user_code=codes[0], ip="198.51.100.1", session="s9")
+    kind_of(engine, WRONG, session="s10")
+    assert kind_of(engine, codes[1], session="s11") == "rate_limited"
+
+
+def test_lockout_lifts_after_the_window(engine_factory: EngineFactory, clock: FakeClock) -> None:
+    engine = engine_factory()
+    code = start(engine).user_code
+    for n in range(5):
+        kind_of(engine, WRONG, session=f"s{n}")
+    clock.advance(899)
+    assert kind_of(engine, code, session="z") == "rate_limited"
+    clock.advance(1)
+    fresh = start(engine).user_code
+    assert engine.lookup_user_code(user_code=fresh, ip="198.51.100.1", session="z").user_code == fresh
+
+
+def test_configured_limit_is_used(engine_factory: EngineFactory, dev_settings: Settings) -> None:
+    import dataclasses
+
+    limits = dataclasses.replace(dev_settings.rate_limits, user_code_failures=2)
+    engine = engine_factory(rate_limits=limits)
+    kind_of(engine, WRONG, session="a")
+    kind_of(engine, WRONG, session="b")
+    assert kind_of(engine, WRONG, session="c") == "rate_limited"
+
+
+@pytest.mark.parametrize("entry", ["AEIOU123", "BCDF-BCD", "BCDF-BCDFG"])
+def test_malformed_codes_count_as_wrong(engine_factory: EngineFactory, entry: str) -> None:
+    engine = engine_factory()
+    for _ in range(5):
+        assert kind_of(engine, entry) == "unknown"
+    assert kind_of(engine, entry) == "rate_limited"
+
+
+def test_used_and_expired_codes_have_their_own_kinds(
+    engine_factory: EngineFactory, clock: FakeClock
+) -> None:
+    engine = engine_factory()
+    used = start(engine).user_code
+    user = engine.settings.user(tenant_of(engine), "megan")
+    assert user is not None
+    engine.decide(user_code=used, approve=True, user=user, ip="x", session="s", user_agent=None)
+    assert kind_of(engine, used) == "used"
+    expired = start(engine).user_code
+    clock.advance(900)
+    assert kind_of(engine, expired) == "expired"
+
+
+def test_decide_refuses_user_of_another_tenant(
+    engine_factory: EngineFactory, dev_settings: Settings
+) -> None:
+    import dataclasses
+
+    engine = engine_factory()
+    code = start(engine).user_code
+    stranger = dataclasses.replace(dev_settings.users[0], tenant="elsewhere")
+    with pytest.raises(VerificationError) as info:
+        engine.decide(
+            user_code=code, approve=True, user=stranger, ip="x", session="s", user_agent=None
+        )
+    assert info.value.kind == "invalid"
+    assert engine.lookup_user_code(user_code=code, ip="x", session="s").user_code == code
+
+
+@pytest.mark.parametrize(
+    ("username", "password", "ok"),
+    [
+        ("adele", "adele-password", True),
+        ("ADELE", "adele-password", True),
+        ("adele@demo.example", "adele-password", True),
+        ("adele", "megan-password", False),
+        ("nobody", "adele-password", False),
+    ],
+)
+def test_authenticate(
+    engine_factory: EngineFactory, username: str, password: str, ok: bool
+) -> None:
+    engine = engine_factory()
+    user = engine.authenticate(tenant=tenant_of(engine), username=username, password=password)
+    assert (user is not None) is ok
+    if user is not None:
+        assert user.username == "adele"
+
+
+def test_disabled_user_cannot_sign_in(
+    engine_factory: EngineFactory, dev_settings: Settings
+) -> None:
+    import dataclasses
+
+    users = (dataclasses.replace(dev_settings.users[0], enabled=False), *dev_settings.users[1:])
+    engine = engine_factory(users=users)
+    assert (
+        engine.authenticate(tenant=tenant_of(engine), username="adele", password="adele-password")
+        is None
+    )
+
+
+def test_presence_round_trip(engine_factory: EngineFactory) -> None:
+    engine = engine_factory()
+    user_id = engine.settings.users[0].id
+    assert engine.get_presence(user_id) == ("Available", "Available")
+    engine.set_presence(user_id, "Busy", "InACall")
+    assert engine.get_presence(user_id) == ("Busy", "InACall")
+    assert engine.user_by_id(user_id) == engine.settings.users[0]
+    with pytest.raises(ValueError, match="availability"):
+        engine.set_presence(user_id, "Sleeping", "Away")
+    with pytest.raises(ValueError, match="activity"):
+        engine.set_presence(user_id, "Busy", "<script>")
