@@ -1,0 +1,168 @@
+"""End to end: a real ``deviceflow serve`` on loopback, real HTTP, real Chromium (one server)."""
+
+from __future__ import annotations
+
+import struct
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.server.flows import enter_code, poll, poll_until_done, sign_in, start_flow
+from tests.e2e.server.serverproc import PASSWORD, ServerProcess, write_config
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-server-flows")]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    folder = tmp_path_factory.mktemp("e2e-flows")
+    proc = ServerProcess(folder=folder, config=write_config(folder))
+    proc.remember(PASSWORD)
+    proc.start()
+    try:
+        yield proc
+    finally:
+        assert proc.stop() == 0, "the server did not stop cleanly on SIGTERM"
+        leaked = proc.leaked()
+        assert not leaked, f"server output contains secrets: {leaked}"
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def test_approve_path_device_gets_tokens_and_me_answers(server: ServerProcess, page: Any) -> None:
+    flow = start_flow(server)
+    enter_code(page, server, flow["user_code"])
+    sign_in(page)
+    page.get_by_role("button", name="Approve").click()
+    assert "Device approved" in page.inner_text("body")
+    response = poll_until_done(server, flow)
+    assert response.status_code == 200, response.text
+    tokens = response.json()
+    me = httpx.get(
+        f"{server.base_url}/v1.0/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
+    assert me.status_code == 200
+    assert me.json()["displayName"] == "Erin Example"
+
+
+def test_deny_path_device_gets_access_denied(server: ServerProcess, page: Any) -> None:
+    flow = start_flow(server)
+    enter_code(page, server, flow["user_code"])
+    sign_in(page)
+    page.get_by_role("button", name="Deny").click()
+    assert "Access denied" in page.inner_text("body")
+    response = poll_until_done(server, flow)
+    assert response.status_code == 400
+    assert response.json()["error"] == "access_denied"
+
+
+def test_complete_uri_path_still_shows_the_code(server: ServerProcess, page: Any) -> None:
+    flow = start_flow(server)
+    page.goto(flow["verification_uri_complete"])
+    sign_in(page)
+    assert flow["user_code"] in page.inner_text("body")
+    page.get_by_role("button", name="Approve").click()
+    assert poll_until_done(server, flow).status_code == 200
+
+
+def test_second_redemption_is_refused(server: ServerProcess, page: Any) -> None:
+    flow = start_flow(server)
+    enter_code(page, server, flow["user_code"])
+    sign_in(page)
+    page.get_by_role("button", name="Approve").click()
+    assert poll_until_done(server, flow).status_code == 200
+    again = poll(server, flow["device_code"])
+    assert again.status_code == 400
+    assert again.json()["error"] == "invalid_grant"
+    page.goto(flow["verification_uri_complete"])
+    assert "already been used" in page.inner_text("body")
+
+
+def test_fifty_concurrent_polls_after_approval_yield_one_token(
+    server: ServerProcess, page: Any
+) -> None:
+    flow = start_flow(server)
+    enter_code(page, server, flow["user_code"])
+    sign_in(page)
+    page.get_by_role("button", name="Approve").click()
+    assert "Device approved" in page.inner_text("body")
+
+    form = {
+        "grant_type": "urn:ietf:params:oauth:grant-type:device_code",
+        "device_code": flow["device_code"],
+        "client_id": "e2e-lamp",
+    }
+    url = f"{server.base_url}/contoso/oauth2/v2.0/token"
+    barrier = threading.Barrier(50)
+
+    def one_poll(_: int) -> httpx.Response:
+        with httpx.Client(timeout=30) as client:
+            barrier.wait()
+            return client.post(url, data=form)
+
+    # Playwright's sync API owns this thread's event loop, so the storm runs on 50 threads.
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        responses = list(pool.map(one_poll, range(50)))
+    ok = [r for r in responses if r.status_code == 200]
+    assert len(ok) == 1
+    for response in ok:
+        server.remember(response.json()["access_token"], response.json().get("refresh_token"))
+    errors = {r.json()["error"] for r in responses if r.status_code != 200}
+    assert errors <= {"invalid_grant", "slow_down"}, errors
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def _shoot(page: Any, folder: Path, name: str, *expected: str) -> None:
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    text = page.inner_text("body")
+    for phrase in expected:
+        assert phrase in text, f"{name} page lacks {phrase!r}"
+    width, height = _png_size(path)
+    assert width >= 300 and height >= 300
+    assert path.stat().st_size > 8_000, f"{name} screenshot looks empty"
+
+
+def test_screenshot_of_each_page(server: ServerProcess, page: Any, tmp_path: Path) -> None:
+    flow = start_flow(server, scope="openid offline_access User.Read Presence.Read")
+    page.goto(f"{server.base_url}/devicelogin")
+    assert page.get_by_label("Code").is_visible()
+    _shoot(page, tmp_path, "enter-code", "Enter code", "Next")
+    page.get_by_label("Code").fill(flow["user_code"])
+    page.get_by_role("button", name="Next").click()
+    _shoot(page, tmp_path, "sign-in", "Sign in", "Username", "Password", "E2E Desk Lamp")
+    sign_in(page)
+    _shoot(
+        page, tmp_path, "confirm",
+        "E2E Desk Lamp", flow["user_code"], "127.0.0.1", "Read your profile",
+        "See your availability", "in front of you", "Approve", "Deny",
+    )  # fmt: skip
+    approve, deny = (page.get_by_role("button", name=n).bounding_box() for n in ("Approve", "Deny"))
+    assert approve and deny and abs(approve["width"] - deny["width"]) < 2
+    assert abs(approve["height"] - deny["height"]) < 2
+    page.get_by_role("button", name="Approve").click()
+    _shoot(page, tmp_path, "result", "Device approved", "return to your device")
+    page.goto(f"{server.base_url}/devicelogin?code=BCDF-GHJK")
+    _shoot(page, tmp_path, "error", "Code not recognised", "Enter another code")
+    assert poll_until_done(server, flow).status_code == 200
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == [
+        "confirm.png", "enter-code.png", "error.png", "result.png", "sign-in.png",
+    ]  # fmt: skip
