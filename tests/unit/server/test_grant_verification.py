@@ -98,7 +98,9 @@ def test_lockout_lifts_after_the_window(engine_factory: EngineFactory, clock: Fa
     assert kind_of(engine, code, session="z") == "rate_limited"
     clock.advance(1)
     fresh = start(engine).user_code
-    assert engine.lookup_user_code(user_code=fresh, ip="198.51.100.1", session="z").user_code == fresh
+    assert (
+        engine.lookup_user_code(user_code=fresh, ip="198.51.100.1", session="z").user_code == fresh
+    )
 
 
 def test_configured_limit_is_used(engine_factory: EngineFactory, dev_settings: Settings) -> None:
