@@ -1,5 +1,6 @@
 """deviceflow: the OAuth 2.0 Device Authorization Grant (RFC 8628), end to end."""
 
+from deviceflow.client import AsyncDeviceFlowClient, DeviceFlowClient, FlowCancelledError
 from deviceflow.core import (
     AuthorizationPending,
     DeviceCodeIssued,
@@ -43,20 +44,25 @@ from deviceflow.errors import (
     UnsupportedGrantTypeError,
     WriteError,
 )
+from deviceflow.transports import AsyncUrllibTransport, MockTransport, UrllibTransport
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "AccessDeniedError",
+    "AsyncDeviceFlowClient",
+    "AsyncUrllibTransport",
     "AuthorizationPending",
     "BadVerificationCodeError",
     "ConnectError",
     "ConnectTimeoutError",
     "DeviceCodeIssued",
     "DeviceFlow",
+    "DeviceFlowClient",
     "DeviceFlowError",
     "Endpoints",
     "ExpiredTokenError",
+    "FlowCancelledError",
     "HttpRequest",
     "HttpResponse",
     "InsecureTransportError",
@@ -65,6 +71,7 @@ __all__ = [
     "InvalidRequestError",
     "InvalidScopeError",
     "LocalProtocolError",
+    "MockTransport",
     "NetworkError",
     "OAuthError",
     "ProxyError",
@@ -80,6 +87,7 @@ __all__ = [
     "TransportTimeoutError",
     "UnauthorizedClientError",
     "UnsupportedGrantTypeError",
+    "UrllibTransport",
     "WriteError",
     "__version__",
     "discovery_requests",

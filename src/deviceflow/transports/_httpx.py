@@ -19,7 +19,6 @@ try:
 except ImportError as exc:
     raise ImportError("the httpx transports need httpx: pip install 'deviceflow[httpx]'") from exc
 
-from deviceflow import __version__
 from deviceflow.core import HttpRequest, HttpResponse
 from deviceflow.errors import (
     ConnectError,
@@ -33,11 +32,10 @@ from deviceflow.errors import (
     WriteError,
 )
 
-from ._policy import DEFAULT_TIMEOUT, MAX_BODY_BYTES, check_url
+from ._policy import DEFAULT_TIMEOUT, MAX_BODY_BYTES, check_url, user_agent
 
 __all__ = ["AsyncHttpxTransport", "HttpxTransport"]
 
-USER_AGENT = "deviceflow/" + __version__
 
 # Loopback traffic never goes through an environment proxy.
 _LOOPBACK_MOUNTS: dict[str, None] = {
@@ -69,7 +67,7 @@ def _client_options(
         "verify": _verify(ca_bundle, ssl_context),
         "trust_env": trust_env,
         "follow_redirects": False,
-        "headers": {"User-Agent": USER_AGENT},
+        "headers": {"User-Agent": user_agent()},
         "mounts": _LOOPBACK_MOUNTS if trust_env else None,
     }
 

@@ -16,6 +16,13 @@ MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_TIMEOUT = 30.0
 
 
+def user_agent() -> str:
+    """``deviceflow/<version>``; looked up late because ``deviceflow`` imports the transports."""
+    from deviceflow import __version__
+
+    return "deviceflow/" + __version__
+
+
 def is_loopback_host(host: str) -> bool:
     """``True`` for ``localhost``, 127.0.0.0/8 and ``::1``: traffic that stays on this machine."""
     host = host.strip("[]").lower()

@@ -25,7 +25,6 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from deviceflow import __version__
 from deviceflow.core import HttpRequest, HttpResponse
 from deviceflow.errors import (
     ConnectError,
@@ -38,11 +37,9 @@ from deviceflow.errors import (
     WriteError,
 )
 
-from ._policy import DEFAULT_TIMEOUT, MAX_BODY_BYTES, check_url, is_loopback_host
+from ._policy import DEFAULT_TIMEOUT, MAX_BODY_BYTES, check_url, is_loopback_host, user_agent
 
 __all__ = ["AsyncUrllibTransport", "UrllibTransport"]
-
-USER_AGENT = "deviceflow/" + __version__
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -105,7 +102,7 @@ class UrllibTransport:
         host = urlsplit(request.url).hostname or ""
         opener = self._direct if is_loopback_host(host) else self._proxied
         headers = dict(request.headers)
-        headers.setdefault("User-Agent", USER_AGENT)
+        headers.setdefault("User-Agent", user_agent())
         raw = urllib.request.Request(
             request.url,
             data=request.body if request.method == "POST" else None,
