@@ -73,7 +73,9 @@ def check_profile_name(profile: str) -> str:
 
 
 def _scope_set(scopes: Iterable[str]) -> frozenset[str]:
-    return frozenset(s for s in scopes if s)
+    # Microsoft may answer "https://graph.microsoft.com/User.Read" for "User.Read"; scope
+    # names compare case-insensitively there.
+    return frozenset(s.rsplit("/", 1)[-1].lower() for s in scopes if s)
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,8 @@ class AccessToken:
         return now + min_validity < self.expires_at
 
     def covers(self, scopes: Iterable[str]) -> bool:
-        """Whether every scope in ``scopes`` was granted (``openid``-style extras are ignored)."""
+        """Whether every scope in ``scopes`` was granted (``openid``-style extras are ignored;
+        names compare case-insensitively, ignoring a resource URL prefix)."""
         wanted = _scope_set(scopes) - {"offline_access", "openid", "profile", "email"}
         return wanted <= _scope_set(self.scopes)
 
@@ -135,6 +138,7 @@ class CacheEntry:
         issuer: the issuer or authority the user signed in with.
         dialect: ``"v2"``, ``"v1"`` or ``"rfc8628"`` (see ``deviceflow.core.Endpoints``).
         resource: the Microsoft v1 resource, if any.
+        scopes: the scopes asked for at sign-in (used again when refreshing).
         account: who signed in.
         refresh_token: the newest refresh token (never shown in the repr).
         access_tokens: access tokens obtained so far, at most one per scope set.
@@ -148,6 +152,7 @@ class CacheEntry:
     issuer: str | None = None
     dialect: str = "rfc8628"
     resource: str | None = None
+    scopes: tuple[str, ...] = ()
     account: Account = Account()
     refresh_token: str | None = field(default=None, repr=False)
     access_tokens: tuple[AccessToken, ...] = ()
@@ -190,6 +195,7 @@ class CacheEntry:
             "issuer": self.issuer,
             "dialect": self.dialect,
             "resource": self.resource,
+            "scopes": list(self.scopes),
             "account": {
                 "username": self.account.username,
                 "name": self.account.name,
@@ -220,6 +226,9 @@ class CacheEntry:
         account = data.get("account") or {}
         if not isinstance(account, Mapping):
             raise ValueError("'account' must be an object")
+        scopes = data.get("scopes") or []
+        if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+            raise ValueError("'scopes' must be a list of strings")
         tokens = data.get("access_tokens") or []
         if not isinstance(tokens, list):
             raise ValueError("'access_tokens' must be a list")
@@ -231,6 +240,7 @@ class CacheEntry:
             issuer=_opt_str(data, "issuer"),
             dialect=_str(data, "dialect"),
             resource=_opt_str(data, "resource"),
+            scopes=tuple(scopes),
             account=Account(
                 username=_opt_str(account, "username"),
                 name=_opt_str(account, "name"),

@@ -1,26 +1,41 @@
-"""The ``deviceflow`` command line (placeholder dispatcher until the CLI issue lands)."""
+"""The ``deviceflow`` command line.
+
+Start-up stays light: this module imports only :mod:`sys`; each command imports what it needs.
+``serve`` is handed to :func:`deviceflow.server.run.main` untouched (its own flags and help).
+"""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-USAGE = "usage: deviceflow {login,token,me,graph,logout,accounts,serve,demo} ..."
+if TYPE_CHECKING:
+    from deviceflow.cli.context import World
+
+__all__ = ["main"]
+
+SERVER_HINT = "deviceflow serve needs the server extra: pip install 'deviceflow[server]'"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI and return its exit code."""
+def main(argv: Sequence[str] | None = None, *, world: World | None = None) -> int:
+    """Run the CLI and return its exit code.
+
+    Args:
+        argv: the arguments (default ``sys.argv[1:]``).
+        world: streams, environment, clocks and transport (default: the real ones).
+
+    Returns:
+        The exit code (see ``deviceflow --help``); it never raises.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in ("-h", "--help"):
-        print(USAGE)
-        return 0 if args else 2
-    command, rest = args[0], args[1:]
-    if command == "serve":
-        from deviceflow.server.run import main as serve_main
+    if args and args[0] == "serve":
+        try:
+            from deviceflow.server.run import main as serve_main
+        except ImportError:
+            print(f"deviceflow: {SERVER_HINT}", file=sys.stderr)
+            return 2
+        return serve_main(args[1:])
+    from deviceflow.cli.app import run
 
-        return serve_main(rest)
-    if command in ("login", "token", "me", "graph", "logout", "accounts", "demo"):
-        print(f"deviceflow {command}: not yet available in this version", file=sys.stderr)
-        return 2
-    print(f"deviceflow: unknown command {command!r}\n{USAGE}", file=sys.stderr)
-    return 2
+    return run(args, world)

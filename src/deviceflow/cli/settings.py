@@ -5,7 +5,7 @@ text and the home directory, and returns a frozen :class:`CliSettings`. Nothing 
 ``os.environ`` or the disk except :func:`read_config`, which the entry point calls once.
 
 The config file is INI (``$XDG_CONFIG_HOME/deviceflow/config.ini``, ``~/.config/deviceflow/
-config.ini`` or ``DEVICEFLOW_CONFIG``). Its ``[DEFAULT]`` section applies to every profile and a
+config.ini`` or ``DEVICEFLOW_CLI_CONFIG``). Its ``[DEFAULT]`` section applies to every profile and a
 section per profile keeps several apps or tenants apart::
 
     [DEFAULT]
@@ -93,8 +93,8 @@ class CliSettings:
 
 
 def config_path(environ: Mapping[str, str], home: Path) -> Path:
-    """The config file to read: ``DEVICEFLOW_CONFIG``, else the XDG config directory's."""
-    explicit = environ.get("DEVICEFLOW_CONFIG")
+    """The config file to read: ``DEVICEFLOW_CLI_CONFIG``, else the XDG config directory's."""
+    explicit = environ.get("DEVICEFLOW_CLI_CONFIG")
     if explicit:
         return Path(explicit)
     xdg = environ.get("XDG_CONFIG_HOME", "")

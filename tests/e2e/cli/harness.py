@@ -1,7 +1,7 @@
 """The CLI end-to-end harness: ``deviceflow`` subprocesses against ``deviceflow serve``.
 
-The server runs with ``tests.e2e.server.serverproc`` (its test configuration: tenant ``fabrikam``
-speaks the Microsoft dialect, user ``erin``); the person is played by Chromium.
+The server runs with ``tests.e2e.server.serverproc`` (its test configuration: tenant ``contoso``
+with user ``erin``); the person is played by Chromium.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ __all__ = ["CLIENT_ID", "PASSWORD", "USERNAME", "Cli", "approve", "read_event"]
 class Cli:
     """Runs ``python -m deviceflow`` with a private cache and the server's settings."""
 
-    def __init__(self, server: ServerProcess, folder: Path, tenant: str = "fabrikam") -> None:
+    def __init__(self, server: ServerProcess, folder: Path, tenant: str = "contoso") -> None:
         self.server = server
         self.cache = folder / "cache"
         self.env = {
@@ -75,7 +75,12 @@ def read_event(stream: IO[str], timeout: float = 30) -> dict[str, Any]:
 
 
 def approve(
-    browser: Any, url: str, *, deny: bool = False, username: str = USERNAME, password: str = PASSWORD
+    browser: Any,
+    url: str,
+    *,
+    deny: bool = False,
+    username: str = USERNAME,
+    password: str = PASSWORD,
 ) -> None:
     """Open ``url`` (the complete verification URI) in Chromium, sign in, approve or deny."""
     context = browser.new_context()

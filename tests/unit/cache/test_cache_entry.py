@@ -28,6 +28,10 @@ def test_access_token_covers_ignores_oidc_scopes() -> None:
     assert token.covers(["User.Read", "offline_access", "openid", "profile"])
     assert token.covers([])
     assert not token.covers(["Presence.Read"])
+    graph = AccessToken(
+        token="t", expires_at=1.0, scopes=("https://graph.microsoft.com/User.Read",)
+    )
+    assert graph.covers(["user.read"])
 
 
 def test_reprs_never_show_token_values() -> None:

@@ -138,7 +138,7 @@ def test_config_errors_are_usage_errors() -> None:
 def test_config_path_and_read(tmp_path: Path) -> None:
     assert config_path({}, HOME) == HOME / ".config/deviceflow/config.ini"
     assert config_path({"XDG_CONFIG_HOME": "/cfg"}, HOME) == Path("/cfg/deviceflow/config.ini")
-    assert config_path({"DEVICEFLOW_CONFIG": "/x.ini"}, HOME) == Path("/x.ini")
+    assert config_path({"DEVICEFLOW_CLI_CONFIG": "/x.ini"}, HOME) == Path("/x.ini")
     assert read_config(tmp_path / "missing.ini") == ""
     (tmp_path / "c.ini").write_text("[DEFAULT]\n")
     assert read_config(tmp_path / "c.ini") == "[DEFAULT]\n"

@@ -1,0 +1,193 @@
+"""Argument parsing and dispatch for every command except ``serve``."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from deviceflow.cli.context import Context, World
+from deviceflow.cli.errors import run_guarded
+
+if TYPE_CHECKING:
+    from deviceflow.cli.login import LoginOptions
+
+__all__ = ["build_parser", "run"]
+
+EPILOG = """\
+exit codes:
+  0    success
+  2    usage error
+  3    sign-in required (run: deviceflow login)
+  4    sign-in denied
+  5    code expired or --timeout passed
+  6    network error
+  7    server or protocol error
+  130  interrupted
+
+settings come from flags, then DEVICEFLOW_* environment variables (DEVICEFLOW_CLIENT_ID,
+DEVICEFLOW_TENANT, DEVICEFLOW_AUTHORITY, DEVICEFLOW_ISSUER, DEVICEFLOW_SCOPE, DEVICEFLOW_RESOURCE,
+DEVICEFLOW_GRAPH_URL, DEVICEFLOW_CACHE, DEVICEFLOW_PROFILE), then the config file
+(~/.config/deviceflow/config.ini or DEVICEFLOW_CLI_CONFIG).
+"""
+
+
+def _settings_parent() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("settings")
+    group.add_argument("--profile", help="keep several apps/tenants apart (default: default)")
+    group.add_argument("--cache", metavar="DIR", help="token cache directory")
+    group.add_argument("--client-id", dest="client_id", metavar="ID", help="application id")
+    group.add_argument("--authority", metavar="URL", help="Microsoft-style authority URL")
+    group.add_argument("--tenant", help="tenant (default: organizations)")
+    group.add_argument("--issuer", metavar="URL", help="any RFC 8628 provider, via discovery")
+    group.add_argument(
+        "--scope", action="append", default=[], metavar="S", help="scope(s); repeatable"
+    )
+    group.add_argument("--resource", metavar="R", help="Microsoft v1 resource (v1 endpoints)")
+    group.add_argument(
+        "--graph-url", dest="graph_url", metavar="URL", help="Microsoft Graph base URL"
+    )
+    group.add_argument(
+        "--debug", action="store_true", help="show HTTP exchanges (secrets redacted)"
+    )
+    return parent
+
+
+def _add_login_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--json", action="store_true", help="JSON events on stdout; human text on stderr"
+    )
+    parser.add_argument(
+        "--qr",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show a QR code (default: only on a terminal)",
+    )
+    parser.add_argument(
+        "--qr-invert", action="store_true", help="invert the QR code (light backgrounds)"
+    )
+    parser.add_argument("--qr-file", type=Path, metavar="PATH", help="also write a .png/.svg QR")
+    parser.add_argument(
+        "--timeout", type=float, metavar="SECONDS", help="give up after this many seconds"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``deviceflow`` argument parser (``serve`` is dispatched before it)."""
+    from deviceflow import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="deviceflow",
+        description="Sign in on devices with the OAuth 2.0 device authorization grant.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"deviceflow {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parent = [_settings_parent()]
+
+    login = sub.add_parser("login", parents=parent, help="sign in (shows a code and QR code)")
+    _add_login_flags(login)
+
+    token = sub.add_parser("token", parents=parent, help="print a valid access token")
+    token.add_argument(
+        "--min-validity",
+        dest="min_validity",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="refresh when the token expires sooner than this (default 60)",
+    )
+
+    me = sub.add_parser("me", parents=parent, help="show the signed-in user (Graph /me)")
+    me.add_argument("--json", action="store_true", help="print the raw JSON object")
+
+    graph = sub.add_parser("graph", parents=parent, help="call Microsoft Graph")
+    graph.add_argument("words", nargs="+", metavar="[METHOD] PATH")
+    graph.add_argument("--data", metavar="JSON", help="request body")
+    graph.add_argument("--all", action="store_true", help="follow @odata.nextLink pages")
+
+    accounts = sub.add_parser("accounts", parents=parent, help="list cached accounts")
+    accounts.add_argument("--json", action="store_true", help="print JSON")
+
+    logout = sub.add_parser("logout", parents=parent, help="sign out (revoke, delete tokens)")
+    logout.add_argument("--all", action="store_true", help="every profile")
+
+    sub.add_parser("serve", help="run the authorization server (see: deviceflow serve --help)")
+
+    demo = sub.add_parser("demo", help="embedded server + sign-in, end to end")
+    demo.add_argument("--host", default="127.0.0.1", help="listen address (0.0.0.0: LAN)")
+    demo.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    demo.add_argument("--debug", action="store_true", help="show HTTP exchanges (redacted)")
+    _add_login_flags(demo)
+    return parser
+
+
+def _dispatch(command: str) -> Callable[[Context, argparse.Namespace], int]:
+    from deviceflow.cli import commands
+
+    if command == "login":
+        return _login
+    if command == "demo":
+        from deviceflow.cli.demo import demo
+
+        return demo
+    handler: Callable[[Context, argparse.Namespace], int] = getattr(commands, command)
+    return handler
+
+
+def _login(ctx: Context, args: argparse.Namespace) -> int:
+    from deviceflow.cli.login import run_login
+
+    run_login(ctx, login_options(args))
+    return 0
+
+
+def login_options(args: argparse.Namespace) -> LoginOptions:
+    """The :class:`~deviceflow.cli.login.LoginOptions` from parsed flags."""
+    from deviceflow.cli.login import LoginOptions
+
+    return LoginOptions(
+        json=args.json,
+        qr=args.qr,
+        qr_invert=args.qr_invert,
+        qr_file=args.qr_file,
+        timeout=args.timeout,
+    )
+
+
+def make_context(args: argparse.Namespace, world: World) -> Context:
+    """Resolve settings (flags, environment, config file) into a :class:`Context`.
+
+    Raises:
+        UsageError: invalid settings.
+    """
+    from deviceflow.cli.settings import config_path, read_config, resolve_settings
+
+    path = config_path(world.environ, world.home)
+    settings = resolve_settings(
+        vars(args),
+        world.environ,
+        config_text=read_config(path),
+        config_source=str(path),
+        home=world.home,
+    )
+    return Context(world=world, settings=settings, debug=bool(getattr(args, "debug", False)))
+
+
+def run(argv: Sequence[str], world: World | None = None) -> int:
+    """Parse ``argv``, run the command, and return the exit code (never raises)."""
+    world = world or World()
+    parser = build_parser()
+    try:
+        args = parser.parse_args(list(argv))
+    except SystemExit as exc:
+        return 0 if exc.code in (0, None) else 2
+
+    def body() -> int:
+        ctx = make_context(args, world)
+        return _dispatch(args.command)(ctx, args)
+
+    return run_guarded(body, stderr=world.stderr)

@@ -1,0 +1,218 @@
+"""``token``, ``me``, ``graph``, ``accounts`` and ``logout``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from deviceflow.cache.base import CacheCorruptError
+from deviceflow.cli.context import Context
+from deviceflow.cli.errors import SignInRequiredError, UsageError
+from deviceflow.cli.panel import format_remaining
+from deviceflow.cli.tokens import TokenManager
+
+if TYPE_CHECKING:
+    from deviceflow.cache.base import CacheEntry
+    from deviceflow.graph import GraphClient
+
+__all__ = ["accounts", "graph", "logout", "me", "token"]
+
+GRAPH_METHODS = ("GET", "POST", "PATCH", "DELETE")
+
+
+def _manager(ctx: Context) -> TokenManager:
+    return TokenManager(
+        ctx.cache(), ctx.settings.profile, transport=ctx.transport, clock=ctx.world.clock
+    )
+
+
+def token(ctx: Context, args: argparse.Namespace) -> int:
+    """Print a valid access token (and nothing else) on stdout.
+
+    Raises:
+        SignInRequiredError: nobody signed in, or the refresh token was rejected.
+    """
+    scopes = tuple(ctx.settings.scopes) if args.scope else ()
+    value = _manager(ctx).access_token(scopes, min_validity=float(args.min_validity))
+    ctx.out(value)
+    return 0
+
+
+def graph_client(ctx: Context, manager: TokenManager, scopes: tuple[str, ...] = ()) -> GraphClient:
+    """A Graph client that takes its tokens from ``manager``."""
+    from deviceflow.graph import GraphClient
+
+    def source(*, force_refresh: bool = False) -> str:
+        return manager.access_token(scopes, force_refresh=force_refresh)
+
+    return GraphClient(
+        ctx.transport, source, base_url=ctx.settings.graph_url, sleep=ctx.world.sleep
+    )
+
+
+def _print_json(ctx: Context, value: Any) -> None:
+    ctx.out(json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False))
+
+
+def me(ctx: Context, args: argparse.Namespace) -> int:
+    """Print the signed-in user from ``GET /v1.0/me``.
+
+    Raises:
+        GraphError: Graph refused.
+        SignInRequiredError: nobody signed in.
+    """
+    user = graph_client(ctx, _manager(ctx)).get("/v1.0/me")
+    if args.json:
+        _print_json(ctx, user)
+        return 0
+    if not isinstance(user, dict):
+        raise UsageError("Graph returned something other than a user object")
+    for label, key in (
+        ("Name", "displayName"),
+        ("User", "userPrincipalName"),
+        ("Mail", "mail"),
+        ("Job title", "jobTitle"),
+        ("Id", "id"),
+    ):
+        if user.get(key):
+            ctx.out(f"{label + ':':<11}{user[key]}")
+    return 0
+
+
+def graph(ctx: Context, args: argparse.Namespace) -> int:
+    """``graph [METHOD] PATH [--data JSON] [--all]``: call Graph, print the JSON answer.
+
+    Raises:
+        UsageError: bad method, path or ``--data``.
+        GraphError: Graph refused.
+    """
+    words = list(args.words)
+    method = "GET"
+    if words and words[0].upper() in GRAPH_METHODS:
+        method = words.pop(0).upper()
+    if len(words) != 1:
+        raise UsageError("usage: deviceflow graph [GET|POST|PATCH|DELETE] PATH [--data JSON]")
+    body = None
+    if args.data is not None:
+        try:
+            body = json.loads(args.data)
+        except ValueError as exc:
+            raise UsageError(f"--data is not valid JSON: {exc}") from exc
+    if args.all and method != "GET":
+        raise UsageError("--all only works with GET")
+    scopes = tuple(ctx.settings.scopes) if args.scope else ()
+    client = graph_client(ctx, _manager(ctx), scopes)
+    if args.all:
+        _print_json(ctx, client.get_all(words[0]))
+    else:
+        response = client.request(method, words[0], body=body)
+        if response.body is not None:
+            _print_json(ctx, response.body)
+    return 0
+
+
+def _describe(entry: CacheEntry, now: float) -> dict[str, Any]:
+    first = entry.access_tokens[0] if entry.access_tokens else None
+    return {
+        "name": entry.account.name,
+        "username": entry.account.username,
+        "issuer": entry.issuer or entry.token_url,
+        "client_id": entry.client_id,
+        "scopes": list(entry.scopes),
+        "access_token_expires_on": int(first.expires_at) if first else None,
+        "access_token_valid": bool(first and first.is_valid(now)),
+        "can_refresh": bool(entry.refresh_token),
+    }
+
+
+def accounts(ctx: Context, args: argparse.Namespace) -> int:
+    """List the cached accounts, one profile per line (``--json`` for objects).
+
+    Raises:
+        CacheError: the cache is unsafe or corrupt.
+    """
+    cache = ctx.cache()
+    now = ctx.world.clock()
+    rows = []
+    for profile in cache.profiles():
+        entry = cache.load(profile)
+        if entry is not None:
+            rows.append({"profile": profile, **_describe(entry, now)})
+    if args.json:
+        _print_json(ctx, rows)
+        return 0
+    if not rows:
+        ctx.say("No cached accounts. Sign in with: deviceflow login")
+        return 0
+    for row in rows:
+        label = row["name"] or row["username"] or "unknown account"
+        if row["name"] and row["username"]:
+            label = f"{row['name']} <{row['username']}>"
+        if row["access_token_valid"]:
+            state = f"token valid {format_remaining(row['access_token_expires_on'] - now)}"
+        else:
+            state = "token expired" + (", can refresh" if row["can_refresh"] else "")
+        ctx.out(f"{row['profile']}\t{label}\t{row['issuer']}\t{state}")
+    return 0
+
+
+def _revoke(ctx: Context, entry: CacheEntry) -> bool:
+    """RFC 7009: revoke the refresh token (which revokes the grant); report, never fail."""
+    from deviceflow.core import HttpRequest
+    from deviceflow.errors import TransportError
+
+    if not entry.revocation_url or not entry.refresh_token:
+        return False
+    request = HttpRequest(
+        method="POST",
+        url=entry.revocation_url,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        body=urlencode(
+            {
+                "token": entry.refresh_token,
+                "token_type_hint": "refresh_token",
+                "client_id": entry.client_id,
+            }
+        ).encode(),
+    )
+    try:
+        response = ctx.transport.handle_request(request, timeout=15.0)
+    except TransportError as exc:
+        ctx.say(f"Could not reach the server to revoke the sign-in ({exc}); removed it locally.")
+        return False
+    if response.status != 200:
+        ctx.say(f"The server refused to revoke the sign-in (HTTP {response.status}).")
+        return False
+    return True
+
+
+def logout(ctx: Context, args: argparse.Namespace) -> int:
+    """Revoke at the server when possible and delete the local tokens.
+
+    Raises:
+        SignInRequiredError: the profile has no cached account (without ``--all``).
+        CacheError: the cache cannot be changed.
+    """
+    cache = ctx.cache()
+    profiles = cache.profiles() if args.all else [ctx.settings.profile]
+    removed = 0
+    for profile in profiles:
+        with cache.lock(profile):
+            try:
+                entry = cache.load(profile)
+            except CacheCorruptError as exc:
+                ctx.say(str(exc))
+                entry = None  # already set aside by the cache
+            if entry is None and not args.all:
+                raise SignInRequiredError(f"not signed in (profile {profile!r}); nothing to do")
+            revoked = entry is not None and _revoke(ctx, entry)
+            cache.remove(profile)
+            removed += 1
+            who = entry.account.label() if entry is not None else "unknown account"
+            suffix = " and revoked the sign-in at the server" if revoked else ""
+            ctx.say(f"Signed out of {who} (profile {profile}){suffix}.")
+    if args.all and not removed:
+        ctx.say("No cached accounts.")
+    return 0

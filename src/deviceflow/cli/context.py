@@ -1,0 +1,85 @@
+"""The CLI's view of the outside world, passed in so tests can swap every part of it.
+
+:class:`World` holds the streams, environment, clocks, sleeper and transport factory;
+:class:`Context` adds the resolved settings and flags of one run. Commands receive a ``Context``
+and never read ``os.environ``, ``sys.stdout`` or a clock themselves.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from deviceflow.cli.settings import CliSettings
+
+if TYPE_CHECKING:
+    from deviceflow.cache.base import TokenCache
+    from deviceflow.transports.base import Transport
+
+__all__ = ["Context", "World"]
+
+
+def _default_transport() -> Transport:
+    from deviceflow.transports import UrllibTransport
+
+    return UrllibTransport()
+
+
+@dataclass
+class World:
+    """Streams, environment, clocks and network of one CLI run (real ones by default)."""
+
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    home: Path = field(default_factory=Path.home)
+    clock: Callable[[], float] = time.time
+    monotonic: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    make_transport: Callable[[], Transport] = _default_transport
+    cache_factory: Callable[[Path], TokenCache] | None = None
+
+
+@dataclass
+class Context:
+    """One run: the world, the resolved settings and the global flags."""
+
+    world: World
+    settings: CliSettings
+    debug: bool = False
+    _transport: Transport | None = None
+
+    def say(self, text: str = "") -> None:
+        """A line for a person, on stderr (stdout is for results)."""
+        print(text, file=self.world.stderr, flush=True)
+
+    def out(self, text: str) -> None:
+        """A result line on stdout."""
+        print(text, file=self.world.stdout, flush=True)
+
+    @property
+    def transport(self) -> Transport:
+        """The transport (with ``--debug`` tracing when asked), created once."""
+        if self._transport is None:
+            transport = self.world.make_transport()
+            if self.debug:
+                from deviceflow.cli.debug import DebugTransport
+
+                transport = DebugTransport(transport, self.world.stderr)
+            self._transport = transport
+        return self._transport
+
+    def cache(self) -> TokenCache:
+        """The token cache named by the settings."""
+        if self.world.cache_factory is not None:
+            return self.world.cache_factory(self.settings.cache_dir)
+        from deviceflow.cache.file import FileTokenCache
+
+        return FileTokenCache(
+            self.settings.cache_dir, clock=self.world.clock, sleep=self.world.sleep
+        )

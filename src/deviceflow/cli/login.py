@@ -1,0 +1,334 @@
+"""``deviceflow login``: run the device flow, show the code, save the tokens.
+
+Output goes through a display. On a terminal, :class:`HumanDisplay` prints the panel once and then
+rewrites one status line (time left, poll state) several times a second; off a terminal it prints
+the plain ``key: value`` block once. With ``--json``, :class:`JsonDisplay` writes one JSON object
+per line to stdout (``code``, ``pending``, ``slow_down``, ``retrying``, then ``signed_in`` or
+``error``) for another program to render, and the human display moves to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from deviceflow.cache.base import Account, CacheEntry
+from deviceflow.cli.context import Context
+from deviceflow.cli.errors import ExpiredError, UsageError
+from deviceflow.cli.panel import (
+    LoginScreen,
+    PollStatus,
+    render_panel,
+    render_plain,
+    render_qr,
+    render_status,
+)
+
+if TYPE_CHECKING:
+    from deviceflow.client import DeviceFlowClient, PendingEvent
+    from deviceflow.core import DeviceCodeIssued
+
+__all__ = ["HumanDisplay", "JsonDisplay", "LoginOptions", "error_fields", "run_login"]
+
+_CLEAR_LINE = "\r\x1b[2K"
+
+
+@dataclass(frozen=True)
+class LoginOptions:
+    """``login`` flags beyond the shared settings."""
+
+    json: bool = False
+    qr: bool | None = None
+    qr_invert: bool = False
+    qr_file: Path | None = None
+    timeout: float | None = None
+
+
+def _can_encode(stream: TextIO, text: str) -> bool:
+    try:
+        text.encode(getattr(stream, "encoding", None) or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class HumanDisplay:
+    """The panel for a person (see the module docstring)."""
+
+    def __init__(self, stream: TextIO, *, live: bool, show_qr: bool, invert: bool) -> None:
+        self.stream = stream
+        self.live = live
+        self.show_qr = show_qr
+        self.invert = invert
+        self.screen: LoginScreen | None = None
+        self.status = PollStatus()
+        self._last_line = ""
+
+    def _write(self, text: str) -> None:
+        self.stream.write(text)
+        self.stream.flush()
+
+    def qr_lines(self, screen: LoginScreen) -> tuple[list[str], str | None]:
+        """The QR code lines for ``screen`` (or none, with a note saying why)."""
+        if not self.show_qr:
+            return [], None
+        from deviceflow.cli.qr import QrUnavailableError, qr_matrix
+
+        try:
+            matrix = qr_matrix(screen.qr_target)
+        except QrUnavailableError as exc:
+            return [], str(exc)
+        style = "unicode" if _can_encode(self.stream, "\u2580\u2584\u2588") else "ascii"
+        return render_qr(matrix, style=style, invert=self.invert), None
+
+    def code(self, screen: LoginScreen, now: float) -> None:
+        """Show the code, URLs and QR code."""
+        self.screen = screen
+        self.status = PollStatus(interval=screen.interval)
+        qr, note = self.qr_lines(screen)
+        if self.live:
+            width = min(shutil.get_terminal_size((80, 24)).columns, 100)
+            self._write(render_panel(screen, qr=qr, qr_note=note, width=width))
+            self.tick(now)
+        else:
+            text = render_plain(screen, now=now, qr=qr)
+            if note:
+                text += f"note: {note}\n"
+            self._write(text)
+
+    def pending(self, status: PollStatus, now: float) -> None:
+        """The poll state changed."""
+        self.status = status
+        self.tick(now)
+
+    def tick(self, now: float) -> None:
+        """Redraw the live status line if its text changed (terminal only)."""
+        if not self.live or self.screen is None:
+            return
+        line = render_status(self.screen, self.status, now=now)
+        if line != self._last_line:
+            self._last_line = line
+            self._write(_CLEAR_LINE + line)
+
+    def finish(self) -> None:
+        """End the live status line, before other output."""
+        if self.live and self._last_line:
+            self._write("\n")
+            self._last_line = ""
+
+    def signed_in(self, account: Account, expires_on: int) -> None:
+        """Report success."""
+        self.finish()
+        self._write(f"Signed in as {account.label()}.\n")
+
+    def failed(self, error: str, description: str) -> None:
+        """Report failure (the top-level handler prints the message itself)."""
+        self.finish()
+
+
+class JsonDisplay:
+    """JSON events on ``out``; the human display (on stderr) is kept in step."""
+
+    def __init__(self, out: TextIO, human: HumanDisplay) -> None:
+        self.out = out
+        self.human = human
+
+    def emit(self, event: str, **fields: Any) -> None:
+        """Write one event line."""
+        self.out.write(json.dumps({"event": event, **fields}) + "\n")
+        self.out.flush()
+
+    def code(self, screen: LoginScreen, now: float) -> None:
+        self.emit(
+            "code",
+            user_code=screen.user_code,
+            verification_uri=screen.verification_uri,
+            verification_uri_complete=screen.verification_uri_complete,
+            expires_in=max(0, int(screen.expires_at - now)),
+            interval=screen.interval,
+            message=screen.message,
+        )
+        self.human.code(screen, now)
+
+    def pending(self, status: PollStatus, now: float) -> None:
+        if status.state == "slow_down":
+            self.emit("slow_down", interval=status.interval)
+        elif status.state == "retrying":
+            self.emit("retrying", attempt=status.attempt, reason=status.reason)
+        else:
+            self.emit("pending", interval=status.interval)
+        self.human.pending(status, now)
+
+    def tick(self, now: float) -> None:
+        self.human.tick(now)
+
+    def signed_in(self, account: Account, expires_on: int) -> None:
+        self.emit("signed_in", name=account.name, username=account.username, expires_on=expires_on)
+        self.human.signed_in(account, expires_on)
+
+    def failed(self, error: str, description: str) -> None:
+        self.emit("error", error=error, description=description)
+        self.human.failed(error, description)
+
+
+Display = HumanDisplay | JsonDisplay
+
+
+def status_from_event(event: PendingEvent, interval: float) -> PollStatus:
+    """The :class:`PollStatus` a client pending event stands for."""
+    from deviceflow.core import Retrying, SlowDown
+
+    if isinstance(event, SlowDown):
+        return PollStatus(state="slow_down", interval=event.interval)
+    if isinstance(event, Retrying):
+        return PollStatus(
+            state="retrying", interval=interval, attempt=event.attempt, reason=event.reason
+        )
+    return PollStatus(state="pending", interval=interval)
+
+
+def error_fields(exc: BaseException) -> tuple[str, str]:
+    """``(error, description)`` for the ``error`` JSON event."""
+    from deviceflow import errors
+
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted", "interrupted"
+    if isinstance(exc, errors.OAuthError):
+        return exc.error, exc.description or str(exc)
+    if isinstance(exc, ExpiredError):
+        return "timeout", str(exc)
+    if isinstance(exc, errors.TransportError):
+        return "network_error", str(exc)
+    if isinstance(exc, errors.RemoteProtocolError):
+        return "protocol_error", str(exc)
+    return "error", str(exc) or type(exc).__name__
+
+
+def make_client(ctx: Context) -> DeviceFlowClient:
+    """A client for the settings' authority or issuer.
+
+    Raises:
+        UsageError: no client id, or a malformed authority.
+    """
+    from deviceflow.client import DeviceFlowClient
+    from deviceflow.core import microsoft_endpoints
+
+    s, world = ctx.settings, ctx.world
+    if not s.client_id:
+        raise UsageError(
+            "login needs a client id: pass --client-id ID "
+            "(or set DEVICEFLOW_CLIENT_ID, or client_id in the config file)"
+        )
+    common: dict[str, Any] = {
+        "transport": ctx.transport,
+        "clock": world.monotonic,
+        "sleep": world.sleep,
+        "wall_clock": world.clock,
+    }
+    if s.issuer:
+        return DeviceFlowClient(s.client_id, issuer=s.issuer, **common)
+    try:
+        endpoints = microsoft_endpoints(
+            s.tenant, authority=s.authority, version="v1" if s.resource else "v2.0"
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    return DeviceFlowClient(s.client_id, endpoints=endpoints, **common)
+
+
+def run_login(ctx: Context, options: LoginOptions) -> CacheEntry:
+    """Sign in and save the tokens in the profile; return the new cache entry.
+
+    Raises:
+        UsageError: missing client id or bad flags.
+        ExpiredError: ``--timeout`` passed first.
+        DeviceFlowError: the flow failed (denied, expired, network, protocol).
+    """
+    world = ctx.world
+    human_stream = world.stderr if options.json else world.stdout
+    live = _isatty(human_stream)
+    human = HumanDisplay(
+        human_stream,
+        live=live,
+        show_qr=options.qr if options.qr is not None else live,
+        invert=options.qr_invert,
+    )
+    display: Display = JsonDisplay(world.stdout, human) if options.json else human
+    try:
+        return _sign_in(ctx, options, display)
+    except BaseException as exc:
+        display.failed(*error_fields(exc))
+        raise
+
+
+def _sign_in(ctx: Context, options: LoginOptions, display: Display) -> CacheEntry:
+    from deviceflow.cli.tokens import new_entry
+    from deviceflow.client import FlowCancelledError
+
+    world, s = ctx.world, ctx.settings
+    client = make_client(ctx)
+    scopes = () if s.resource else s.scopes
+    issued = client.start(scopes, resource=s.resource)
+    screen = _screen(issued)
+    if options.qr_file is not None:
+        from deviceflow.cli.qr import save_qr
+
+        save_qr(screen.qr_target, options.qr_file)
+    started = client.clock()
+    display.code(screen, started)
+
+    def should_cancel() -> bool:
+        now = client.clock()
+        display.tick(now)
+        return options.timeout is not None and now - started >= options.timeout
+
+    interval = screen.interval
+
+    def on_pending(event: PendingEvent) -> None:
+        nonlocal interval
+        status = status_from_event(event, interval)
+        interval = status.interval
+        display.pending(status, client.clock())
+
+    try:
+        token = client.wait(issued, on_pending=on_pending, should_cancel=should_cancel)
+    except FlowCancelledError as exc:
+        raise ExpiredError(
+            f"no approval within --timeout {options.timeout:g} s; run deviceflow login again"
+        ) from exc
+    assert client.endpoints is not None
+    entry = new_entry(
+        token,
+        client_id=client.client_id,
+        endpoints=client.endpoints,
+        scopes=scopes,
+        resource=s.resource,
+        now=world.clock(),
+    )
+    cache = ctx.cache()
+    with cache.lock(s.profile):
+        cache.save(s.profile, entry)
+    expires_on = int(entry.access_tokens[0].expires_at)
+    display.signed_in(entry.account, expires_on)
+    return entry
+
+
+def _screen(issued: DeviceCodeIssued) -> LoginScreen:
+    return LoginScreen(
+        user_code=issued.user_code,
+        verification_uri=issued.verification_uri,
+        verification_uri_complete=issued.verification_uri_complete,
+        message=issued.message,
+        expires_at=issued.expires_at,
+        interval=issued.interval,
+    )

@@ -1,0 +1,228 @@
+"""Silent token access for ``token``, ``me`` and ``graph``: cache first, refresh under the lock.
+
+:meth:`TokenManager.access_token` holds the profile's cross-process lock across "load, check,
+refresh, save". Ten concurrent ``deviceflow token`` processes with an expired access token
+therefore send exactly one refresh request: the first refreshes and saves the rotated refresh
+token before releasing the lock; the other nine find the fresh access token. A refresh token is
+never used twice, so servers that revoke a grant on refresh-token reuse keep working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from deviceflow.cache.base import AccessToken, Account, CacheEntry, TokenCache
+from deviceflow.cli.errors import SignInRequiredError
+
+if TYPE_CHECKING:
+    from deviceflow.core import Endpoints, Token
+    from deviceflow.transports.base import Transport
+
+__all__ = [
+    "DEFAULT_LIFETIME",
+    "TokenManager",
+    "access_from_token",
+    "account_from_token",
+    "new_entry",
+]
+
+#: Lifetime assumed when a server omits ``expires_in`` (RFC 6749 §5.1 makes it optional).
+DEFAULT_LIFETIME = 600.0
+
+
+def account_from_token(token: Token) -> Account:
+    """Who signed in, from the (unvalidated, display-only) ID token claims or ``client_info``."""
+    claims = token.id_token_claims or {}
+
+    def claim(*names: str) -> str | None:
+        for name in names:
+            value = claims.get(name)
+            if isinstance(value, str) and value:
+                return value
+        return None
+
+    subject = claim("oid", "sub")
+    if subject is None and token.client_info:
+        uid = token.client_info.get("uid")
+        subject = uid if isinstance(uid, str) else None
+    return Account(
+        username=claim("preferred_username", "upn", "email", "unique_name"),
+        name=claim("name"),
+        subject=subject,
+    )
+
+
+def access_from_token(token: Token, requested: Sequence[str]) -> AccessToken:
+    """The cacheable part of ``token`` (its scopes, or the requested ones if it has none)."""
+    expires_at = token.expires_at
+    if expires_at is None:
+        expires_at = token.issued_at + DEFAULT_LIFETIME
+    return AccessToken(
+        token=token.access_token,
+        expires_at=float(expires_at),
+        scopes=tuple(token.scopes) or tuple(requested),
+        token_type=token.token_type,
+    )
+
+
+def new_entry(
+    token: Token,
+    *,
+    client_id: str,
+    endpoints: Endpoints,
+    scopes: Sequence[str],
+    resource: str | None,
+    now: float,
+) -> CacheEntry:
+    """The cache entry right after a sign-in."""
+    entry = CacheEntry(
+        client_id=client_id,
+        token_url=endpoints.token_url,
+        device_authorization_url=endpoints.device_authorization_url,
+        revocation_url=endpoints.revocation_url,
+        issuer=endpoints.issuer,
+        dialect=endpoints.dialect,
+        resource=resource,
+        scopes=tuple(scopes),
+        account=account_from_token(token),
+    )
+    return entry.with_tokens(
+        access_from_token(token, scopes), refresh_token=token.refresh_token, now=now
+    )
+
+
+def endpoints_of(entry: CacheEntry) -> Endpoints:
+    """The :class:`~deviceflow.core.Endpoints` a cache entry was signed in with."""
+    from deviceflow.core import Endpoints
+
+    return Endpoints(
+        device_authorization_url=entry.device_authorization_url,
+        token_url=entry.token_url,
+        revocation_url=entry.revocation_url,
+        issuer=entry.issuer,
+        dialect=entry.dialect,
+    )
+
+
+class TokenManager:
+    """Hands out valid access tokens for one profile, refreshing silently when needed.
+
+    Args:
+        cache: where the profile lives.
+        profile: which profile.
+        transport: sends refresh requests.
+        clock: wall clock (token expiry is stored as epoch seconds).
+    """
+
+    def __init__(
+        self,
+        cache: TokenCache,
+        profile: str,
+        *,
+        transport: Transport,
+        clock: Callable[[], float],
+    ) -> None:
+        self.cache = cache
+        self.profile = profile
+        self._transport = transport
+        self._clock = clock
+        #: How many refresh requests this manager sent (for messages and tests).
+        self.refreshes = 0
+
+    def entry(self) -> CacheEntry:
+        """The profile's cache entry.
+
+        Raises:
+            SignInRequiredError: nobody is signed in on this profile.
+            CacheError: the cache is unsafe or corrupt.
+        """
+        entry = self.cache.load(self.profile)
+        if entry is None:
+            raise SignInRequiredError(_not_signed_in(self.profile))
+        return entry
+
+    def access_token(
+        self,
+        scopes: Sequence[str] = (),
+        *,
+        min_validity: float = 60.0,
+        force_refresh: bool = False,
+    ) -> str:
+        """A token valid for at least ``min_validity`` seconds, covering ``scopes``.
+
+        Args:
+            scopes: scopes the token must carry (default: whatever the sign-in asked for).
+            min_validity: seconds the token must stay valid.
+            force_refresh: refresh even if the cached token looks valid (after a Graph 401).
+
+        Returns:
+            The access token.
+
+        Raises:
+            SignInRequiredError: nobody signed in, no refresh token, or the server rejected it.
+            TransportError, OAuthError, RemoteProtocolError: the refresh failed otherwise.
+            CacheError: the cache is unsafe, corrupt or locked for too long.
+        """
+        from deviceflow.errors import InvalidGrantError
+
+        with self.cache.lock(self.profile):
+            entry = self.entry()
+            now = self._clock()
+            if not force_refresh:
+                cached = entry.find(scopes, now, min_validity=min_validity)
+                if cached is not None:
+                    return cached.token
+            if not entry.refresh_token:
+                raise SignInRequiredError(
+                    f"the access token of profile {self.profile!r} expired and there is no "
+                    f"refresh token; sign in again with: deviceflow login{_flag(self.profile)}"
+                )
+            wanted = tuple(scopes) or entry.scopes
+            try:
+                token = self._refresh(entry, wanted)
+            except InvalidGrantError as exc:
+                raise SignInRequiredError(
+                    f"the server no longer accepts the saved sign-in ({exc.error}"
+                    f"{': ' + exc.description if exc.description else ''}); sign in again with: "
+                    f"deviceflow login{_flag(self.profile)}"
+                ) from exc
+            updated = entry.with_tokens(
+                access_from_token(token, wanted),
+                refresh_token=token.refresh_token,
+                now=self._clock(),
+            )
+            self.cache.save(self.profile, updated)
+            return token.access_token
+
+    def _refresh(self, entry: CacheEntry, scopes: Sequence[str]) -> Token:
+        from deviceflow.client import DeviceFlowClient
+
+        assert entry.refresh_token is not None
+        client = DeviceFlowClient(
+            entry.client_id,
+            endpoints=endpoints_of(entry),
+            transport=self._transport,
+            wall_clock=self._clock,
+        )
+        self.refreshes += 1
+        if entry.resource:
+            from deviceflow.core import Token as CoreToken
+
+            seed = CoreToken(
+                access_token="-",
+                issued_at=0.0,
+                refresh_token=entry.refresh_token,
+                resource=entry.resource,
+                scopes=(),
+            )
+            return client.refresh(seed, scopes=())
+        return client.refresh(entry.refresh_token, scopes=list(scopes))
+
+
+def _flag(profile: str) -> str:
+    return "" if profile == "default" else f" --profile {profile}"
+
+
+def _not_signed_in(profile: str) -> str:
+    return f"not signed in (profile {profile!r}); sign in with: deviceflow login{_flag(profile)}"
