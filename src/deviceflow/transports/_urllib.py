@@ -167,7 +167,9 @@ def _map_exceptions(request: HttpRequest) -> Iterator[None]:
     except urllib.error.URLError as exc:
         # Raised while connecting or sending: the request did not reach the server (entirely).
         reason = exc.reason
-        cause: BaseException = reason if isinstance(reason, BaseException) else exc
+        if not isinstance(reason, BaseException):  # e.g. "unknown url type": nothing was sent
+            raise TransportError(f"request failed: {reason}", request=request) from exc
+        cause = reason
         if isinstance(cause, ssl.SSLError | ssl.CertificateError):
             raise TLSError(f"TLS failed: {cause}", request=request) from exc
         if isinstance(cause, TimeoutError):
@@ -176,9 +178,7 @@ def _map_exceptions(request: HttpRequest) -> Iterator[None]:
             raise ProxyError(f"proxy failed: {cause}", request=request) from exc
         if isinstance(cause, ConnectionResetError | BrokenPipeError | ConnectionAbortedError):
             raise WriteError(f"connection dropped while sending: {cause}", request=request) from exc
-        if isinstance(cause, OSError):
-            raise ConnectError(f"cannot connect: {cause}", request=request) from exc
-        raise TransportError(f"request failed: {reason}", request=request) from exc
+        raise ConnectError(f"cannot connect: {cause}", request=request) from exc
     except ssl.SSLError as exc:
         raise TLSError(f"TLS failed: {exc}", request=request) from exc
     except TimeoutError as exc:
