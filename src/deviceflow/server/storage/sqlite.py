@@ -89,6 +89,7 @@ class SQLiteStorage:
         with self._lock:
             self._closed = True
             connections, self._connections = self._connections, []
+            self._local = threading.local()  # forget every thread's cached connection
         for conn in connections:
             conn.close()
 

@@ -1,0 +1,56 @@
+"""Security primitives and storage edge cases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from deviceflow.server.grant import GrantError
+from deviceflow.server.security import CodeHasher, constant_time_equals, fingerprint
+from deviceflow.server.storage.sqlite import SQLiteStorage
+
+from .conftest import EngineFactory
+from .helpers import start
+
+
+def test_constant_time_equals() -> None:
+    assert constant_time_equals("abc", "abc")
+    assert not constant_time_equals("abc", "abd")
+    assert not constant_time_equals("abc", "abcd")
+
+
+def test_code_hasher_is_keyed_and_domain_separated() -> None:
+    one, two = CodeHasher(b"k" * 16), CodeHasher(b"j" * 16)
+    assert one.digest("user", "BCDF") != two.digest("user", "BCDF")
+    assert one.digest("user", "BCDF") != one.digest("device", "BCDF")
+    assert len(one.digest("user", "BCDF")) == 64
+    assert fingerprint(one.digest("user", "BCDF")) == one.digest("user", "BCDF")[:12]
+    with pytest.raises(ValueError, match="16 bytes"):
+        CodeHasher(b"short")
+
+
+def test_configured_secret_key_makes_digests_reproducible(engine_factory: EngineFactory) -> None:
+    first = engine_factory(secret_key="a-long-enough-secret-key")
+    second = engine_factory(secret_key="a-long-enough-secret-key")
+    auth = start(first)
+    # a second engine (another instance) with the same key but its own storage cannot see it,
+    # but derives the same digests, so instances sharing one database agree
+    assert first._code_hasher().digest("device", auth.device_code) == second._code_hasher().digest(
+        "device", auth.device_code
+    )
+
+
+def test_exhausted_user_code_space_answers_503(engine_factory: EngineFactory) -> None:
+    engine = engine_factory(rng=lambda n: b"\x00" * n)
+    start(engine)
+    with pytest.raises(GrantError) as info:
+        start(engine)
+    assert (info.value.error, info.value.status) == ("temporarily_unavailable", 503)
+
+
+def test_closed_sqlite_storage_refuses_new_connections(tmp_path: Path) -> None:
+    store = SQLiteStorage(tmp_path / "c.sqlite3")
+    store.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        store.get_value("ns", "k")
