@@ -16,6 +16,7 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import sys
 import time
 from collections.abc import Sequence
@@ -29,6 +30,7 @@ logger = logging.getLogger("deviceflow.server")
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_CONFIG = 3
+EXIT_UNAVAILABLE = 4
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -86,7 +88,26 @@ def development_banner(settings: Settings) -> str:
     return "\n".join(lines)
 
 
-async def _serve(settings: Settings, args: argparse.Namespace, out: TextIO) -> None:
+def bind(host: str, port: int) -> socket.socket:
+    """Bind the listening socket ourselves, so a busy port is a clean error, not an exit.
+
+    Raises:
+        OSError: The address cannot be bound.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+async def _serve(
+    settings: Settings, args: argparse.Namespace, sock: socket.socket, out: TextIO
+) -> None:
     import uvicorn
 
     from deviceflow.server.app import create_app
@@ -105,7 +126,7 @@ async def _serve(settings: Settings, args: argparse.Namespace, out: TextIO) -> N
             lifespan="off",
         )
         server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve())
+        task = asyncio.create_task(server.serve(sockets=[sock]))
         while not server.started and not task.done():
             await asyncio.sleep(0.02)
         if server.started:
@@ -138,14 +159,17 @@ def main(argv: Sequence[str]) -> int:
         return EXIT_CONFIG
     if settings.is_development:
         print(development_banner(settings), file=sys.stderr, flush=True)
+    try:
+        sock = bind(args.host, args.port)
+    except OSError as exc:
+        print(f"deviceflow serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the handler
     # that was installed before it started: make that a no-op so a requested stop exits 0.
     previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        asyncio.run(_serve(settings, args, sys.stdout))
-    except OSError as exc:
-        print(f"deviceflow serve: cannot start: {exc.strerror or exc}", file=sys.stderr)
-        return 1
+        with sock:
+            asyncio.run(_serve(settings, args, sock, sys.stdout))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

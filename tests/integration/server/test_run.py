@@ -1,0 +1,91 @@
+"""``deviceflow serve`` in this process: arguments, settings, banner, and a real start/stop."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from deviceflow.server import run
+from deviceflow.server.settings import Settings
+from tests.tools import free_port
+
+
+def test_help_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run.main(["--help"]) == 0
+    assert "--config" in capsys.readouterr().out
+
+
+def test_bad_argument_is_a_usage_error() -> None:
+    assert run.main(["--port", "not-a-number"]) == 2
+
+
+def test_invalid_config_names_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text('[[tenants]]\nid = "x"\ndialect = "nope"\n')
+    assert run.main(["--config", str(config)]) == 3
+    assert "tenants[0].dialect" in capsys.readouterr().err
+
+
+def test_load_settings_defaults_public_url_and_db() -> None:
+    args = argparse.Namespace(config=None, db="memory:", host="0.0.0.0", port=9999)
+    settings = run.load_settings(args, {})
+    assert settings.public_url == "http://127.0.0.1:9999"
+    assert settings.database_url == "memory:"
+    assert settings.is_development
+
+
+def test_development_banner_is_loud_and_lists_demo_credentials() -> None:
+    banner = run.development_banner(Settings.development())
+    assert "DEVELOPMENT MODE" in banner
+    assert "user: adele  password: adele-password" in banner
+    assert "storage: in memory" in banner
+
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals")
+def test_serve_answers_then_stops_cleanly_on_sigint(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = free_port()
+    monkeypatch.delenv("DEVICEFLOW_CONFIG", raising=False)
+    monkeypatch.delenv("DEVICEFLOW_PUBLIC_URL", raising=False)
+    seen: dict[str, object] = {}
+
+    def client() -> None:
+        url = f"http://127.0.0.1:{port}/demo/v2.0/.well-known/openid-configuration"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                seen["status"] = httpx.get(url).status_code
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    code = run.main(["--port", str(port), "--db", "memory:", "--log-level", "warning"])
+    thread.join()
+    captured = capsys.readouterr()
+    assert code == 0
+    assert seen["status"] == 200
+    assert f"listening on http://127.0.0.1:{port}" in captured.out
+    assert "DEVELOPMENT MODE" in captured.err
+
+
+def test_serve_reports_a_busy_port(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        code = run.main(["--port", str(port), "--db", "memory:", "--log-level", "error"])
+    assert code == 4
+    assert "cannot listen" in capsys.readouterr().err

@@ -1,0 +1,123 @@
+"""Small pieces of the web layer: dialects, sessions, permissions, forms, access log."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import secrets
+
+import pytest
+
+from deviceflow.server.app import create_app, session_key
+from deviceflow.server.dialects import MicrosoftDialect, Rfc8628Dialect, dialect_for
+from deviceflow.server.endpoints._http import FormError, parse_form
+from deviceflow.server.endpoints.session import SessionCodec
+from deviceflow.server.pages.permissions import describe_scopes
+from deviceflow.server.settings import Settings
+from deviceflow.server.storage import open_storage
+from tests.integration.server.harness import FakeClock, Harness
+
+
+def test_dialect_for_names() -> None:
+    assert isinstance(dialect_for("rfc8628"), Rfc8628Dialect)
+    assert isinstance(dialect_for("microsoft"), MicrosoftDialect)
+    with pytest.raises(ValueError, match="unknown dialect"):
+        dialect_for("v1")
+
+
+def test_microsoft_error_body_carries_aadsts() -> None:
+    body = MicrosoftDialect().error_body("invalid_grant", "Blocked.", aadsts=53003)
+    assert body == {
+        "error": "invalid_grant",
+        "error_description": "AADSTS53003: Blocked.",
+        "error_codes": [53003],
+    }
+
+
+def test_session_codec_round_trip_and_refusals() -> None:
+    clock = FakeClock()
+    codec = SessionCodec(b"k" * 32, clock=clock, rng=secrets.token_bytes)
+    session = codec.new().signed_in("user-1", "contoso", clock())
+    cookie = codec.dump(session)
+    assert codec.load(cookie) == session
+    assert codec.load(None) is None
+    assert codec.load("no-dot") is None
+    assert codec.load(cookie[:-2] + "AA") is None
+    other = SessionCodec(b"x" * 32, clock=clock, rng=secrets.token_bytes)
+    assert other.load(cookie) is None
+    assert not codec.check_csrf(session, None)
+    assert not codec.check_csrf(session, other.csrf_token(session))
+    assert codec.check_csrf(session, codec.csrf_token(session))
+    clock.advance(3601)
+    assert codec.load(cookie) is None
+
+
+def test_session_codec_refuses_wrong_shapes() -> None:
+    import base64
+    import hashlib
+    import hmac
+
+    codec = SessionCodec(b"k" * 32, clock=FakeClock(), rng=secrets.token_bytes)
+
+    def signed(payload: bytes) -> str:
+        mac = hmac.new(b"k" * 32, b"session|" + payload, hashlib.sha256).digest()
+        encode = base64.urlsafe_b64encode
+        return encode(payload).rstrip(b"=").decode() + "." + encode(mac).rstrip(b"=").decode()
+
+    assert codec.load(signed(b"[1, 2]")) is None
+    assert codec.load(signed(b'{"s": 1, "t": 2}')) is None
+
+
+def test_permissions_in_plain_words() -> None:
+    lines = describe_scopes(
+        ["https://graph.microsoft.com/User.Read", "User.Read", ".default", "X.Y"]
+    )
+    assert lines == [
+        "Read your profile",
+        "Use every permission an administrator has granted this application",
+        "Use the permission \u201cX.Y\u201d",
+    ]
+    assert describe_scopes([]) == ["Sign you in"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b"\xff", id="not-utf8"),
+        pytest.param(b"a=%ff", id="bad-escape"),
+        pytest.param(b"a=1&a=2", id="repeated"),
+        pytest.param(b"a=" + b"x" * 70_000, id="too-large"),
+    ],
+)
+def test_parse_form_refuses(body: bytes) -> None:
+    with pytest.raises(FormError):
+        parse_form(body)
+
+
+def test_session_key_from_secret_key_and_from_storage() -> None:
+    storage = open_storage("memory:")
+    settings = Settings.development()
+    stored = session_key(settings, storage, secrets.token_bytes)
+    assert session_key(settings, storage, secrets.token_bytes) == stored
+    configured = dataclasses.replace(settings, secret_key="s3cret")
+    assert session_key(configured, storage, secrets.token_bytes) != stored
+
+
+@pytest.mark.anyio
+async def test_access_log_omits_query_strings(
+    server: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="deviceflow.server.access"):
+        await server.client().get("/devicelogin", params={"code": "BCDF-GHJK"})
+    assert "GET /devicelogin 404" in caplog.text  # an unknown code
+    assert "BCDF" not in caplog.text
+
+
+def test_create_app_works_without_public_url() -> None:
+    settings = dataclasses.replace(Settings.development(), public_url=None)
+    app = create_app(
+        settings, storage=open_storage("memory:"), clock=FakeClock(), rng=secrets.token_bytes
+    )
+    assert (
+        app.state.ctx.base_url({"headers": [(b"host", b"h:1")], "scheme": "http"}) == "http://h:1"
+    )
