@@ -13,7 +13,9 @@ from deviceflow.cli.errors import run_guarded
 if TYPE_CHECKING:
     from deviceflow.cli.login import LoginOptions
 
-__all__ = ["build_parser", "run"]
+__all__ = ["COMMANDS", "build_parser", "run"]
+
+COMMANDS = ("login", "token", "me", "graph", "accounts", "logout", "serve", "demo")
 
 EPILOG = """\
 exit codes:
@@ -181,6 +183,12 @@ def run(argv: Sequence[str], world: World | None = None) -> int:
     """Parse ``argv``, run the command, and return the exit code (never raises)."""
     world = world or World()
     parser = build_parser()
+    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
+        print(
+            f"deviceflow: unknown command {argv[0]!r} (commands: {', '.join(COMMANDS)})",
+            file=world.stderr,
+        )
+        return 2
     try:
         args = parser.parse_args(list(argv))
     except SystemExit as exc:
