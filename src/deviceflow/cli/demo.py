@@ -82,7 +82,8 @@ def running_server(host: str, port: int, data_dir: Path, public_host: str) -> It
     )
     lines: queue.Queue[str | None] = queue.Queue()
     assert proc.stdout is not None
-    threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True).start()
+    pump = threading.Thread(target=_pump, args=(proc.stdout, lines), daemon=True)
+    pump.start()
     try:
         while True:
             try:
@@ -104,6 +105,8 @@ def running_server(host: str, port: int, data_dir: Path, public_host: str) -> It
         except subprocess.TimeoutExpired:  # pragma: no cover - a hung server
             proc.kill()
             proc.wait()
+        pump.join(5)  # the pipe reaches end-of-file once the server has exited
+        proc.stdout.close()
         log.close()
 
 
