@@ -14,6 +14,11 @@ if TYPE_CHECKING:
     from typing import Any
 
 
+# The core itself sends GET (discovery) and POST (OAuth endpoints); the Graph client, which shares
+# these values and the transports, also needs the other methods of a REST API.
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
+
+
 def _freeze_headers(headers: "Any") -> "tuple[tuple[str, str], ...]":
     if headers is None:
         return ()
@@ -40,7 +45,7 @@ class HttpRequest(_Frozen):
     """One HTTP request the caller must send.
 
     Attributes:
-        method: ``"GET"`` or ``"POST"``.
+        method: ``"GET"``, ``"POST"``, ``"PUT"``, ``"PATCH"``, ``"DELETE"`` or ``"HEAD"``.
         url: absolute URL.
         headers: tuple of ``(name, value)`` pairs.
         body: request body bytes (``b""`` for none).
@@ -55,7 +60,7 @@ class HttpRequest(_Frozen):
         body: bytes
 
     def __init__(self, *, method: str, url: str, headers: "Any" = None, body: bytes = b"") -> None:
-        if method not in ("GET", "POST"):
+        if method not in _METHODS:
             raise ValueError("unsupported method: " + repr(method))
         if not _is_str(url) or not url:
             raise ValueError("url must be a non-empty str")
