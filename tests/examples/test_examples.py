@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from tests.tools import ROOT
+
+from deviceflow.core import HttpRequest, HttpResponse
+from deviceflow.graph import GraphClient
+from deviceflow.transports import MockTransport
+
+EXAMPLES = ROOT / "examples"
+
+
+def load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_presence_light_follows_presence_changes() -> None:
+    light = load("presence_light")
+    answers = ["Available", "Available", "Busy", "Away", "Mystery"]
+    requests: list[HttpRequest] = []
+
+    def handler(request: HttpRequest) -> HttpResponse:
+        requests.append(request)
+        body = {"availability": answers.pop(0), "activity": "x"}
+        return HttpResponse(status=200, body=json.dumps(body).encode())
+
+    graph = GraphClient(
+        MockTransport(handler), lambda *, force_refresh=False: "tok", base_url="http://g.test"
+    )
+    shown: list[str] = []
+    sleeps: list[float] = []
+    light.follow(graph, shown.append, interval=30, sleep=sleeps.append, polls=5)
+    assert shown == ["green", "red", "yellow", "off"]
+    assert sleeps == [30] * 4
+    assert requests[0].url == "http://g.test/v1.0/me/presence"
+    assert light.colour_for(None) == "off"
+
+
+def test_custom_display_renders_events() -> None:
+    display = load("custom_display")
+    code = {
+        "event": "code",
+        "user_code": "BCDF-GHJK",
+        "verification_uri": "https://microsoft.com/devicelogin",
+        "expires_in": 900,
+    }
+    assert display.render(code) == [
+        "Sign in at          ",
+        "microsoft.com/device",
+        "Code: BCDF-GHJK     ",
+        "Expires in 15 min   ",
+    ]
+    assert display.render({"event": "signed_in", "name": "Adele Vance"})[1].rstrip() == (
+        "Adele Vance"
+    )
+    assert display.render({"event": "error", "error": "access_denied"})[1].rstrip() == (
+        "access_denied"
+    )
+    assert all(len(row) == 20 for row in display.render({"event": "pending"}))
+
+
+def test_custom_display_reads_json_lines_from_a_pipe() -> None:
+    events = [
+        {"event": "code", "user_code": "X", "verification_uri": "http://h/d", "expires_in": 60},
+        {"event": "slow_down", "interval": 10},
+        {"event": "retrying", "attempt": 1},
+        {"event": "signed_in", "name": None, "username": "adele"},
+    ]
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / "custom_display.py")],
+        input="".join(json.dumps(e) + "\n" for e in events) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "|Welcome,            |\n|adele               |" in proc.stdout
+    assert proc.stdout.count("+--------------------+") == 8
+
+
+def test_custom_display_without_sign_in_exits_1(tmp_path: Path) -> None:
+    display = load("custom_display")
+    events = tmp_path / "e.jsonl"
+    events.write_text(json.dumps({"event": "error", "error": "expired_token"}) + "\n")
+    out = tmp_path / "screen.txt"
+    with events.open() as src, out.open("w") as dst:
+        assert display.run(src, dst) == 1
+    assert "|expired_token       |" in out.read_text()
+    assert display.render({"event": "unknown"}) == [" " * 20] * 4
