@@ -43,7 +43,13 @@ from ._codec import (
     try_decode_json_object,
 )
 from ._endpoints import DIALECT_RFC8628, DIALECT_V1, DIALECT_V2, Endpoints, split_url
-from ._errors import DeviceFlowError, ExpiredTokenError, LocalProtocolError, RemoteProtocolError
+from ._errors import (
+    OAUTH_ERRORS,
+    DeviceFlowError,
+    ExpiredTokenError,
+    LocalProtocolError,
+    RemoteProtocolError,
+)
 from ._events import AuthorizationPending, DeviceCodeIssued, Retrying, SlowDown, TokenIssued
 from ._messages import HttpRequest, HttpResponse
 from ._state import (
@@ -377,7 +383,11 @@ class DeviceFlow:
                 return AuthorizationPending(next_poll_at=next_poll_at)
             if code == "slow_down":
                 return self._slow_down(obj, now)
-            if code in ("server_error", "temporarily_unavailable"):
+            # An unknown code on a 429/5xx (a gateway's "too_many_requests") is a transient fault,
+            # not a verdict on the grant: keep polling. Known codes stay terminal on any status.
+            if code in ("server_error", "temporarily_unavailable") or (
+                code not in OAUTH_ERRORS and is_transient_status(status)
+            ):
                 self._advance(RETRYING)
                 return self._retry(now, code, status, retry_after(response))
             raise oauth_error(obj, code, status)

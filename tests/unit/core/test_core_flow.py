@@ -396,6 +396,16 @@ def test_flow_poll_before_interval_raises_local_protocol_error(dialect: Dialect)
             id="oauth-temporarily-unavailable",
         ),
         pytest.param(respond(504, {"message": "timeout"}), "HTTP 504", 504, None, id="504-json"),
+        pytest.param(
+            error("too_many_requests", 429), "too_many_requests", 429, None, id="429-unknown-code"
+        ),
+        pytest.param(
+            error("service_unavailable", 503),
+            "service_unavailable",
+            503,
+            None,
+            id="503-unknown-code",
+        ),
     ],
 )
 def test_flow_transient_status_returns_retrying(
@@ -668,3 +678,12 @@ def test_flow_v1_authority_with_tenant_path_drives_to_token() -> None:
     )
     flow = DeviceFlow("c", endpoints, resource=GRAPH)
     assert flow.start().url == "https://login.microsoftonline.us/contoso.com/oauth2/devicecode"
+
+
+@pytest.mark.spec("RFC8628", "3.5")
+def test_flow_known_error_code_on_transient_status_stays_terminal() -> None:
+    flow, _ = issued(V2, now=0)
+    flow.poll(6)
+    with pytest.raises(InvalidGrantError):
+        flow.receive(error("invalid_grant", 503), 6)
+    assert flow.state == ERROR
