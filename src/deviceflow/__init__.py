@@ -1,6 +1,6 @@
 """deviceflow: the OAuth 2.0 Device Authorization Grant (RFC 8628), end to end."""
 
-from deviceflow.client import AsyncDeviceFlowClient, DeviceFlowClient, FlowCancelledError
+from deviceflow.client import AsyncDeviceFlowClient, DeviceFlowClient
 from deviceflow.core import (
     AuthorizationPending,
     DeviceCodeIssued,
@@ -25,6 +25,7 @@ from deviceflow.errors import (
     ConnectTimeoutError,
     DeviceFlowError,
     ExpiredTokenError,
+    FlowCancelledError,
     InsecureTransportError,
     InvalidClientError,
     InvalidGrantError,

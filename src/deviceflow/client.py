@@ -50,14 +50,14 @@ from deviceflow.core import (
     refresh_request,
 )
 from deviceflow.errors import (
-    DeviceFlowError,
+    FlowCancelledError,
     LocalProtocolError,
     RemoteProtocolError,
     TransportError,
 )
 from deviceflow.transports import AsyncTransport, AsyncUrllibTransport, Transport, UrllibTransport
 
-__all__ = ["AsyncDeviceFlowClient", "DeviceFlowClient", "FlowCancelledError", "PendingEvent"]
+__all__ = ["AsyncDeviceFlowClient", "DeviceFlowClient", "PendingEvent"]
 
 logger = logging.getLogger("deviceflow.client")
 
@@ -73,10 +73,6 @@ _CANCEL_CHECK_SECONDS = 0.25
 PendingEvent = AuthorizationPending | SlowDown | Retrying
 OnPending = Callable[[PendingEvent], object]
 ShouldCancel = Callable[[], bool]
-
-
-class FlowCancelledError(DeviceFlowError):
-    """``should_cancel()`` returned true while waiting: the sign-in was abandoned."""
 
 
 def fingerprint(secret: str) -> str:

@@ -6,6 +6,7 @@ them all::
 
     DeviceFlowError
     ├── LocalProtocolError            the caller broke the rules (wrong state, poll too early)
+    ├── FlowCancelledError            ``should_cancel()`` said stop while waiting for approval
     ├── RemoteProtocolError           the server broke the protocol (not JSON, missing members)
     ├── OAuthError                    a well-formed OAuth error response; unknown codes stay here
     │   ├── AccessDeniedError         access_denied / authorization_declined
@@ -30,7 +31,7 @@ them all::
         └── InsecureTransportError    plain http to a non-loopback host (not transient)
 
 HTTP 5xx and 429 answers are not exceptions: the core reports them while polling as a
-``TemporarilyUnavailable`` event, so the driver can back off and keep polling.
+``Retrying`` event, so the driver can back off and keep polling.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ __all__ = [
     "ConnectTimeoutError",
     "DeviceFlowError",
     "ExpiredTokenError",
+    "FlowCancelledError",
     "InsecureTransportError",
     "InvalidClientError",
     "InvalidGrantError",
@@ -80,6 +82,10 @@ __all__ = [
     "UnsupportedGrantTypeError",
     "WriteError",
 ]
+
+
+class FlowCancelledError(DeviceFlowError):
+    """``should_cancel()`` returned true while waiting: the sign-in was abandoned."""
 
 
 class TransportError(DeviceFlowError):

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from deviceflow.client import AsyncDeviceFlowClient, DeviceFlowClient, FlowCancelledError
+from deviceflow.client import AsyncDeviceFlowClient, DeviceFlowClient
 from deviceflow.core import (
     AuthorizationPending,
     Endpoints,
@@ -31,6 +31,7 @@ from deviceflow.errors import (
     AccessDeniedError,
     ConnectError,
     ExpiredTokenError,
+    FlowCancelledError,
     InvalidClientError,
     InvalidGrantError,
     LocalProtocolError,
