@@ -273,7 +273,7 @@ def run_login(ctx: Context, options: LoginOptions) -> CacheEntry:
 
 def _sign_in(ctx: Context, options: LoginOptions, display: Display) -> CacheEntry:
     from deviceflow.cli.tokens import new_entry
-    from deviceflow.client import FlowCancelledError
+    from deviceflow.errors import FlowCancelledError
 
     world, s = ctx.world, ctx.settings
     client = make_client(ctx)
