@@ -184,6 +184,17 @@ class GrantEngine:
         client = self._client(tenant, client_id)
         now = self._clock()
         device_hash = self._code_hasher().digest("device", device_code)
+        leeway = self.settings.rate_limits.poll_leeway
+        # The hot path, one statement: a pending, live grant of this client polled on time.
+        # Anything else (or a lost race) takes the full path below, which reads the row.
+        if self._storage.record_poll(
+            device_hash,
+            client_id=client.client_id,
+            tenant_id=tenant.id,
+            now=now,
+            leeway=leeway if tenant.enforces_slow_down else None,
+        ):
+            raise GrantError("authorization_pending", "the user has not yet finished", aadsts=70016)
         grant = self._storage.find_grant(device_hash=device_hash)
         if grant is None or grant.tenant_id != tenant.id or grant.client_id != client.client_id:
             raise self._unknown_device_code(ip)
@@ -196,7 +207,6 @@ class GrantEngine:
         # §3.5: "the client SHOULD wait at least the number of seconds specified by the interval
         # parameter"; on slow_down "the interval MUST be increased by 5 seconds for this and all
         # subsequent requests". Measured from the last accepted poll; the first is always accepted.
-        leeway = self.settings.rate_limits.poll_leeway
         last = grant.last_poll_at
         if tenant.enforces_slow_down and last is not None and now - last < grant.interval - leeway:
             self._storage.update_grant(

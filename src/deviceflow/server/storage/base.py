@@ -1,16 +1,18 @@
 """The storage protocol: everything the grant engine keeps, behind a few small methods.
 
-Backends (``memory``, ``sqlite``; PostgreSQL later) all pass ``tests/contract``. Two rules
+Backends (``memory``, ``sqlite``, ``postgresql``) all pass ``tests/contract``. Two rules
 make several server instances behave as one: ``update_grant``/``update_refresh`` are
 compare-and-set (the row changes only while every ``expect`` column still holds its expected
-value, in one atomic statement), and ``hit`` counts atomically. Codes arrive here already hashed.
+value, in one atomic statement), and ``hit`` counts atomically. ``record_poll`` is the hot path's
+one statement: a pending poll that is on time is recorded without reading the row first. Codes
+arrive here already hashed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 GrantStatus = Literal["pending", "approved", "denied", "consumed"]
 RefreshStatus = Literal["active", "rotated", "revoked"]
@@ -63,6 +65,7 @@ class Counter:
 
 
 GRANT_COLUMNS = frozenset(DeviceGrant.__dataclass_fields__)
+TUPLE_COLUMNS = frozenset({"scopes"})
 REFRESH_COLUMNS = frozenset(RefreshRecord.__dataclass_fields__)
 
 
@@ -89,6 +92,24 @@ class Storage(Protocol):
 
         Raises:
             ValueError: a column name is not a :class:`DeviceGrant` field.
+        """
+        ...
+
+    def record_poll(
+        self,
+        device_hash: str,
+        *,
+        client_id: str,
+        tenant_id: str,
+        now: float,
+        leeway: float | None,
+    ) -> bool:
+        """Set ``last_poll_at = now`` on a pending poll that is on time, in one atomic step.
+
+        The row changes (and ``True`` is returned) only while it is ``pending``, unexpired at
+        ``now`` (``expires_at > now``), of this client and tenant, and, unless ``leeway`` is
+        ``None``, polled on time: ``last_poll_at`` is null or
+        ``now - last_poll_at >= interval - leeway``. Otherwise nothing changes.
         """
         ...
 
@@ -136,3 +157,18 @@ def check_columns(names: Iterable[str], allowed: frozenset[str]) -> None:
     for name in names:
         if name not in allowed:
             raise ValueError(f"unknown column {name!r}")
+
+
+def encode_row(values: Mapping[str, object]) -> dict[str, object]:
+    """Field values as SQL parameters (tuples of scopes become one space-separated string)."""
+    return {
+        k: " ".join(v) if k in TUPLE_COLUMNS and isinstance(v, tuple) else v
+        for k, v in values.items()
+    }
+
+
+def decode_row(row: dict[str, Any]) -> dict[str, Any]:
+    """The inverse of :func:`encode_row`, in place; returns ``row``."""
+    for name in TUPLE_COLUMNS & row.keys():
+        row[name] = tuple(row[name].split()) if row[name] else ()
+    return row

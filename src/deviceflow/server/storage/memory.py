@@ -62,6 +62,31 @@ class MemoryStorage:
             self._grants[device_hash] = dataclasses.replace(grant, **changes)  # type: ignore[arg-type]
             return True
 
+    def record_poll(
+        self,
+        device_hash: str,
+        *,
+        client_id: str,
+        tenant_id: str,
+        now: float,
+        leeway: float | None,
+    ) -> bool:
+        """See :meth:`Storage.record_poll`."""
+        with self._lock:
+            grant = self._grants.get(device_hash)
+            if (
+                grant is None
+                or (grant.client_id, grant.tenant_id, grant.status)
+                != (client_id, tenant_id, "pending")
+                or grant.expires_at <= now
+            ):
+                return False
+            last = grant.last_poll_at
+            if leeway is not None and last is not None and now - last < grant.interval - leeway:
+                return False
+            self._grants[device_hash] = dataclasses.replace(grant, last_poll_at=now)
+            return True
+
     def insert_refresh(self, record: RefreshRecord) -> None:
         """See :meth:`Storage.insert_refresh`."""
         with self._lock:

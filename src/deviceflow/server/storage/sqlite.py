@@ -23,9 +23,16 @@ from deviceflow.server.storage.base import (
     DeviceGrant,
     RefreshRecord,
     check_columns,
+    decode_row,
+    encode_row,
 )
 
-_TUPLE_COLUMNS = frozenset({"scopes"})
+_RECORD_POLL = (
+    "UPDATE device_grants SET last_poll_at = :now"
+    " WHERE device_hash = :device_hash AND client_id = :client_id AND tenant_id = :tenant_id"
+    " AND status = 'pending' AND expires_at > :now"
+)
+_ON_TIME = " AND (last_poll_at IS NULL OR :now - last_poll_at >= interval - :leeway)"
 
 
 def migrations() -> list[tuple[int, str]]:
@@ -98,7 +105,7 @@ class SQLiteStorage:
     def insert_grant(self, grant: DeviceGrant) -> bool:
         """See :meth:`Storage.insert_grant`."""
         conn = self._conn()
-        row = _to_row(dataclasses.asdict(grant))
+        row = encode_row(dataclasses.asdict(grant))
         conn.execute("BEGIN IMMEDIATE")
         try:
             conn.execute(
@@ -136,11 +143,31 @@ class SQLiteStorage:
         check_columns([*expect, *changes], GRANT_COLUMNS)
         return self._update("device_grants", "device_hash", device_hash, expect, changes)
 
+    def record_poll(
+        self,
+        device_hash: str,
+        *,
+        client_id: str,
+        tenant_id: str,
+        now: float,
+        leeway: float | None,
+    ) -> bool:
+        """See :meth:`Storage.record_poll`."""
+        sql = _RECORD_POLL if leeway is None else _RECORD_POLL + _ON_TIME
+        params = {
+            "now": now,
+            "device_hash": device_hash,
+            "client_id": client_id,
+            "tenant_id": tenant_id,
+            "leeway": leeway,
+        }
+        return self._conn().execute(sql, params).rowcount == 1
+
     # -- refresh tokens ---------------------------------------------------------------------
 
     def insert_refresh(self, record: RefreshRecord) -> None:
         """See :meth:`Storage.insert_refresh`."""
-        row = _to_row(dataclasses.asdict(record))
+        row = encode_row(dataclasses.asdict(record))
         columns = ", ".join(row)
         marks = ", ".join("?" for _ in row)
         self._conn().execute(
@@ -208,7 +235,7 @@ class SQLiteStorage:
         if row is None:
             return None
         names = [d[0] for d in cursor.description]
-        return _from_row(dict(zip(names, row, strict=True)))
+        return decode_row(dict(zip(names, row, strict=True)))
 
     def _update(
         self,
@@ -222,21 +249,8 @@ class SQLiteStorage:
             raise ValueError("nothing to update")
         sets = ", ".join(f"{name} = ?" for name in changes)
         wheres = "".join(f" AND {name} IS ?" for name in expect)
-        params = [*_to_row(changes).values(), key, *_to_row(expect).values()]
+        params = [*encode_row(changes).values(), key, *encode_row(expect).values()]
         cursor = self._conn().execute(
             f"UPDATE {table} SET {sets} WHERE {key_column} = ?{wheres}", params
         )
         return cursor.rowcount == 1
-
-
-def _to_row(values: Mapping[str, object]) -> dict[str, object]:
-    return {
-        k: " ".join(v) if k in _TUPLE_COLUMNS and isinstance(v, tuple) else v
-        for k, v in values.items()
-    }
-
-
-def _from_row(row: dict[str, Any]) -> dict[str, Any]:
-    for name in _TUPLE_COLUMNS & row.keys():
-        row[name] = tuple(row[name].split()) if row[name] else ()
-    return row
