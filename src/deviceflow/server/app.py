@@ -4,7 +4,8 @@ One call builds everything one server needs (engine, pages, session codec, route
 is given; there is no module-level app, engine or settings. Routes, by area:
 
 - per tenant (Microsoft's layout): ``/{tenant}/oauth2/v2.0/devicecode``, ``.../token``,
-  ``.../revoke``, discovery and JWKS (``endpoints.discovery``);
+  ``.../revoke``, the v1 ``/{tenant}/oauth2/devicecode`` and ``.../token``
+  (``endpoints.oauth``), discovery and JWKS (``endpoints.discovery``);
 - verification pages: ``/devicelogin`` (``endpoints.verification``);
 - Graph emulation: ``/v1.0/me``, ``/v1.0/me/presence``, and the ``/presence`` page.
 """
@@ -19,19 +20,14 @@ from collections.abc import Callable
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.routing import BaseRoute, Mount, Route, Router
+from starlette.routing import BaseRoute, Mount, Router
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deviceflow.server import errors
 from deviceflow.server.dialects import MicrosoftDialect, Rfc8628Dialect
-from deviceflow.server.endpoints import discovery, verification
+from deviceflow.server.endpoints import discovery, microsoft, oauth, verification
 from deviceflow.server.endpoints.context import ServerContext
-from deviceflow.server.endpoints.oauth import (
-    DeviceAuthorizationEndpoint,
-    RevocationEndpoint,
-    TokenEndpoint,
-)
 from deviceflow.server.endpoints.session import SessionCodec
 from deviceflow.server.grant import GrantEngine
 from deviceflow.server.graph import routes as graph_routes
@@ -117,17 +113,16 @@ def create_app(
         clock=clock,
         dialects={"rfc8628": Rfc8628Dialect(), "microsoft": MicrosoftDialect()},
         paths={"devicelogin": Router(routes=page_routes).url_path_for("devicelogin")},
+        rng=rng,
     )
-    prefix = "/{tenant}/oauth2/v2.0"
     static = StaticFiles(packages=[("deviceflow.server.pages", "static")])
     routes: list[BaseRoute] = [
         # The OAuth endpoints come first: they are the hot path.
-        Route(f"{prefix}/token", TokenEndpoint(ctx), name="token"),
-        Route(f"{prefix}/devicecode", DeviceAuthorizationEndpoint(ctx), name="devicecode"),
-        Route(f"{prefix}/revoke", RevocationEndpoint(ctx), name="revoke"),
+        *oauth.routes(ctx),
         *page_routes,
         *graph_routes(),
         *discovery.routes(),
+        *microsoft.routes(),
         Mount("/static", static, name="static"),
     ]
     app = Starlette(

@@ -11,14 +11,18 @@ TOML shape (every key optional unless marked required)::
     [lifetimes]    device_code = 900 ...
     [user_code]    charset = "BCDFGHJKLMNPQRSTVWXZ"  mask = "XXXX-XXXX"
     [rate_limits]  user_code_failures = 5 ...
-    [[tenants]]    id (required), name, dialect, aliases, guid, domain, slow_down
-    [[clients]]    client_id (required), name, public, scopes, tenants, logo_uri, client_uri
+    [[tenants]]    id (required), name, dialect, aliases, guid, domain, slow_down,
+                   verification_uri_complete, user_code_style, device_flow, proximity,
+                   trusted_networks, device_access_token_lifetime, device_scopes
+    [[clients]]    client_id (required), name, public, scopes, tenants, logo_uri, client_uri,
+                   device_flow_enabled, proximity, device_access_token_lifetime, device_scopes
     [[users]]      username (required), password or password_hash (required), tenant ...
 """
 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import math
 import re
 import sys
@@ -39,6 +43,8 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 Dialect = Literal["microsoft", "rfc8628"]
 Rotation = Literal["strict", "microsoft"]
+UserCodeStyle = Literal["settings", "microsoft"]
+Proximity = Literal["off", "warn", "block"]
 
 DEFAULT_CHARSET = "BCDFGHJKLMNPQRSTVWXZ"
 MIN_USER_CODE_BITS = 30
@@ -82,11 +88,54 @@ class Tenant:
         " `false` answers `invalid_grant` (AADSTS53003).",
         True,
     )
+    verification_uri_complete: bool | None = _doc(
+        "Send `verification_uri_complete`; default: on for `rfc8628`, off for `microsoft`"
+        " (Entra never sends it).",
+        None,
+    )
+    user_code_style: UserCodeStyle | None = _doc(
+        "`settings` (the `[user_code]` table) or `microsoft` (9 characters from A-Z and 2-9"
+        " without I and O, no separator, like `BPPVYQZMA`); default: by dialect.",
+        None,
+    )
+    # Anti-phishing policy (docs/security.md); a client's settings can only make it stricter.
+    device_flow: bool = _doc(
+        "Allow the device code flow in this tenant (Microsoft's 'authentication flows'"
+        " condition); `false` refuses new flows: `unauthorized_client`, or `invalid_grant`"
+        " AADSTS53003 in the Microsoft dialect.",
+        True,
+    )
+    proximity: Proximity = _doc(
+        "Require the approving browser to share the device's network (same IP, or one of"
+        " `trusted_networks`): `off`, `warn` (a strong warning on the confirm page) or `block`.",
+        "off",
+    )
+    trusted_networks: tuple[str, ...] = _doc(
+        "Subnets (CIDR) that count as one network for `proximity`, e.g. an office range.", ()
+    )
+    device_access_token_lifetime: int | None = _doc(
+        "Cap on the lifetime of access tokens from device-flow sessions, seconds.", None
+    )
+    device_scopes: tuple[str, ...] | None = _doc(
+        "Scopes device-flow sessions may hold (others: `invalid_scope`); default: any.", None
+    )
 
     @property
     def enforces_slow_down(self) -> bool:
         """Whether early polls get ``slow_down`` (explicit setting, else by dialect)."""
         return self.dialect == "rfc8628" if self.slow_down is None else self.slow_down
+
+    @property
+    def sends_verification_uri_complete(self) -> bool:
+        """Whether device authorization responses carry ``verification_uri_complete``."""
+        if self.verification_uri_complete is None:
+            return self.dialect == "rfc8628"
+        return self.verification_uri_complete
+
+    def user_code_format(self, default: UserCodeFormat) -> UserCodeFormat:
+        """The user code format of this tenant (``default`` is the ``[user_code]`` table)."""
+        style = self.user_code_style or ("microsoft" if self.dialect == "microsoft" else "settings")
+        return MICROSOFT_USER_CODE if style == "microsoft" else default
 
     def names(self) -> tuple[str, ...]:
         """Every name this tenant answers to, lower-cased."""
@@ -111,6 +160,20 @@ class Client:
     logo_uri: str | None = _doc("Logo shown on the confirm page.", None)
     client_uri: str | None = _doc("Home page shown on the confirm page.", None)
     device_flow_enabled: bool = _doc("Whether the client may use the device grant.", True)
+    proximity: Proximity | None = _doc(
+        "Proximity rule for this client (`off`, `warn`, `block`); the stricter of the client's"
+        " and the tenant's applies.",
+        None,
+    )
+    device_access_token_lifetime: int | None = _doc(
+        "Cap on access-token lifetime for this client's device-flow sessions (the smaller of"
+        " client and tenant caps applies), seconds.",
+        None,
+    )
+    device_scopes: tuple[str, ...] | None = _doc(
+        "Scopes this client's device-flow sessions may hold (intersected with the tenant's).",
+        None,
+    )
 
 
 @dataclass(frozen=True)
@@ -177,6 +240,10 @@ class UserCodeFormat:
         return self.length * math.log2(len(self.charset))
 
 
+MICROSOFT_USER_CODE = UserCodeFormat(charset="ABCDEFGHJKLMNPQRSTUVWXYZ23456789", mask="XXXXXXXXX")
+"""Entra's style (observed codes: ``BPPVYQZMA``, ``CWE5QHLNM``): 9 characters, 45 bits."""
+
+
 @dataclass(frozen=True)
 class RateLimits:
     """Guessing protection (RFC 8628 §5.1, §5.2) and poll timing."""
@@ -188,6 +255,10 @@ class RateLimits:
     poll_leeway: float = _doc(
         "Tolerance for network jitter when judging a poll early (`slow_down`), seconds.", 1.0
     )
+    guessing_alarm_failures: int = _doc(
+        "Wrong user codes from all IPs together that raise one `guessing_alarm` audit event.", 50
+    )
+    guessing_alarm_window: int = _doc("Window for the above, seconds.", 300)
 
 
 @dataclass(frozen=True)
@@ -304,6 +375,11 @@ class Settings:
         """The user with this object id."""
         return next((u for u in self.users if u.id == user_id), None)
 
+    def user_code_formats(self) -> tuple[UserCodeFormat, ...]:
+        """Every user code format some tenant issues (to judge an entered code)."""
+        found = [t.user_code_format(self.user_code) for t in self.tenants]
+        return tuple(dict.fromkeys(found)) or (self.user_code,)
+
     @property
     def database_url(self) -> str:
         """Where storage lives: ``db_url``, else SQLite in ``data_dir``, else ``memory:``."""
@@ -354,6 +430,8 @@ def _development(data_dir: Path | None) -> Settings:
         guid=DEMO_TENANT_GUID,
         domain="demo.example",
         aliases=(DEMO_TENANT_GUID, "demo.example", "common", "organizations"),
+        # The demo's QR code carries the code; Entra itself never sends the complete URI.
+        verification_uri_complete=True,
     )
     scopes = ("openid", "profile", "email", "offline_access", "User.Read", "Presence.Read")
     clients = (
@@ -526,6 +604,7 @@ def _validate(settings: Settings) -> None:
             raise SettingsError(f"users[{i}].username: duplicate user {user.username!r}")
         seen.update((key, user.id))
     _validate_numbers(settings)
+    _validate_policy(settings)
     _validate_user_code(settings.user_code)
     if settings.public_url and not settings.public_url.startswith(("http://", "https://")):
         raise SettingsError("public_url: expected an http:// or https:// URL")
@@ -538,6 +617,25 @@ def _validate_numbers(settings: Settings) -> None:
     for where, number in checks:
         if number <= 0 and where != "rate_limits.poll_leeway" or number < 0:
             raise SettingsError(f"{where}: must be positive")
+
+
+def _validate_policy(settings: Settings) -> None:
+    owners: list[tuple[str, Tenant | Client]] = [
+        *((f"tenants[{i}]", t) for i, t in enumerate(settings.tenants)),
+        *((f"clients[{i}]", c) for i, c in enumerate(settings.clients)),
+    ]
+    for where, owner in owners:
+        lifetime = owner.device_access_token_lifetime
+        if lifetime is not None and lifetime <= 0:
+            raise SettingsError(f"{where}.device_access_token_lifetime: must be positive")
+    for i, tenant in enumerate(settings.tenants):
+        for network in tenant.trusted_networks:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as exc:
+                raise SettingsError(
+                    f"tenants[{i}].trusted_networks: {network!r} is not a subnet (CIDR)"
+                ) from exc
 
 
 def _validate_user_code(fmt: UserCodeFormat) -> None:
@@ -556,7 +654,9 @@ def _validate_user_code(fmt: UserCodeFormat) -> None:
 
 __all__ = [
     "Client",
+    "MICROSOFT_USER_CODE",
     "Dialect",
+    "Proximity",
     "Lifetimes",
     "RateLimits",
     "Rotation",
@@ -564,6 +664,7 @@ __all__ = [
     "SettingsError",
     "Tenant",
     "UserCodeFormat",
+    "UserCodeStyle",
     "UserRecord",
     "derived_id",
     "is_guid",

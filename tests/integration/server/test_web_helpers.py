@@ -26,12 +26,16 @@ def test_dialect_for_names() -> None:
 
 
 def test_microsoft_error_body_carries_aadsts() -> None:
+    # Without per-request facts (no Wire) only the first three members; Microsoft's wording.
     body = MicrosoftDialect().error_body("invalid_grant", "Blocked.", aadsts=53003)
     assert body == {
         "error": "invalid_grant",
-        "error_description": "AADSTS53003: Blocked.",
+        "error_description": "AADSTS53003: Access has been blocked by Conditional Access"
+        " policies. The access policy does not allow token issuance.",
         "error_codes": [53003],
     }
+    unknown = MicrosoftDialect().error_body("invalid_grant", "odd thing", aadsts=123)
+    assert unknown["error_description"] == "AADSTS123: Odd thing."
 
 
 def test_session_codec_round_trip_and_refusals() -> None:

@@ -9,7 +9,7 @@ import secrets
 import pytest
 
 from deviceflow.server.grant import _codes
-from deviceflow.server.settings import UserCodeFormat
+from deviceflow.server.settings import Settings, UserCodeFormat
 
 from .conftest import EngineFactory
 from .helpers import start
@@ -55,8 +55,13 @@ def test_device_code_has_at_least_128_bits() -> None:
     assert set(code) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
-def test_custom_format_is_used_by_the_engine(engine_factory: EngineFactory) -> None:
-    engine = engine_factory(user_code=UserCodeFormat(charset="0123456789", mask="XXX-XXX-XXX-X"))
+def test_custom_format_is_used_by_the_engine(
+    engine_factory: EngineFactory, rfc_settings: Settings
+) -> None:
+    # The [user_code] table applies to RFC tenants (Microsoft tenants use Entra's style).
+    engine = engine_factory(
+        rfc_settings, user_code=UserCodeFormat(charset="0123456789", mask="XXX-XXX-XXX-X")
+    )
     code = start(engine).user_code
     assert len(code) == 13 and code.replace("-", "").isdigit()
 

@@ -1,30 +1,99 @@
-"""The Microsoft identity platform's spelling, layered over the RFC bodies.
+"""The Microsoft identity platform's spelling of the one grant engine's results.
 
-What differs here (see the microsoft-identity reference, §3-§5): MSAL sends the device code as
-``code`` as well as ``device_code``; ADAL-era clients send the bare ``device_code`` grant type; the
-device authorization response carries a ``message`` line that CLIs print verbatim; errors carry
-``error_codes`` with the AADSTS number. Exact Entra bodies belong to the Microsoft fidelity issue.
+Theory of operation (see the microsoft-identity reference, §3-§8). Requests: MSAL sends the device
+code as ``code`` as well as ``device_code``; ADAL-era clients send the bare ``device_code`` grant
+type and ask for a ``resource`` instead of scopes (v1). Responses: Entra's members in Entra's
+order; the v1 generation spells ``verification_url`` and sends numbers as strings, adds
+``resource``, ``expires_on`` and ``not_before`` to token responses, and carries an unsigned v1 ID
+token. Errors carry the AADSTS number three times (description prefix, ``error_codes``,
+``error_uri``) plus trace, correlation and timestamp lines. Nothing here decides anything: the
+engine has already done so; this module only spells.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from deviceflow.server.dialects.base import DEVICE_CODE_GRANT, ParameterError
-from deviceflow.server.dialects.rfc8628 import Rfc8628Dialect
+from deviceflow.server.dialects._aadsts import translate
+from deviceflow.server.dialects.base import DEVICE_CODE_GRANT, ParameterError, Wire
+from deviceflow.server.grant import GRAPH_AUDIENCE, GrantError
 
 if TYPE_CHECKING:
     from deviceflow.server.grant import DeviceAuthorization, IssuedTokens
+    from deviceflow.server.settings import Client
+
+V1_ISSUER = "https://sts.windows.net/{tid}/"
+"""``iss`` of v1 ID tokens and the v1 discovery document (reference §8)."""
+
+_CREDENTIALS = ("client_secret", "client_assertion")
+
+
+def b64url(data: bytes) -> str:
+    """Unpadded base64url text."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def timestamp(now: float) -> str:
+    """Entra's error timestamp: ``2022-08-25 09:34:07Z``."""
+    return time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(now))
+
+
+def client_info(tokens: IssuedTokens) -> str:
+    """``client_info``: base64url of ``{"uid": oid, "utid": tid}`` (MSAL's account key)."""
+    info = {"uid": tokens.user.id, "utid": tokens.tenant.guid}
+    return b64url(json.dumps(info, separators=(",", ":")).encode())
+
+
+def resource_of(tokens: IssuedTokens, wire: Wire) -> str:
+    """The v1 ``resource`` a token is for: as asked, else the API of its first prefixed scope."""
+    if wire.resource:
+        return wire.resource
+    for scope in tokens.scope.split():
+        if "/" in scope:
+            return scope.rsplit("/", 1)[0]
+    return GRAPH_AUDIENCE
+
+
+def v1_id_token(tokens: IssuedTokens, now: float, lifetime: int) -> str:
+    """The v1 ID token: ``sts.windows.net`` issuer, ``upn``/``unique_name``, unsigned.
+
+    Microsoft's v1 samples show it with ``alg: none``; clients read it, nobody verifies it.
+    """
+    user, tenant = tokens.user, tokens.tenant
+    pair = f"{tokens.client.client_id}:{user.id}"
+    issued = int(now)
+    claims: dict[str, Any] = {
+        "aud": tokens.client.client_id,
+        "iss": V1_ISSUER.format(tid=tenant.guid),
+        "iat": issued,
+        "nbf": issued,
+        "exp": issued + lifetime,
+        "amr": ["pwd"],
+        "family_name": user.surname,
+        "given_name": user.given_name,
+        "name": user.display_name,
+        "oid": user.id,
+        "sub": b64url(hashlib.sha256(pair.encode()).digest()[:24]),
+        "tid": tenant.guid,
+        "unique_name": user.preferred_username,
+        "upn": user.preferred_username,
+        "ver": "1.0",
+    }
+    claims = {k: v for k, v in claims.items() if v is not None}
+    header = {"typ": "JWT", "alg": "none"}
+    parts = (json.dumps(p, separators=(",", ":")).encode() for p in (header, claims))
+    return ".".join(b64url(p) for p in parts) + "."
 
 
 class MicrosoftDialect:
-    """Microsoft v2.0 endpoints' dialect (shares the RFC bodies, adds Microsoft's extras)."""
+    """Microsoft's v1 and v2.0 endpoints' dialect over the RFC grant engine."""
 
     name = "microsoft"
-
-    def __init__(self) -> None:
-        self._rfc = Rfc8628Dialect()
 
     def grant_type(self, raw: str) -> str:
         """Accept ADAL's bare ``device_code`` grant type as the RFC URN."""
@@ -42,39 +111,120 @@ class MicrosoftDialect:
             raise ParameterError("device_code and code carry different values")
         return device_code or code
 
+    def target(self, form: Mapping[str, str], wire: Wire) -> tuple[str | None, str | None]:
+        """v2.0: ``scope``. v1: ``resource`` wins (Entra ignores ``scope`` there)."""
+        scope = form.get("scope") or None
+        resource = form.get("resource") or None
+        if wire.version == "v1" and resource:
+            return None, resource
+        return scope, resource
+
+    def check_client(self, form: Mapping[str, str], client: Client | None) -> None:
+        """A public client must not present a secret or an assertion (AADSTS700025).
+
+        Raises:
+            GrantError: ``invalid_client`` with AADSTS700025.
+        """
+        if client is not None and client.public and any(form.get(k) for k in _CREDENTIALS):
+            raise GrantError(
+                "invalid_client", "a public client presented a credential", aadsts=700025
+            )
+
     def device_authorization_body(
         self,
         authorization: DeviceAuthorization,
         *,
         verification_uri: str,
-        verification_uri_complete: str,
+        verification_uri_complete: str | None,
+        wire: Wire | None = None,
     ) -> dict[str, Any]:
-        """The RFC body plus Microsoft's ``message`` line, built from our own URI."""
-        body = self._rfc.device_authorization_body(
-            authorization,
-            verification_uri=verification_uri,
-            verification_uri_complete=verification_uri_complete,
-        )
+        """Entra's members and order; ``message`` is built from our own verification URI."""
+        v1 = wire is not None and wire.version == "v1"
+        body: dict[str, Any] = {
+            "user_code": authorization.user_code,
+            "device_code": authorization.device_code,
+            ("verification_url" if v1 else "verification_uri"): verification_uri,
+        }
+        if verification_uri_complete:
+            body["verification_uri_complete"] = verification_uri_complete
+        expires_in, interval = int(authorization.expires_in), int(authorization.interval)
+        body["expires_in"] = str(expires_in) if v1 else expires_in
+        body["interval"] = str(interval) if v1 else interval
         body["message"] = (
             f"To sign in, use a web browser to open the page {verification_uri} "
             f"and enter the code {authorization.user_code} to authenticate."
         )
         return body
 
-    def token_body(self, tokens: IssuedTokens) -> dict[str, Any]:
-        """The RFC body plus ``ext_expires_in`` (equal to ``expires_in``)."""
-        body = self._rfc.token_body(tokens)
-        body["ext_expires_in"] = body["expires_in"]
+    def token_body(self, tokens: IssuedTokens, *, wire: Wire | None = None) -> dict[str, Any]:
+        """v2.0 (integers, ``ext_expires_in``, ``client_info``) or v1 (strings, ``resource``)."""
+        expires_in = int(tokens.expires_in)
+        if wire is None or wire.version == "v2":
+            body: dict[str, Any] = {
+                "token_type": tokens.token_type,
+                "scope": tokens.scope,
+                "expires_in": expires_in,
+                "ext_expires_in": expires_in,
+                "access_token": tokens.access_token,
+            }
+            if tokens.refresh_token:
+                body["refresh_token"] = tokens.refresh_token
+            if tokens.id_token:
+                body["id_token"] = tokens.id_token
+        else:
+            now = int(wire.now)
+            body = {
+                "token_type": tokens.token_type,
+                "scope": tokens.scope,
+                "expires_in": str(expires_in),
+                "ext_expires_in": str(expires_in),
+                "expires_on": str(now + expires_in),
+                "not_before": str(now),
+                "resource": resource_of(tokens, wire),
+                "access_token": tokens.access_token,
+            }
+            if tokens.refresh_token:
+                body["refresh_token"] = tokens.refresh_token
+            if tokens.id_token:
+                body["id_token"] = v1_id_token(tokens, wire.now, expires_in)
+        if wire is not None and wire.client_info:
+            body["client_info"] = client_info(tokens)
         return body
 
     def error_body(
-        self, error: str, description: str, *, aadsts: int | None = None
+        self,
+        error: str,
+        description: str,
+        *,
+        aadsts: int | None = None,
+        wire: Wire | None = None,
     ) -> dict[str, Any]:
-        """The RFC body; ``error_codes`` and an ``AADSTSnnn:`` prefix when the number is known."""
-        if aadsts is None:
-            return self._rfc.error_body(error, description)
+        """Entra's error shape: ``error``, ``error_description`` (``AADSTSnnn: ...`` plus trace,
+        correlation and timestamp lines), ``error_codes``, ``timestamp``, ``trace_id``,
+        ``correlation_id``, ``error_uri``. Without a :class:`Wire`, only the first three."""
+        spelled = translate(
+            error,
+            description,
+            aadsts,
+            client_id=(wire.client_id if wire else None) or "",
+            tenant=(wire.tenant if wire else None) or "",
+        )
+        name = spelled.error
+        if name == "expired_token" and wire is not None and wire.version == "v1":
+            name = "code_expired"  # ADAL's spelling (reference §8)
+        text = f"AADSTS{spelled.code}: {spelled.message}"
+        if wire is None:
+            return {"error": name, "error_description": text, "error_codes": [spelled.code]}
+        stamp = timestamp(wire.now)
         return {
-            "error": error,
-            "error_description": f"AADSTS{aadsts}: {description}",
-            "error_codes": [aadsts],
+            "error": name,
+            "error_description": (
+                f"{text}\r\nTrace ID: {wire.trace_id}\r\nCorrelation ID: {wire.correlation_id}"
+                f"\r\nTimestamp: {stamp}"
+            ),
+            "error_codes": [spelled.code],
+            "timestamp": stamp,
+            "trace_id": wire.trace_id,
+            "correlation_id": wire.correlation_id,
+            "error_uri": f"{wire.base_url}/error?code={spelled.code}",
         }

@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from deviceflow.server.dialects.base import Wire
     from deviceflow.server.grant import DeviceAuthorization, IssuedTokens
+    from deviceflow.server.settings import Client
 
 
 class Rfc8628Dialect:
@@ -26,24 +28,38 @@ class Rfc8628Dialect:
         """
         return form.get("device_code") or None
 
+    def target(self, form: Mapping[str, str], wire: Wire) -> tuple[str | None, str | None]:
+        """``scope`` (RFC 6749 §3.3) and, for Microsoft-minded clients, ``resource``."""
+        return form.get("scope") or None, form.get("resource") or None
+
+    def check_client(self, form: Mapping[str, str], client: Client | None) -> None:
+        """Nothing to check: the engine decides whether the client may use the grant.
+
+        Raises:
+            Nothing.
+        """
+
     def device_authorization_body(
         self,
         authorization: DeviceAuthorization,
         *,
         verification_uri: str,
-        verification_uri_complete: str,
+        verification_uri_complete: str | None,
+        wire: Wire | None = None,
     ) -> dict[str, Any]:
-        """The RFC 8628 §3.2 members, ``verification_uri_complete`` and ``interval`` included."""
-        return {
+        """The RFC 8628 §3.2 members, ``verification_uri_complete`` (when on) and ``interval``."""
+        body: dict[str, Any] = {
             "device_code": authorization.device_code,
             "user_code": authorization.user_code,
             "verification_uri": verification_uri,
-            "verification_uri_complete": verification_uri_complete,
-            "expires_in": int(authorization.expires_in),
-            "interval": int(authorization.interval),
         }
+        if verification_uri_complete:
+            body["verification_uri_complete"] = verification_uri_complete
+        body["expires_in"] = int(authorization.expires_in)
+        body["interval"] = int(authorization.interval)
+        return body
 
-    def token_body(self, tokens: IssuedTokens) -> dict[str, Any]:
+    def token_body(self, tokens: IssuedTokens, *, wire: Wire | None = None) -> dict[str, Any]:
         """RFC 6749 §5.1 members; ``refresh_token`` and ``id_token`` only when issued."""
         body: dict[str, Any] = {
             "access_token": tokens.access_token,
@@ -58,7 +74,12 @@ class Rfc8628Dialect:
         return body
 
     def error_body(
-        self, error: str, description: str, *, aadsts: int | None = None
+        self,
+        error: str,
+        description: str,
+        *,
+        aadsts: int | None = None,
+        wire: Wire | None = None,
     ) -> dict[str, Any]:
         """RFC 6749 §5.2: ``error`` and ``error_description`` (AADSTS numbers are not standard)."""
         return {"error": error, "error_description": description}

@@ -7,6 +7,7 @@ One :class:`ServerContext` is built per :func:`deviceflow.server.app.create_app`
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -33,6 +34,12 @@ class ServerContext:
     dialects: Mapping[str, Dialect]
     paths: Mapping[str, str]
     """Route name -> path of the fixed routes that appear in API bodies (``devicelogin``)."""
+    rng: Callable[[int], bytes]
+    """Randomness for request ids (``trace_id``, Graph ``request-id``)."""
+
+    def request_id(self) -> str:
+        """A fresh GUID for ``trace_id`` / ``request-id`` (not a secret, just unique)."""
+        return str(uuid.UUID(bytes=self.rng(16), version=4))
 
     def base_url(self, scope: Scope) -> str:
         """The public base URL: ``settings.public_url``, else the URL the request arrived at."""

@@ -4,20 +4,31 @@ These are the endpoints devices hit, the token endpoint every few seconds per de
 user is away approving. They skip the framework's request object: one body read, one form parse
 (:func:`~deviceflow.server.endpoints._http.parse_form`), one engine call, one JSON write. Protocol
 rules live in the engine; parameter spelling lives in the tenant's dialect. A form body is also
-accepted on ``GET`` because Microsoft-era clients send one there.
+accepted on ``GET`` because Microsoft-era clients send one there (the original sample's Postman
+collection does). Each endpoint exists twice under a Microsoft tenant layout: ``/oauth2/v2.0/``
+and the v1 ``/oauth2/`` generation (``?api-version=1.0`` is accepted and ignored); the dialect
+is told which one answered through a :class:`~deviceflow.server.dialects.base.Wire`.
 
 Responses carry ``Cache-Control: no-store`` (RFC 8628 §3.2 by way of RFC 6749 §5.1).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from urllib.parse import quote
 
+from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from deviceflow.server.dialects import Dialect
-from deviceflow.server.dialects.base import DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT, ParameterError
+from deviceflow.server.dialects.base import (
+    DEVICE_CODE_GRANT,
+    REFRESH_TOKEN_GRANT,
+    ParameterError,
+    Version,
+    Wire,
+)
 from deviceflow.server.endpoints._http import (
     FormError,
     client_ip,
@@ -39,19 +50,36 @@ _METHODS = ("POST", "GET")
 class _Endpoint:
     """Shared plumbing: tenant resolution, form reading, error rendering."""
 
-    def __init__(self, ctx: ServerContext) -> None:
+    def __init__(self, ctx: ServerContext, *, version: Version = "v2") -> None:
         self.ctx = ctx
+        self.version: Version = version
+
+    def wire(self, scope: Scope, segment: str) -> Wire:
+        """The per-request facts the dialect spells its bodies with."""
+        trace_id = self.ctx.request_id()
+        return Wire(
+            base_url=self.ctx.base_url(scope),
+            now=self.ctx.clock(),
+            trace_id=trace_id,
+            correlation_id=(header(scope, b"client-request-id") or trace_id)[:64],
+            version=self.version,
+            tenant=segment[:64],
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        tenant = self.ctx.settings.resolve_tenant(scope["path_params"]["tenant"])
+        segment = scope["path_params"]["tenant"]
+        tenant = self.ctx.settings.resolve_tenant(segment)
         dialect = self.ctx.dialects["microsoft" if tenant is None else tenant.dialect]
+        wire = self.wire(scope, segment)
         if scope["method"] not in _METHODS:
             allow = ((b"allow", b"POST, GET"),)
-            body = dialect.error_body("invalid_request", "Use POST.")
+            body = dialect.error_body("invalid_request", "Use POST.", wire=wire)
             await send_json(send, 405, body, extra_headers=allow)
             return
         if tenant is None:
-            body = dialect.error_body("invalid_request", "The tenant in the URL is not known here.")
+            body = dialect.error_body(
+                "invalid_tenant", "The tenant in the URL is not known here.", wire=wire
+            )
             await send_json(send, 400, body)
             return
         try:
@@ -59,24 +87,38 @@ class _Endpoint:
             if raw and not is_form(scope):
                 raise FormError("expected an application/x-www-form-urlencoded body")
             form = parse_form(raw)
-            await self.handle(scope, send, tenant, dialect, form)
+            wire = dataclasses.replace(
+                wire,
+                client_info=form.get("client_info") == "1",
+                resource=form.get("resource") or None,
+                client_id=form.get("client_id", "")[:128] or None,
+            )
+            await self.handle(scope, send, tenant, dialect, form, wire)
         except (FormError, ParameterError) as exc:
             error = exc.error if isinstance(exc, ParameterError) else "invalid_request"
-            await send_json(send, 400, dialect.error_body(error, str(exc)))
+            await send_json(send, 400, dialect.error_body(error, str(exc), wire=wire))
         except GrantError as exc:
-            await self.send_error(send, dialect, exc)
+            await self.send_error(send, dialect, exc, wire)
 
-    async def send_error(self, send: Send, dialect: Dialect, exc: GrantError) -> None:
+    async def send_error(self, send: Send, dialect: Dialect, exc: GrantError, wire: Wire) -> None:
         headers: list[tuple[bytes, bytes]] = []
         if exc.retry_after is not None:
             headers.append((b"retry-after", str(int(exc.retry_after)).encode()))
         if exc.status == 401:
             headers.append((b"www-authenticate", b'Basic realm="deviceflow"'))
-        body = dialect.error_body(exc.error, exc.description or exc.error, aadsts=exc.aadsts)
+        body = dialect.error_body(
+            exc.error, exc.description or exc.error, aadsts=exc.aadsts, wire=wire
+        )
         await send_json(send, exc.status, body, extra_headers=headers)
 
     async def handle(
-        self, scope: Scope, send: Send, tenant: Tenant, dialect: Dialect, form: dict[str, str]
+        self,
+        scope: Scope,
+        send: Send,
+        tenant: Tenant,
+        dialect: Dialect,
+        form: dict[str, str],
+        wire: Wire,
     ) -> None:
         raise NotImplementedError
 
@@ -89,24 +131,38 @@ def _required(form: dict[str, str], name: str) -> str:
 
 
 class DeviceAuthorizationEndpoint(_Endpoint):
-    """``POST /{tenant}/oauth2/v2.0/devicecode`` (RFC 8628 §3.1, §3.2)."""
+    """``POST /{tenant}/oauth2/v2.0/devicecode`` (RFC 8628 §3.1, §3.2) and the v1 twin."""
 
     async def handle(
-        self, scope: Scope, send: Send, tenant: Tenant, dialect: Dialect, form: dict[str, str]
+        self,
+        scope: Scope,
+        send: Send,
+        tenant: Tenant,
+        dialect: Dialect,
+        form: dict[str, str],
+        wire: Wire,
     ) -> None:
         """Issue a device code and a user code; answer with the §3.2 body."""
+        client_id = _required(form, "client_id")
+        dialect.check_client(form, self.ctx.settings.client(client_id))
+        wanted_scope, resource = dialect.target(form, wire)
         authorization = self.ctx.engine.authorize_device(
             tenant=tenant,
-            client_id=_required(form, "client_id"),
-            scope=form.get("scope") or None,
-            resource=form.get("resource") or None,
+            client_id=client_id,
+            scope=wanted_scope,
+            resource=resource,
             device_ip=client_ip(scope),
             user_agent=header(scope, b"user-agent"),
         )
         verification_uri = self.ctx.base_url(scope) + self.ctx.paths["devicelogin"]
-        complete = f"{verification_uri}?code={quote(authorization.user_code, safe='')}"
+        complete = None
+        if tenant.sends_verification_uri_complete:
+            complete = f"{verification_uri}?code={quote(authorization.user_code, safe='')}"
         body = dialect.device_authorization_body(
-            authorization, verification_uri=verification_uri, verification_uri_complete=complete
+            authorization,
+            verification_uri=verification_uri,
+            verification_uri_complete=complete,
+            wire=wire,
         )
         await send_json(send, 200, body)
 
@@ -115,7 +171,13 @@ class TokenEndpoint(_Endpoint):
     """``POST /{tenant}/oauth2/v2.0/token``: device code polls (§3.4, §3.5) and refreshes."""
 
     async def handle(
-        self, scope: Scope, send: Send, tenant: Tenant, dialect: Dialect, form: dict[str, str]
+        self,
+        scope: Scope,
+        send: Send,
+        tenant: Tenant,
+        dialect: Dialect,
+        form: dict[str, str],
+        wire: Wire,
     ) -> None:
         """Redeem a device code or a refresh token."""
         grant_type = dialect.grant_type(_required(form, "grant_type"))
@@ -124,18 +186,20 @@ class TokenEndpoint(_Endpoint):
             device_code = dialect.device_code(form)
             if not device_code:
                 raise ParameterError("The request must include device_code.")
+            client_id = _required(form, "client_id")
+            dialect.check_client(form, self.ctx.settings.client(client_id))
             tokens = engine.poll(
-                tenant=tenant,
-                client_id=_required(form, "client_id"),
-                device_code=device_code,
-                ip=client_ip(scope),
+                tenant=tenant, client_id=client_id, device_code=device_code, ip=client_ip(scope)
             )
         elif grant_type == REFRESH_TOKEN_GRANT:
+            client_id = _required(form, "client_id")
+            dialect.check_client(form, self.ctx.settings.client(client_id))
+            wanted_scope, _resource = dialect.target(form, wire)
             tokens = engine.refresh(
                 tenant=tenant,
-                client_id=_required(form, "client_id"),
+                client_id=client_id,
                 refresh_token=_required(form, "refresh_token"),
-                scope=form.get("scope") or None,
+                scope=wanted_scope,
                 ip=client_ip(scope),
             )
         else:
@@ -143,17 +207,57 @@ class TokenEndpoint(_Endpoint):
                 "This server supports the device_code and refresh_token grants.",
                 error="unsupported_grant_type",
             )
-        await send_json(send, 200, dialect.token_body(tokens))
+        await send_json(send, 200, dialect.token_body(tokens, wire=wire))
+
+
+class IntrospectionEndpoint(_Endpoint):
+    """``POST /{tenant}/oauth2/v2.0/introspect`` (RFC 7662 §2.1, §2.2).
+
+    Public clients have no credentials, so a caller learns about a token only when it names the
+    client the token was issued to (``client_id``); every other answer is ``active: false``.
+    """
+
+    async def handle(
+        self, scope: Scope, send: Send, tenant: Tenant, dialect: Dialect, form: dict[str, str]
+    ) -> None:
+        """Answer whether a token is active, and its metadata when it is."""
+        answer = self.ctx.engine.introspect(
+            token=_required(form, "token"), client_id=_required(form, "client_id")
+        )
+        await send_json(send, 200, answer)
 
 
 class RevocationEndpoint(_Endpoint):
     """``POST /{tenant}/oauth2/v2.0/revoke`` (RFC 7009 §2.1, §2.2)."""
 
     async def handle(
-        self, scope: Scope, send: Send, tenant: Tenant, dialect: Dialect, form: dict[str, str]
+        self,
+        scope: Scope,
+        send: Send,
+        tenant: Tenant,
+        dialect: Dialect,
+        form: dict[str, str],
+        wire: Wire,
     ) -> None:
         """Revoke a token; unknown or already revoked tokens also get 200 (RFC 7009 §2.2)."""
         self.ctx.engine.revoke(
             token=_required(form, "token"), client_id=form.get("client_id") or None
         )
         await send_json(send, 200, None)
+
+
+def routes(ctx: ServerContext) -> list[Route]:
+    """The OAuth endpoints: v2.0 (and revocation) first, they are the hot path; then v1."""
+    v2, v1 = "/{tenant}/oauth2/v2.0", "/{tenant}/oauth2"
+    return [
+        Route(f"{v2}/token", TokenEndpoint(ctx), name="token"),
+        Route(f"{v2}/devicecode", DeviceAuthorizationEndpoint(ctx), name="devicecode"),
+        Route(f"{v2}/revoke", RevocationEndpoint(ctx), name="revoke"),
+        Route(f"{v2}/introspect", IntrospectionEndpoint(ctx), name="introspect"),
+        Route(f"{v1}/token", TokenEndpoint(ctx, version="v1"), name="token_v1"),
+        Route(
+            f"{v1}/devicecode",
+            DeviceAuthorizationEndpoint(ctx, version="v1"),
+            name="devicecode_v1",
+        ),
+    ]

@@ -16,8 +16,9 @@ from collections.abc import Callable
 from typing import Any
 
 from deviceflow.server.audit import AuditLog
-from deviceflow.server.grant import _codes
+from deviceflow.server.grant import _admin, _codes
 from deviceflow.server.grant._errors import GrantError, VerificationError
+from deviceflow.server.grant._policy import device_policy
 from deviceflow.server.grant._scopes import GRAPH_AUDIENCE, resolve_scopes
 from deviceflow.server.grant._signer import Signer
 from deviceflow.server.grant._tokens import TokenService
@@ -33,6 +34,8 @@ AVAILABILITIES = frozenset(
      "Offline", "PresenceUnknown"}
 )  # fmt: skip
 _MAX_CODE_ATTEMPTS = 16
+_SLOW_DOWN_BURST = Bucket("slow_down_burst", 5, 60)
+"""Five ``slow_down`` answers to one device code within a minute make a burst."""
 
 
 class GrantEngine:
@@ -129,9 +132,12 @@ class GrantEngine:
             GrantError: ``invalid_client``, ``unauthorized_client`` or ``invalid_scope``.
         """
         client = self._client(tenant, client_id)
+        policy = device_policy(tenant, client)
+        policy.check_enabled(tenant)
         scopes = resolve_scopes(client, scope, resource)
+        policy.check_scopes(scopes)
         settings = self.settings
-        fmt = settings.user_code
+        fmt = tenant.user_code_format(settings.user_code)
         hasher = self._code_hasher()
         now = self._clock()
         for _ in range(_MAX_CODE_ATTEMPTS):
@@ -182,6 +188,7 @@ class GrantEngine:
                 (HTTP 429, ``retry_after``) once an IP has sent too many unknown codes.
         """
         client = self._client(tenant, client_id)
+        device_policy(tenant, client).check_enabled(tenant)  # a flow begun before the switch
         now = self._clock()
         device_hash = self._code_hasher().digest("device", device_code)
         leeway = self.settings.rate_limits.poll_leeway
@@ -218,6 +225,8 @@ class GrantEngine:
                 ip=ip,
                 interval=grant.interval + 5,
             )
+            if self._limiter.record(_SLOW_DOWN_BURST, device_hash):  # a storm: one event
+                self._audit.event("slow_down_burst", device_code=fingerprint(device_hash), ip=ip)
             raise GrantError("slow_down", f"poll at most every {grant.interval + 5} seconds")
         if grant.status == "pending":
             self._storage.update_grant(device_hash, {"last_poll_at": last}, {"last_poll_at": now})
@@ -288,6 +297,41 @@ class GrantEngine:
         """
         self._tokens.revoke(token=token, client_id=client_id)
 
+    def introspect(self, *, token: str, client_id: str | None) -> dict[str, Any]:
+        """RFC 7662 introspection: ``{"active": false}`` unless a live token of this server.
+
+        Only the client a token was issued to learns about it (§2.2 lets the server answer
+        callers differently); any other caller gets ``active: false``.
+        """
+        return _admin.introspect(
+            self._tokens,
+            self._storage,
+            self._code_hasher(),
+            self._clock(),
+            token=token,
+            client_id=client_id,
+            previous_valid=self.settings.refresh_rotation == "microsoft",
+        )
+
+    def revoke_user_code(self, user_code: str) -> bool:
+        """Admin action: kill a flow and revoke every token obtained through ``user_code``.
+
+        For a phished code (RFC 10027 "Recover"): a pending or approved request is denied, and
+        the session it produced (access tokens, refresh tokens) is revoked. Returns whether such a
+        code existed.
+        """
+        found = _admin.revoke_user_code(
+            self._storage,
+            self._tokens,
+            self._code_hasher(),
+            self.settings.user_code_formats(),
+            user_code,
+            now=self._clock(),
+        )
+        if found is not None:
+            self._audit.event("user_code_revoked", user_code=fingerprint(found))
+        return found is not None
+
     def jwks(self) -> dict[str, Any]:
         """The JSON Web Key Set publishing the signing key."""
         return self._signer.jwks()
@@ -304,7 +348,7 @@ class GrantEngine:
 
     def _grant_for_code(self, user_code: str, ip: str, session: str) -> DeviceGrant:
         now = self._clock()
-        fmt = self.settings.user_code
+        formats = self.settings.user_code_formats()
         code = _codes.normalise_user_code(user_code)
         if not code:
             raise VerificationError("invalid")
@@ -319,7 +363,7 @@ class GrantEngine:
                 raise VerificationError("rate_limited", retry_after=wait)
         user_hash = hasher.digest("user", code)
         grant = None
-        if _codes.is_well_formed(code, fmt):
+        if any(_codes.is_well_formed(code, fmt) for fmt in formats):
             grant = self._storage.find_grant(user_hash=user_hash)
         if grant is None:
             # A success never resets these counters (checklist 3).
@@ -329,6 +373,7 @@ class GrantEngine:
             )
             if any(reached):
                 self._audit.event("user_code_lockout", ip=ip, session=fingerprint(keys[1][1]))
+            self._count_global_failure(ip)
             raise VerificationError("unknown")
         result = (
             "used" if grant.status != "pending" else "expired" if now >= grant.expires_at else "ok"
@@ -339,6 +384,46 @@ class GrantEngine:
         if result != "ok":
             raise VerificationError(result)  # type: ignore[arg-type]
         return grant
+
+    def _count_global_failure(self, ip: str) -> None:
+        # One alarm per window when wrong codes from all addresses together pass the threshold:
+        # a distributed guesser stays under every per-IP limit but not under this one. It only
+        # alerts; blocking everyone would hand attackers a denial of service.
+        limits = self.settings.rate_limits
+        bucket = Bucket(
+            "user_code_global", limits.guessing_alarm_failures, limits.guessing_alarm_window
+        )
+        if self._limiter.record(bucket, "all"):
+            self._audit.event(
+                "guessing_alarm",
+                failures=limits.guessing_alarm_failures,
+                window=limits.guessing_alarm_window,
+                last_ip=ip,
+            )
+
+    def _proximity(self, grant: DeviceGrant, ip: str) -> bool:
+        """Apply the proximity policy to an approver at ``ip``; return whether to warn.
+
+        Raises:
+            VerificationError: ``network`` when the policy blocks the approver.
+        """
+        tenant = self.settings.tenant(grant.tenant_id)
+        client = self.settings.client(grant.client_id)
+        if tenant is None or client is None:
+            return False
+        verdict = device_policy(tenant, client).judge(grant.device_ip, ip)
+        if verdict == "ok":
+            return False
+        self._audit.event(
+            "proximity_mismatch",
+            user_code=fingerprint(grant.user_hash),
+            device_ip=grant.device_ip,
+            ip=ip,
+            action=verdict,
+        )
+        if verdict == "block":
+            raise VerificationError("network")
+        return True
 
     def lookup_user_code(self, *, user_code: str, ip: str, session: str) -> PendingRequest:
         """The live request behind an entered user code (any case, any separators).
@@ -353,9 +438,11 @@ class GrantEngine:
         tenant = self.settings.tenant(grant.tenant_id)
         if client is None or tenant is None:  # the configuration changed under the request
             raise VerificationError("unknown")
+        warn = self._proximity(grant, ip)
         return PendingRequest(
             user_code=_codes.display_user_code(
-                _codes.normalise_user_code(user_code), self.settings.user_code
+                _codes.normalise_user_code(user_code),
+                tenant.user_code_format(self.settings.user_code),
             ),
             client=client,
             scopes=grant.scopes,
@@ -364,6 +451,7 @@ class GrantEngine:
             created_at=grant.created_at,
             expires_at=grant.expires_at,
             tenant=tenant,
+            network_warning=warn,
         )
 
     def authenticate(self, *, tenant: Tenant, username: str, password: str) -> UserRecord | None:
@@ -396,6 +484,8 @@ class GrantEngine:
         grant = self._grant_for_code(user_code, ip, session)
         if user.tenant != grant.tenant_id or not user.enabled:
             raise VerificationError("invalid")
+        if approve:
+            self._proximity(grant, ip)  # a blocked approver can still deny
         status = "approved" if approve else "denied"
         won = self._storage.update_grant(
             grant.device_hash,

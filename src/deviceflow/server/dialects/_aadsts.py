@@ -1,0 +1,146 @@
+"""Microsoft's error vocabulary: which ``error`` and AADSTS number an engine error becomes.
+
+The grant engine raises RFC errors (``access_denied``, ``expired_token`` ...) with the AADSTS
+number it knows; Entra spells some of them differently (reference §5, §8). The table below maps
+``(error, aadsts)`` to Microsoft's ``error``, number and wording. Numbers and texts marked
+"unverified" in the microsoft-identity reference are our most plausible choice and are listed in
+``docs/microsoft-emulation.md``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class MicrosoftError(NamedTuple):
+    """Microsoft's spelling of one error."""
+
+    error: str
+    code: int
+    message: str
+
+
+# (engine error, engine aadsts or None) -> Microsoft spelling; "{detail}" is the engine's text.
+_BY_ENGINE: dict[tuple[str, int | None], MicrosoftError] = {
+    ("authorization_pending", 70016): MicrosoftError(
+        "authorization_pending",
+        70016,
+        "The provided request has not yet been authorized by the user. The user must input"
+        " their code.",
+    ),
+    ("access_denied", 70000): MicrosoftError(  # number unverified (reference §5)
+        "authorization_declined", 65004, "The user declined to authorize the device."
+    ),
+    ("invalid_grant", 70000): MicrosoftError(  # unknown device code; number unverified
+        "bad_verification_code",
+        70000,
+        "The provided value for the input parameter 'device_code' is not valid.",
+    ),
+    ("expired_token", 70020): MicrosoftError(
+        "expired_token",
+        70020,
+        "The provided value for the input parameter 'device_code' is not valid. This device"
+        " code has expired.",
+    ),
+    ("invalid_grant", 54005): MicrosoftError(
+        "invalid_grant",
+        54005,
+        "OAuth2 Authorization code was already redeemed, please retry with a new valid code or"
+        " use an existing refresh token.",
+    ),
+    ("invalid_client", 700016): MicrosoftError(
+        "unauthorized_client",
+        700016,
+        "Application with identifier '{client_id}' was not found in the directory '{tenant}'."
+        " This can happen if the application has not been installed by the administrator of"
+        " the tenant or consented to by any user in the tenant.",
+    ),
+    ("invalid_client", 7000218): MicrosoftError(
+        "invalid_client",
+        7000218,
+        "The request body must contain the following parameter: 'client_assertion' or"
+        " 'client_secret'.",
+    ),
+    ("invalid_client", 700025): MicrosoftError(
+        "invalid_client",
+        700025,
+        "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.",
+    ),
+    ("unauthorized_client", None): MicrosoftError(
+        "unauthorized_client",
+        7000112,
+        "Application '{client_id}' is disabled for the device code flow.",
+    ),
+    ("invalid_scope", 65001): MicrosoftError(
+        "invalid_scope", 70011, "The provided value for the input parameter 'scope' is not valid."
+    ),
+    ("invalid_scope", None): MicrosoftError(
+        "invalid_scope", 70011, "The provided value for the input parameter 'scope' is not valid."
+    ),
+    ("invalid_grant", 9002313): MicrosoftError(
+        "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid."
+    ),
+    ("invalid_grant", 50173): MicrosoftError(
+        "invalid_grant",
+        50173,
+        "The provided grant has expired due to it being revoked, a fresh auth token is needed.",
+    ),
+    ("invalid_grant", 700082): MicrosoftError(
+        "invalid_grant", 700082, "The refresh token has expired due to inactivity."
+    ),
+    ("invalid_grant", 53003): MicrosoftError(
+        "invalid_grant",
+        53003,
+        "Access has been blocked by Conditional Access policies. The access policy does not"
+        " allow token issuance.",
+    ),
+    ("invalid_grant", 50057): MicrosoftError(
+        "invalid_grant", 50057, "The user account is disabled."
+    ),
+    ("slow_down", None): MicrosoftError(  # only with the per-tenant switch; see docs
+        "slow_down",
+        50196,
+        "The server terminated an operation because it encountered a client request loop.",
+    ),
+    ("unsupported_grant_type", None): MicrosoftError(
+        "unsupported_grant_type", 70003, "The app requested an unsupported grant type '{detail}'."
+    ),
+    ("invalid_tenant", None): MicrosoftError(
+        "invalid_request",
+        90002,
+        "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are"
+        " signing into the correct cloud.",
+    ),
+    ("rate_limited", None): MicrosoftError(
+        "temporarily_unavailable",
+        50196,
+        "The server terminated an operation because it encountered a client request loop.",
+    ),
+}
+
+_DEFAULT_CODES = {"invalid_request": 900144, "invalid_grant": 70000, "invalid_client": 7000218}
+
+
+def translate(
+    error: str, description: str, aadsts: int | None, *, client_id: str, tenant: str
+) -> MicrosoftError:
+    """Microsoft's ``error``, AADSTS number and message for an engine or request error."""
+    known = _BY_ENGINE.get((error, aadsts)) or _BY_ENGINE.get((error, None))
+    detail = description.rstrip(".")
+    if known is not None:
+        message = known.message.format(client_id=client_id, tenant=tenant, detail=detail)
+        if known.error == "invalid_scope" and detail:
+            message = f"{message} {detail[:1].upper()}{detail[1:]}."
+        return MicrosoftError(known.error, known.code, message)
+    code = aadsts if aadsts is not None else _DEFAULT_CODES.get(error, 90000)
+    text = f"{detail[:1].upper()}{detail[1:]}." if detail else error
+    return MicrosoftError(error, code, text)
+
+
+def describe_code(code: int) -> tuple[str, str] | None:
+    """``(error, message)`` for an AADSTS number this server emits, or None."""
+    for spelled in _BY_ENGINE.values():
+        if spelled.code == code:
+            message = spelled.message.replace("'{client_id}'", "'...'").replace("{tenant}", "...")
+            return spelled.error, message.replace("'{detail}'", "").replace("  ", " ")
+    return None
