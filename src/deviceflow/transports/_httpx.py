@@ -32,7 +32,7 @@ from deviceflow.errors import (
     WriteError,
 )
 
-from ._policy import DEFAULT_TIMEOUT, MAX_BODY_BYTES, check_url, user_agent
+from ._policy import DEFAULT_TIMEOUT, MAX_BODY_BYTES, check_url, is_dropped_tls, user_agent
 
 __all__ = ["AsyncHttpxTransport", "HttpxTransport"]
 
@@ -216,8 +216,11 @@ def _check_size(body: bytearray, request: HttpRequest) -> None:
 
 
 def _caused_by_tls(exc: BaseException) -> bool:
+    """A TLS failure that retrying cannot cure (not the peer hanging up mid-handshake)."""
     seen: BaseException | None = exc
     while seen is not None:
+        if is_dropped_tls(seen):
+            return False
         if isinstance(seen, ssl.SSLError | ssl.CertificateError):
             return True
         seen = seen.__cause__ or seen.__context__

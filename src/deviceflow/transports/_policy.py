@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import ssl
 from urllib.parse import urlsplit
 
 from deviceflow.core import HttpRequest
@@ -21,6 +22,16 @@ def user_agent() -> str:
     from deviceflow import __version__
 
     return "deviceflow/" + __version__
+
+
+def is_dropped_tls(exc: BaseException) -> bool:
+    """Whether ``exc`` is the peer closing the connection in the middle of TLS.
+
+    An EOF during the handshake or before ``close_notify`` (``SSLEOFError``, ``SSLZeroReturnError``)
+    is a dropped connection, as a reset would be, and is worth retrying (checklist 6.1); an
+    untrusted certificate or a protocol mismatch is not, and stays a ``TLSError``.
+    """
+    return isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError)
 
 
 def is_loopback_host(host: str) -> bool:

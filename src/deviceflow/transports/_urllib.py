@@ -37,7 +37,14 @@ from deviceflow.errors import (
     WriteError,
 )
 
-from ._policy import DEFAULT_TIMEOUT, MAX_BODY_BYTES, check_url, is_loopback_host, user_agent
+from ._policy import (
+    DEFAULT_TIMEOUT,
+    MAX_BODY_BYTES,
+    check_url,
+    is_dropped_tls,
+    is_loopback_host,
+    user_agent,
+)
 
 __all__ = ["AsyncUrllibTransport", "UrllibTransport"]
 
@@ -170,6 +177,10 @@ def _map_exceptions(request: HttpRequest) -> Iterator[None]:
         if not isinstance(reason, BaseException):  # e.g. "unknown url type": nothing was sent
             raise TransportError(f"request failed: {reason}", request=request) from exc
         cause = reason
+        if is_dropped_tls(cause):
+            raise ConnectError(
+                f"connection closed during the TLS handshake: {cause}", request=request
+            ) from exc
         if isinstance(cause, ssl.SSLError | ssl.CertificateError):
             raise TLSError(f"TLS failed: {cause}", request=request) from exc
         if isinstance(cause, TimeoutError):
@@ -180,6 +191,10 @@ def _map_exceptions(request: HttpRequest) -> Iterator[None]:
             raise WriteError(f"connection dropped while sending: {cause}", request=request) from exc
         raise ConnectError(f"cannot connect: {cause}", request=request) from exc
     except ssl.SSLError as exc:
+        if is_dropped_tls(exc):
+            raise ReadError(
+                f"connection dropped while reading the response: {exc}", request=request
+            ) from exc
         raise TLSError(f"TLS failed: {exc}", request=request) from exc
     except TimeoutError as exc:
         raise ReadTimeoutError("timed out waiting for the response", request=request) from exc

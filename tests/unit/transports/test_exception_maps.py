@@ -34,6 +34,8 @@ REQUEST = HttpRequest(method="POST", url="https://login.example.test/token")
         pytest.param(urllib.error.URLError(ConnectionRefusedError()), ConnectError, id="refused"),
         pytest.param(urllib.error.URLError(BrokenPipeError()), WriteError, id="broken-pipe"),
         pytest.param(urllib.error.URLError(ssl.SSLError()), TLSError, id="tls-connect"),
+        # The peer hanging up mid-handshake is a dropped connection (retried), not a TLS verdict.
+        pytest.param(urllib.error.URLError(ssl.SSLEOFError()), ConnectError, id="tls-eof-connect"),
         pytest.param(
             urllib.error.URLError(OSError("Tunnel connection failed: 407 Proxy Auth")),
             ProxyError,
@@ -41,6 +43,7 @@ REQUEST = HttpRequest(method="POST", url="https://login.example.test/token")
         ),
         pytest.param(urllib.error.URLError("unknown url type: gopher"), TransportError, id="url"),
         pytest.param(ssl.SSLError(), TLSError, id="tls-read"),
+        pytest.param(ssl.SSLZeroReturnError(), ReadError, id="tls-eof-read"),
         pytest.param(TimeoutError(), ReadTimeoutError, id="read-timeout"),
         pytest.param(http.client.RemoteDisconnected(), ReadError, id="disconnected"),
         pytest.param(http.client.IncompleteRead(b"x", 3), ReadError, id="incomplete"),
@@ -56,10 +59,10 @@ def test_urllib_exception_map(raised: BaseException, expected: type[TransportErr
     assert info.value.request is REQUEST
 
 
-def _tls_connect_error() -> httpx.ConnectError:
+def _tls_connect_error(cause: ssl.SSLError | None = None) -> httpx.ConnectError:
     try:
         try:
-            raise ssl.SSLCertVerificationError("certificate verify failed")
+            raise cause or ssl.SSLCertVerificationError("certificate verify failed")
         except ssl.SSLError as exc:
             raise httpx.ConnectError("handshake failed") from exc
     except httpx.ConnectError as exc:
@@ -76,6 +79,7 @@ def _tls_connect_error() -> httpx.ConnectError:
         pytest.param(httpx.ProxyError("407"), ProxyError, id="proxy"),
         pytest.param(httpx.ConnectError("refused"), ConnectError, id="refused"),
         pytest.param(_tls_connect_error(), TLSError, id="tls"),
+        pytest.param(_tls_connect_error(ssl.SSLEOFError()), ConnectError, id="tls-eof"),
         pytest.param(httpx.WriteError("pipe"), WriteError, id="write"),
         pytest.param(httpx.ReadError("reset"), ReadError, id="read"),
         pytest.param(httpx.RemoteProtocolError("disconnected"), ReadError, id="remote-protocol"),
