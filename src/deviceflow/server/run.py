@@ -1,6 +1,11 @@
 """``deviceflow serve``: run the authorization server under uvicorn.
 
-``deviceflow serve [--host 127.0.0.1] [--port 8765] [--config FILE.toml] [--db sqlite:///PATH]``
+``deviceflow serve [--host 127.0.0.1] [--port 8765] [--config FILE.toml] [--db sqlite:///PATH]
+[--tls | --tls-cert CERT.pem --tls-key KEY.pem]``
+
+``--tls`` serves HTTPS with certificates from a local CA kept in ``{data_dir}/tls`` (see
+:mod:`deviceflow.server.tls`) and prints the CA file with the environment variables that make
+Python and Node clients trust it; ``--tls-cert``/``--tls-key`` use your own certificate.
 
 Without ``--config`` the development setup starts (a demo tenant, client and users) and a loud
 banner says so, with the demo credentials. The base URL is printed once the socket listens.
@@ -19,11 +24,12 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
 from deviceflow.server.settings import Settings, SettingsError
+from deviceflow.server.tls import TlsError, TlsFiles, local_ca, own_files, trust_hint
 
 logger = logging.getLogger("deviceflow.server")
 
@@ -45,7 +51,52 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS with a local CA kept in the data directory (created once, reused)",
+    )
+    parser.add_argument("--tls-cert", type=Path, help="your own server certificate (PEM)")
+    parser.add_argument("--tls-key", type=Path, help="the private key of --tls-cert (PEM)")
     return parser
+
+
+def uses_tls(args: argparse.Namespace) -> bool:
+    """Whether the server speaks HTTPS (``--tls`` or ``--tls-cert``)."""
+    return bool(getattr(args, "tls", False) or getattr(args, "tls_cert", None))
+
+
+def tls_folder(settings: Settings) -> Path:
+    """Where ``--tls`` keeps its CA: ``{data_dir}/tls``, else beside the SQLite database.
+
+    Raises:
+        SettingsError: Neither a data directory nor a SQLite database is configured.
+    """
+    if settings.data_dir is not None:
+        return settings.data_dir / "tls"
+    url = settings.database_url
+    if url.startswith("sqlite:///"):
+        return Path(url.removeprefix("sqlite:///")).parent / "tls"
+    raise SettingsError("--tls needs a data directory: set DEVICEFLOW_DATA_DIR or data_dir")
+
+
+def tls_files(
+    args: argparse.Namespace, settings: Settings, *, clock: Callable[[], float]
+) -> TlsFiles | None:
+    """The certificate and key to serve with, or None for plain HTTP.
+
+    Raises:
+        SettingsError: ``--tls-cert`` without ``--tls-key`` (or the reverse), or no data dir.
+        TlsError: The certificate files cannot be created or read.
+    """
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise SettingsError("--tls-cert and --tls-key go together")
+    if args.tls_cert:
+        return own_files(args.tls_cert, args.tls_key)
+    if not args.tls:
+        return None
+    host = args.host if args.host not in ("0.0.0.0", "::") else "127.0.0.1"
+    return local_ca(tls_folder(settings), host, clock=clock)
 
 
 def load_settings(args: argparse.Namespace, environ: dict[str, str] | os._Environ[str]) -> Settings:
@@ -63,7 +114,8 @@ def load_settings(args: argparse.Namespace, environ: dict[str, str] | os._Enviro
     if not settings.public_url:
         host = args.host if ":" not in args.host else f"[{args.host}]"
         shown = "127.0.0.1" if host in ("0.0.0.0", "[::]") else host
-        settings = dataclasses.replace(settings, public_url=f"http://{shown}:{args.port}")
+        scheme = "https" if uses_tls(args) else "http"
+        settings = dataclasses.replace(settings, public_url=f"{scheme}://{shown}:{args.port}")
     return settings
 
 
@@ -106,7 +158,11 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 async def _serve(
-    settings: Settings, args: argparse.Namespace, sock: socket.socket, out: TextIO
+    settings: Settings,
+    args: argparse.Namespace,
+    sock: socket.socket,
+    out: TextIO,
+    tls: TlsFiles | None = None,
 ) -> None:
     import uvicorn
 
@@ -124,6 +180,8 @@ async def _serve(
             access_log=False,  # uvicorn's access log would print query strings (user codes)
             server_header=False,
             lifespan="off",
+            ssl_certfile=str(tls.certfile) if tls else None,
+            ssl_keyfile=str(tls.keyfile) if tls else None,
         )
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve(sockets=[sock]))
@@ -157,8 +215,15 @@ def main(argv: Sequence[str]) -> int:
     except SettingsError as exc:
         print(f"deviceflow serve: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    try:
+        tls = tls_files(args, settings, clock=time.time)
+    except (SettingsError, TlsError) as exc:
+        print(f"deviceflow serve: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     if settings.is_development:
         print(development_banner(settings), file=sys.stderr, flush=True)
+    if tls is not None and tls.ca is not None:
+        print(trust_hint(tls.ca), file=sys.stdout, flush=True)
     try:
         sock = bind(args.host, args.port)
     except OSError as exc:
@@ -169,7 +234,7 @@ def main(argv: Sequence[str]) -> int:
     previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with sock:
-            asyncio.run(_serve(settings, args, sock, sys.stdout))
+            asyncio.run(_serve(settings, args, sock, sys.stdout, tls))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -1,134 +1,51 @@
-"""A minimal Microsoft Graph emulation: ``/v1.0/me`` and ``/v1.0/me/presence``.
+"""A small Microsoft Graph emulation: ``/me`` (v1.0 and beta), presence, and other users.
 
 Enough for a signed-in device to do something real: the bearer JWT is checked (signature and
-expiry by the engine; audience and delegated scope here), and answers and errors use Graph's
-shapes: the user's 11 default properties plus ``@odata.context``, or
-``{"error": {"code", "message", "innerError": {...}}}`` with 401/403 and ``WWW-Authenticate``.
+expiry by the engine; audience and delegated scope in :mod:`._auth`), and answers use Graph's
+shapes (reference §9): a user's 11 default properties (``null`` when unset) with
+``@odata.context``, narrowed by ``$select``; presence; errors in the OData shape.
+
+Scopes per endpoint (any one suffices): ``/me``: ``User.Read`` and wider; ``/me/presence``:
+``Presence.Read`` and wider; ``/users/{id|userPrincipalName}``: ``User.ReadBasic.All`` and wider,
+within the token's tenant.
 """
 
 from __future__ import annotations
 
-import time
-import uuid
-from collections.abc import Iterable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
-from deviceflow.server.endpoints.context import ServerContext, context_of
-from deviceflow.server.grant import GrantError
+from deviceflow.server.endpoints.context import context_of
+from deviceflow.server.graph._auth import (
+    GRAPH_APP_ID,
+    GRAPH_AUDIENCES,
+    GraphError,
+    authorize,
+    graph_error,
+    graph_json,
+)
 from deviceflow.server.graph.presence_page import routes as presence_page_routes
 from deviceflow.server.settings import UserRecord
 
-GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
-"""Microsoft Graph's application id, one of the audiences Graph tokens carry."""
+__all__ = ["GRAPH_APP_ID", "GRAPH_AUDIENCES", "GraphError", "authorize", "routes", "user_resource"]
 
-GRAPH_AUDIENCES = frozenset({GRAPH_APP_ID, "https://graph.microsoft.com"})
 ME_SCOPES = (
     "User.Read",
     "User.ReadWrite",
     "User.ReadBasic.All",
     "User.Read.All",
     "User.ReadWrite.All",
+    "Directory.Read.All",
 )
+USERS_SCOPES = ("User.ReadBasic.All", "User.Read.All", "User.ReadWrite.All", "Directory.Read.All")
 PRESENCE_SCOPES = ("Presence.Read", "Presence.ReadWrite", "Presence.Read.All")
 
 
-class GraphError(Exception):
-    """A Graph error response: status, OData error code and message."""
-
-    def __init__(self, status: int, code: str, message: str, *, scope: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.scope = scope
-
-
-def _graph_error(request: Request, ctx: ServerContext, exc: GraphError) -> Response:
-    request_id = str(uuid.uuid4())
-    client_request_id = request.headers.get("client-request-id") or request_id
-    body = {
-        "error": {
-            "code": exc.code,
-            "message": exc.message,
-            "innerError": {
-                "date": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ctx.clock())),
-                "request-id": request_id,
-                "client-request-id": client_request_id,
-            },
-        }
-    }
-    headers = {"request-id": request_id, "client-request-id": client_request_id}
-    base = ctx.base_url(request.scope)
-    if exc.status == 401:
-        headers["WWW-Authenticate"] = (
-            f'Bearer realm="", authorization_uri="{base}/common/oauth2/v2.0/authorize", '
-            f'client_id="{GRAPH_APP_ID}", error="invalid_token"'
-        )
-    elif exc.status == 403 and exc.scope:
-        headers["WWW-Authenticate"] = (
-            f'Bearer realm="", error="insufficient_scope", scope="{exc.scope}"'
-        )
-    return JSONResponse(body, status_code=exc.status, headers=headers)
-
-
-def _audiences(claims: dict[str, Any]) -> set[str]:
-    aud = claims.get("aud")
-    if isinstance(aud, str):
-        return {aud}
-    if isinstance(aud, list):
-        return {a for a in aud if isinstance(a, str)}
-    return set()
-
-
-def authorize(
-    request: Request, ctx: ServerContext, accepted: Iterable[str]
-) -> tuple[UserRecord, dict[str, Any]]:
-    """Check the bearer token of ``request`` for one of the ``accepted`` delegated scopes.
-
-    Returns:
-        The signed-in user and the token's claims.
-
-    Raises:
-        GraphError: 401 for a missing, malformed, forged, expired or foreign-audience token;
-            403 when the token lacks every accepted scope or is not a user's token.
-    """
-    accepted = tuple(accepted)
-    authorization = request.headers.get("authorization", "")
-    scheme, _, token = authorization.partition(" ")
-    token = token.strip()
-    if not token or scheme.lower() != "bearer":
-        raise GraphError(401, "InvalidAuthenticationToken", "Access token is empty.")
-    try:
-        claims = ctx.engine.verify_access_token(token)
-    except GrantError as exc:
-        raise GraphError(
-            401, "InvalidAuthenticationToken", exc.description or "Access token validation failure."
-        ) from exc
-    base = ctx.base_url(request.scope)
-    if not _audiences(claims) & (GRAPH_AUDIENCES | {base, f"{base}/"}):
-        raise GraphError(401, "InvalidAuthenticationToken", "Invalid audience.")
-    granted = {s.lower() for s in str(claims.get("scp", "")).split()}
-    if not granted & {s.lower() for s in accepted}:
-        raise GraphError(
-            403,
-            "Authorization_RequestDenied",
-            "Insufficient privileges to complete the operation.",
-            scope=accepted[0],
-        )
-    user = ctx.engine.user_by_id(str(claims.get("oid", "")))
-    if user is None or not user.enabled:
-        raise GraphError(401, "InvalidAuthenticationToken", "The user of this token is unknown.")
-    return user, claims
-
-
-def user_resource(user: UserRecord, base: str) -> dict[str, Any]:
-    """``user`` in Graph's default shape (11 properties, ``null`` for unset ones)."""
+def _properties(user: UserRecord) -> dict[str, Any]:
     return {
-        "@odata.context": f"{base}/v1.0/$metadata#users/$entity",
         "businessPhones": list(user.business_phones),
         "displayName": user.display_name,
         "givenName": user.given_name,
@@ -143,14 +60,85 @@ def user_resource(user: UserRecord, base: str) -> dict[str, Any]:
     }
 
 
+def user_resource(
+    user: UserRecord, base: str, *, version: str = "v1.0", select: str | None = None
+) -> dict[str, Any]:
+    """``user`` in Graph's default shape, or only the ``$select``-ed properties.
+
+    Raises:
+        GraphError: 400 ``BadRequest`` for a property this emulation does not know.
+    """
+    properties = _properties(user)
+    if not select:
+        return {"@odata.context": f"{base}/{version}/$metadata#users/$entity", **properties}
+    wanted = [p.strip() for p in select.split(",") if p.strip()]
+    by_lower = {name.lower(): name for name in properties}
+    chosen: list[str] = []
+    for name in wanted:
+        known = by_lower.get(name.lower())
+        if known is None:
+            raise GraphError(
+                400,
+                "BadRequest",
+                f"Could not find a property named '{name}' on type 'microsoft.graph.user'.",
+            )
+        chosen.append(known)
+    chosen = list(dict.fromkeys(chosen))
+    context = f"{base}/{version}/$metadata#users({','.join(chosen)})/$entity"
+    return {"@odata.context": context, **{name: properties[name] for name in chosen}}
+
+
+def _version(request: Request) -> str:
+    return "beta" if request.url.path.startswith("/beta/") else "v1.0"
+
+
 async def me(request: Request) -> Response:
-    """``GET /v1.0/me``: the signed-in user (needs ``User.Read``)."""
+    """``GET /v1.0/me`` and ``/beta/me``: the signed-in user (needs ``User.Read``)."""
     ctx = context_of(request)
     try:
         user, _claims = authorize(request, ctx, ME_SCOPES)
+        body = user_resource(
+            user,
+            ctx.base_url(request.scope),
+            version=_version(request),
+            select=request.query_params.get("$select"),
+        )
     except GraphError as exc:
-        return _graph_error(request, ctx, exc)
-    return JSONResponse(user_resource(user, ctx.base_url(request.scope)))
+        return graph_error(request, ctx, exc)
+    return graph_json(request, ctx, body)
+
+
+async def user_by_key(request: Request) -> Response:
+    """``GET /v1.0/users/{id | userPrincipalName}`` (needs ``User.ReadBasic.All``)."""
+    ctx = context_of(request)
+    key = request.path_params["key"].lower()
+    try:
+        signed_in, _claims = authorize(request, ctx, USERS_SCOPES, delegated_only=False)
+        found = next(
+            (
+                u
+                for u in ctx.settings.users
+                if u.tenant == signed_in.tenant
+                and key in (u.id.lower(), u.preferred_username.lower())
+            ),
+            None,
+        )
+        if found is None:
+            raise GraphError(
+                404,
+                "Request_ResourceNotFound",
+                f"Resource '{request.path_params['key'][:128]}' does not exist or one of its"
+                " queried reference-property objects are not present.",
+            )
+        body = user_resource(
+            found,
+            ctx.base_url(request.scope),
+            version=_version(request),
+            select=request.query_params.get("$select"),
+        )
+    except GraphError as exc:
+        return graph_error(request, ctx, exc)
+    return graph_json(request, ctx, body)
 
 
 async def presence(request: Request) -> Response:
@@ -159,23 +147,33 @@ async def presence(request: Request) -> Response:
     try:
         user, _claims = authorize(request, ctx, PRESENCE_SCOPES)
     except GraphError as exc:
-        return _graph_error(request, ctx, exc)
+        return graph_error(request, ctx, exc)
     availability, activity = ctx.engine.get_presence(user.id)
     base = ctx.base_url(request.scope)
-    return JSONResponse(
+    return graph_json(
+        request,
+        ctx,
         {
-            "@odata.context": f"{base}/v1.0/$metadata#users('{user.id}')/presence/$entity",
+            "@odata.context": f"{base}/{_version(request)}/$metadata#users('{user.id}')"
+            "/presence/$entity",
             "id": user.id,
             "availability": availability,
             "activity": activity,
-        }
+        },
     )
 
 
 def routes() -> list[Route]:
-    """Graph routes and the small presence page."""
-    return [
-        Route("/v1.0/me", me, methods=["GET"], name="graph_me"),
-        Route("/v1.0/me/presence", presence, methods=["GET"], name="graph_presence"),
-        *presence_page_routes(),
-    ]
+    """Graph routes (with and without the trailing slash some clients send) and the page."""
+    found: list[Route] = []
+    for version in ("v1.0", "beta"):
+        for path, endpoint, name in (
+            ("me", me, "graph_me"),
+            ("me/presence", presence, "graph_presence"),
+            ("users/{key}", user_by_key, "graph_user"),
+        ):
+            suffix = "" if version == "v1.0" else "_beta"
+            found.append(Route(f"/{version}/{path}", endpoint, methods=["GET"], name=name + suffix))
+            found.append(Route(f"/{version}/{path}/", endpoint, methods=["GET"]))
+    found.append(Route("/oidc/userinfo", me, methods=["GET"], name="userinfo"))
+    return [*found, *presence_page_routes()]
