@@ -44,8 +44,8 @@ def test_record_poll_respects_interval_and_leeway(storage: Storage) -> None:
     assert last_poll(storage) == 100.0
     assert record(storage, 104.5)  # 4.5 >= 4.5
     assert last_poll(storage) == 104.5
-    assert record(storage, 104.6, leeway=None)  # no interval check
-    assert last_poll(storage) == 104.6
+    assert record(storage, 104.6, leeway=None)  # no interval rule: checked, not recorded
+    assert last_poll(storage) == 104.5
 
 
 @pytest.mark.parametrize(
@@ -63,6 +63,7 @@ def test_record_poll_refuses_anything_but_a_live_pending_grant(
 ) -> None:
     storage.insert_grant(dataclasses.replace(grant(), **changes))  # type: ignore[arg-type]
     assert not record(storage, 150.0, **kw)  # type: ignore[arg-type]
+    assert not record(storage, 150.0, leeway=None, **kw)
     assert last_poll(storage) is None
 
 

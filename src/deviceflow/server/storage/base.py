@@ -104,12 +104,13 @@ class Storage(Protocol):
         now: float,
         leeway: float | None,
     ) -> bool:
-        """Set ``last_poll_at = now`` on a pending poll that is on time, in one atomic step.
+        """Accept a pending poll that is on time, in one atomic statement.
 
-        The row changes (and ``True`` is returned) only while it is ``pending``, unexpired at
-        ``now`` (``expires_at > now``), of this client and tenant, and, unless ``leeway`` is
-        ``None``, polled on time: ``last_poll_at`` is null or
-        ``now - last_poll_at >= interval - leeway``. Otherwise nothing changes.
+        ``True`` only while the grant is ``pending``, unexpired at ``now`` (``expires_at >
+        now``), of this client and tenant, and polled on time: ``last_poll_at`` is null or
+        ``now - last_poll_at >= interval - leeway``; then ``last_poll_at`` becomes ``now``.
+        With ``leeway=None`` there is no interval rule and nothing to record: the same checks,
+        read-only. ``False`` changes nothing.
         """
         ...
 

@@ -81,8 +81,10 @@ class MemoryStorage:
                 or grant.expires_at <= now
             ):
                 return False
+            if leeway is None:
+                return True
             last = grant.last_poll_at
-            if leeway is not None and last is not None and now - last < grant.interval - leeway:
+            if last is not None and now - last < grant.interval - leeway:
                 return False
             self._grants[device_hash] = dataclasses.replace(grant, last_poll_at=now)
             return True

@@ -47,13 +47,17 @@ _GRANT_FIELDS = tuple(DeviceGrant.__dataclass_fields__)
 _REFRESH_FIELDS = tuple(RefreshRecord.__dataclass_fields__)
 _SELECT_GRANT = f"SELECT {', '.join(_GRANT_FIELDS)} FROM device_grants WHERE "
 _SELECT_REFRESH = f"SELECT {', '.join(_REFRESH_FIELDS)} FROM refresh_tokens WHERE token_hash = %s"
-_RECORD_POLL = (
-    "UPDATE device_grants SET last_poll_at = %(now)s"
-    " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed"
+_LIVE = (
     " WHERE device_hash = %(device_hash)s AND client_id = %(client_id)s"
     " AND tenant_id = %(tenant_id)s AND status = 'pending' AND expires_at > %(now)s"
 )
-_ON_TIME = " AND (last_poll_at IS NULL OR %(now)s - last_poll_at >= interval - %(leeway)s)"
+_CHECK_POLL = "SELECT 1 FROM device_grants" + _LIVE
+_RECORD_POLL = (
+    "UPDATE device_grants SET last_poll_at = %(now)s"
+    " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed"
+    + _LIVE
+    + " AND (last_poll_at IS NULL OR %(now)s - last_poll_at >= interval - %(leeway)s)"
+)
 _HIT = (
     "INSERT INTO counters (key, count, reset_at) VALUES (%s, %s, %s) "
     "ON CONFLICT (key) DO UPDATE SET "
@@ -188,8 +192,9 @@ class PostgresStorage:
             "tenant_id": tenant_id,
             "leeway": leeway,
         }
-        sql = _RECORD_POLL if leeway is None else _RECORD_POLL + _ON_TIME
-        return self._count(sql, params) == 1
+        if leeway is None:
+            return self._one(_CHECK_POLL, params) is not None
+        return self._count(_RECORD_POLL, params) == 1
 
     # -- refresh tokens ---------------------------------------------------------------------
 

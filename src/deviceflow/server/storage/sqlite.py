@@ -27,12 +27,16 @@ from deviceflow.server.storage.base import (
     encode_row,
 )
 
-_RECORD_POLL = (
-    "UPDATE device_grants SET last_poll_at = :now"
+_LIVE = (
     " WHERE device_hash = :device_hash AND client_id = :client_id AND tenant_id = :tenant_id"
     " AND status = 'pending' AND expires_at > :now"
 )
-_ON_TIME = " AND (last_poll_at IS NULL OR :now - last_poll_at >= interval - :leeway)"
+_CHECK_POLL = "SELECT 1 FROM device_grants" + _LIVE
+_RECORD_POLL = (
+    "UPDATE device_grants SET last_poll_at = :now"
+    + _LIVE
+    + " AND (last_poll_at IS NULL OR :now - last_poll_at >= interval - :leeway)"
+)
 
 
 def migrations() -> list[tuple[int, str]]:
@@ -153,7 +157,6 @@ class SQLiteStorage:
         leeway: float | None,
     ) -> bool:
         """See :meth:`Storage.record_poll`."""
-        sql = _RECORD_POLL if leeway is None else _RECORD_POLL + _ON_TIME
         params = {
             "now": now,
             "device_hash": device_hash,
@@ -161,7 +164,9 @@ class SQLiteStorage:
             "tenant_id": tenant_id,
             "leeway": leeway,
         }
-        return self._conn().execute(sql, params).rowcount == 1
+        if leeway is None:
+            return self._conn().execute(_CHECK_POLL, params).fetchone() is not None
+        return self._conn().execute(_RECORD_POLL, params).rowcount == 1
 
     # -- refresh tokens ---------------------------------------------------------------------
 
