@@ -180,6 +180,8 @@ async def _serve(
             access_log=False,  # uvicorn's access log would print query strings (user codes)
             server_header=False,
             lifespan="off",
+            # Idle keep-alive connections (TLS ones linger) must not hold a stop forever.
+            timeout_graceful_shutdown=5,
             ssl_certfile=str(tls.certfile) if tls else None,
             ssl_keyfile=str(tls.keyfile) if tls else None,
         )
