@@ -58,6 +58,7 @@ def _rfc_metadata(
         "token_endpoint": f"{base}/oauth2/v2.0/token",
         "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
         "revocation_endpoint": f"{base}/oauth2/v2.0/revoke",
+        "introspection_endpoint": f"{base}/oauth2/v2.0/introspect",
         "jwks_uri": f"{base}/discovery/v2.0/keys",
         "userinfo_endpoint": f"{host}/v1.0/me",
         "grant_types_supported": ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"],

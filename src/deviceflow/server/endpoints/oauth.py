@@ -218,7 +218,13 @@ class IntrospectionEndpoint(_Endpoint):
     """
 
     async def handle(
-        self, scope: Scope, send: Send, tenant: Tenant, dialect: Dialect, form: dict[str, str]
+        self,
+        scope: Scope,
+        send: Send,
+        tenant: Tenant,
+        dialect: Dialect,
+        form: dict[str, str],
+        wire: Wire,
     ) -> None:
         """Answer whether a token is active, and its metadata when it is."""
         answer = self.ctx.engine.introspect(

@@ -54,6 +54,14 @@ _OUTCOMES: dict[str, tuple[int, str, str, str]] = {
         "That code cannot be used here.",
         "Check the code on your device and type it again.",
     ),
+    "network": (
+        403,
+        "Approve from the device's network",
+        "This sign-in must be approved from the network the device is on.",
+        "Connect this phone or computer to the same network as the device (for example the"
+        " same Wi-Fi), then open the page again. If you did not start this sign-in yourself,"
+        " close this page: someone may be trying to get into your account.",
+    ),
     "rate_limited": (
         429,
         "Too many attempts",
@@ -207,6 +215,7 @@ def _confirm(
         "device_user_agent": pending.device_user_agent,
         "requested_at": format_time(pending.created_at),
         "expires_at": format_time(pending.expires_at),
+        "network_warning": pending.network_warning,
     }
     return page(request, ctx, session, "confirm.html", context, set_cookie=True)
 

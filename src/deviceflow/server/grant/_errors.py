@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-VerificationKind = Literal["unknown", "expired", "used", "rate_limited", "invalid"]
+VerificationKind = Literal["unknown", "expired", "used", "rate_limited", "invalid", "network"]
 
 
 class GrantError(Exception):
@@ -37,7 +37,8 @@ class VerificationError(Exception):
 
     ``kind`` selects the page: ``unknown`` (no such code), ``expired``, ``used`` (already
     approved or denied), ``rate_limited`` (too many wrong codes; ``retry_after`` seconds) or
-    ``invalid`` (empty, malformed, or a user of another tenant).
+    ``invalid`` (empty, malformed, or a user of another tenant) or ``network`` (the proximity
+    policy blocks approvals from outside the device's network).
     """
 
     def __init__(self, kind: VerificationKind, *, retry_after: int | None = None) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 from deviceflow.server.audit import AuditLog
 from deviceflow.server.grant._codes import urlsafe
 from deviceflow.server.grant._errors import GrantError
+from deviceflow.server.grant._policy import device_policy
 from deviceflow.server.grant._scopes import audience, narrow_scopes, reported_scope
 from deviceflow.server.grant._signer import Signer
 from deviceflow.server.grant._types import GrantType, IssuedTokens
@@ -77,6 +78,9 @@ class TokenService:
         ``offline_access``) for ``user``."""
         settings = self._settings()
         lifetimes = settings.lifetimes
+        policy = device_policy(tenant, client)  # every session here began with a device code
+        scopes = policy.restrict(scopes)
+        access_lifetime = policy.access_lifetime(lifetimes.access_token)
         now = self._clock()
         issued = int(now)
         sub = urlsafe(hashlib.sha256(f"{client.client_id}:{user.id}".encode()).digest()[:24])
@@ -94,12 +98,13 @@ class TokenService:
         access = {
             **common,
             "aud": audience(scopes),
-            "exp": issued + lifetimes.access_token,
+            "exp": issued + access_lifetime,
             "scp": reported_scope(scopes),
             "azp": client.client_id,
             "azpacr": "0",
             "uti": self.new_id(),
             "sid": family_id,
+            "origin": "device_code",  # protocol tracking (checklist 14): survives refreshes
         }
         id_token = None
         if "openid" in scopes:
@@ -128,7 +133,7 @@ class TokenService:
         return IssuedTokens(
             access_token=self._signer.sign(access),
             token_type="Bearer",
-            expires_in=lifetimes.access_token,
+            expires_in=access_lifetime,
             scope=reported_scope(scopes),
             refresh_token=refresh_token,
             id_token=id_token,

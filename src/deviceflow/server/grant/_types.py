@@ -37,6 +37,8 @@ class PendingRequest:
     created_at: float
     expires_at: float
     tenant: Tenant
+    network_warning: bool = False
+    """The approver is not on the device's network and the policy says ``warn``."""
 
 
 @dataclass(frozen=True)

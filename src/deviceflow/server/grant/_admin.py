@@ -1,0 +1,105 @@
+"""Introspection (RFC 7662) and the "revoke everything from this user code" admin action.
+
+Both answer the "Recover" part of RFC 10027: once a phished code is known, every token obtained
+through it is revoked, and resource servers asking about such a token hear ``active: false``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deviceflow.server.grant import _codes
+from deviceflow.server.grant._errors import GrantError
+from deviceflow.server.grant._tokens import TokenService
+from deviceflow.server.security import CodeHasher
+from deviceflow.server.settings import UserCodeFormat
+from deviceflow.server.storage.base import Storage
+
+INACTIVE: dict[str, Any] = {"active": False}
+
+
+def introspect(
+    tokens: TokenService,
+    storage: Storage,
+    hasher: CodeHasher,
+    now: float,
+    *,
+    token: str,
+    client_id: str | None,
+    previous_valid: bool,
+) -> dict[str, Any]:
+    """The RFC 7662 §2.2 answer for ``token`` asked by ``client_id``.
+
+    "If the introspection call is properly authorized but the token is not active, does not
+    exist on this server, or the protected resource is not allowed to introspect this particular
+    token, then the authorization server MUST return an introspection response with the
+    "active" field set to "false"" (§2.2).
+    """
+    record = storage.find_refresh(hasher.digest("refresh", token))
+    if record is not None:
+        alive = (
+            record.status != "revoked"
+            and not tokens.is_family_revoked(record.family_id)
+            and now < record.expires_at
+            and (record.status == "active" or previous_valid)
+        )
+        if not alive or (client_id is not None and record.client_id != client_id):
+            return dict(INACTIVE)
+        return {
+            "active": True,
+            "token_type": "refresh_token",
+            "client_id": record.client_id,
+            "scope": " ".join(record.scopes),
+            "exp": int(record.expires_at),
+            "iat": int(record.issued_at),
+            "origin": record.origin,
+        }
+    try:
+        claims = tokens.verify(token)
+    except GrantError:
+        return dict(INACTIVE)
+    if client_id is not None and claims.get("azp") != client_id:
+        return dict(INACTIVE)
+    answer: dict[str, Any] = {
+        "active": True,
+        "token_type": "Bearer",
+        "client_id": claims.get("azp"),
+        "scope": claims.get("scp", ""),
+        "username": claims.get("preferred_username"),
+        "origin": claims.get("origin", "device_code"),
+    }
+    for name, key in (("exp", "exp"), ("iat", "iat"), ("nbf", "nbf"), ("sub", "sub")):
+        answer[name] = claims.get(key)
+    answer.update({"aud": claims.get("aud"), "iss": claims.get("iss"), "jti": claims.get("uti")})
+    return answer
+
+
+def revoke_user_code(
+    storage: Storage,
+    tokens: TokenService,
+    hasher: CodeHasher,
+    formats: tuple[UserCodeFormat, ...],
+    user_code: str,
+    *,
+    now: float,
+) -> str | None:
+    """Deny the request behind ``user_code`` (if still open) and revoke its session.
+
+    Returns the code's digest, or ``None`` when no request holds that code.
+    """
+    code = _codes.normalise_user_code(user_code)
+    if not any(_codes.is_well_formed(code, fmt) for fmt in formats):
+        return None
+    digest = hasher.digest("user", code)
+    grant = storage.find_grant(user_hash=digest)
+    if grant is None:
+        return None
+    for status in ("pending", "approved"):
+        storage.update_grant(
+            grant.device_hash, {"status": status}, {"status": "denied", "decided_at": now}
+        )
+    # Redeemed already: the poll wrote the family id in the same step as "consumed".
+    grant = storage.find_grant(device_hash=grant.device_hash) or grant
+    if grant.family_id:
+        tokens.revoke_family(grant.family_id)
+    return digest
