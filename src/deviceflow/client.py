@@ -23,7 +23,6 @@ sources stay identical modulo those substitutions.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import time
@@ -295,6 +294,8 @@ class AsyncDeviceFlowClient(_ClientBase):
         )
         self._owns_transport = transport is None
         self._transport = transport or _default_async_transport()
+        import asyncio  # lazily: synchronous programs (and the CLI) never pay for it
+
         self._sleep = sleep or asyncio.sleep
 
     # --- generated-equivalent section: keep identical to DeviceFlowClient modulo async/await --

@@ -14,7 +14,6 @@ not have httpx installed.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import http.client
 import os
@@ -158,6 +157,8 @@ class AsyncUrllibTransport:
             InsecureTransportError: the URL's scheme/host is refused (before any I/O).
             TransportError: no response arrived.
         """
+        import asyncio  # lazily: only asyncio programs get here, and they have it loaded
+
         return await asyncio.to_thread(self._transport.handle_request, request, timeout=timeout)
 
 
