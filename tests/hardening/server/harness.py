@@ -81,6 +81,12 @@ def hardening_settings(**changes: Any) -> Settings:
     return Settings.from_mapping({**CONFIG, **changes})
 
 
+def with_tenant(tenant_id: str, **changes: Any) -> Settings:
+    """The hardening configuration with one tenant's keys changed (a configuration flip)."""
+    tenants = [{**t, **changes} if t["id"] == tenant_id else t for t in CONFIG["tenants"]]
+    return hardening_settings(tenants=tenants)
+
+
 def claims_of(jwt: str) -> dict[str, Any]:
     """The (unverified) payload of a JWT, to look at claims."""
     payload = jwt.split(".")[1]

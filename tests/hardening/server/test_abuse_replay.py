@@ -109,8 +109,14 @@ async def test_form_posts_without_their_csrf_token_are_refused(
     started = await server.authorize()
     browser, confirm = await server.confirm_page(started["user_code"])
     assert confirm.status_code == 200
-    form = {"code": started["user_code"], "decision": "approve", "username": "alice",
-            "password": "alice-hardening-pw", "availability": "Busy", "activity": "Busy"}  # fmt: skip
+    form = {
+        "code": started["user_code"],
+        "decision": "approve",
+        "username": "alice",
+        "password": "alice-hardening-pw",
+        "availability": "Busy",
+        "activity": "Busy",
+    }
     if token == "forged":
         form["csrf_token"] = csrf_of(confirm.text)[:-4] + "AAAA"
     elif token == "other-session":
