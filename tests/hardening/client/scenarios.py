@@ -261,10 +261,14 @@ def token_works(server: ServerProcess, access_token: str) -> bool:
 
 def tally(outcomes: Sequence[Outcome]) -> dict[str, int]:
     """The figures of a set of flows (for ``figures.record``)."""
+    typed = [o for o in outcomes if o.typed]
     return {
         "flows": len(outcomes),
         "faults_injected": sum(len(o.proxy.injected()) for o in outcomes),
         "completed": sum(o.completed for o in outcomes),
-        "failed_typed": sum(o.typed for o in outcomes),
+        "failed_typed": len(typed),
+        "at_start": sum(not o.started for o in typed),
+        "token_answer_lost": sum(isinstance(o.error, InvalidGrantError) for o in typed),
+        "expired": sum(isinstance(o.error, ExpiredTokenError) for o in typed),
         "tracebacks": sum(o.error is not None and not o.typed for o in outcomes),
     }
