@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from deviceflow.server import errors
 from deviceflow.server.dialects import MicrosoftDialect, Rfc8628Dialect
 from deviceflow.server.endpoints import discovery, microsoft, oauth, verification
+from deviceflow.server.endpoints._http import RefuseUndecodableQuery
 from deviceflow.server.endpoints.context import ServerContext
 from deviceflow.server.endpoints.session import SessionCodec
 from deviceflow.server.grant import GrantEngine
@@ -127,7 +128,7 @@ def create_app(
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(AccessLog)],
+        middleware=[Middleware(AccessLog), Middleware(RefuseUndecodableQuery)],
         exception_handlers={
             HTTPException: errors.http_exception_handler,
             Exception: errors.server_error_handler,

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 MAX_FORM_BYTES = 64 * 1024
 """Form bodies larger than this are refused; no legitimate device or page request comes close."""
@@ -78,6 +78,28 @@ async def read_body(receive: Receive) -> bytes:
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
+
+
+class RefuseUndecodableQuery:
+    """Answer 400 to a query string that is not UTF-8, before any handler parses it.
+
+    Starlette decodes the query string as UTF-8 when it builds a request's URL, including in
+    its error handlers, so such a request would otherwise end as a bare 500 (found by the
+    hardening fuzzer: ``GET /devicelogin?\x80``).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            try:
+                bytes(scope.get("query_string", b"")).decode("utf-8")
+            except UnicodeDecodeError:
+                body = {"error": "invalid_request", "error_description": "query is not UTF-8"}
+                await send_json(send, 400, body)
+                return
+        await self.app(scope, receive, send)
 
 
 def header(scope: Scope, name: bytes) -> str | None:
