@@ -1,0 +1,29 @@
+-- wrk script: POST the form in DEVICEFLOW_BENCH_BODY and count responses that are not 400
+-- (every answer to a pending poll is 400 authorization_pending).
+wrk.method = "POST"
+wrk.body = os.getenv("DEVICEFLOW_BENCH_BODY")
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  unexpected = 0
+end
+
+function response(status, headers, body)
+  if status ~= 400 then
+    unexpected = unexpected + 1
+  end
+end
+
+function done(summary, latency, requests)
+  local n = 0
+  for _, thread in ipairs(threads) do
+    n = n + thread:get("unexpected")
+  end
+  io.write(string.format("unexpected_status: %d\n", n))
+end
