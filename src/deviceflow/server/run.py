@@ -47,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8765, help="TCP port (default 8765)")
     parser.add_argument("--config", type=Path, help="TOML configuration file")
-    parser.add_argument("--db", help="database URL: sqlite:///PATH or memory:")
+    parser.add_argument("--db", help="sqlite:///PATH, postgresql://USER@HOST/DB or memory:")
     parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
