@@ -11,12 +11,14 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
 from deviceflow.server.settings import Settings
 from tests.hardening import figures
 from tests.hardening.server.harness import PASSWORDS, GuardedHarness, guarded, hardening_settings
+from tests.tools import CHROMIUM_ARGS, chromium_executable
 
 
 @dataclass
@@ -113,3 +115,16 @@ async def server(settings: Settings, anyio_backend: str) -> AsyncIterator[Guarde
     async with guarded(settings) as harness:
         _harnesses.append(harness)
         yield harness
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless Chromium (Debian's) per module."""
+    executable = chromium_executable()
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
