@@ -242,6 +242,20 @@ class FaultProxy:
             parts = [f"{e.index}:{e.kind}:{e.fault}" for e in self.exchanges]
         return f"seed={self.seed} exchanges=[{' '.join(parts)}]"
 
+    def settle(self, timeout: float = 15.0) -> bool:
+        """Wait until every accepted connection has been served to the end; ``False`` on timeout.
+
+        A client killed mid-request may still have its request in the proxy's hands (or in the
+        listen backlog); after this returns, :attr:`exchanges` says what reached the server.
+        """
+        deadline = time.monotonic() + timeout
+        time.sleep(0.25)  # longer than one turn of the accept loop: the backlog is drained
+        for thread in list(self._threads):
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                return False
+        return True
+
     def close(self) -> None:
         """Stop accepting, close every connection and wait for the worker threads."""
         self._stopping.set()

@@ -9,6 +9,10 @@ Theory of operation:
 - Writes go to a temporary file in the same directory, are flushed and ``fsync``'d, then moved
   over the old file with ``os.replace`` (atomic on POSIX), and the directory is ``fsync``'d. A
   crash leaves either the old or the new file, never half of one.
+- A process killed in the middle of a write leaves its temporary file behind, holding a refresh
+  token. A later save deletes the profile's temporary files older than
+  :data:`STALE_TEMP_SECONDS` (a write takes milliseconds, so they belong to dead processes), and
+  :meth:`FileTokenCache.remove` deletes all of them: ``logout`` leaves no copy of a token.
 - A file that cannot be parsed is renamed to ``<profile>.json.corrupt-<time>`` (kept for review,
   never silently overwritten) and reported with :class:`CacheCorruptError`.
 - :meth:`FileTokenCache.lock` takes an exclusive ``fcntl.flock`` on ``<profile>.lock``. The CLI
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import tempfile
 import time
@@ -37,9 +42,13 @@ from deviceflow.cache.base import (
     check_profile_name,
 )
 
-__all__ = ["FileTokenCache", "default_cache_dir"]
+__all__ = ["STALE_TEMP_SECONDS", "FileTokenCache", "default_cache_dir"]
 
 _SUFFIX = ".json"
+_TEMP_SUFFIX = ".tmp"
+
+#: Age after which a profile's leftover temporary file is debris from a killed writer.
+STALE_TEMP_SECONDS = 600.0
 
 
 def default_cache_dir(environ: Mapping[str, str], home: Path) -> Path:
@@ -161,7 +170,7 @@ class FileTokenCache:
         path = self.path(profile)
         self._ensure_directory()
         data = json.dumps(entry.to_dict(), indent=1, sort_keys=True).encode("utf-8")
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{profile}.", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{profile}.", suffix=_TEMP_SUFFIX)
         try:
             with os.fdopen(fd, "wb") as handle:
                 os.fchmod(handle.fileno(), 0o600)
@@ -173,17 +182,45 @@ class FileTokenCache:
             _unlink_quietly(tmp)
             raise CacheError(f"cannot write the token cache {path}: {exc}") from exc
         _fsync_directory(self.directory)
+        self._remove_temp_files(profile, older_than=STALE_TEMP_SECONDS)
+
+    def _remove_temp_files(self, profile: str, *, older_than: float | None) -> int:
+        """Delete ``profile``'s temporary files (only those older than ``older_than`` seconds,
+        when given: younger ones may belong to a live writer); return how many went."""
+        pattern = re.compile(rf"\.{re.escape(profile)}\.[^.]+{re.escape(_TEMP_SUFFIX)}")
+        now = self._clock()
+        removed = 0
+        try:
+            names = os.listdir(self.directory)
+        except OSError:  # pragma: no cover - the directory vanished under us
+            return 0
+        for name in names:
+            if not pattern.fullmatch(name):
+                continue
+            path = self.directory / name
+            try:
+                if older_than is not None and now - path.lstat().st_mtime < older_than:
+                    continue
+                path.unlink()
+            except OSError:  # pragma: no cover - removed by another process meanwhile
+                continue
+            removed += 1
+        return removed
 
     def remove(self, profile: str) -> bool:
-        """Delete the profile's file; return whether it existed.
+        """Delete the profile's file, and any temporary file a killed writer left; return
+        whether the profile's file existed.
 
         Raises:
             CacheError: the file exists but cannot be deleted.
         """
         path = self.path(profile)
+        debris = self._remove_temp_files(profile, older_than=None) if path.parent.exists() else 0
         try:
             path.unlink()
         except FileNotFoundError:
+            if debris:
+                _fsync_directory(self.directory)
             return False
         except OSError as exc:
             raise CacheError(f"cannot delete the token cache {path}: {exc}") from exc
