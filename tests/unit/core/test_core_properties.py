@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 
-from hypothesis import HealthCheck, given, settings
+import pytest
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from deviceflow.core import (
     AuthorizationPending,
     DeviceCodeIssued,
     DeviceFlowError,
+    ExpiredTokenError,
     HttpResponse,
     LocalProtocolError,
     Retrying,
@@ -93,6 +95,7 @@ SETTINGS = settings(max_examples=300, suppress_health_check=[HealthCheck.too_slo
 
 @SETTINGS
 @given(status=STATUS, headers=HEADERS, body=BODIES, dialect=st.sampled_from(DIALECTS))
+@example(status=400, headers=[], body=b'{"error":"slow_down","interval":638}', dialect=DIALECTS[0])
 def test_property_poll_response_any_input_gives_event_or_own_error(
     status: int, headers: list[tuple[str, str]], body: bytes, dialect: object
 ) -> None:
@@ -107,7 +110,11 @@ def test_property_poll_response_any_input_gives_event_or_own_error(
     assert isinstance(result, EVENTS)
     if not isinstance(result, TokenIssued):
         assert 7 < result.next_poll_at <= event.expires_at
-        flow.poll(result.next_poll_at)  # the schedule is always legal to follow
+        if result.next_poll_at < event.expires_at:
+            flow.poll(result.next_poll_at)  # the schedule is always legal to follow
+        else:  # a wait capped at expiry ends the flow there, with the typed error
+            with pytest.raises(ExpiredTokenError):
+                flow.poll(result.next_poll_at)
 
 
 @SETTINGS
