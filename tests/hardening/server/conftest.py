@@ -52,7 +52,7 @@ def log_tally(request: pytest.FixtureRequest) -> Iterator[LogTally]:
     name = request.module.__name__.rsplit(".", 1)[-1]
     figures.record(
         "Headers and transport",
-        f"no secrets in server logs: {name}",
+        f"no secrets in server logs: {name}",  # in-process loggers, or the subprocess output
         log_lines=tally.lines,
         secrets_looked_for=len(tally.secrets),
         leaked=0,

@@ -67,6 +67,10 @@ class HardServer(ServerProcess):
         os.kill(process.pid, signal.SIGKILL)
         process.wait(10)
 
+    def log_lines(self) -> int:
+        """How many lines the server printed, over all its runs (all scanned by ``leaked``)."""
+        return sum(len(p.read_text(errors="replace").splitlines()) for p in self.log_files())
+
     def tracebacks(self) -> list[str]:
         """Log files that hold a Python traceback."""
         return [p.name for p in self.log_files() if "Traceback" in p.read_text(errors="replace")]

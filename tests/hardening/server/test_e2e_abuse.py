@@ -24,6 +24,7 @@ from hypothesis import HealthCheck, given, reject, settings
 from tests.e2e.server.flows import enter_code, sign_in
 from tests.e2e.server.serverproc import CLIENT_ID
 from tests.hardening import figures
+from tests.hardening.server.conftest import LogTally
 from tests.hardening.server.fuzzing import AREAS, Request, requests_for
 from tests.hardening.server.harness import HOSTILE_NAME, scaled
 from tests.hardening.server.realserver import HardServer, device_code_form
@@ -58,7 +59,7 @@ tenant = "contoso"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HardServer]:
+def server(tmp_path_factory: pytest.TempPathFactory, log_tally: LogTally) -> Iterator[HardServer]:
     folder: Path = tmp_path_factory.mktemp("abuse")
     config = folder / "server.toml"
     config.write_text(CONFIG, encoding="utf-8")
@@ -71,6 +72,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HardServer]:
         assert proc.stop() == 0
         assert not proc.tracebacks(), proc.tracebacks()
         assert not proc.leaked(), proc.leaked()
+        log_tally.lines += proc.log_lines()
+        log_tally.secrets |= proc.secrets
 
 
 def start(server: HardServer, client_id: str = CLIENT_ID) -> dict[str, Any]:

@@ -25,6 +25,7 @@ import pytest
 
 from tests.e2e.server.serverproc import CLIENT_ID, PASSWORD, write_config
 from tests.hardening import figures
+from tests.hardening.server.conftest import LogTally
 from tests.hardening.server.harness import scaled
 from tests.hardening.server.realserver import (
     HardServer,
@@ -188,7 +189,7 @@ def integrity(kind: str, url: str) -> str:
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
-def test_kill_9_under_load_loses_nothing(kind: str, tmp_path: Path) -> None:
+def test_kill_9_under_load_loses_nothing(kind: str, tmp_path: Path, log_tally: LogTally) -> None:
     rng = random.Random()
     with ExitStack() as stack:
         url = stack.enter_context(database(kind, tmp_path))
@@ -230,6 +231,8 @@ def test_kill_9_under_load_loses_nothing(kind: str, tmp_path: Path) -> None:
         assert server.stop() == 0
         assert not server.tracebacks()
         assert not server.leaked(), server.leaked()
+        log_tally.lines += server.log_lines()
+        log_tally.secrets |= server.secrets
     checked = len(verified)
     assert lost == 0
     assert checked >= 3 * KILLS
