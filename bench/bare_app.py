@@ -41,21 +41,17 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 def main(port: int) -> None:
-    """Serve :func:`app` with ``deviceflow serve``'s uvicorn options."""
+    """Serve :func:`app` exactly as ``deviceflow serve`` runs its app: same uvicorn options,
+    same HTTP parser, same event loop (:func:`deviceflow.server.run.uvicorn_options`,
+    :func:`~deviceflow.server.run.run_event_loop`)."""
     import uvicorn
 
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        log_config=None,
-        access_log=False,
-        server_header=False,
-        lifespan="off",
-    )
+    from deviceflow.server.run import run_event_loop, uvicorn_options
+
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, **uvicorn_options())  # type: ignore[arg-type]
     server = uvicorn.Server(config)
     print(f"listening on http://127.0.0.1:{port}", flush=True)
-    server.run()
+    run_event_loop(server.serve())
 
 
 if __name__ == "__main__":

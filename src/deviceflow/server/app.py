@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from deviceflow.server import errors
 from deviceflow.server.dialects import MicrosoftDialect, Rfc8628Dialect
 from deviceflow.server.endpoints import discovery, microsoft, oauth, verification
+from deviceflow.server.endpoints._hotpath import TOKEN_SUFFIXES, TokenHotPath
 from deviceflow.server.endpoints._http import RefuseUndecodableQuery
 from deviceflow.server.endpoints.context import ServerContext
 from deviceflow.server.endpoints.session import SessionCodec
@@ -117,9 +118,11 @@ def create_app(
         rng=rng,
     )
     static = StaticFiles(packages=[("deviceflow.server.pages", "static")])
+    oauth_routes = oauth.routes(ctx)
+    token_endpoints = {r.name: r.endpoint for r in oauth_routes if r.name in ("token", "token_v1")}
     routes: list[BaseRoute] = [
         # The OAuth endpoints come first: they are the hot path.
-        *oauth.routes(ctx),
+        *oauth_routes,
         *page_routes,
         *graph_routes(),
         *discovery.routes(),
@@ -128,7 +131,18 @@ def create_app(
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(AccessLog), Middleware(RefuseUndecodableQuery)],
+        middleware=[
+            Middleware(AccessLog),
+            Middleware(RefuseUndecodableQuery),
+            # Innermost: token polls skip the router (same endpoints, same path_params).
+            Middleware(
+                TokenHotPath,
+                endpoints={
+                    TOKEN_SUFFIXES["v2"]: token_endpoints["token"],
+                    TOKEN_SUFFIXES["v1"]: token_endpoints["token_v1"],
+                },
+            ),
+        ],
         exception_handlers={
             HTTPException: errors.http_exception_handler,
             Exception: errors.server_error_handler,

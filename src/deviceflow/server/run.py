@@ -24,9 +24,9 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from deviceflow.server.settings import Settings, SettingsError
 from deviceflow.server.tls import TlsError, TlsFiles, local_ca, own_files, trust_hint
@@ -157,6 +157,33 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def uvicorn_options() -> dict[str, object]:
+    """uvicorn options shared by ``deviceflow serve`` and the benchmark's bare-ASGI ceiling.
+
+    ``http="auto"`` picks uvicorn's native parser (``httptools``, pinned in the ``server`` extra)
+    and falls back to the pure-Python one; the event loop is chosen by :func:`run_event_loop`.
+    """
+    return {
+        "http": "auto",
+        "log_config": None,
+        "access_log": False,  # uvicorn's access log would print query strings (user codes)
+        "server_header": False,
+        "lifespan": "off",
+        # Idle keep-alive connections (TLS ones linger) must not hold a stop forever.
+        "timeout_graceful_shutdown": 5,
+    }
+
+
+def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main`` on uvloop when it is installed (the ``server`` extra), else on asyncio."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - the server extra pins uvloop (not on Windows)
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
+
+
 async def _serve(
     settings: Settings,
     args: argparse.Namespace,
@@ -176,12 +203,7 @@ async def _serve(
             app,
             host=args.host,
             port=args.port,
-            log_config=None,
-            access_log=False,  # uvicorn's access log would print query strings (user codes)
-            server_header=False,
-            lifespan="off",
-            # Idle keep-alive connections (TLS ones linger) must not hold a stop forever.
-            timeout_graceful_shutdown=5,
+            **uvicorn_options(),  # type: ignore[arg-type]
             ssl_certfile=str(tls.certfile) if tls else None,
             ssl_keyfile=str(tls.keyfile) if tls else None,
         )
@@ -236,7 +258,7 @@ def main(argv: Sequence[str]) -> int:
     previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with sock:
-            asyncio.run(_serve(settings, args, sock, sys.stdout, tls))
+            run_event_loop(_serve(settings, args, sock, sys.stdout, tls))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -14,14 +14,14 @@ Responses carry ``Cache-Control: no-store`` (RFC 8628 ยง3.2 by way of RFC 6749 ย
 
 from __future__ import annotations
 
-import dataclasses
 import logging
+from collections.abc import Mapping
 from urllib.parse import quote
 
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from deviceflow.server.dialects import Dialect
+from deviceflow.server.dialects import Dialect, Rfc8628Dialect
 from deviceflow.server.dialects.base import (
     DEVICE_CODE_GRANT,
     REFRESH_TOKEN_GRANT,
@@ -32,10 +32,13 @@ from deviceflow.server.dialects.base import (
 from deviceflow.server.endpoints._http import (
     FormError,
     client_ip,
+    encode_json,
     header,
     is_form,
+    json_headers,
     parse_form,
     read_body,
+    send_encoded,
     send_json,
 )
 from deviceflow.server.endpoints.context import ServerContext
@@ -45,6 +48,8 @@ from deviceflow.server.settings import Tenant
 logger = logging.getLogger("deviceflow.server.oauth")
 
 _METHODS = ("POST", "GET")
+_Encoded = tuple[bytes, tuple[tuple[bytes, bytes], ...]]
+"""A JSON body and its headers, encoded once."""
 
 
 class _Endpoint:
@@ -53,10 +58,13 @@ class _Endpoint:
     def __init__(self, ctx: ServerContext, *, version: Version = "v2") -> None:
         self.ctx = ctx
         self.version: Version = version
+        self._encoded: dict[tuple[int, str, str], _Encoded] = {}
+        """Plain RFC error answers (``authorization_pending`` above all), encoded once."""
 
-    def wire(self, scope: Scope, segment: str) -> Wire:
-        """The per-request facts the dialect spells its bodies with."""
+    def wire(self, scope: Scope, segment: str, form: Mapping[str, str] | None = None) -> Wire:
+        """The per-request facts the dialect spells its bodies with (the form's once read)."""
         trace_id = self.ctx.request_id()
+        form = form or {}
         return Wire(
             base_url=self.ctx.base_url(scope),
             now=self.ctx.clock(),
@@ -64,43 +72,58 @@ class _Endpoint:
             correlation_id=(header(scope, b"client-request-id") or trace_id)[:64],
             version=self.version,
             tenant=segment[:64],
+            client_info=form.get("client_info") == "1",
+            resource=form.get("resource") or None,
+            client_id=form.get("client_id", "")[:128] or None,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         segment = scope["path_params"]["tenant"]
         tenant = self.ctx.settings.resolve_tenant(segment)
         dialect = self.ctx.dialects["microsoft" if tenant is None else tenant.dialect]
-        wire = self.wire(scope, segment)
         if scope["method"] not in _METHODS:
             allow = ((b"allow", b"POST, GET"),)
-            body = dialect.error_body("invalid_request", "Use POST.", wire=wire)
+            body = dialect.error_body(
+                "invalid_request", "Use POST.", wire=self.wire(scope, segment)
+            )
             await send_json(send, 405, body, extra_headers=allow)
             return
         if tenant is None:
             body = dialect.error_body(
-                "invalid_tenant", "The tenant in the URL is not known here.", wire=wire
+                "invalid_tenant",
+                "The tenant in the URL is not known here.",
+                wire=self.wire(scope, segment),
             )
             await send_json(send, 400, body)
             return
+        wire: Wire | None = None  # built once, when the form is known (the poll path is hot)
         try:
             raw = await read_body(receive)
             if raw and not is_form(scope):
                 raise FormError("expected an application/x-www-form-urlencoded body")
             form = parse_form(raw)
-            wire = dataclasses.replace(
-                wire,
-                client_info=form.get("client_info") == "1",
-                resource=form.get("resource") or None,
-                client_id=form.get("client_id", "")[:128] or None,
-            )
+            wire = self.wire(scope, segment, form)
             await self.handle(scope, send, tenant, dialect, form, wire)
         except (FormError, ParameterError) as exc:
             error = exc.error if isinstance(exc, ParameterError) else "invalid_request"
+            wire = wire or self.wire(scope, segment)
             await send_json(send, 400, dialect.error_body(error, str(exc), wire=wire))
         except GrantError as exc:
-            await self.send_error(send, dialect, exc, wire)
+            await self.send_error(send, dialect, exc, wire or self.wire(scope, segment))
 
     async def send_error(self, send: Send, dialect: Dialect, exc: GrantError, wire: Wire) -> None:
+        if type(dialect) is Rfc8628Dialect and exc.retry_after is None and exc.status != 401:
+            # The RFC body depends on the error and its description only (never on the wire):
+            # encode it once; a fleet's "not yet" polls then cost no JSON work.
+            key = (exc.status, exc.error, exc.description or exc.error)
+            encoded = self._encoded.get(key)
+            if encoded is None:
+                raw = encode_json(dialect.error_body(key[1], key[2], wire=wire))
+                encoded = (raw, json_headers(raw))
+                if len(self._encoded) < 64:  # descriptions are fixed texts; stay bounded anyway
+                    self._encoded[key] = encoded
+            await send_encoded(send, exc.status, *encoded)
+            return
         headers: list[tuple[bytes, bytes]] = []
         if exc.retry_after is not None:
             headers.append((b"retry-after", str(int(exc.retry_after)).encode()))

@@ -1,0 +1,40 @@
+"""Token requests straight to their endpoint, past the router.
+
+A fleet of waiting devices sends one token request per device every few seconds, and almost all
+of them are answered ``authorization_pending``. Per request, the framework's router (a regular
+expression per route) and its exception middleware cost about as much as the rest of the poll,
+so this small ASGI layer, installed innermost (after the access log and the query check, inside
+the error handler), matches ``/{tenant}/oauth2/v2.0/token`` and ``/{tenant}/oauth2/token`` with
+plain string operations and calls the same :class:`~deviceflow.server.endpoints.oauth.TokenEndpoint`
+the router would, with the same ``path_params``. Everything else goes on to the router.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+TOKEN_SUFFIXES = {"v2": "oauth2/v2.0/token", "v1": "oauth2/token"}
+"""What follows ``/{tenant}/`` in the token endpoints' paths (see ``oauth.routes``)."""
+
+
+class TokenHotPath:
+    """Dispatch token requests to ``endpoints`` (keyed by path suffix after ``/{tenant}/``)."""
+
+    def __init__(self, app: ASGIApp, *, endpoints: Mapping[str, ASGIApp]) -> None:
+        self.app = app
+        self.endpoints = dict(endpoints)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope.get("root_path"):
+            path: str = scope["path"]
+            # "/{tenant}/<suffix>" with a non-empty tenant segment, as the route pattern says.
+            tenant, _, suffix = path[1:].partition("/")
+            endpoint = self.endpoints.get(suffix) if path[:1] == "/" and tenant else None
+            if endpoint is not None:
+                scope["endpoint"] = endpoint
+                scope["path_params"] = {"tenant": tenant}
+                await endpoint(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
