@@ -216,12 +216,19 @@ def _check_size(body: bytearray, request: HttpRequest) -> None:
 
 
 def _caused_by_tls(exc: BaseException) -> bool:
-    """A TLS failure that retrying cannot cure (not the peer hanging up mid-handshake)."""
+    """A TLS failure that retrying cannot cure, not the peer hanging up mid-handshake.
+
+    The chain is read from the outside in and the first verdict wins: a reset or an EOF means a
+    dropped connection even when an ``SSLWantReadError`` (the TLS layer's "need more bytes",
+    which anyio leaves in ``__context__``) lies underneath it.
+    """
     seen: BaseException | None = exc
     while seen is not None:
-        if is_dropped_tls(seen):
+        if is_dropped_tls(seen) or isinstance(seen, ConnectionError):
             return False
-        if isinstance(seen, ssl.SSLError | ssl.CertificateError):
+        if isinstance(seen, ssl.SSLError | ssl.CertificateError) and not isinstance(
+            seen, ssl.SSLWantReadError | ssl.SSLWantWriteError
+        ):
             return True
         seen = seen.__cause__ or seen.__context__
     return False

@@ -69,6 +69,15 @@ def _tls_connect_error(cause: ssl.SSLError | None = None) -> httpx.ConnectError:
         return exc
 
 
+def _reset_during_handshake() -> httpx.ConnectError:
+    # As anyio reports it: the reset, with the handshake's SSLWantReadError as its context.
+    reset = ConnectionResetError(104, "Connection reset by peer")
+    reset.__context__ = ssl.SSLWantReadError("The operation did not complete (read)")
+    error = httpx.ConnectError("")
+    error.__cause__ = reset
+    return error
+
+
 @pytest.mark.parametrize(
     ("raised", "expected"),
     [
@@ -80,6 +89,7 @@ def _tls_connect_error(cause: ssl.SSLError | None = None) -> httpx.ConnectError:
         pytest.param(httpx.ConnectError("refused"), ConnectError, id="refused"),
         pytest.param(_tls_connect_error(), TLSError, id="tls"),
         pytest.param(_tls_connect_error(ssl.SSLEOFError()), ConnectError, id="tls-eof"),
+        pytest.param(_reset_during_handshake(), ConnectError, id="tls-reset"),
         pytest.param(httpx.WriteError("pipe"), WriteError, id="write"),
         pytest.param(httpx.ReadError("reset"), ReadError, id="read"),
         pytest.param(httpx.RemoteProtocolError("disconnected"), ReadError, id="remote-protocol"),
