@@ -195,3 +195,17 @@ def test_presence_round_trip(engine_factory: EngineFactory) -> None:
         engine.set_presence(user_id, "Sleeping", "Away")
     with pytest.raises(ValueError, match="activity"):
         engine.set_presence(user_id, "Busy", "<script>")
+
+
+def test_sign_in_audit_never_logs_an_unknown_username_verbatim(
+    engine_factory: EngineFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = engine_factory()
+    typed = "adele-password"  # a password typed into the username field
+    with caplog.at_level("INFO", logger="deviceflow.audit"):
+        engine.authenticate(tenant=tenant_of(engine), username=typed, password="x")
+        engine.authenticate(tenant=tenant_of(engine), username="ADELE", password="adele-password")
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert typed not in text
+    assert "unknown:" in text
+    assert "adele" in text  # a real user's canonical name stays readable

@@ -462,7 +462,14 @@ class GrantEngine:
         user = self.settings.user(tenant, username)
         ok = verify_password(user.password_hash if user else None, password)
         success = ok and user is not None and user.enabled
-        self._audit.event("sign_in", tenant=tenant.id, username=username[:64], result=success)
+        # A name that matches no user may be a password typed into the wrong field: only known
+        # usernames reach the audit log as they are, anything else as a keyed fingerprint.
+        shown = (
+            user.username
+            if user is not None
+            else "unknown:" + fingerprint(self._code_hasher().digest("username", username))
+        )
+        self._audit.event("sign_in", tenant=tenant.id, username=shown, result=success)
         return user if success else None
 
     def decide(
