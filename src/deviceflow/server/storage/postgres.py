@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
-from psycopg import Connection
+from psycopg import Connection, Cursor, OperationalError
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -69,6 +71,10 @@ _HIT = (
 )
 
 
+class _Owner:
+    """Lives in one thread's locals for as long as that thread keeps a poll connection."""
+
+
 def postgres_migrations() -> list[tuple[int, str]]:
     """The migrations as ``(version, sql)`` for PostgreSQL, in order."""
     return [
@@ -85,8 +91,9 @@ class PostgresStorage:
     ) -> None:
         """Connect (a pool of ``min_size`` to ``max_size`` connections) and migrate.
 
-        The server calls storage from its event loop thread, so one connection does the work of
-        one instance; the others serve the odd worker thread.
+        The server calls storage from its event loop thread, which keeps one connection for
+        the pending poll (``_poll_cursor``); the others serve every other call and the odd
+        worker thread.
 
         Raises:
             ConnectionError: the database cannot be reached within ``timeout`` seconds.
@@ -107,6 +114,9 @@ class PostgresStorage:
             raise ConnectionError(
                 f"cannot reach PostgreSQL on {where} within {timeout:g} s"
             ) from exc
+        self._local = threading.local()
+        self._held: list[Connection[tuple[Any, ...]]] = []
+        self._held_lock = threading.Lock()
         try:
             self._migrate()
         except BaseException:
@@ -128,7 +138,47 @@ class PostgresStorage:
 
     def close(self) -> None:
         """Close the pool; the storage is unusable afterwards."""
+        with self._held_lock:
+            held, self._held = self._held, []
+        for conn in held:
+            conn.close()
         self._pool.close()
+
+    def _poll_cursor(self) -> Cursor[tuple[Any, ...]] | None:
+        """A cursor on a connection this thread keeps for :meth:`record_poll`, if one is free.
+
+        The pending poll is the hot path: a pool checkout and return per poll cost more CPU
+        than the statement itself, so a calling thread (in practice the event loop's) keeps
+        one pooled connection and one cursor, and runs the poll as a prepared statement. At most ``max_size - 1`` connections are kept so (one is always
+        left to the other methods); beyond that, threads use the pool for polls too. A kept
+        connection goes back to the pool when its thread ends or its statement fails.
+        """
+        cursor: Cursor[tuple[Any, ...]] | None = getattr(self._local, "poll_cursor", None)
+        if cursor is not None and not cursor.connection.closed:
+            return cursor
+        with self._held_lock:
+            if len(self._held) >= self._pool.max_size - 1:
+                return None
+            conn = self._pool.getconn()
+            self._held.append(conn)
+        cursor = self._local.poll_cursor = conn.cursor()
+        # The thread's locals die with it: then the connection goes back to the pool.
+        self._local.owner = owner = _Owner()
+        weakref.finalize(owner, self._give_back, conn)
+        return cursor
+
+    def _give_back(self, conn: Connection[tuple[Any, ...]]) -> None:
+        """Return a kept connection to the pool (which replaces it if it is broken)."""
+        with self._held_lock:
+            if conn not in self._held:
+                return  # closed by close(), or given back already
+            self._held.remove(conn)
+        self._pool.putconn(conn)
+
+    def _drop_poll_cursor(self, cursor: Cursor[tuple[Any, ...]]) -> None:
+        """Forget this thread's failed hot connection and give it back to the pool."""
+        self._local.poll_cursor = None
+        self._give_back(cursor.connection)
 
     def _one(self, sql: str, params: Any) -> tuple[Any, ...] | None:
         with self._pool.connection() as conn:
@@ -192,9 +242,18 @@ class PostgresStorage:
             "tenant_id": tenant_id,
             "leeway": leeway,
         }
-        if leeway is None:
-            return self._one(_CHECK_POLL, params) is not None
-        return self._count(_RECORD_POLL, params) == 1
+        cursor = self._poll_cursor()
+        if cursor is None:
+            if leeway is None:
+                return self._one(_CHECK_POLL, params) is not None
+            return self._count(_RECORD_POLL, params) == 1
+        try:
+            if leeway is None:
+                return cursor.execute(_CHECK_POLL, params, prepare=True).fetchone() is not None
+            return cursor.execute(_RECORD_POLL, params, prepare=True).rowcount == 1
+        except OperationalError:
+            self._drop_poll_cursor(cursor)
+            raise
 
     # -- refresh tokens ---------------------------------------------------------------------
 
