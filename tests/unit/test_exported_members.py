@@ -20,7 +20,12 @@ def test_all_is_sorted() -> None:
 
 
 def test_all_matches_public_names() -> None:
+    # The package resolves its public names on first use (PEP 562): resolve every one, and then
+    # no public name other than those may be there.
+    for name in deviceflow.__all__:
+        getattr(deviceflow, name)
     assert set(deviceflow.__all__) - {"__version__"} == _public_names(deviceflow)
+    assert set(deviceflow.__all__) <= set(dir(deviceflow))
     assert len(set(deviceflow.__all__)) == len(deviceflow.__all__)
 
 

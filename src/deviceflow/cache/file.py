@@ -27,7 +27,6 @@ import json
 import os
 import re
 import stat
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -170,6 +169,8 @@ class FileTokenCache:
         path = self.path(profile)
         self._ensure_directory()
         data = json.dumps(entry.to_dict(), indent=1, sort_keys=True).encode("utf-8")
+        import tempfile  # only writers need it (and its imports): readers start faster
+
         fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{profile}.", suffix=_TEMP_SUFFIX)
         try:
             with os.fdopen(fd, "wb") as handle:

@@ -1,6 +1,7 @@
 """The ``deviceflow`` command line.
 
-Start-up stays light: this module imports only :mod:`sys`; each command imports what it needs.
+Start-up stays light: this module imports only :mod:`sys`; each command imports what it needs,
+and ``token`` skips the argument parser (:mod:`deviceflow.cli.fastpath`).
 ``serve`` is handed to :func:`deviceflow.server.run.main` untouched (its own flags and help).
 """
 
@@ -36,6 +37,12 @@ def main(argv: Sequence[str] | None = None, *, world: World | None = None) -> in
             print(f"deviceflow: {SERVER_HINT}", file=sys.stderr)
             return 2
         return serve_main(args[1:])
+    if args and args[0] == "token":  # scripts call it before every request: keep it light
+        from deviceflow.cli.fastpath import run_token
+
+        code = run_token(args, world)
+        if code is not None:
+            return code
     from deviceflow.cli.app import run
 
     return run(args, world)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from deviceflow.cli.context import Context, World
+from deviceflow.cli.context import Context, World, context_from_flags
 from deviceflow.cli.errors import run_guarded
 
 if TYPE_CHECKING:
@@ -166,17 +166,7 @@ def make_context(args: argparse.Namespace, world: World) -> Context:
     Raises:
         UsageError: invalid settings.
     """
-    from deviceflow.cli.settings import config_path, read_config, resolve_settings
-
-    path = config_path(world.environ, world.home)
-    settings = resolve_settings(
-        vars(args),
-        world.environ,
-        config_text=read_config(path),
-        config_source=str(path),
-        home=world.home,
-    )
-    return Context(world=world, settings=settings, debug=bool(getattr(args, "debug", False)))
+    return context_from_flags(vars(args), world)
 
 
 def run(argv: Sequence[str], world: World | None = None) -> int:

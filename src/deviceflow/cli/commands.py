@@ -11,7 +11,7 @@ from deviceflow.cache.base import CacheCorruptError
 from deviceflow.cli.context import Context
 from deviceflow.cli.errors import SignInRequiredError, UsageError
 from deviceflow.cli.panel import format_remaining
-from deviceflow.cli.tokens import TokenManager
+from deviceflow.cli.tokens import TokenManager, manager_for
 
 if TYPE_CHECKING:
     from deviceflow.cache.base import CacheEntry
@@ -23,9 +23,7 @@ GRAPH_METHODS = ("GET", "POST", "PATCH", "DELETE")
 
 
 def _manager(ctx: Context) -> TokenManager:
-    return TokenManager(
-        ctx.cache(), ctx.settings.profile, transport=ctx.transport, clock=ctx.world.clock
-    )
+    return manager_for(ctx)
 
 
 def token(ctx: Context, args: argparse.Namespace) -> int:

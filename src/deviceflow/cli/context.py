@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from deviceflow.cache.base import TokenCache
     from deviceflow.transports.base import Transport
 
-__all__ = ["Context", "World"]
+__all__ = ["Context", "World", "context_from_flags"]
 
 
 def _default_transport() -> Transport:
@@ -83,3 +83,23 @@ class Context:
         return FileTokenCache(
             self.settings.cache_dir, clock=self.world.clock, sleep=self.world.sleep
         )
+
+
+def context_from_flags(flags: Mapping[str, object], world: World) -> Context:
+    """Resolve settings (flags by argparse destination, environment, config file) into a
+    :class:`Context`.
+
+    Raises:
+        UsageError: invalid settings.
+    """
+    from deviceflow.cli.settings import config_path, read_config, resolve_settings
+
+    path = config_path(world.environ, world.home)
+    settings = resolve_settings(
+        flags,
+        world.environ,
+        config_text=read_config(path),
+        config_source=str(path),
+        home=world.home,
+    )
+    return Context(world=world, settings=settings, debug=bool(flags.get("debug", False)))

@@ -10,13 +10,14 @@ never used twice, so servers that revoke a grant on refresh-token reuse keep wor
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from deviceflow.cache.base import AccessToken, Account, CacheEntry, TokenCache
 from deviceflow.cli.errors import SignInRequiredError
 
 if TYPE_CHECKING:
-    from deviceflow.core import Endpoints, Token
+    from deviceflow.cli.context import Context
+    from deviceflow.core import Endpoints, HttpRequest, HttpResponse, Token
     from deviceflow.transports.base import Transport
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "TokenManager",
     "access_from_token",
     "account_from_token",
+    "manager_for",
     "new_entry",
 ]
 
@@ -218,6 +220,24 @@ class TokenManager:
             )
             return client.refresh(seed, scopes=())
         return client.refresh(entry.refresh_token, scopes=list(scopes))
+
+
+class _TransportOnDemand:
+    """The context's transport, made on the first request: a cached token needs none (and the
+    default transport's TLS setup costs more than the rest of ``deviceflow token``)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+
+    def handle_request(self, request: HttpRequest, **options: Any) -> HttpResponse:
+        return self._ctx.transport.handle_request(request, **options)
+
+
+def manager_for(ctx: Context) -> TokenManager:
+    """The :class:`TokenManager` of the context's profile; its transport is made on demand."""
+    return TokenManager(
+        ctx.cache(), ctx.settings.profile, transport=_TransportOnDemand(ctx), clock=ctx.world.clock
+    )
 
 
 def _flag(profile: str) -> str:

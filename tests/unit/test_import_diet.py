@@ -1,0 +1,150 @@
+"""What ``import deviceflow`` and ``deviceflow token`` load: the heavy modules stay out.
+
+Start-up time is what a device or a script pays on every run (``bench/`` measures it); these
+tests pin the reason it is small: the package resolves its public names on first use, and a
+cached token is printed without the client, the transports, TLS or logging. No timing here:
+only which modules a fresh interpreter has loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from deviceflow.cache import AccessToken, CacheEntry
+from deviceflow.cache.file import FileTokenCache
+
+HEAVY = ("asyncio", "email", "http.client", "logging", "ssl", "urllib.request")
+"""Loaded only when a request is actually sent (or a library user imports them)."""
+
+_REPORT = (
+    "import sys, json; sys.stderr.flush();"
+    " print(json.dumps(sorted(m for m in sys.modules if m in {heavy!r})))"
+)
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEVICEFLOW_")}
+    env.update(extra)
+    return env
+
+
+def _loaded_after(code: str, env: dict[str, str] | None = None) -> list[str]:
+    script = code + "\n" + _REPORT.format(heavy=set(HEAVY))
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env or _clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return list(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def test_import_deviceflow_loads_no_heavy_module() -> None:
+    assert _loaded_after("import deviceflow") == []
+
+
+def test_import_deviceflow_loads_no_submodule() -> None:
+    code = (
+        "import deviceflow, sys\n"
+        "found = sorted(m for m in sys.modules if m.startswith('deviceflow.'))\n"
+        "assert found == [], found"
+    )
+    subprocess.run([sys.executable, "-c", code], env=_clean_env(), check=True, timeout=60)
+
+
+def test_public_names_still_resolve_on_first_use() -> None:
+    loaded = _loaded_after(
+        "from deviceflow import DeviceFlowClient, UrllibTransport\n"
+        "assert DeviceFlowClient.__module__ == 'deviceflow.client'"
+    )
+    assert "logging" in loaded  # the client does load what it needs, once used
+
+
+@pytest.fixture
+def cached_token_env(tmp_path: Path) -> dict[str, str]:
+    cache = FileTokenCache(tmp_path / "cache")
+    cache.save(
+        "default",
+        CacheEntry(
+            client_id="diet-device",
+            token_url="http://127.0.0.1:9/token",
+            device_authorization_url="http://127.0.0.1:9/devicecode",
+            scopes=("openid",),
+            refresh_token="diet-refresh",
+            access_tokens=(AccessToken(token="diet-access", expires_at=time.time() + 3600),),
+            updated_at=time.time(),
+        ),
+    )
+    return _clean_env(
+        DEVICEFLOW_CACHE=str(tmp_path / "cache"),
+        DEVICEFLOW_CLI_CONFIG=str(tmp_path / "none.ini"),
+        DEVICEFLOW_CLIENT_ID="diet-device",
+        DEVICEFLOW_ISSUER="http://127.0.0.1:9",
+    )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param(["token"], id="plain"),
+        pytest.param(["token", "--min-validity", "30", "--profile=default"], id="flags"),
+        pytest.param(["token", "--scope", "openid", "--debug"], id="scope"),
+    ],
+)
+def test_token_from_cache_loads_no_heavy_module(
+    cached_token_env: dict[str, str], argv: list[str]
+) -> None:
+    code = (
+        "import sys, io, contextlib\n"
+        "from deviceflow.cli import main\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out):\n"
+        f"    rc = main({argv!r})\n"
+        "assert rc == 0 and out.getvalue() == 'diet-access\\n', (rc, out.getvalue())\n"
+        "assert 'argparse' not in sys.modules and 'deviceflow.client' not in sys.modules"
+    )
+    assert _loaded_after(code, cached_token_env) == []
+
+
+def test_token_through_python_m_prints_the_cached_token(
+    cached_token_env: dict[str, str],
+) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "deviceflow", "token"],
+        env=cached_token_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout == "diet-access\n"
+    imported = {
+        line.split("|")[-1].strip()
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "deviceflow.cache.file" in imported  # the importtime report is what we think it is
+    assert imported.isdisjoint({*HEAVY, "argparse", "deviceflow.client"})
+
+
+def test_token_with_an_unknown_flag_takes_the_full_parser(
+    cached_token_env: dict[str, str],
+) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "deviceflow", "token", "--no-such-flag"],
+        env=cached_token_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "--no-such-flag" in proc.stderr
