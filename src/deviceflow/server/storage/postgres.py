@@ -149,9 +149,10 @@ class PostgresStorage:
 
         The pending poll is the hot path: a pool checkout and return per poll cost more CPU
         than the statement itself, so a calling thread (in practice the event loop's) keeps
-        one pooled connection and one cursor, and runs the poll as a prepared statement. At most ``max_size - 1`` connections are kept so (one is always
-        left to the other methods); beyond that, threads use the pool for polls too. A kept
-        connection goes back to the pool when its thread ends or its statement fails.
+        one pooled connection and one cursor, and runs the poll as a prepared statement. At
+        most ``max_size - 1`` connections are kept so (one is always left to the other
+        methods); beyond that, threads use the pool for polls too. A kept connection goes back
+        to the pool when its thread ends or its statement fails.
         """
         cursor: Cursor[tuple[Any, ...]] | None = getattr(self._local, "poll_cursor", None)
         if cursor is not None and not cursor.connection.closed:
