@@ -24,7 +24,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -111,12 +111,24 @@ def load_settings(args: argparse.Namespace, environ: dict[str, str] | os._Enviro
         settings = Settings.from_env(dict(environ))
     if args.db:
         settings = dataclasses.replace(settings, db_url=args.db)
+    if settings.db_url is None and settings.data_dir is None:
+        # SQLite by default, so pending flows and keys survive a restart; `--db memory:` opts out.
+        settings = dataclasses.replace(settings, data_dir=default_data_dir(environ))
     if not settings.public_url:
         host = args.host if ":" not in args.host else f"[{args.host}]"
         shown = "127.0.0.1" if host in ("0.0.0.0", "[::]") else host
         scheme = "https" if uses_tls(args) else "http"
         settings = dataclasses.replace(settings, public_url=f"{scheme}://{shown}:{args.port}")
     return settings
+
+
+def default_data_dir(environ: Mapping[str, str]) -> Path:
+    """``$XDG_DATA_HOME/deviceflow``, else ``~/.local/share/deviceflow``."""
+    base = environ.get("XDG_DATA_HOME") or ""
+    if not base:
+        home = environ.get("HOME") or str(Path.home())
+        base = str(Path(home) / ".local" / "share")
+    return Path(base) / "deviceflow"
 
 
 def development_banner(settings: Settings) -> str:
@@ -136,6 +148,8 @@ def development_banner(settings: Settings) -> str:
         lines.append(f"!!   user: {username}  password: {password}")
     if settings.database_url == "memory:":
         lines.append("!!   storage: in memory (everything is lost on exit)")
+    else:
+        lines.append(f"!!   storage: {settings.database_url}")
     lines.append(bar)
     return "\n".join(lines)
 
@@ -196,6 +210,8 @@ async def _serve(
     from deviceflow.server.app import create_app
     from deviceflow.server.storage import open_storage
 
+    if settings.data_dir is not None:
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     storage = open_storage(settings.database_url)
     try:
         app = create_app(settings, storage=storage, clock=time.time, rng=secrets.token_bytes)

@@ -41,6 +41,15 @@ def test_load_settings_defaults_public_url_and_db() -> None:
     assert settings.is_development
 
 
+def test_load_settings_without_db_uses_sqlite_in_the_data_home(tmp_path: Path) -> None:
+    args = argparse.Namespace(config=None, db=None, host="127.0.0.1", port=9999)
+    settings = run.load_settings(args, {"XDG_DATA_HOME": str(tmp_path)})
+    assert settings.database_url == f"sqlite:///{tmp_path / 'deviceflow' / 'deviceflow.sqlite3'}"
+    home = run.load_settings(args, {"HOME": str(tmp_path)})
+    assert home.data_dir == tmp_path / ".local" / "share" / "deviceflow"
+    assert "storage: sqlite:///" in run.development_banner(settings)
+
+
 def test_development_banner_is_loud_and_lists_demo_credentials() -> None:
     banner = run.development_banner(Settings.development())
     assert "DEVELOPMENT MODE" in banner
@@ -49,10 +58,16 @@ def test_development_banner_is_loud_and_lists_demo_credentials() -> None:
 
 
 @pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="signals")
+@pytest.mark.parametrize("db", ["memory:", None], ids=["memory", "default-sqlite"])
 def test_serve_answers_then_stops_cleanly_on_sigint(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    db: str | None,
 ) -> None:
     port = free_port()
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.delenv("DEVICEFLOW_DATA_DIR", raising=False)
     monkeypatch.delenv("DEVICEFLOW_CONFIG", raising=False)
     monkeypatch.delenv("DEVICEFLOW_PUBLIC_URL", raising=False)
     seen: dict[str, object] = {}
@@ -70,10 +85,13 @@ def test_serve_answers_then_stops_cleanly_on_sigint(
 
     thread = threading.Thread(target=client)
     thread.start()
-    code = run.main(["--port", str(port), "--db", "memory:", "--log-level", "warning"])
+    db_args = ["--db", db] if db else []
+    code = run.main(["--port", str(port), *db_args, "--log-level", "warning"])
     thread.join()
     captured = capsys.readouterr()
     assert code == 0
+    stored = tmp_path / "data" / "deviceflow" / "deviceflow.sqlite3"
+    assert stored.exists() is (db is None)
     assert seen["status"] == 200
     assert f"listening on http://127.0.0.1:{port}" in captured.out
     assert "DEVELOPMENT MODE" in captured.err
