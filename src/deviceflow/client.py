@@ -49,8 +49,10 @@ from deviceflow.core import (
     refresh_request,
 )
 from deviceflow.errors import (
+    DeviceFlowError,
     FlowCancelledError,
     LocalProtocolError,
+    OAuthError,
     RemoteProtocolError,
     TransportError,
 )
@@ -69,9 +71,32 @@ DEFAULT_TIMEOUT = 30.0
 # How often ``should_cancel`` is consulted while waiting for the next poll.
 _CANCEL_CHECK_SECONDS = 0.25
 
+#: How many times ``start()`` sends the device authorization request before giving up.
+START_ATTEMPTS = 3
+
 PendingEvent = AuthorizationPending | SlowDown | Retrying
 OnPending = Callable[[PendingEvent], object]
 ShouldCancel = Callable[[], bool]
+
+
+def _start_retry_delay(exc: DeviceFlowError, attempt: int) -> float:
+    """Seconds to wait before sending the device authorization request again; else re-raise.
+
+    Only faults that say nothing about the request itself are retried: a dropped or refused
+    connection, a timeout, or a 408/429/5xx answer. Nothing was shown to the user yet, so a new
+    request loses nothing; a refusal (``invalid_client``, ``invalid_scope``) is final at once.
+    """
+    if isinstance(exc, TransportError):
+        transient = exc.is_transient
+    elif isinstance(exc, (RemoteProtocolError, OAuthError)):
+        status = exc.status or 0
+        transient = status in (408, 429) or 500 <= status <= 599
+    else:
+        transient = False
+    if not transient or attempt >= START_ATTEMPTS:
+        raise exc
+    logger.info("device authorization failed (%s); retrying", type(exc).__name__)
+    return float(2 ** (attempt - 1))
 
 
 def fingerprint(secret: str) -> str:
@@ -313,13 +338,23 @@ class AsyncDeviceFlowClient(_ClientBase):
             The user code, verification URI and deadlines, on this client's monotonic clock.
 
         Raises:
-            TransportError: the request did not complete (not retried: nothing is lost).
+            TransportError: the request did not complete, on each of ``START_ATTEMPTS`` tries
+                (transient faults are retried after 1 s, then 2 s: no code was shown yet).
             OAuthError: the server refused (e.g. ``InvalidClientError``, ``InvalidScopeError``).
-            RemoteProtocolError: the server's answer or discovery document is malformed.
+            RemoteProtocolError: the server's answer or discovery document is malformed (or a
+                5xx/429 answer, once the attempts are used up).
         """
-        flow = self._new_flow(await self._resolve(), scopes, resource)
-        response = await self._send(flow.start())
-        return self._remember(flow.receive(response, self.clock()), flow)
+        endpoints = await self._resolve()
+        attempt = 0
+        while True:
+            attempt += 1
+            flow = self._new_flow(endpoints, scopes, resource)
+            try:
+                response = await self._send(flow.start())
+                return self._remember(flow.receive(response, self.clock()), flow)
+            except DeviceFlowError as exc:
+                delay = _start_retry_delay(exc, attempt)
+            await self._sleep(delay)
 
     async def wait(
         self,
@@ -503,13 +538,23 @@ class DeviceFlowClient(_ClientBase):
             The user code, verification URI and deadlines, on this client's monotonic clock.
 
         Raises:
-            TransportError: the request did not complete (not retried: nothing is lost).
+            TransportError: the request did not complete, on each of ``START_ATTEMPTS`` tries
+                (transient faults are retried after 1 s, then 2 s: no code was shown yet).
             OAuthError: the server refused (e.g. ``InvalidClientError``, ``InvalidScopeError``).
-            RemoteProtocolError: the server's answer or discovery document is malformed.
+            RemoteProtocolError: the server's answer or discovery document is malformed (or a
+                5xx/429 answer, once the attempts are used up).
         """
-        flow = self._new_flow(self._resolve(), scopes, resource)
-        response = self._send(flow.start())
-        return self._remember(flow.receive(response, self.clock()), flow)
+        endpoints = self._resolve()
+        attempt = 0
+        while True:
+            attempt += 1
+            flow = self._new_flow(endpoints, scopes, resource)
+            try:
+                response = self._send(flow.start())
+                return self._remember(flow.receive(response, self.clock()), flow)
+            except DeviceFlowError as exc:
+                delay = _start_retry_delay(exc, attempt)
+            self._sleep(delay)
 
     def wait(
         self,

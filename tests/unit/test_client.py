@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from deviceflow.client import AsyncDeviceFlowClient, DeviceFlowClient
+from deviceflow.client import START_ATTEMPTS, AsyncDeviceFlowClient, DeviceFlowClient
 from deviceflow.core import (
     AuthorizationPending,
     Endpoints,
@@ -34,6 +34,7 @@ from deviceflow.errors import (
     FlowCancelledError,
     InvalidClientError,
     InvalidGrantError,
+    InvalidScopeError,
     LocalProtocolError,
     ReadError,
     ReadTimeoutError,
@@ -350,10 +351,32 @@ async def test_client_start_error_is_raised(make_client: Callable[..., Client]) 
         await call(client.start())
 
 
-async def test_client_start_transport_fault_is_raised(make_client: Callable[..., Client]) -> None:
-    client = make_client(ConnectError("refused"))
+async def test_client_start_transport_fault_is_raised_after_the_attempts(
+    make_client: Callable[..., Client], fake_time: FakeTime
+) -> None:
+    client = make_client(*[ConnectError("refused")] * START_ATTEMPTS)
     with pytest.raises(ConnectError):
         await call(client.start())
+    assert len(server_of(client).seen) == START_ATTEMPTS
+    assert fake_time.sleeps == [1.0, 2.0]
+
+
+async def test_client_start_retries_transient_faults_then_succeeds(
+    make_client: Callable[..., Client], fake_time: FakeTime
+) -> None:
+    busy = HttpResponse(status=503, body=b"<html>busy</html>")
+    client = make_client(ConnectError("refused"), busy, device_code())
+    issued = await call(client.start())
+    assert issued.user_code
+    assert len(server_of(client).seen) == 3
+    assert fake_time.sleeps == [1.0, 2.0]
+
+
+async def test_client_start_refusal_is_not_retried(make_client: Callable[..., Client]) -> None:
+    client = make_client(oauth_error("invalid_scope"), device_code())
+    with pytest.raises(InvalidScopeError):
+        await call(client.start())
+    assert len(server_of(client).seen) == 1
 
 
 # --- cancellation ---------------------------------------------------------------------------------
