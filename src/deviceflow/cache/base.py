@@ -10,13 +10,18 @@ token.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Mapping
-from contextlib import AbstractContextManager
-from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from collections.abc import Mapping
 
 from deviceflow.errors import DeviceFlowError
+
+# ``typing.TYPE_CHECKING`` without importing typing (``deviceflow token`` loads this module: no
+# typing, dataclasses or re here); type checkers treat the name as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from typing import Any, ClassVar
+
+    from deviceflow.cache._protocol import TokenCache
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -34,7 +39,8 @@ __all__ = [
 #: Version of the on-disk layout of one entry; bumped on incompatible changes.
 SCHEMA_VERSION = 1
 
-_PROFILE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_PROFILE_CHARS = _ALNUM | frozenset("._-")
 
 
 class CacheError(DeviceFlowError):
@@ -64,7 +70,7 @@ def check_profile_name(profile: str) -> str:
         ValueError: the name is empty, too long, or has characters other than letters, digits,
             ``.``, ``_`` and ``-`` (or starts with one of the punctuation characters).
     """
-    if not _PROFILE_RE.match(profile):
+    if not (0 < len(profile) <= 64 and profile[0] in _ALNUM and _PROFILE_CHARS.issuperset(profile)):
         raise ValueError(
             f"invalid profile name {profile!r}: use letters, digits, '.', '_' or '-' "
             "(at most 64 characters, starting with a letter or digit)"
@@ -78,8 +84,44 @@ def _scope_set(scopes: Iterable[str]) -> frozenset[str]:
     return frozenset(s.rsplit("/", 1)[-1].lower() for s in scopes if s)
 
 
-@dataclass(frozen=True)
-class AccessToken:
+class _Record:
+    """An immutable value (plain class with ``__slots__``: no dataclasses on the ``token`` path).
+
+    Equality, hashing and the repr go over ``__slots__`` in order; ``_hidden`` members (secrets)
+    are left out of the repr.
+    """
+
+    __slots__: tuple[str, ...] = ()
+    _hidden: ClassVar[tuple[str, ...]] = ()
+
+    def _init(self, **values: object) -> None:
+        for name in self.__slots__:
+            object.__setattr__(self, name, values[name])
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, _Record)
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        shown = (f"{n}={getattr(self, n)!r}" for n in self.__slots__ if n not in self._hidden)
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+
+class AccessToken(_Record):
     """One access token and what it is good for.
 
     Attributes:
@@ -89,10 +131,22 @@ class AccessToken:
         token_type: the token type, normally ``Bearer``.
     """
 
-    token: str = field(repr=False)
+    __slots__ = ("token", "expires_at", "scopes", "token_type")
+    _hidden = ("token",)
+    token: str
     expires_at: float
-    scopes: tuple[str, ...] = ()
-    token_type: str = "Bearer"
+    scopes: tuple[str, ...]
+    token_type: str
+
+    def __init__(
+        self,
+        *,
+        token: str,
+        expires_at: float,
+        scopes: tuple[str, ...] = (),
+        token_type: str = "Bearer",
+    ) -> None:
+        self._init(token=token, expires_at=expires_at, scopes=scopes, token_type=token_type)
 
     def is_valid(self, now: float, *, min_validity: float = 0.0) -> bool:
         """Whether the token is still good for at least ``min_validity`` seconds after ``now``."""
@@ -105,8 +159,7 @@ class AccessToken:
         return wanted <= _scope_set(self.scopes)
 
 
-@dataclass(frozen=True)
-class Account:
+class Account(_Record):
     """Who signed in, for display (taken from the ID token, not validated).
 
     Attributes:
@@ -115,9 +168,15 @@ class Account:
         subject: a stable identifier (``oid`` or ``sub``).
     """
 
-    username: str | None = None
-    name: str | None = None
-    subject: str | None = None
+    __slots__ = ("username", "name", "subject")
+    username: str | None
+    name: str | None
+    subject: str | None
+
+    def __init__(
+        self, *, username: str | None = None, name: str | None = None, subject: str | None = None
+    ) -> None:
+        self._init(username=username, name=name, subject=subject)
 
     def label(self) -> str:
         """A short human label: ``Name <username>``, or whichever part is known."""
@@ -126,8 +185,7 @@ class Account:
         return self.name or self.username or self.subject or "unknown account"
 
 
-@dataclass(frozen=True)
-class CacheEntry:
+class CacheEntry(_Record):
     """Everything one profile keeps between runs.
 
     Attributes:
@@ -145,18 +203,70 @@ class CacheEntry:
         updated_at: wall-clock time of the last change.
     """
 
+    __slots__ = (
+        "client_id",
+        "token_url",
+        "device_authorization_url",
+        "revocation_url",
+        "issuer",
+        "dialect",
+        "resource",
+        "scopes",
+        "account",
+        "refresh_token",
+        "access_tokens",
+        "updated_at",
+    )
+    _hidden = ("refresh_token",)
     client_id: str
     token_url: str
     device_authorization_url: str
-    revocation_url: str | None = None
-    issuer: str | None = None
-    dialect: str = "rfc8628"
-    resource: str | None = None
-    scopes: tuple[str, ...] = ()
-    account: Account = Account()
-    refresh_token: str | None = field(default=None, repr=False)
-    access_tokens: tuple[AccessToken, ...] = ()
-    updated_at: float = 0.0
+    revocation_url: str | None
+    issuer: str | None
+    dialect: str
+    resource: str | None
+    scopes: tuple[str, ...]
+    account: Account
+    refresh_token: str | None
+    access_tokens: tuple[AccessToken, ...]
+    updated_at: float
+
+    def __init__(
+        self,
+        *,
+        client_id: str,
+        token_url: str,
+        device_authorization_url: str,
+        revocation_url: str | None = None,
+        issuer: str | None = None,
+        dialect: str = "rfc8628",
+        resource: str | None = None,
+        scopes: tuple[str, ...] = (),
+        account: Account = Account(),  # noqa: B008 - immutable
+        refresh_token: str | None = None,
+        access_tokens: tuple[AccessToken, ...] = (),
+        updated_at: float = 0.0,
+    ) -> None:
+        self._init(
+            client_id=client_id,
+            token_url=token_url,
+            device_authorization_url=device_authorization_url,
+            revocation_url=revocation_url,
+            issuer=issuer,
+            dialect=dialect,
+            resource=resource,
+            scopes=scopes,
+            account=account,
+            refresh_token=refresh_token,
+            access_tokens=access_tokens,
+            updated_at=updated_at,
+        )
+
+    def replace(self, **changes: Any) -> CacheEntry:
+        """A copy with ``changes`` (member name -> new value), like ``dataclasses.replace``."""
+        values: dict[str, Any] = {name: getattr(self, name) for name in self.__slots__}
+        values.update(changes)
+        return CacheEntry(**values)
 
     def find(
         self, scopes: Iterable[str], now: float, *, min_validity: float = 0.0
@@ -177,8 +287,7 @@ class CacheEntry:
         kept = tuple(
             t for t in self.access_tokens if _scope_set(t.scopes) != key and t.is_valid(now)
         )
-        return replace(
-            self,
+        return self.replace(
             access_tokens=(access, *kept),
             refresh_token=refresh_token if refresh_token else self.refresh_token,
             updated_at=now,
@@ -287,44 +396,10 @@ def _access_token(data: object) -> AccessToken:
     )
 
 
-class TokenCache(Protocol):
-    """Where profiles are kept. Implementations: file (default), memory.
+def __getattr__(name: str) -> object:
+    """:class:`TokenCache` lives in :mod:`deviceflow.cache._protocol` (it needs ``typing``)."""
+    if name == "TokenCache":
+        from deviceflow.cache._protocol import TokenCache
 
-    Callers that refresh hold :meth:`lock` across load → refresh → save, so that concurrent
-    processes refresh once and every rotated refresh token is saved before the next one is used.
-    """
-
-    def load(self, profile: str) -> CacheEntry | None:
-        """Return the profile's entry, or ``None`` when nobody signed in.
-
-        Raises:
-            CacheError: the stored entry is unsafe or unreadable (see subclasses).
-        """
-
-    def save(self, profile: str, entry: CacheEntry) -> None:
-        """Store ``entry`` for ``profile``, replacing the previous one atomically.
-
-        Raises:
-            CacheError: the store is unsafe or cannot be written.
-        """
-
-    def remove(self, profile: str) -> bool:
-        """Forget ``profile``; return whether there was anything to forget.
-
-        Raises:
-            CacheError: the store cannot be changed.
-        """
-
-    def profiles(self) -> list[str]:
-        """Names of the stored profiles, sorted.
-
-        Raises:
-            CacheError: the store cannot be listed.
-        """
-
-    def lock(self, profile: str) -> AbstractContextManager[None]:
-        """A context manager holding the profile's exclusive (cross-process) lock.
-
-        Raises:
-            CacheLockTimeoutError: on entering, when the lock stays busy too long.
-        """
+        return TokenCache
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -25,12 +25,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import stat
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from pathlib import Path
 
 from deviceflow.cache.base import (
     CacheCorruptError,
@@ -41,6 +37,14 @@ from deviceflow.cache.base import (
     check_profile_name,
 )
 
+# ``typing.TYPE_CHECKING`` without importing typing: ``deviceflow token`` loads this module, so
+# it avoids typing, pathlib (paths are ``os.path`` strings inside), contextlib and re.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from pathlib import Path
+    from types import TracebackType
+
 __all__ = ["STALE_TEMP_SECONDS", "FileTokenCache", "default_cache_dir"]
 
 _SUFFIX = ".json"
@@ -50,7 +54,7 @@ _TEMP_SUFFIX = ".tmp"
 STALE_TEMP_SECONDS = 600.0
 
 
-def default_cache_dir(environ: Mapping[str, str], home: Path) -> Path:
+def default_cache_dir(environ: Mapping[str, str], home: str | os.PathLike[str]) -> str:
     """The user's state directory for deviceflow.
 
     ``$XDG_STATE_HOME/deviceflow`` when that variable holds an absolute path (the XDG Base
@@ -58,8 +62,8 @@ def default_cache_dir(environ: Mapping[str, str], home: Path) -> Path:
     """
     xdg = environ.get("XDG_STATE_HOME", "")
     if xdg and os.path.isabs(xdg):
-        return Path(xdg) / "deviceflow"
-    return home / ".local" / "state" / "deviceflow"
+        return os.path.join(xdg, "deviceflow")
+    return os.path.join(home, ".local", "state", "deviceflow")
 
 
 class FileTokenCache:
@@ -74,16 +78,23 @@ class FileTokenCache:
 
     def __init__(
         self,
-        directory: Path,
+        directory: str | os.PathLike[str],
         *,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         lock_timeout: float = 60.0,
     ) -> None:
-        self.directory = Path(directory)
+        self._dir = os.fspath(directory)
         self._clock = clock
         self._sleep = sleep
         self._lock_timeout = lock_timeout
+
+    @property
+    def directory(self) -> Path:
+        """Where the files live."""
+        from pathlib import Path
+
+        return Path(self._dir)
 
     def path(self, profile: str) -> Path:
         """The file that holds ``profile``.
@@ -91,25 +102,30 @@ class FileTokenCache:
         Raises:
             ValueError: the profile name is not safe to use in a file name.
         """
-        return self.directory / (check_profile_name(profile) + _SUFFIX)
+        from pathlib import Path
+
+        return Path(self._file(profile))
+
+    def _file(self, profile: str, suffix: str = _SUFFIX) -> str:
+        return os.path.join(self._dir, check_profile_name(profile) + suffix)
 
     # -- safety checks -----------------------------------------------------------------------
 
     def _ensure_directory(self) -> None:
-        if not self.directory.exists():
+        if not os.path.exists(self._dir):
             try:
-                self.directory.mkdir(mode=0o700, parents=True)
+                os.makedirs(self._dir, mode=0o700)
             except OSError as exc:
-                raise CacheError(f"cannot create the token cache {self.directory}: {exc}") from exc
+                raise CacheError(f"cannot create the token cache {self._dir}: {exc}") from exc
             # mkdir's mode is filtered by the umask; make sure it is exactly 0700.
-            os.chmod(self.directory, 0o700)
+            os.chmod(self._dir, 0o700)
         self._check_directory()
 
     def _check_directory(self) -> None:
-        info = os.stat(self.directory)
+        info = os.stat(self._dir)
         if not stat.S_ISDIR(info.st_mode):
-            raise CacheError(f"the token cache {self.directory} is not a directory")
-        _check_private(info, str(self.directory), "700")
+            raise CacheError(f"the token cache {self._dir} is not a directory")
+        _check_private(info, self._dir, "700")
 
     # -- TokenCache ------------------------------------------------------------------------
 
@@ -122,8 +138,8 @@ class FileTokenCache:
             CacheCorruptError: the file could not be parsed; it was renamed aside.
             CacheError: the file was written by a newer deviceflow, or cannot be read.
         """
-        path = self.path(profile)
-        if not self.directory.exists():
+        path = self._file(profile)
+        if not os.path.exists(self._dir):
             return None
         self._check_directory()
         try:
@@ -133,7 +149,7 @@ class FileTokenCache:
         except OSError as exc:
             raise CacheError(f"cannot read the token cache {path}: {exc}") from exc
         with os.fdopen(fd, "rb") as handle:
-            _check_private(os.fstat(handle.fileno()), str(path), "600")
+            _check_private(os.fstat(handle.fileno()), path, "600")
             raw = handle.read()
         try:
             data = json.loads(raw.decode("utf-8"))
@@ -151,11 +167,11 @@ class FileTokenCache:
             raise CacheCorruptError(
                 f"the token cache {path} is corrupt ({_short(exc)}); it was moved to {moved} "
                 "and kept for review. Run 'deviceflow login' to sign in again.",
-                moved_to=str(moved),
+                moved_to=moved,
             ) from exc
 
-    def _set_aside(self, path: Path) -> Path:
-        target = path.with_name(f"{path.name}.corrupt-{int(self._clock())}")
+    def _set_aside(self, path: str) -> str:
+        target = f"{path}.corrupt-{int(self._clock())}"
         os.replace(path, target)
         return target
 
@@ -166,12 +182,12 @@ class FileTokenCache:
             CachePermissionError: the directory is accessible to other users.
             CacheError: the file cannot be written; the previous file is left untouched.
         """
-        path = self.path(profile)
+        path = self._file(profile)
         self._ensure_directory()
         data = json.dumps(entry.to_dict(), indent=1, sort_keys=True).encode("utf-8")
         import tempfile  # only writers need it (and its imports): readers start faster
 
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f".{profile}.", suffix=_TEMP_SUFFIX)
+        fd, tmp = tempfile.mkstemp(dir=self._dir, prefix=f".{profile}.", suffix=_TEMP_SUFFIX)
         try:
             with os.fdopen(fd, "wb") as handle:
                 os.fchmod(handle.fileno(), 0o600)
@@ -182,27 +198,33 @@ class FileTokenCache:
         except OSError as exc:
             _unlink_quietly(tmp)
             raise CacheError(f"cannot write the token cache {path}: {exc}") from exc
-        _fsync_directory(self.directory)
+        _fsync_directory(self._dir)
         self._remove_temp_files(profile, older_than=STALE_TEMP_SECONDS)
 
     def _remove_temp_files(self, profile: str, *, older_than: float | None) -> int:
         """Delete ``profile``'s temporary files (only those older than ``older_than`` seconds,
         when given: younger ones may belong to a live writer); return how many went."""
-        pattern = re.compile(rf"\.{re.escape(profile)}\.[^.]+{re.escape(_TEMP_SUFFIX)}")
+        prefix = f".{profile}."  # mkstemp's names: .<profile>.<random, no dot>.tmp
         now = self._clock()
         removed = 0
         try:
-            names = os.listdir(self.directory)
+            names = os.listdir(self._dir)
         except OSError:  # pragma: no cover - the directory vanished under us
             return 0
         for name in names:
-            if not pattern.fullmatch(name):
+            middle = name[len(prefix) : -len(_TEMP_SUFFIX)]
+            if not (
+                name.startswith(prefix)
+                and name.endswith(_TEMP_SUFFIX)
+                and len(name) > len(prefix) + len(_TEMP_SUFFIX)
+                and "." not in middle
+            ):
                 continue
-            path = self.directory / name
+            path = os.path.join(self._dir, name)
             try:
-                if older_than is not None and now - path.lstat().st_mtime < older_than:
+                if older_than is not None and now - os.lstat(path).st_mtime < older_than:
                     continue
-                path.unlink()
+                os.unlink(path)
             except OSError:  # pragma: no cover - removed by another process meanwhile
                 continue
             removed += 1
@@ -215,17 +237,19 @@ class FileTokenCache:
         Raises:
             CacheError: the file exists but cannot be deleted.
         """
-        path = self.path(profile)
-        debris = self._remove_temp_files(profile, older_than=None) if path.parent.exists() else 0
+        path = self._file(profile)
+        debris = (
+            self._remove_temp_files(profile, older_than=None) if os.path.exists(self._dir) else 0
+        )
         try:
-            path.unlink()
+            os.unlink(path)
         except FileNotFoundError:
             if debris:
-                _fsync_directory(self.directory)
+                _fsync_directory(self._dir)
             return False
         except OSError as exc:
             raise CacheError(f"cannot delete the token cache {path}: {exc}") from exc
-        _fsync_directory(self.directory)
+        _fsync_directory(self._dir)
         return True
 
     def profiles(self) -> list[str]:
@@ -234,45 +258,70 @@ class FileTokenCache:
         Raises:
             CachePermissionError: the directory is accessible to other users.
         """
-        if not self.directory.exists():
+        if not os.path.exists(self._dir):
             return []
         self._check_directory()
         names = []
-        for item in self.directory.iterdir():
-            if item.name.endswith(_SUFFIX) and not item.name.startswith("."):
-                names.append(item.name[: -len(_SUFFIX)])
+        for name in os.listdir(self._dir):
+            if name.endswith(_SUFFIX) and not name.startswith("."):
+                names.append(name[: -len(_SUFFIX)])
         return sorted(names)
 
-    @contextmanager
-    def lock(self, profile: str) -> Iterator[None]:
-        """Hold the exclusive cross-process lock of ``profile``.
+    def lock(self, profile: str) -> _ProfileLock:
+        """A context manager holding the exclusive cross-process lock of ``profile``.
 
         Raises:
-            CacheLockTimeoutError: another process kept the lock longer than ``lock_timeout``.
-            CachePermissionError: the directory is accessible to other users.
+            CacheLockTimeoutError: on entering, when another process kept the lock longer than
+                ``lock_timeout``.
+            CachePermissionError: on entering, when the directory is accessible to other users.
         """
+        return _ProfileLock(self, self._file(profile, ".lock"))
+
+
+class _ProfileLock:
+    """``with cache.lock(profile):`` -- an ``fcntl.flock`` on ``<profile>.lock`` (a class rather
+    than ``@contextmanager``: ``deviceflow token`` does not import contextlib)."""
+
+    def __init__(self, cache: FileTokenCache, path: str) -> None:
+        self._cache = cache
+        self._path = path
+        self._fd = -1
+
+    def __enter__(self) -> None:
         import fcntl
 
-        lock_path = self.directory / (check_profile_name(profile) + ".lock")
-        self._ensure_directory()
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        cache = self._cache
+        cache._ensure_directory()
+        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            deadline = self._clock() + self._lock_timeout
+            deadline = cache._clock() + cache._lock_timeout
             while True:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     break
                 except BlockingIOError:
-                    if self._clock() >= deadline:
+                    if cache._clock() >= deadline:
                         raise CacheLockTimeoutError(
-                            f"another deviceflow process has held {lock_path} for more than "
-                            f"{self._lock_timeout:g} s; try again"
+                            f"another deviceflow process has held {self._path} for more than "
+                            f"{cache._lock_timeout:g} s; try again"
                         ) from None
-                    self._sleep(0.02)
-            try:
-                yield
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
+                    cache._sleep(0.02)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        import fcntl
+
+        fd, self._fd = self._fd, -1
+        try:
+            fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
 
@@ -290,7 +339,7 @@ def _check_private(info: os.stat_result, name: str, mode: str) -> None:
         )
 
 
-def _fsync_directory(directory: Path) -> None:
+def _fsync_directory(directory: str) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:  # pragma: no cover - platforms without directory handles

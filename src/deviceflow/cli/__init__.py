@@ -8,10 +8,13 @@ and ``token`` skips the argument parser (:mod:`deviceflow.cli.fastpath`).
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
+# ``typing.TYPE_CHECKING`` without importing typing (``deviceflow token`` loads this module);
+# type checkers treat the name as true.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from deviceflow.cli.context import World
 
 __all__ = ["main"]

@@ -10,15 +10,16 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
 
-from deviceflow.cli.settings import CliSettings
-
+# ``typing.TYPE_CHECKING`` without importing typing (``deviceflow token`` loads this module: no
+# typing, dataclasses or pathlib); type checkers treat the name as true.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from typing import TextIO
+
     from deviceflow.cache.base import TokenCache
+    from deviceflow.cli.settings import CliSettings
     from deviceflow.transports.base import Transport
 
 __all__ = ["Context", "World", "context_from_flags"]
@@ -30,29 +31,59 @@ def _default_transport() -> Transport:
     return UrllibTransport()
 
 
-@dataclass
 class World:
-    """Streams, environment, clocks and network of one CLI run (real ones by default)."""
+    """Streams, environment, clocks and network of one CLI run (real ones by default).
 
-    stdout: TextIO = field(default_factory=lambda: sys.stdout)
-    stderr: TextIO = field(default_factory=lambda: sys.stderr)
-    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-    home: Path = field(default_factory=Path.home)
-    clock: Callable[[], float] = time.time
-    monotonic: Callable[[], float] = time.monotonic
-    sleep: Callable[[float], None] = time.sleep
-    make_transport: Callable[[], Transport] = _default_transport
-    cache_factory: Callable[[Path], TokenCache] | None = None
+    ``home`` is the user's home directory (default ``~``); ``cache_factory``, when given, makes
+    the token cache from the settings' cache directory instead of :class:`FileTokenCache`.
+    """
+
+    __slots__ = (
+        "stdout",
+        "stderr",
+        "environ",
+        "home",
+        "clock",
+        "monotonic",
+        "sleep",
+        "make_transport",
+        "cache_factory",
+    )
+
+    def __init__(
+        self,
+        *,
+        stdout: TextIO | None = None,
+        stderr: TextIO | None = None,
+        environ: Mapping[str, str] | None = None,
+        home: str | os.PathLike[str] | None = None,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        make_transport: Callable[[], Transport] = _default_transport,
+        cache_factory: Callable[[str], TokenCache] | None = None,
+    ) -> None:
+        self.stdout: TextIO = sys.stdout if stdout is None else stdout
+        self.stderr: TextIO = sys.stderr if stderr is None else stderr
+        self.environ: Mapping[str, str] = dict(os.environ) if environ is None else environ
+        self.home: str | os.PathLike[str] = os.path.expanduser("~") if home is None else home
+        self.clock = clock
+        self.monotonic = monotonic
+        self.sleep = sleep
+        self.make_transport = make_transport
+        self.cache_factory = cache_factory
 
 
-@dataclass
 class Context:
     """One run: the world, the resolved settings and the global flags."""
 
-    world: World
-    settings: CliSettings
-    debug: bool = False
-    _transport: Transport | None = None
+    __slots__ = ("world", "settings", "debug", "_transport")
+
+    def __init__(self, *, world: World, settings: CliSettings, debug: bool = False) -> None:
+        self.world = world
+        self.settings = settings
+        self.debug = debug
+        self._transport: Transport | None = None
 
     def say(self, text: str = "") -> None:
         """A line for a person, on stderr (stdout is for results)."""

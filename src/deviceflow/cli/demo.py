@@ -11,7 +11,6 @@ open them.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import queue
 import shutil
@@ -143,8 +142,7 @@ def demo(ctx: Context, args: argparse.Namespace) -> int:
             for username, password in credentials[:1]:
                 human(f"  demo user: {username}   password: {password}")
             human("")
-            settings = dataclasses.replace(
-                ctx.settings,
+            settings = ctx.settings.replace(
                 profile="demo",
                 client_id=DEMO_CLIENT_ID,
                 issuer=None,
@@ -153,9 +151,9 @@ def demo(ctx: Context, args: argparse.Namespace) -> int:
                 scopes=DEFAULT_SCOPES,
                 resource=None,
                 graph_url=base,
-                cache_dir=workdir / "cache",
+                cache_dir=str(workdir / "cache"),
             )
-            run_ctx = dataclasses.replace(ctx, settings=settings)
+            run_ctx = Context(world=ctx.world, settings=settings, debug=ctx.debug)
             run_login(run_ctx, login_options(args))
             manager = TokenManager(
                 run_ctx.cache(), "demo", transport=run_ctx.transport, clock=ctx.world.clock

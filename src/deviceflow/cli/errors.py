@@ -20,8 +20,13 @@ no traceback ever reaches a user (``--debug`` adds the HTTP exchanges, not a tra
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from typing import TextIO
+
+# ``typing.TYPE_CHECKING`` without importing typing (``deviceflow token`` loads this module);
+# type checkers treat the name as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import TextIO
 
 __all__ = [
     "EXIT_DENIED",

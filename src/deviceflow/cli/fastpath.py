@@ -14,10 +14,12 @@ argparse path, which produces the usual help or usage error.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
+# ``typing.TYPE_CHECKING`` without importing typing (``deviceflow token`` loads this module);
+# type checkers treat the name as true.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from deviceflow.cli.context import World
 
 __all__ = ["parse_token_flags", "run_token"]

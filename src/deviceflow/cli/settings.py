@@ -22,16 +22,20 @@ section per profile keeps several apps or tenants apart::
 
 from __future__ import annotations
 
-import configparser
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from deviceflow.cache.base import check_profile_name
 from deviceflow.cache.file import default_cache_dir
 from deviceflow.cli.errors import UsageError
+
+# ``typing.TYPE_CHECKING`` without importing typing (``deviceflow token`` loads this module: no
+# typing, dataclasses, pathlib or configparser unless a config file exists); type checkers
+# treat the name as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import Any
 
 __all__ = [
     "DEFAULT_GRAPH_URL",
@@ -65,7 +69,6 @@ _KEYS = {
 }
 
 
-@dataclass(frozen=True)
 class CliSettings:
     """The resolved settings of one CLI run.
 
@@ -79,8 +82,22 @@ class CliSettings:
         resource: a Microsoft v1 resource; switches to the v1 endpoints.
         graph_url: base URL of Microsoft Graph (or our emulation).
         cache_dir: where the token files live.
+
+    Immutable, compared and shown member by member (a plain class: ``deviceflow token`` does not
+    import dataclasses); :meth:`replace` makes a changed copy.
     """
 
+    __slots__ = (
+        "profile",
+        "client_id",
+        "issuer",
+        "authority",
+        "tenant",
+        "scopes",
+        "resource",
+        "graph_url",
+        "cache_dir",
+    )
     profile: str
     client_id: str | None
     issuer: str | None
@@ -89,27 +106,74 @@ class CliSettings:
     scopes: tuple[str, ...]
     resource: str | None
     graph_url: str
-    cache_dir: Path
+    cache_dir: str
+
+    def __init__(
+        self,
+        *,
+        profile: str,
+        client_id: str | None,
+        issuer: str | None,
+        authority: str,
+        tenant: str,
+        scopes: tuple[str, ...],
+        resource: str | None,
+        graph_url: str,
+        cache_dir: str,
+    ) -> None:
+        set_ = object.__setattr__  # the class refuses plain assignment
+        set_(self, "profile", profile)
+        set_(self, "client_id", client_id)
+        set_(self, "issuer", issuer)
+        set_(self, "authority", authority)
+        set_(self, "tenant", tenant)
+        set_(self, "scopes", scopes)
+        set_(self, "resource", resource)
+        set_(self, "graph_url", graph_url)
+        set_(self, "cache_dir", cache_dir)
+
+    def replace(self, **changes: Any) -> CliSettings:
+        """A copy with ``changes`` (member name -> new value)."""
+        return CliSettings(**{**self._asdict(), **changes})
+
+    def _asdict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("CliSettings is immutable")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CliSettings):
+            return NotImplemented
+        return self._asdict() == other._asdict()
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._asdict().values()))
+
+    def __repr__(self) -> str:
+        members = ", ".join(f"{k}={v!r}" for k, v in self._asdict().items())
+        return f"CliSettings({members})"
 
 
-def config_path(environ: Mapping[str, str], home: Path) -> Path:
+def config_path(environ: Mapping[str, str], home: str | os.PathLike[str]) -> str:
     """The config file to read: ``DEVICEFLOW_CLI_CONFIG``, else the XDG config directory's."""
     explicit = environ.get("DEVICEFLOW_CLI_CONFIG")
     if explicit:
-        return Path(explicit)
+        return explicit
     xdg = environ.get("XDG_CONFIG_HOME", "")
-    base = Path(xdg) if xdg and os.path.isabs(xdg) else home / ".config"
-    return base / "deviceflow" / "config.ini"
+    base = xdg if xdg and os.path.isabs(xdg) else os.path.join(home, ".config")
+    return os.path.join(base, "deviceflow", "config.ini")
 
 
-def read_config(path: Path) -> str:
+def read_config(path: str | os.PathLike[str]) -> str:
     """The config file's text, or ``""`` when there is none.
 
     Raises:
         UsageError: the file exists but cannot be read.
     """
     try:
-        return path.read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
     except FileNotFoundError:
         return ""
     except (OSError, UnicodeDecodeError) as exc:
@@ -117,6 +181,8 @@ def read_config(path: Path) -> str:
 
 
 def _parse_config(text: str, profile: str, source: str) -> dict[str, str]:
+    import configparser  # only when there is a config file
+
     parser = configparser.ConfigParser(interpolation=None)
     try:
         parser.read_string(text, source=source)
@@ -161,7 +227,7 @@ def resolve_settings(
     *,
     config_text: str = "",
     config_source: str = "config.ini",
-    home: Path,
+    home: str | os.PathLike[str],
 ) -> CliSettings:
     """Combine flags, environment and config file (in that order of precedence).
 
@@ -225,7 +291,7 @@ def resolve_settings(
 
     graph_url = str(pick("graph_url") or DEFAULT_GRAPH_URL).rstrip("/")
     cache = pick("cache")
-    cache_dir = Path(str(cache)).expanduser() if cache else default_cache_dir(environ, home)
+    cache_dir = os.path.expanduser(str(cache)) if cache else default_cache_dir(environ, home)
     client_id = pick("client_id")
     resource = pick("resource")
     return CliSettings(

@@ -9,13 +9,17 @@ never used twice, so servers that revoke a grant on refresh-token reuse keep wor
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
-
-from deviceflow.cache.base import AccessToken, Account, CacheEntry, TokenCache
+from deviceflow.cache.base import AccessToken, Account, CacheEntry
 from deviceflow.cli.errors import SignInRequiredError
 
+# ``typing.TYPE_CHECKING`` without importing typing (``deviceflow token`` loads this module);
+# type checkers treat the name as true.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from typing import Any
+
+    from deviceflow.cache.base import TokenCache
     from deviceflow.cli.context import Context
     from deviceflow.core import Endpoints, HttpRequest, HttpResponse, Token
     from deviceflow.transports.base import Transport
@@ -166,8 +170,6 @@ class TokenManager:
             TransportError, OAuthError, RemoteProtocolError: the refresh failed otherwise.
             CacheError: the cache is unsafe, corrupt or locked for too long.
         """
-        from deviceflow.errors import InvalidGrantError
-
         with self.cache.lock(self.profile):
             entry = self.entry()
             now = self._clock()
@@ -181,6 +183,8 @@ class TokenManager:
                     f"refresh token; sign in again with: deviceflow login{_flag(self.profile)}"
                 )
             wanted = tuple(scopes) or entry.scopes
+            from deviceflow.errors import InvalidGrantError
+
             try:
                 token = self._refresh(entry, wanted)
             except InvalidGrantError as exc:

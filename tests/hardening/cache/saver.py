@@ -13,7 +13,6 @@ older one and never a broken file.
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from pathlib import Path
 
 from deviceflow.cache.base import AccessToken, CacheEntry
@@ -39,8 +38,7 @@ def generation_of(entry: CacheEntry | None) -> int:
 def entry_for(generation: int) -> CacheEntry:
     """The entry of ``generation``: its refresh token and an access token that say which one."""
     access = AccessToken(token=f"at-{generation}", expires_at=4e9, scopes=BASE.scopes)
-    return replace(
-        BASE,
+    return BASE.replace(
         refresh_token=f"rt-{generation:08d}",
         access_tokens=(access,),
         updated_at=float(generation),

@@ -192,7 +192,7 @@ def _hold_and_increment(directory: str, queue: multiprocessing.Queue[int]) -> No
         entry = cache.load("default")
         assert entry is not None
         count = int(entry.refresh_token or "0") + 1
-        cache.save("default", CacheEntry(**{**entry.__dict__, "refresh_token": str(count)}))
+        cache.save("default", entry.replace(refresh_token=str(count)))
     queue.put(count)
 
 
@@ -216,9 +216,11 @@ def test_file_cache_lock_serialises_processes(tmp_path: Path) -> None:
 
 def test_default_cache_dir_prefers_absolute_xdg_state_home(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    assert default_cache_dir({"XDG_STATE_HOME": "/x/state"}, home) == Path("/x/state/deviceflow")
-    assert default_cache_dir({"XDG_STATE_HOME": "rel"}, home) == home / ".local/state/deviceflow"
-    assert default_cache_dir({}, home) == home / ".local/state/deviceflow"
+    assert default_cache_dir({"XDG_STATE_HOME": "/x/state"}, home) == "/x/state/deviceflow"
+    assert (
+        Path(default_cache_dir({"XDG_STATE_HOME": "rel"}, home)) == home / ".local/state/deviceflow"
+    )
+    assert Path(default_cache_dir({}, home)) == home / ".local/state/deviceflow"
 
 
 @pytest.mark.parametrize("factory", [MemoryTokenCache, None], ids=["memory", "file"])

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from tests.unit.cli.fakeidp import BASE, CLIENT_ID, FakeIdP, Harness, reply
 
-from deviceflow.cache import AccessToken, CacheEntry
+from deviceflow.cache import AccessToken
 from deviceflow.cli import main
 from deviceflow.cli.demo import lan_address
 
@@ -23,7 +23,7 @@ def expire(h: Harness, profile: str = "default") -> None:
     assert entry is not None
     old = entry.access_tokens[0]
     stale = AccessToken(token=old.token, expires_at=h.now - 1, scopes=old.scopes)
-    cache.save(profile, CacheEntry(**{**entry.__dict__, "access_tokens": (stale,)}))
+    cache.save(profile, entry.replace(access_tokens=(stale,)))
 
 
 def test_token_prints_cached_token_without_refresh(tmp_path: Path) -> None:
@@ -79,7 +79,7 @@ def test_token_without_refresh_token_exits_3(tmp_path: Path) -> None:
     cache = h.cache()
     entry = cache.load("default")
     assert entry is not None
-    cache.save("default", CacheEntry(**{**entry.__dict__, "refresh_token": None}))
+    cache.save("default", entry.replace(refresh_token=None))
     assert h.run("token", "--profile", "default") == 3
     assert "no refresh token" in h.stderr.getvalue()
 

@@ -39,7 +39,7 @@ def test_defaults_are_microsoft_organizations() -> None:
     assert (s.authority, s.tenant) == ("https://login.microsoftonline.com", "organizations")
     assert s.scopes == DEFAULT_SCOPES == ("User.Read", "offline_access", "openid", "profile")
     assert s.graph_url == "https://graph.microsoft.com"
-    assert s.cache_dir == HOME / ".local/state/deviceflow"
+    assert Path(s.cache_dir) == HOME / ".local/state/deviceflow"
     assert s.resource is None
 
 
@@ -113,10 +113,10 @@ def test_invalid_profile_name_is_usage_error() -> None:
 
 def test_cache_dir_from_flag_environment_and_xdg(tmp_path: Path) -> None:
     s = resolve_settings({"cache": str(tmp_path)}, {"DEVICEFLOW_CACHE": "/env"}, home=HOME)
-    assert s.cache_dir == tmp_path
-    assert resolve_settings({}, {"DEVICEFLOW_CACHE": "/env"}, home=HOME).cache_dir == Path("/env")
+    assert Path(s.cache_dir) == tmp_path
+    assert resolve_settings({}, {"DEVICEFLOW_CACHE": "/env"}, home=HOME).cache_dir == "/env"
     s = resolve_settings({}, {"XDG_STATE_HOME": "/state"}, home=HOME)
-    assert s.cache_dir == Path("/state/deviceflow")
+    assert Path(s.cache_dir) == Path("/state/deviceflow")
 
 
 def test_resource_and_graph_url_from_environment() -> None:
@@ -136,9 +136,9 @@ def test_config_errors_are_usage_errors() -> None:
 
 
 def test_config_path_and_read(tmp_path: Path) -> None:
-    assert config_path({}, HOME) == HOME / ".config/deviceflow/config.ini"
-    assert config_path({"XDG_CONFIG_HOME": "/cfg"}, HOME) == Path("/cfg/deviceflow/config.ini")
-    assert config_path({"DEVICEFLOW_CLI_CONFIG": "/x.ini"}, HOME) == Path("/x.ini")
+    assert Path(config_path({}, HOME)) == HOME / ".config/deviceflow/config.ini"
+    assert config_path({"XDG_CONFIG_HOME": "/cfg"}, HOME) == "/cfg/deviceflow/config.ini"
+    assert config_path({"DEVICEFLOW_CLI_CONFIG": "/x.ini"}, HOME) == "/x.ini"
     assert read_config(tmp_path / "missing.ini") == ""
     (tmp_path / "c.ini").write_text("[DEFAULT]\n")
     assert read_config(tmp_path / "c.ini") == "[DEFAULT]\n"
