@@ -1,8 +1,10 @@
 """Token caches: where the CLI keeps tokens between runs (file by default, or memory).
 
-An OS keyring backend is not included: on headless Linux ``keyring`` has no usable backend
-without D-Bus and a Secret Service, and its fallbacks store "plaintext" files, which is no better
-than a ``0600`` file in a ``0700`` directory.
+The OS keyring is opt-in (:mod:`deviceflow.cache.keyring`, the ``keyring`` extra): the file cache
+then keeps a profile's metadata and lock, the keyring its tokens. It needs a real backend (a
+Secret Service, the macOS Keychain); on headless Linux ``keyring`` usually has none, and its
+``keyrings.alt`` fallbacks store "plaintext" files, so asking without one is refused (never a
+silent fall back to plaintext) and the default stays a ``0600`` file in a ``0700`` directory.
 
 The names below are resolved on first use (PEP 562), like :mod:`deviceflow`'s: importing
 :mod:`deviceflow.cache.file` for ``deviceflow token`` does not load the memory cache (threading)

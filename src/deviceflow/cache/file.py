@@ -19,6 +19,10 @@ Theory of operation:
   holds it across "load, refresh, save": the first of ten concurrent ``deviceflow token`` calls
   refreshes, the other nine wait and then find the fresh token, so the refresh token (which the
   server may rotate and revoke on reuse) is used exactly once.
+- With ``keyring=`` (opt-in), the tokens go to the OS keyring and the file keeps the rest and a
+  ``"secrets"`` marker naming the keyring item; a marked profile stays in the keyring, and
+  :meth:`FileTokenCache.remove` deletes its item first. :mod:`deviceflow.cache.keyring` (and the
+  ``keyring`` package) are imported only for such profiles.
 """
 
 from __future__ import annotations
@@ -45,10 +49,13 @@ if TYPE_CHECKING:
     from pathlib import Path
     from types import TracebackType
 
+    from deviceflow.cache.keyring import KeyringSecrets
+
 __all__ = ["STALE_TEMP_SECONDS", "FileTokenCache", "default_cache_dir"]
 
 _SUFFIX = ".json"
 _TEMP_SUFFIX = ".tmp"
+_MARKER = "secrets"  # deviceflow.cache.keyring.MARKER: the tokens are in the OS keyring
 
 #: Age after which a profile's leftover temporary file is debris from a killed writer.
 STALE_TEMP_SECONDS = 600.0
@@ -74,6 +81,8 @@ class FileTokenCache:
         clock: wall clock, used to name set-aside corrupt files.
         sleep: used while waiting for a busy lock.
         lock_timeout: seconds to wait for another process's lock before giving up.
+        keyring: when given, saves put the tokens in this OS keyring (a profile already there
+            stays there either way).
     """
 
     def __init__(
@@ -83,11 +92,38 @@ class FileTokenCache:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         lock_timeout: float = 60.0,
+        keyring: KeyringSecrets | None = None,
     ) -> None:
         self._dir = os.fspath(directory)
         self._clock = clock
         self._sleep = sleep
         self._lock_timeout = lock_timeout
+        self.keyring = keyring
+        self._secrets = keyring
+
+    def _secret_store(self) -> KeyringSecrets:
+        if self._secrets is None:
+            from deviceflow.cache.keyring import KeyringSecrets
+
+            self._secrets = KeyringSecrets()
+        return self._secrets
+
+    def _keyring_item(self, path: str) -> str | None:
+        """The keyring item named by the profile's file on disk, if it has one."""
+        try:
+            with open(path, "rb") as handle:
+                raw = handle.read()
+        except OSError:
+            return None
+        if _MARKER.encode() not in raw:
+            return None
+        from deviceflow.cache.keyring import marker_username
+
+        try:
+            data = json.loads(raw.decode("utf-8"))
+            return marker_username(data) if isinstance(data, dict) else None
+        except ValueError:  # corrupt: load() sets it aside
+            return None
 
     @property
     def directory(self) -> Path:
@@ -137,6 +173,7 @@ class FileTokenCache:
                 belongs to someone else.
             CacheCorruptError: the file could not be parsed; it was renamed aside.
             CacheError: the file was written by a newer deviceflow, or cannot be read.
+            KeyringUnavailableError: the tokens are in a keyring that cannot be read.
         """
         path = self._file(profile)
         if not os.path.exists(self._dir):
@@ -161,6 +198,8 @@ class FileTokenCache:
                     f"the token cache {path} was written by a newer deviceflow "
                     f"(schema {version}); upgrade deviceflow or use another --cache"
                 )
+            if _MARKER in data:
+                data = self._secret_store().fill(data)
             return CacheEntry.from_dict(data)
         except (ValueError, UnicodeDecodeError) as exc:
             moved = self._set_aside(path)
@@ -176,15 +215,22 @@ class FileTokenCache:
         return target
 
     def save(self, profile: str, entry: CacheEntry) -> None:
-        """Write ``entry`` atomically (temp file, fsync, rename, fsync of the directory).
+        """Write ``entry`` atomically (temp file, fsync, rename, fsync of the directory); its
+        tokens go to the keyring first when asked or when the profile is already there.
 
         Raises:
+            KeyringUnavailableError: the keyring is needed but refused the write.
             CachePermissionError: the directory is accessible to other users.
             CacheError: the file cannot be written; the previous file is left untouched.
         """
         path = self._file(profile)
         self._ensure_directory()
-        data = json.dumps(entry.to_dict(), indent=1, sort_keys=True).encode("utf-8")
+        content = entry.to_dict()
+        item = self._keyring_item(path)
+        if self.keyring is not None or item is not None:
+            store = self._secret_store()  # the tokens first: a crash keeps the newest ones
+            content = store.store(content, item or store.username_for(self._dir, profile))
+        data = json.dumps(content, indent=1, sort_keys=True).encode("utf-8")
         import tempfile  # only writers need it (and its imports): readers start faster
 
         fd, tmp = tempfile.mkstemp(dir=self._dir, prefix=f".{profile}.", suffix=_TEMP_SUFFIX)
@@ -232,12 +278,16 @@ class FileTokenCache:
 
     def remove(self, profile: str) -> bool:
         """Delete the profile's file, and any temporary file a killed writer left; return
-        whether the profile's file existed.
+        whether the profile's file existed. A keyring profile's item goes first.
 
         Raises:
+            KeyringUnavailableError: the keyring refused to delete the item (the file stays).
             CacheError: the file exists but cannot be deleted.
         """
         path = self._file(profile)
+        item = self._keyring_item(path)
+        if item is not None:
+            self._secret_store().delete_item(item)  # before the file that names it
         debris = (
             self._remove_temp_files(profile, older_than=None) if os.path.exists(self._dir) else 0
         )

@@ -34,7 +34,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any, Protocol
 
 from deviceflow.cache.base import CacheError
@@ -177,7 +176,7 @@ class KeyringSecrets:
             self._backend = default_backend()
         return self._backend
 
-    def check(self, directory: Path, profile: str) -> None:
+    def check(self, directory: str | os.PathLike[str], profile: str) -> None:
         """Make sure the keyring works before a sign-in needs it (reads the profile's item,
         which may prompt to unlock the keyring).
 
@@ -186,7 +185,7 @@ class KeyringSecrets:
         """
         self._call("read", self.backend.get_password, self.username_for(directory, profile))
 
-    def username_for(self, directory: Path, profile: str) -> str:
+    def username_for(self, directory: str | os.PathLike[str], profile: str) -> str:
         """The item name of ``profile`` in the cache ``directory``."""
         import hashlib  # only keyring users pay for it
 

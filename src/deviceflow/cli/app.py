@@ -74,6 +74,12 @@ def _add_login_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout", type=float, metavar="SECONDS", help="give up after this many seconds"
     )
+    parser.add_argument(
+        "--keyring",
+        action="store_true",
+        default=None,
+        help="keep the tokens in the OS keyring (needs the keyring extra and a real backend)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -106,13 +106,24 @@ class Context:
         return self._transport
 
     def cache(self) -> TokenCache:
-        """The token cache named by the settings."""
+        """The token cache named by the settings.
+
+        Raises:
+            KeyringUnavailableError: keyring storage was asked for and has no usable backend
+                (checked here, before a sign-in or a refresh needs it).
+        """
         if self.world.cache_factory is not None:
             return self.world.cache_factory(self.settings.cache_dir)
         from deviceflow.cache.file import FileTokenCache
 
+        secrets = None
+        if self.settings.keyring:
+            from deviceflow.cache.keyring import KeyringSecrets
+
+            secrets = KeyringSecrets()
+            secrets.check(self.settings.cache_dir, self.settings.profile)
         return FileTokenCache(
-            self.settings.cache_dir, clock=self.world.clock, sleep=self.world.sleep
+            self.settings.cache_dir, clock=self.world.clock, sleep=self.world.sleep, keyring=secrets
         )
 
 

@@ -276,6 +276,7 @@ def _sign_in(ctx: Context, options: LoginOptions, display: Display) -> CacheEntr
     from deviceflow.errors import FlowCancelledError
 
     world, s = ctx.world, ctx.settings
+    cache = ctx.cache()  # refuses an unusable keyring before the user signs in
     client = make_client(ctx)
     scopes = () if s.resource else s.scopes
     issued = client.start(scopes, resource=s.resource)
@@ -315,7 +316,6 @@ def _sign_in(ctx: Context, options: LoginOptions, display: Display) -> CacheEntr
         resource=s.resource,
         now=world.clock(),
     )
-    cache = ctx.cache()
     with cache.lock(s.profile):
         cache.save(s.profile, entry)
     expires_on = int(entry.access_tokens[0].expires_at)

@@ -66,7 +66,11 @@ _KEYS = {
     "resource": "DEVICEFLOW_RESOURCE",
     "graph_url": "DEVICEFLOW_GRAPH_URL",
     "cache": "DEVICEFLOW_CACHE",
+    "keyring": "DEVICEFLOW_KEYRING",
 }
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 
 class CliSettings:
@@ -82,6 +86,8 @@ class CliSettings:
         resource: a Microsoft v1 resource; switches to the v1 endpoints.
         graph_url: base URL of Microsoft Graph (or our emulation).
         cache_dir: where the token files live.
+        keyring: keep the tokens in the OS keyring (``login --keyring``, ``DEVICEFLOW_KEYRING``,
+            ``keyring = true``); the token files then hold only the rest.
 
     Immutable, compared and shown member by member (a plain class: ``deviceflow token`` does not
     import dataclasses); :meth:`replace` makes a changed copy.
@@ -97,6 +103,7 @@ class CliSettings:
         "resource",
         "graph_url",
         "cache_dir",
+        "keyring",
     )
     profile: str
     client_id: str | None
@@ -107,6 +114,7 @@ class CliSettings:
     resource: str | None
     graph_url: str
     cache_dir: str
+    keyring: bool
 
     def __init__(
         self,
@@ -120,6 +128,7 @@ class CliSettings:
         resource: str | None,
         graph_url: str,
         cache_dir: str,
+        keyring: bool = False,
     ) -> None:
         set_ = object.__setattr__  # the class refuses plain assignment
         set_(self, "profile", profile)
@@ -131,6 +140,7 @@ class CliSettings:
         set_(self, "resource", resource)
         set_(self, "graph_url", graph_url)
         set_(self, "cache_dir", cache_dir)
+        set_(self, "keyring", keyring)
 
     def replace(self, **changes: Any) -> CliSettings:
         """A copy with ``changes`` (member name -> new value)."""
@@ -294,6 +304,11 @@ def resolve_settings(
     cache_dir = os.path.expanduser(str(cache)) if cache else default_cache_dir(environ, home)
     client_id = pick("client_id")
     resource = pick("resource")
+    keyring = pick("keyring")
+    if isinstance(keyring, str):
+        if keyring.strip().lower() not in _TRUE + _FALSE:
+            raise UsageError(f"keyring must be true or false, not {keyring!r}")
+        keyring = keyring.strip().lower() in _TRUE
     return CliSettings(
         profile=profile,
         client_id=str(client_id) if client_id else None,
@@ -304,6 +319,7 @@ def resolve_settings(
         resource=str(resource) if resource else None,
         graph_url=graph_url,
         cache_dir=cache_dir,
+        keyring=bool(keyring),
     )
 
 

@@ -5,6 +5,8 @@ headless box without a D-Bus Secret Service it has none, and we must say so, not
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ from typing import Any
 import pytest
 from tests.secret_service import reselect_keyring_backend
 
-from deviceflow.cache import AccessToken, Account, CacheEntry, CacheError
+from deviceflow.cache import AccessToken, Account, CacheEntry, CacheError, FileTokenCache
 from deviceflow.cache.keyring import (
     MARKER,
     SERVICE,
@@ -262,8 +264,130 @@ def test_real_keyring_package_with_its_null_backend_is_refused(
 
 
 def test_missing_keyring_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
-
     monkeypatch.setitem(sys.modules, "keyring", None)  # makes "import keyring" fail
     with pytest.raises(KeyringUnavailableError, match=r"deviceflow\[keyring\]"):
         default_backend()
+
+
+# -- the file cache with keyring storage ------------------------------------------------------
+
+
+@pytest.fixture
+def dict_keyring(monkeypatch: pytest.MonkeyPatch) -> DictKeyring:
+    """A :class:`DictKeyring` that the ``keyring`` package hands out as its backend."""
+    import keyring
+
+    backend = DictKeyring()
+    monkeypatch.setattr(keyring, "get_keyring", lambda: backend)
+    return backend
+
+
+def test_file_cache_keeps_tokens_out_of_the_file(tmp_path: Path, dict_keyring: DictKeyring) -> None:
+    cache = FileTokenCache(tmp_path / "c", keyring=KeyringSecrets(dict_keyring))
+    with cache.lock("work"):
+        cache.save("work", make_entry())
+    raw = cache.path("work").read_text()
+    assert "rt-secret-1" not in raw and "at-secret-1" not in raw
+    assert json.loads(raw)[MARKER]["username"].startswith("work@")
+    assert oct(cache.path("work").stat().st_mode & 0o777) == "0o600"
+    assert cache.load("work") == make_entry()
+    assert FileTokenCache(tmp_path / "c").load("work") == make_entry()  # without asking
+    assert cache.profiles() == ["work"]
+
+
+def test_file_cache_moves_a_plaintext_profile_into_the_keyring(
+    tmp_path: Path, dict_keyring: DictKeyring
+) -> None:
+    FileTokenCache(tmp_path / "c").save("default", make_entry())
+    cache = FileTokenCache(tmp_path / "c", keyring=KeyringSecrets(dict_keyring))
+    cache.save("default", make_entry(refresh="rt-secret-2"))
+    assert "rt-secret" not in cache.path("default").read_text()
+    assert not [p for p in (tmp_path / "c").iterdir() if p.name.endswith(".tmp")]
+    assert cache.load("default") == make_entry(refresh="rt-secret-2")
+
+
+def test_a_keyring_profile_stays_there_on_saves_without_asking(
+    tmp_path: Path, dict_keyring: DictKeyring
+) -> None:
+    FileTokenCache(tmp_path / "c", keyring=KeyringSecrets(dict_keyring)).save("p", make_entry())
+    plain = FileTokenCache(tmp_path / "c")
+    with plain.lock("p"):
+        entry = plain.load("p")
+        assert entry is not None
+        plain.save(
+            "p",
+            entry.with_tokens(
+                AccessToken(token="at-secret-2", expires_at=3000.0, scopes=("User.Read",)),
+                refresh_token="rt-secret-2",
+                now=1500.0,
+            ),
+        )
+    assert "secret" not in plain.path("p").read_text().replace('"secrets"', "")
+    (item,) = dict_keyring.items.values()
+    assert json.loads(item)["refresh_token"] == "rt-secret-2"
+    loaded = plain.load("p")
+    assert loaded is not None and loaded.refresh_token == "rt-secret-2"
+
+
+def test_file_cache_remove_deletes_the_item_first(
+    tmp_path: Path, dict_keyring: DictKeyring
+) -> None:
+    cache = FileTokenCache(tmp_path / "c", keyring=KeyringSecrets(dict_keyring))
+    cache.save("p", make_entry())
+    dict_keyring.fail = RuntimeError("locked")
+    with pytest.raises(KeyringUnavailableError):
+        cache.remove("p")
+    assert cache.path("p").exists()  # still names the item: logout can be retried
+    dict_keyring.fail = None
+    assert cache.remove("p") is True
+    assert dict_keyring.items == {} and not cache.path("p").exists()
+    assert cache.remove("p") is False
+
+
+def test_unreadable_keyring_is_an_error_not_a_corrupt_file(
+    tmp_path: Path, dict_keyring: DictKeyring
+) -> None:
+    cache = FileTokenCache(tmp_path / "c", keyring=KeyringSecrets(dict_keyring))
+    cache.save("p", make_entry())
+    dict_keyring.fail = RuntimeError("locked")
+    with pytest.raises(KeyringUnavailableError):
+        FileTokenCache(tmp_path / "c").load("p")
+    assert cache.path("p").exists()  # not set aside
+
+
+def test_keyring_profile_without_a_backend_is_refused_not_read_as_plaintext(
+    tmp_path: Path, headless_keyring: None
+) -> None:
+    import keyring
+    from keyring.backends import fail
+
+    cache = FileTokenCache(tmp_path / "c", keyring=KeyringSecrets(DictKeyring()))
+    cache.save("p", make_entry())
+    if not isinstance(keyring.get_keyring(), fail.Keyring):
+        pytest.skip("this machine has a keyring without D-Bus")
+    plain = FileTokenCache(tmp_path / "c")
+    with pytest.raises(KeyringUnavailableError, match="found no backend"):
+        plain.load("p")
+    with pytest.raises(KeyringUnavailableError):
+        plain.save("p", make_entry(refresh="rt-secret-2"))
+    assert "rt-secret" not in plain.path("p").read_text()  # never written in plaintext
+
+
+def test_default_path_never_imports_keyring(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from deviceflow.cache.file import FileTokenCache\n"
+        "from deviceflow.cache import AccessToken, CacheEntry\n"
+        f"cache = FileTokenCache(Path({str(tmp_path / 'c')!r}))\n"
+        "entry = CacheEntry(client_id='c', token_url='t', device_authorization_url='d',\n"
+        "    refresh_token='r', access_tokens=(AccessToken(token='a', expires_at=9.0),))\n"
+        "with cache.lock('p'):\n"
+        "    cache.save('p', entry); cache.save('p', entry)\n"
+        "assert cache.load('p') == entry and cache.profiles() == ['p']\n"
+        "assert cache.remove('p')\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'keyring'"
+        " or m == 'deviceflow.cache.keyring')\n"
+        "assert loaded == [], loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
