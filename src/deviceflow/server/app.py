@@ -15,7 +15,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -35,7 +36,7 @@ from deviceflow.server.grant import GrantEngine
 from deviceflow.server.graph import routes as graph_routes
 from deviceflow.server.pages import Pages
 from deviceflow.server.settings import Settings
-from deviceflow.server.storage.base import Storage
+from deviceflow.server.storage.base import Storage, async_poll
 
 access_logger = logging.getLogger("deviceflow.server.access")
 
@@ -118,7 +119,8 @@ def create_app(
         rng=rng,
     )
     static = StaticFiles(packages=[("deviceflow.server.pages", "static")])
-    oauth_routes = oauth.routes(ctx)
+    poller = async_poll(storage)
+    oauth_routes = oauth.routes(ctx, async_poll=poller)
     token_endpoints = {r.name: r.endpoint for r in oauth_routes if r.name in ("token", "token_v1")}
     routes: list[BaseRoute] = [
         # The OAuth endpoints come first: they are the hot path.
@@ -129,8 +131,20 @@ def create_app(
         *microsoft.routes(),
         Mount("/static", static, name="static"),
     ]
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        # The awaitable poll's connections belong to this loop: close them before it ends.
+        # (Without lifespan events, storage.close() closes them.)
+        try:
+            yield
+        finally:
+            if poller is not None:
+                await poller.aclose()
+
     app = Starlette(
         routes=routes,
+        lifespan=lifespan,
         middleware=[
             Middleware(AccessLog),
             Middleware(RefuseUndecodableQuery),

@@ -44,6 +44,7 @@ from deviceflow.server.endpoints._http import (
 from deviceflow.server.endpoints.context import ServerContext
 from deviceflow.server.grant import GrantError
 from deviceflow.server.settings import Tenant
+from deviceflow.server.storage.base import AsyncPoll
 
 logger = logging.getLogger("deviceflow.server.oauth")
 
@@ -191,7 +192,18 @@ class DeviceAuthorizationEndpoint(_Endpoint):
 
 
 class TokenEndpoint(_Endpoint):
-    """``POST /{tenant}/oauth2/v2.0/token``: device code polls (§3.4, §3.5) and refreshes."""
+    """``POST /{tenant}/oauth2/v2.0/token``: device code polls (§3.4, §3.5) and refreshes.
+
+    With ``async_poll`` (a backend whose driver can await, PostgreSQL), a device code poll
+    awaits the engine's one hot statement there instead of blocking the event loop on it; any
+    poll that statement does not accept goes on through the engine's full, synchronous path.
+    """
+
+    def __init__(
+        self, ctx: ServerContext, *, version: Version = "v2", async_poll: AsyncPoll | None = None
+    ) -> None:
+        super().__init__(ctx, version=version)
+        self.async_poll = async_poll
 
     async def handle(
         self,
@@ -211,8 +223,25 @@ class TokenEndpoint(_Endpoint):
                 raise ParameterError("The request must include device_code.")
             client_id = _required(form, "client_id")
             dialect.check_client(form, self.ctx.settings.client(client_id))
+            check = None
+            if self.async_poll is not None:
+                check = engine.poll_check(
+                    tenant=tenant, client_id=client_id, device_code=device_code
+                )
+                if await self.async_poll.arecord_poll(
+                    check.device_hash,
+                    client_id=check.client_id,
+                    tenant_id=check.tenant_id,
+                    now=check.now,
+                    leeway=check.leeway,
+                ):
+                    raise engine.pending()
             tokens = engine.poll(
-                tenant=tenant, client_id=client_id, device_code=device_code, ip=client_ip(scope)
+                tenant=tenant,
+                client_id=client_id,
+                device_code=device_code,
+                ip=client_ip(scope),
+                checked=check,
             )
         elif grant_type == REFRESH_TOKEN_GRANT:
             client_id = _required(form, "client_id")
@@ -275,15 +304,23 @@ class RevocationEndpoint(_Endpoint):
         await send_json(send, 200, None)
 
 
-def routes(ctx: ServerContext) -> list[Route]:
-    """The OAuth endpoints: v2.0 (and revocation) first, they are the hot path; then v1."""
+def routes(ctx: ServerContext, *, async_poll: AsyncPoll | None = None) -> list[Route]:
+    """The OAuth endpoints: v2.0 (and revocation) first, they are the hot path; then v1.
+
+    ``async_poll``: the storage's awaitable pending poll, if it has one (see
+    :class:`TokenEndpoint`).
+    """
     v2, v1 = "/{tenant}/oauth2/v2.0", "/{tenant}/oauth2"
     return [
-        Route(f"{v2}/token", TokenEndpoint(ctx), name="token"),
+        Route(f"{v2}/token", TokenEndpoint(ctx, async_poll=async_poll), name="token"),
         Route(f"{v2}/devicecode", DeviceAuthorizationEndpoint(ctx), name="devicecode"),
         Route(f"{v2}/revoke", RevocationEndpoint(ctx), name="revoke"),
         Route(f"{v2}/introspect", IntrospectionEndpoint(ctx), name="introspect"),
-        Route(f"{v1}/token", TokenEndpoint(ctx, version="v1"), name="token_v1"),
+        Route(
+            f"{v1}/token",
+            TokenEndpoint(ctx, version="v1", async_poll=async_poll),
+            name="token_v1",
+        ),
         Route(
             f"{v1}/devicecode",
             DeviceAuthorizationEndpoint(ctx, version="v1"),

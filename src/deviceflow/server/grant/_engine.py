@@ -22,7 +22,12 @@ from deviceflow.server.grant._policy import device_policy
 from deviceflow.server.grant._scopes import GRAPH_AUDIENCE, resolve_scopes
 from deviceflow.server.grant._signer import Signer
 from deviceflow.server.grant._tokens import TokenService
-from deviceflow.server.grant._types import DeviceAuthorization, IssuedTokens, PendingRequest
+from deviceflow.server.grant._types import (
+    DeviceAuthorization,
+    IssuedTokens,
+    PendingRequest,
+    PollCheck,
+)
 from deviceflow.server.security import Bucket, CodeHasher, RateLimiter, fingerprint, verify_password
 from deviceflow.server.settings import Client, Settings, Tenant, UserRecord
 from deviceflow.server.storage.base import DeviceGrant, Storage
@@ -178,8 +183,46 @@ class GrantEngine:
 
     # -- polling and redemption (RFC 8628 §3.4, §3.5) ---------------------------------------
 
-    def poll(self, *, tenant: Tenant, client_id: str, device_code: str, ip: str) -> IssuedTokens:
+    def poll_check(self, *, tenant: Tenant, client_id: str, device_code: str) -> PollCheck:
+        """The first step of :meth:`poll`: check the client, and the hot statement's arguments.
+
+        A caller with an asynchronous driver may run ``record_poll`` (or its awaitable twin)
+        with these arguments itself: ``True`` means :meth:`pending`; ``False`` means
+        ``poll(..., checked=check)``, which goes on with the full path.
+
+        Raises:
+            GrantError: ``invalid_client``, ``unauthorized_client`` (as :meth:`poll`).
+        """
+        client = self._client(tenant, client_id)
+        device_policy(tenant, client).check_enabled(tenant)  # a flow begun before the switch
+        now = self._clock()
+        leeway = self.settings.rate_limits.poll_leeway
+        return PollCheck(
+            device_hash=self._code_hasher().digest("device", device_code),
+            client_id=client.client_id,
+            tenant_id=tenant.id,
+            now=now,
+            leeway=leeway if tenant.enforces_slow_down else None,
+        )
+
+    @staticmethod
+    def pending() -> GrantError:
+        """The answer to a pending poll that is on time (``record_poll`` said ``True``)."""
+        return GrantError("authorization_pending", "the user has not yet finished", aadsts=70016)
+
+    def poll(
+        self,
+        *,
+        tenant: Tenant,
+        client_id: str,
+        device_code: str,
+        ip: str,
+        checked: PollCheck | None = None,
+    ) -> IssuedTokens:
         """Answer one device access token request.
+
+        ``checked``: the :meth:`poll_check` of this very request, whose ``record_poll`` the
+        caller has already run and got ``False`` from; the full path follows.
 
         Raises:
             GrantError: ``authorization_pending``, ``slow_down``, ``access_denied``,
@@ -187,21 +230,22 @@ class GrantEngine:
                 disabled user), ``invalid_client``, ``unauthorized_client``, or ``rate_limited``
                 (HTTP 429, ``retry_after``) once an IP has sent too many unknown codes.
         """
-        client = self._client(tenant, client_id)
-        device_policy(tenant, client).check_enabled(tenant)  # a flow begun before the switch
-        now = self._clock()
-        device_hash = self._code_hasher().digest("device", device_code)
-        leeway = self.settings.rate_limits.poll_leeway
+        check = checked or self.poll_check(
+            tenant=tenant, client_id=client_id, device_code=device_code
+        )
         # The hot path, one statement: a pending, live grant of this client polled on time.
         # Anything else (or a lost race) takes the full path below, which reads the row.
-        if self._storage.record_poll(
-            device_hash,
-            client_id=client.client_id,
-            tenant_id=tenant.id,
-            now=now,
-            leeway=leeway if tenant.enforces_slow_down else None,
+        if checked is None and self._storage.record_poll(
+            check.device_hash,
+            client_id=check.client_id,
+            tenant_id=check.tenant_id,
+            now=check.now,
+            leeway=check.leeway,
         ):
-            raise GrantError("authorization_pending", "the user has not yet finished", aadsts=70016)
+            raise self.pending()
+        client = self._client(tenant, client_id)
+        device_hash, now = check.device_hash, check.now
+        leeway = self.settings.rate_limits.poll_leeway
         grant = self._storage.find_grant(device_hash=device_hash)
         if grant is None or grant.tenant_id != tenant.id or grant.client_id != client.client_id:
             raise self._unknown_device_code(ip)
@@ -230,7 +274,7 @@ class GrantEngine:
             raise GrantError("slow_down", f"poll at most every {grant.interval + 5} seconds")
         if grant.status == "pending":
             self._storage.update_grant(device_hash, {"last_poll_at": last}, {"last_poll_at": now})
-            raise GrantError("authorization_pending", "the user has not yet finished", aadsts=70016)
+            raise self.pending()
         family = self._tokens.new_id()
         won = self._storage.update_grant(
             device_hash,

@@ -25,6 +25,18 @@ class DeviceAuthorization:
     interval: int
 
 
+@dataclass(frozen=True, slots=True)
+class PollCheck:
+    """One poll's hot statement: the arguments of ``Storage.record_poll`` (see ``poll_check``)."""
+
+    device_hash: str
+    client_id: str
+    tenant_id: str
+    now: float
+    leeway: float | None
+    """``None``: the tenant has no interval rule (no ``slow_down``), nothing is recorded."""
+
+
 @dataclass(frozen=True)
 class PendingRequest:
     """A live device request, as the confirm page shows it (RFC 8628 §5.4)."""

@@ -149,6 +149,40 @@ class Storage(Protocol):
         ...
 
 
+class AsyncPoll(Protocol):
+    """An awaitable ``record_poll`` a backend may also offer (PostgreSQL does: ``arecord_poll``).
+
+    Same arguments, same statement, same answer as :meth:`Storage.record_poll`, without
+    blocking the event loop it is awaited on. The web layer uses it for the pending poll only;
+    ``aclose`` releases what it holds on that loop.
+    """
+
+    async def arecord_poll(
+        self,
+        device_hash: str,
+        *,
+        client_id: str,
+        tenant_id: str,
+        now: float,
+        leeway: float | None,
+    ) -> bool:
+        """:meth:`Storage.record_poll`, awaitable."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release what the awaitable path holds; it may be used again afterwards."""
+        ...
+
+
+def async_poll(storage: Storage) -> AsyncPoll | None:
+    """``storage`` when it offers :class:`AsyncPoll`, else ``None``."""
+    if callable(getattr(storage, "arecord_poll", None)) and callable(
+        getattr(storage, "aclose", None)
+    ):
+        return storage  # type: ignore[return-value]
+    return None
+
+
 def check_columns(names: Iterable[str], allowed: frozenset[str]) -> None:
     """Refuse column names that are not fields (they may end up in SQL text).
 

@@ -17,10 +17,20 @@ together migrate once.
 Poll timestamps are written with ``synchronous_commit`` off for that statement only: a
 database crash may forget the last fraction of a second of them (a device then polls once more
 without ``slow_down``), but never an approval, a redemption or a rotation.
+
+The pending poll also has an awaitable twin, :meth:`PostgresStorage.arecord_poll`: the same
+statement (:func:`poll_statement`) read the same way (:func:`poll_accepted`), on two
+connections of the server's event loop in pipeline mode, so the loop serves other requests
+while PostgreSQL answers (the synchronous driver blocks the loop for each round trip), and the
+polls that arrive during one round trip go out together in the next (see
+:class:`_AsyncPollConnections`). They are opened on first use and closed by
+:meth:`~PostgresStorage.aclose` (the app's lifespan) or, at the latest, by
+:meth:`~PostgresStorage.close`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import re
 import threading
@@ -28,8 +38,9 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
-from psycopg import Connection, Cursor, OperationalError
+from psycopg import AsyncConnection, Connection, Cursor, OperationalError, errors
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.pq import ExecStatus
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from deviceflow.server.storage.base import (
@@ -71,8 +82,229 @@ _HIT = (
 )
 
 
+def poll_statement(
+    device_hash: str, *, client_id: str, tenant_id: str, now: float, leeway: float | None
+) -> tuple[str, dict[str, object]]:
+    """The pending poll's one statement and its parameters (both drivers run exactly this)."""
+    params: dict[str, object] = {
+        "now": now,
+        "device_hash": device_hash,
+        "client_id": client_id,
+        "tenant_id": tenant_id,
+        "leeway": leeway,
+    }
+    return (_CHECK_POLL if leeway is None else _RECORD_POLL), params
+
+
+_TEXT_OID, _FLOAT8_OID = 25, 701
+_PARAM_TYPES = {"now": _FLOAT8_OID, "leeway": _FLOAT8_OID}
+"""Type OIDs of :func:`poll_statement`'s parameters that are not ``text``."""
+
+
+def positional(sql: str) -> tuple[str, tuple[str, ...]]:
+    """A ``%(name)s`` statement with ``$n`` placeholders, and the parameters' names in order."""
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    return re.sub(r"%\((\w+)\)s", number, sql), tuple(names)
+
+
+def _text(value: object) -> bytes | None:
+    """A parameter in PostgreSQL's text format (floats as ``repr``: exact for float8)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if "\x00" in value:  # as psycopg refuses it for the synchronous twin
+            raise errors.DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes")
+        return value.encode()
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        return repr(float(value)).encode()
+    raise TypeError(f"unexpected poll parameter {value!r}")
+
+
+def poll_accepted(rowcount: int) -> bool:
+    """Read :func:`poll_statement`'s outcome: one row selected or updated is an accepted poll."""
+    return rowcount == 1
+
+
 class _Owner:
     """Lives in one thread's locals for as long as that thread keeps a poll connection."""
+
+
+_PREPARED = {
+    sql: (name.encode(), *positional(sql))
+    for name, sql in (
+        ("deviceflow_check_poll", _CHECK_POLL),
+        ("deviceflow_record_poll", _RECORD_POLL),
+    )
+}
+"""Each poll statement's prepared name, its ``$n`` text and its parameters' order."""
+
+_Queued = tuple[bytes, list[bytes | None], "asyncio.Future[int]"]
+
+
+class _AsyncPollConnections:
+    """A few connections of one event loop in pipeline mode, and a queue of polls.
+
+    Each poll joins the queue; up to ``size`` drain tasks, one per connection, send what has
+    queued up since their last round trip in one pipeline (the poll statement once per poll,
+    each with its own result, then one sync), so under load many polls share a round trip and
+    its two system calls. Until the sync the batch is one implicit transaction: every
+    statement is atomic as always, and if one fails the whole batch fails (nothing of it is
+    kept; each of its polls gets the error). Connections are opened on demand; one whose
+    batch failed is closed and forgotten, and the next batch opens a fresh one.
+    """
+
+    def __init__(self, url: str, size: int, loop: asyncio.AbstractEventLoop) -> None:
+        self.url = url
+        self.size = size
+        self.loop = loop
+        self.queue: list[_Queued] = []
+        self.idle: list[AsyncConnection[tuple[Any, ...]]] = []
+        self.opened: list[AsyncConnection[tuple[Any, ...]]] = []
+        self.drains: set[asyncio.Task[None]] = set()
+        self.closed = False
+
+    def submit(self, sql: str, params: Mapping[str, object]) -> asyncio.Future[int]:
+        """Queue one poll statement; its future resolves to the statement's row count."""
+        name, _text_sql, order = _PREPARED[sql]
+        future: asyncio.Future[int] = self.loop.create_future()
+        self.queue.append((name, [_text(params[n]) for n in order], future))
+        if len(self.drains) < self.size:
+            task = self.loop.create_task(self._drain())
+            self.drains.add(task)
+            task.add_done_callback(self.drains.discard)
+        return future
+
+    async def _drain(self) -> None:
+        conn: AsyncConnection[tuple[Any, ...]] | None = None
+        try:
+            while self.queue and not self.closed:
+                batch, self.queue = self.queue, []
+                try:
+                    if conn is None:
+                        conn = self.idle.pop() if self.idle else await self._open()
+                    for name, values, _future in batch:
+                        conn.pgconn.send_query_prepared(name, values)
+                    counts = await self._exchange(conn)
+                except BaseException as exc:
+                    if conn is not None:
+                        self._discard(conn)
+                        conn = None
+                    failure = exc if isinstance(exc, Exception) else OperationalError(str(exc))
+                    for _name, _values, future in batch:
+                        if not future.done():
+                            future.set_exception(failure)
+                    if not isinstance(exc, Exception):
+                        raise
+                    continue
+                for (_name, _values, future), count in zip(batch, counts, strict=True):
+                    if not future.done():  # its request may have gone away
+                        future.set_result(count)
+        finally:
+            # Leave the set now, not in the done callback a loop turn later: a poll queued
+            # in between would find every slot taken and wait for a drain that has ended.
+            task = asyncio.current_task()
+            if task is not None:
+                self.drains.discard(task)
+            if conn is not None:
+                if self.closed:
+                    _finish(conn)
+                else:
+                    self.idle.append(conn)
+
+    async def _open(self) -> AsyncConnection[tuple[Any, ...]]:
+        conn = await AsyncConnection.connect(self.url, autocommit=True)
+        try:
+            pgconn = conn.pgconn
+            pgconn.enter_pipeline_mode()  # from here on, only _exchange talks on it
+            # Protocol-level prepared statements (poolers such as PgBouncer 1.21+ track them).
+            for name, sql, order in _PREPARED.values():
+                types = [_PARAM_TYPES.get(n, _TEXT_OID) for n in order]
+                pgconn.send_prepare(name, sql.encode(), types)
+            await self._exchange(conn)
+        except BaseException:
+            await conn.close()
+            raise
+        self.opened.append(conn)
+        return conn
+
+    async def _exchange(self, conn: AsyncConnection[tuple[Any, ...]]) -> list[int]:
+        """Sync what was sent in pipeline mode, read every result up to the sync; row counts.
+
+        Raises:
+            psycopg.Error: a statement failed (then every one before the sync is undone),
+                or the connection did.
+        """
+        pgconn = conn.pgconn
+        pgconn.pipeline_sync()
+        while pgconn.flush():  # 1: more to send once the socket takes it
+            await self._ready(pgconn.socket, write=True)
+        counts: list[int] = []
+        failure: Exception | None = None
+        while True:
+            pgconn.consume_input()
+            while not pgconn.is_busy():
+                result = pgconn.get_result()
+                if result is None:
+                    if pgconn.is_busy() or (result := pgconn.get_result()) is None:
+                        break  # between two statements' results, or nothing more yet
+                status = result.status
+                if status == ExecStatus.PIPELINE_SYNC:
+                    if failure is not None:
+                        raise failure
+                    return counts
+                if status == ExecStatus.COMMAND_OK or status == ExecStatus.TUPLES_OK:
+                    counts.append(result.command_tuples or 0)
+                elif status != ExecStatus.PIPELINE_ABORTED and failure is None:
+                    failure = errors.error_from_result(result, encoding=conn.info.encoding)
+            await self._ready(pgconn.socket, write=False)
+
+    async def _ready(self, fd: int, *, write: bool) -> None:
+        future: asyncio.Future[None] = self.loop.create_future()
+
+        def wake() -> None:
+            if not future.done():
+                future.set_result(None)
+
+        if write:
+            self.loop.add_writer(fd, wake)
+        else:
+            self.loop.add_reader(fd, wake)
+        try:
+            await future
+        finally:
+            if write:
+                self.loop.remove_writer(fd)
+            else:
+                self.loop.remove_reader(fd)
+
+    def _discard(self, conn: AsyncConnection[tuple[Any, ...]]) -> None:
+        if conn in self.opened:
+            self.opened.remove(conn)
+        _finish(conn)
+
+    async def aclose(self) -> None:
+        self.closed = True
+        opened, self.opened, self.idle = self.opened, [], []
+        for conn in opened:
+            await conn.close()
+
+    def close(self) -> None:
+        """Close without the event loop (from ``PostgresStorage.close``)."""
+        self.closed = True
+        opened, self.opened, self.idle = self.opened, [], []
+        for conn in opened:
+            _finish(conn)
+
+
+def _finish(conn: AsyncConnection[tuple[Any, ...]]) -> None:
+    """What ``AsyncConnection.close()`` does for an unpooled connection, without awaiting."""
+    conn.pgconn.finish()
 
 
 def postgres_migrations() -> list[tuple[int, str]]:
@@ -87,13 +319,20 @@ class PostgresStorage:
     """A :class:`~deviceflow.server.storage.base.Storage` in a PostgreSQL database."""
 
     def __init__(
-        self, url: str, *, min_size: int = 1, max_size: int = 4, timeout: float = 10.0
+        self,
+        url: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 4,
+        timeout: float = 10.0,
+        async_poll_size: int = 2,
     ) -> None:
         """Connect (a pool of ``min_size`` to ``max_size`` connections) and migrate.
 
-        The server calls storage from its event loop thread, which keeps one connection for
-        the pending poll (``_poll_cursor``); the others serve every other call and the odd
-        worker thread.
+        The server awaits its pending polls (:meth:`arecord_poll`) on up to
+        ``async_poll_size`` more connections of its event loop, opened on first use. A thread
+        that calls :meth:`record_poll` keeps one pooled connection for it (``_poll_cursor``);
+        the others serve every other call.
 
         Raises:
             ConnectionError: the database cannot be reached within ``timeout`` seconds.
@@ -117,6 +356,9 @@ class PostgresStorage:
         self._local = threading.local()
         self._held: list[Connection[tuple[Any, ...]]] = []
         self._held_lock = threading.Lock()
+        self._url = url
+        self._async_poll_size = async_poll_size
+        self._async: _AsyncPollConnections | None = None
         try:
             self._migrate()
         except BaseException:
@@ -137,12 +379,28 @@ class PostgresStorage:
                     conn.execute("INSERT INTO deviceflow_schema (version) VALUES (%s)", (version,))
 
     def close(self) -> None:
-        """Close the pool; the storage is unusable afterwards."""
+        """Close the pool (and the event loop's poll connections); unusable afterwards."""
+        if self._async is not None:
+            self._async.close()
+            self._async = None
         with self._held_lock:
             held, self._held = self._held, []
         for conn in held:
             conn.close()
         self._pool.close()
+
+    async def aclose(self) -> None:
+        """Close the event loop's poll connections (the rest stays open; see :meth:`close`).
+
+        Call it on the loop that used :meth:`arecord_poll`, before the loop ends (the app's
+        lifespan does); the next :meth:`arecord_poll` opens new ones.
+        """
+        conns, self._async = self._async, None
+        if conns is not None:
+            if conns.loop is asyncio.get_running_loop():
+                await conns.aclose()
+            else:
+                conns.close()
 
     def _poll_cursor(self) -> Cursor[tuple[Any, ...]] | None:
         """A cursor on a connection this thread keeps for :meth:`record_poll`, if one is free.
@@ -236,25 +494,46 @@ class PostgresStorage:
         leeway: float | None,
     ) -> bool:
         """See :meth:`Storage.record_poll`."""
-        params = {
-            "now": now,
-            "device_hash": device_hash,
-            "client_id": client_id,
-            "tenant_id": tenant_id,
-            "leeway": leeway,
-        }
+        sql, params = poll_statement(
+            device_hash, client_id=client_id, tenant_id=tenant_id, now=now, leeway=leeway
+        )
         cursor = self._poll_cursor()
         if cursor is None:
-            if leeway is None:
-                return self._one(_CHECK_POLL, params) is not None
-            return self._count(_RECORD_POLL, params) == 1
+            return poll_accepted(self._count(sql, params))
         try:
-            if leeway is None:
-                return cursor.execute(_CHECK_POLL, params, prepare=True).fetchone() is not None
-            return cursor.execute(_RECORD_POLL, params, prepare=True).rowcount == 1
+            return poll_accepted(cursor.execute(sql, params, prepare=True).rowcount)
         except OperationalError:
             self._drop_poll_cursor(cursor)
             raise
+
+    async def arecord_poll(
+        self,
+        device_hash: str,
+        *,
+        client_id: str,
+        tenant_id: str,
+        now: float,
+        leeway: float | None,
+    ) -> bool:
+        """:meth:`record_poll` without blocking the event loop (same statement, same answer).
+
+        Runs on a connection of the calling loop (opened on first use); on a second loop
+        while the first one still runs, it falls back to :meth:`record_poll`.
+        """
+        loop = asyncio.get_running_loop()
+        conns = self._async
+        if conns is None or conns.loop is not loop:
+            if conns is not None and not conns.loop.is_closed():
+                return self.record_poll(
+                    device_hash, client_id=client_id, tenant_id=tenant_id, now=now, leeway=leeway
+                )
+            if conns is not None:
+                conns.close()  # left behind by a loop that has ended
+            conns = self._async = _AsyncPollConnections(self._url, self._async_poll_size, loop)
+        sql, params = poll_statement(
+            device_hash, client_id=client_id, tenant_id=tenant_id, now=now, leeway=leeway
+        )
+        return poll_accepted(await conns.submit(sql, params))
 
     # -- refresh tokens ---------------------------------------------------------------------
 
