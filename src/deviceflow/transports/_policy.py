@@ -24,14 +24,30 @@ def user_agent() -> str:
     return "deviceflow/" + __version__
 
 
+# OpenSSL's names for a record stream that was cut or garbled in transit (a reset landing in the
+# middle of a record, a middlebox mangling bytes): the network broke, not the TLS setup.
+_BROKEN_STREAM_REASONS = frozenset(
+    {
+        "UNEXPECTED_MESSAGE",
+        "UNEXPECTED_RECORD",
+        "BAD_RECORD_MAC",
+        "DECRYPTION_FAILED_OR_BAD_RECORD_MAC",
+        "RECORD_LAYER_FAILURE",
+    }
+)
+
+
 def is_dropped_tls(exc: BaseException) -> bool:
-    """Whether ``exc`` is the peer closing the connection in the middle of TLS.
+    """Whether ``exc`` is the connection breaking in the middle of TLS.
 
     An EOF during the handshake or before ``close_notify`` (``SSLEOFError``, ``SSLZeroReturnError``)
-    is a dropped connection, as a reset would be, and is worth retrying (checklist 6.1); an
-    untrusted certificate or a protocol mismatch is not, and stays a ``TLSError``.
+    is a dropped connection, as a reset would be, and so is a record stream cut or garbled in
+    transit (``UNEXPECTED_MESSAGE``, ``BAD_RECORD_MAC``, ...): both are worth retrying (checklist
+    6.1). An untrusted certificate or a protocol mismatch is not, and stays a ``TLSError``.
     """
-    return isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError)
+    if isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError):
+        return True
+    return isinstance(exc, ssl.SSLError) and getattr(exc, "reason", None) in _BROKEN_STREAM_REASONS
 
 
 def is_loopback_host(host: str) -> bool:

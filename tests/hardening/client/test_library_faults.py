@@ -33,6 +33,7 @@ from deviceflow.transports import (
     UrllibTransport,
 )
 from tests.hardening import figures
+from tests.hardening.client.conftest import UNCLOSED_TLS
 from tests.hardening.client.scenarios import (
     CLIENT_TIMEOUT,
     CODE_LIFETIME,
@@ -48,7 +49,11 @@ from tests.hardening.client.scenarios import (
 )
 from tests.hardening.client.serverkit import CLIENT_ID, SCOPE, ServerProcess
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("hardening-client")]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.xdist_group("hardening-client"),
+    pytest.mark.filterwarnings(UNCLOSED_TLS),
+]
 
 TRANSPORTS = ("urllib", "httpx")
 

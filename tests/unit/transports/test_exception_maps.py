@@ -27,6 +27,12 @@ from deviceflow.transports._policy import is_loopback_host
 REQUEST = HttpRequest(method="POST", url="https://login.example.test/token")
 
 
+def _ssl_error(reason: str) -> ssl.SSLError:
+    error = ssl.SSLError(1, f"[SSL: {reason}] {reason.lower().replace('_', ' ')}")
+    error.reason = reason  # as the ssl module sets it from OpenSSL's error queue
+    return error
+
+
 @pytest.mark.parametrize(
     ("raised", "expected"),
     [
@@ -37,6 +43,16 @@ REQUEST = HttpRequest(method="POST", url="https://login.example.test/token")
         # The peer hanging up mid-handshake is a dropped connection (retried), not a TLS verdict.
         pytest.param(urllib.error.URLError(ssl.SSLEOFError()), ConnectError, id="tls-eof-connect"),
         pytest.param(
+            urllib.error.URLError(_ssl_error("UNEXPECTED_MESSAGE")),
+            ConnectError,
+            id="tls-garbled-connect",
+        ),
+        pytest.param(
+            urllib.error.URLError(_ssl_error("WRONG_VERSION_NUMBER")),
+            TLSError,
+            id="tls-version-mismatch",
+        ),
+        pytest.param(
             urllib.error.URLError(OSError("Tunnel connection failed: 407 Proxy Auth")),
             ProxyError,
             id="proxy",
@@ -44,6 +60,7 @@ REQUEST = HttpRequest(method="POST", url="https://login.example.test/token")
         pytest.param(urllib.error.URLError("unknown url type: gopher"), TransportError, id="url"),
         pytest.param(ssl.SSLError(), TLSError, id="tls-read"),
         pytest.param(ssl.SSLZeroReturnError(), ReadError, id="tls-eof-read"),
+        pytest.param(_ssl_error("BAD_RECORD_MAC"), ReadError, id="tls-garbled-read"),
         pytest.param(TimeoutError(), ReadTimeoutError, id="read-timeout"),
         pytest.param(http.client.RemoteDisconnected(), ReadError, id="disconnected"),
         pytest.param(http.client.IncompleteRead(b"x", 3), ReadError, id="incomplete"),
@@ -89,6 +106,9 @@ def _reset_during_handshake() -> httpx.ConnectError:
         pytest.param(httpx.ConnectError("refused"), ConnectError, id="refused"),
         pytest.param(_tls_connect_error(), TLSError, id="tls"),
         pytest.param(_tls_connect_error(ssl.SSLEOFError()), ConnectError, id="tls-eof"),
+        pytest.param(
+            _tls_connect_error(_ssl_error("UNEXPECTED_MESSAGE")), ConnectError, id="tls-garbled"
+        ),
         pytest.param(_reset_during_handshake(), ConnectError, id="tls-reset"),
         pytest.param(httpx.WriteError("pipe"), WriteError, id="write"),
         pytest.param(httpx.ReadError("reset"), ReadError, id="read"),
