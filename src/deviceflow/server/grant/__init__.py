@@ -1,7 +1,7 @@
 """The framework-free grant engine: RFC 8628 device grant, refresh tokens, signing keys.
 
 The web layer (endpoints, pages, Graph emulation) calls :class:`GrantEngine` and renders what it
-returns or raises; it holds no protocol rules. See ``.team/SERVER_API.md`` for the seam.
+returns or raises; it holds no protocol rules. See ``docs/server-seam.md`` for the seam.
 """
 
 from __future__ import annotations
