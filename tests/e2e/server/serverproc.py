@@ -71,6 +71,8 @@ class ServerProcess:
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
     secrets: set[str] = field(default_factory=set)
+    #: ``--db`` for the server; empty means SQLite in ``folder`` (see :attr:`db`).
+    db_url: str = ""
 
     @property
     def db(self) -> Path:
@@ -93,7 +95,7 @@ class ServerProcess:
         command = [
             sys.executable, "-m", "deviceflow", "serve",
             "--host", "127.0.0.1", "--port", str(self.port),
-            "--config", str(self.config), "--db", f"sqlite:///{self.db}",
+            "--config", str(self.config), "--db", self.db_url or f"sqlite:///{self.db}",
         ]  # fmt: skip
         out: IO[bytes]
         with open(out_path, "wb") as out, open(err_path, "wb") as err:

@@ -12,53 +12,21 @@ import json
 import os
 import re
 import signal
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from tests.e2e.server.serverproc import CLIENT_ID, DEVICE_GRANT, PASSWORD, USERNAME, ServerProcess
-from tests.tools import ROOT
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @dataclass
 class HardServer(ServerProcess):
-    """A ``deviceflow serve`` subprocess on a given database URL; killable with SIGKILL."""
-
-    db_url: str = ""
-
-    def start(self, timeout: float = 30.0) -> None:
-        self.starts += 1
-        out_path = self.folder / f"server-{self.starts}-stdout.log"
-        err_path = self.folder / f"server-{self.starts}-stderr.log"
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        env.pop("DEVICEFLOW_CONFIG", None)
-        command = [
-            sys.executable, "-m", "deviceflow", "serve",
-            "--host", "127.0.0.1", "--port", str(self.port),
-            "--config", str(self.config), "--db", self.db_url or f"sqlite:///{self.db}",
-        ]  # fmt: skip
-        out: IO[bytes]
-        with open(out_path, "wb") as out, open(err_path, "wb") as err:
-            self.process = subprocess.Popen(command, stdout=out, stderr=err, cwd=ROOT, env=env)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if f"listening on {self.base_url}" in out_path.read_text(errors="replace"):
-                return
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.05)
-        self.stop()
-        raise AssertionError(
-            f"server did not start: {err_path.read_text(errors='replace')[-2000:]}"
-        )
+    """A ``deviceflow serve`` subprocess (any ``db_url``) that can also be SIGKILLed."""
 
     def kill(self) -> None:
         """SIGKILL, as a power cut would: no shutdown code runs."""
