@@ -14,6 +14,7 @@ Responses carry ``Cache-Control: no-store`` (RFC 8628 ยง3.2 by way of RFC 6749 ย
 
 from __future__ import annotations
 
+import abc
 import logging
 from collections.abc import Mapping
 from urllib.parse import quote
@@ -53,8 +54,12 @@ _Encoded = tuple[bytes, tuple[tuple[bytes, bytes], ...]]
 """A JSON body and its headers, encoded once."""
 
 
-class _Endpoint:
-    """Shared plumbing: tenant resolution, form reading, error rendering."""
+class _Endpoint(abc.ABC):
+    """Shared plumbing: tenant resolution, form reading, error rendering.
+
+    Internal only (not an extension point): each endpoint below supplies :meth:`handle`, and a
+    class that forgets to cannot even be built.
+    """
 
     def __init__(self, ctx: ServerContext, *, version: Version = "v2") -> None:
         self.ctx = ctx
@@ -135,6 +140,7 @@ class _Endpoint:
         )
         await send_json(send, exc.status, body, extra_headers=headers)
 
+    @abc.abstractmethod
     async def handle(
         self,
         scope: Scope,
@@ -144,7 +150,7 @@ class _Endpoint:
         form: dict[str, str],
         wire: Wire,
     ) -> None:
-        raise NotImplementedError
+        """Answer one request whose tenant and form were read and checked."""
 
 
 def _required(form: dict[str, str], name: str) -> str:
