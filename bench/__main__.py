@@ -1,6 +1,7 @@
 """``python -m bench``: run every section, print one table, write ``bench/results.json``.
 
-Options: ``--seconds`` (each wrk run), ``--rounds`` (best of), ``--devices``, ``--fleet-seconds``,
+Options: ``--seconds`` (each wrk run), ``--rounds`` (rounds over every target in turn; the best
+round of each is kept), ``--devices``, ``--fleet-seconds``,
 ``--footprint-runs``, ``--json PATH``, ``--postgres URL`` (an administrative URL; a fresh
 database is created and dropped; default the machine's server on 127.0.0.1:5432).
 """
@@ -138,8 +139,8 @@ def _table(results: dict[str, object]) -> str:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--devices", type=int, default=10_000)
     parser.add_argument("--fleet-seconds", type=float, default=30.0)
     parser.add_argument("--footprint-runs", type=int, default=15)

@@ -11,7 +11,7 @@ import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlencode
@@ -68,21 +68,16 @@ def run_wrk(
     return parse_wrk(target.name, out)
 
 
-def measure(
-    target: procs.Target, *, seconds: float, rounds: int, threads: int, connections: int
-) -> WrkResult:
-    """Warm up, then the best of ``rounds`` runs (the least disturbed by other load)."""
+def prepare(target: procs.Target, *, threads: int, connections: int) -> str:
+    """Start one pending flow on ``target``, check it answers ``authorization_pending``, warm
+    it up for a second; the form body to poll with."""
     code = procs.device_code(target) if target.devicecode_path else "bench-code"
     body = urlencode(procs.poll_form(code))
     status, answer = procs.post_form(target.token_url(), procs.poll_form(code))
     if status != 400 or answer.get("error") != "authorization_pending":
         raise RuntimeError(f"{target.name}: a poll did not answer authorization_pending")
     run_wrk(target, body, seconds=1, threads=threads, connections=connections)
-    runs = [
-        run_wrk(target, body, seconds=seconds, threads=threads, connections=connections)
-        for _ in range(rounds)
-    ]
-    return max(runs, key=lambda r: r.requests_per_s)
+    return body
 
 
 def run(
@@ -94,7 +89,13 @@ def run(
     threads: int = 2,
     connections: int = 64,
 ) -> dict[str, object]:
-    """Measure every available target; results and ratios as a JSON-able dict."""
+    """Measure every available target; results and ratios as a JSON-able dict.
+
+    Every server is started first and stays up (an idle one costs nothing); then each round
+    runs ``wrk`` against each target in turn, so that a change in the machine's speed over the
+    minutes of the run (other tenants of a shared host) falls on every target alike. The best
+    round of each target is kept (the least disturbed one).
+    """
     targets: list[tuple[str, Callable[[], AbstractContextManager[procs.Target]]]] = [
         ("bare-asgi", lambda: procs.bare_server(folder)),
         (
@@ -113,14 +114,21 @@ def run(
         targets.append(("node-oidc-provider", lambda: procs.node_provider(folder)))
     else:
         notes.append("node or oidc-provider missing: skipped")
-    results: dict[str, WrkResult] = {}
-    for name, start in targets:
-        with start() as target:
-            result = measure(
-                target, seconds=seconds, rounds=rounds, threads=threads, connections=connections
-            )
-            result.target = name
-            results[name] = result
+    runs: dict[str, list[WrkResult]] = {name: [] for name, _ in targets}
+    with ExitStack() as stack:
+        started = [(name, stack.enter_context(start())) for name, start in targets]
+        bodies = {
+            name: prepare(target, threads=threads, connections=connections)
+            for name, target in started
+        }
+        for _ in range(rounds):
+            for name, target in started:
+                result = run_wrk(
+                    target, bodies[name], seconds=seconds, threads=threads, connections=connections
+                )
+                result.target = name
+                runs[name].append(result)
+    results = {name: max(found, key=lambda r: r.requests_per_s) for name, found in runs.items()}
     ceiling = results["bare-asgi"].requests_per_s
     node = results.get("node-oidc-provider")
     ratios = {}
@@ -135,8 +143,10 @@ def run(
             "connections": connections,
             "seconds": seconds,
             "rounds": rounds,
+            "order": "interleaved: each round runs every target once, in the order listed",
         },
         "results": {name: asdict(r) for name, r in results.items()},
+        "rounds": {name: [round(r.requests_per_s) for r in found] for name, found in runs.items()},
         "ratios": ratios,
         "notes": notes,
     }

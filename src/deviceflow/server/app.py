@@ -146,16 +146,18 @@ def create_app(
         routes=routes,
         lifespan=lifespan,
         middleware=[
-            Middleware(AccessLog),
-            Middleware(RefuseUndecodableQuery),
-            # Innermost: token polls skip the router (same endpoints, same path_params).
+            # Outermost: token polls skip the router and the layers below when those have
+            # nothing to do (same endpoints, same path_params).
             Middleware(
                 TokenHotPath,
                 endpoints={
                     TOKEN_SUFFIXES["v2"]: token_endpoints["token"],
                     TOKEN_SUFFIXES["v1"]: token_endpoints["token_v1"],
                 },
+                access_log=access_logger,
             ),
+            Middleware(AccessLog),
+            Middleware(RefuseUndecodableQuery),
         ],
         exception_handlers={
             HTTPException: errors.http_exception_handler,

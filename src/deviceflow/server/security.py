@@ -9,6 +9,7 @@ without the key.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,13 +38,15 @@ class CodeHasher:
     def __init__(self, key: bytes) -> None:
         if len(key) < 16:
             raise ValueError("the code digest key needs at least 16 bytes")
-        self._key = key
+        # Keyed once: each digest copies this state instead of setting the key up again (this
+        # runs on every poll).
+        self._keyed = hmac.new(key, digestmod=hashlib.sha256)
 
     def digest(self, kind: str, value: str) -> str:
         """Hex HMAC-SHA-256 of ``value`` under this hasher's key, domain-separated by ``kind``."""
-        # One-shot ``hmac.digest`` (OpenSSL, no HMAC object): the same bytes, and this runs on
-        # every poll.
-        return hmac.digest(self._key, f"{kind}:{value}".encode(), "sha256").hex()
+        mac = self._keyed.copy()
+        mac.update(f"{kind}:{value}".encode())
+        return mac.hexdigest()
 
 
 def fingerprint(digest: str) -> str:

@@ -22,6 +22,7 @@ TOML shape (every key optional unless marked required)::
 from __future__ import annotations
 
 import dataclasses
+import functools
 import ipaddress
 import math
 import re
@@ -344,13 +345,26 @@ class Settings:
 
     # -- queries ----------------------------------------------------------------------------
 
+    @functools.cached_property
+    def _tenants_by_name(self) -> dict[str, Tenant]:
+        """Every name of every tenant, lower-cased; the first tenant to claim a name keeps it."""
+        found: dict[str, Tenant] = {}
+        for tenant in self.tenants:
+            for name in tenant.names():
+                found.setdefault(name, tenant)
+        return found
+
+    @functools.cached_property
+    def _clients_by_id(self) -> dict[str, Client]:
+        found: dict[str, Client] = {}
+        for client in self.clients:
+            found.setdefault(client.client_id, client)
+        return found
+
     def resolve_tenant(self, name: str) -> Tenant | None:
         """The tenant answering to ``name`` (id, alias, GUID or domain; case-insensitive)."""
-        wanted = name.lower()
-        for tenant in self.tenants:
-            if wanted in tenant.names():
-                return tenant
-        return None
+        # A dict built once (Settings is frozen): every token poll resolves its tenant.
+        return self._tenants_by_name.get(name.lower())
 
     def tenant(self, tenant_id: str) -> Tenant | None:
         """The tenant with exactly this id."""
@@ -358,7 +372,7 @@ class Settings:
 
     def client(self, client_id: str) -> Client | None:
         """The registered client with this id."""
-        return next((c for c in self.clients if c.client_id == client_id), None)
+        return self._clients_by_id.get(client_id)
 
     def user(self, tenant: Tenant, username: str) -> UserRecord | None:
         """The user of ``tenant`` with this username (case-insensitive)."""

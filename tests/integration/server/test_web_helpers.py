@@ -5,8 +5,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 import secrets
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from deviceflow.server.app import create_app, session_key
 from deviceflow.server.dialects import MicrosoftDialect, Rfc8628Dialect, dialect_for
@@ -98,6 +102,22 @@ def test_parse_form_refuses(body: bytes) -> None:
         parse_form(body)
 
 
+@given(
+    st.dictionaries(
+        st.text(min_size=1, max_size=12),
+        st.sampled_from(["urn:ietf:params:oauth:grant-type:device_code", "a b+c", ""])
+        | st.text(max_size=24),
+        max_size=6,
+    )
+)
+def test_parse_form_reads_what_the_standard_library_reads(form: dict[str, str]) -> None:
+    # The hand-written parser (and its table of pre-decoded values) must agree with
+    # ``parse_qsl`` on every well-formed form, however a client escapes it.
+    for body in (urlencode(form), urlencode(form, quote_via=quote)):  # "+" or "%20" for space
+        expected = dict(parse_qsl(body, keep_blank_values=True, errors="strict"))
+        assert parse_form(body.encode()) == expected == form
+
+
 def test_session_key_from_secret_key_and_from_storage() -> None:
     storage = open_storage("memory:")
     settings = Settings.development()
@@ -115,6 +135,42 @@ async def test_access_log_omits_query_strings(
         await server.client().get("/devicelogin", params={"code": "BCDF-GHJK"})
     assert "GET /devicelogin 404" in caplog.text  # an unknown code
     assert "BCDF" not in caplog.text
+
+
+@pytest.mark.anyio
+async def test_token_polls_go_through_the_access_log_and_the_query_check(
+    server: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Token requests skip the router and the layers between (TokenHotPath), except when one of
+    # those layers has something to do.
+    started = await server.authorize()
+    with caplog.at_level(logging.INFO, logger="deviceflow.server.access"):
+        response = await server.poll(started["device_code"])
+    assert response.json()["error"] == "authorization_pending"
+    assert "POST /contoso/oauth2/v2.0/token 400" in caplog.text
+    caplog.clear()
+    server.clock.advance(started["interval"])
+    response = await server.poll(started["device_code"])  # the access log is off again
+    assert response.json()["error"] == "authorization_pending"
+    assert "oauth2/v2.0/token" not in caplog.text
+
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"grant_type=x", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "method": "POST", "path": "/contoso/oauth2/v2.0/token", "root_path": "",
+        "query_string": b"\x80", "scheme": "http", "http_version": "1.1",
+        "headers": [(b"content-type", b"application/x-www-form-urlencoded")],
+        "client": ("127.0.0.1", 50000), "server": ("testserver", 80),
+    }  # fmt: skip
+    await server.app(scope, receive, send)
+    assert sent[0]["status"] == 400
+    assert b"query is not UTF-8" in sent[1]["body"]
 
 
 def test_create_app_works_without_public_url() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,16 @@ from deviceflow.server.storage.sqlite import SQLiteStorage
 
 from .conftest import EngineFactory
 from .helpers import start
+
+
+@pytest.mark.parametrize("key", [b"k" * 16, bytes(range(64)), bytes(range(200))])
+def test_digest_is_hmac_sha256_of_kind_and_value(key: bytes) -> None:
+    # Stored grants and refresh tokens are found by these digests: the scheme must not drift.
+    hasher = CodeHasher(key)
+    for value in ("", "BCDF-GHJK", "d" * 43, "é✓"):
+        expected = hmac.new(key, f"device:{value}".encode(), hashlib.sha256).hexdigest()
+        assert hasher.digest("device", value) == expected
+        assert hasher.digest("device", value) == expected  # the keyed state is not consumed
 
 
 def test_constant_time_equals() -> None:

@@ -3,14 +3,17 @@
 A fleet of waiting devices sends one token request per device every few seconds, and almost all
 of them are answered ``authorization_pending``. Per request, the framework's router (a regular
 expression per route) and its exception middleware cost about as much as the rest of the poll,
-so this small ASGI layer, installed innermost (after the access log and the query check, inside
-the error handler), matches ``/{tenant}/oauth2/v2.0/token`` and ``/{tenant}/oauth2/token`` with
-plain string operations and calls the same :class:`~deviceflow.server.endpoints.oauth.TokenEndpoint`
-the router would, with the same ``path_params``. Everything else goes on to the router.
+so this small ASGI layer, installed right inside the error handler, matches
+``/{tenant}/oauth2/v2.0/token`` and ``/{tenant}/oauth2/token`` with plain string operations and
+calls the same :class:`~deviceflow.server.endpoints.oauth.TokenEndpoint` the router would, with
+the same ``path_params``. Everything else goes on through the other layers to the router, and so
+does a token request whenever one of the layers it skips would act on it: one with a query
+string (the undecodable-query check) or while the access log is on.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -22,12 +25,20 @@ TOKEN_SUFFIXES = {"v2": "oauth2/v2.0/token", "v1": "oauth2/token"}
 class TokenHotPath:
     """Dispatch token requests to ``endpoints`` (keyed by path suffix after ``/{tenant}/``)."""
 
-    def __init__(self, app: ASGIApp, *, endpoints: Mapping[str, ASGIApp]) -> None:
+    def __init__(
+        self, app: ASGIApp, *, endpoints: Mapping[str, ASGIApp], access_log: logging.Logger
+    ) -> None:
         self.app = app
         self.endpoints = dict(endpoints)
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not scope.get("root_path"):
+        if (
+            scope["type"] == "http"
+            and not scope.get("root_path")
+            and not scope.get("query_string")
+            and not self.access_log.isEnabledFor(logging.INFO)
+        ):
             path: str = scope["path"]
             # "/{tenant}/<suffix>" with a non-empty tenant segment, as the route pattern says.
             tenant, _, suffix = path[1:].partition("/")

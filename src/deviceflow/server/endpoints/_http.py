@@ -24,6 +24,14 @@ NO_STORE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 )
 
 
+_KNOWN_ESCAPED = {
+    "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code": (
+        "urn:ietf:params:oauth:grant-type:device_code"
+    ),
+}
+"""Escaped values every poll carries, decoded once (``grant_type``, as clients encode it)."""
+
+
 class FormError(ValueError):
     """A request body that is not a well-formed ``application/x-www-form-urlencoded`` form."""
 
@@ -57,7 +65,9 @@ def parse_form(body: bytes) -> dict[str, str]:
             if "+" in name or "%" in name:
                 name = unquote(name.replace("+", " "), errors="strict")
             if "+" in value or "%" in value:
-                value = unquote(value.replace("+", " "), errors="strict")
+                value = _KNOWN_ESCAPED.get(value) or unquote(
+                    value.replace("+", " "), errors="strict"
+                )
         except UnicodeDecodeError as exc:
             raise FormError("request body is not UTF-8") from exc
         pairs.append((name, value))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import abc
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from urllib.parse import quote
 
 from starlette.routing import Route
@@ -52,6 +52,26 @@ logger = logging.getLogger("deviceflow.server.oauth")
 _METHODS = ("POST", "GET")
 _Encoded = tuple[bytes, tuple[tuple[bytes, bytes], ...]]
 """A JSON body and its headers, encoded once."""
+
+
+class _WireOnce:
+    """The request's :class:`Wire`, built on first use: a pending poll answered with the RFC
+    dialect's fixed body never needs one (no request id, no header scan)."""
+
+    __slots__ = ("_endpoint", "_scope", "_segment", "_wire", "form")
+
+    def __init__(self, endpoint: _Endpoint, scope: Scope, segment: str) -> None:
+        self._endpoint = endpoint
+        self._scope = scope
+        self._segment = segment
+        self._wire: Wire | None = None
+        self.form: Mapping[str, str] | None = None
+        """The parsed form, once it is known (the wire reads a few parameters)."""
+
+    def __call__(self) -> Wire:
+        if self._wire is None:
+            self._wire = self._endpoint.wire(self._scope, self._segment, self.form)
+        return self._wire
 
 
 class _Endpoint(abc.ABC):
@@ -102,29 +122,30 @@ class _Endpoint(abc.ABC):
             )
             await send_json(send, 400, body)
             return
-        wire: Wire | None = None  # built once, when the form is known (the poll path is hot)
+        wire = _WireOnce(self, scope, segment)
         try:
             raw = await read_body(receive)
             if raw and not is_form(scope):
                 raise FormError("expected an application/x-www-form-urlencoded body")
             form = parse_form(raw)
-            wire = self.wire(scope, segment, form)
+            wire.form = form
             await self.handle(scope, send, tenant, dialect, form, wire)
         except (FormError, ParameterError) as exc:
             error = exc.error if isinstance(exc, ParameterError) else "invalid_request"
-            wire = wire or self.wire(scope, segment)
-            await send_json(send, 400, dialect.error_body(error, str(exc), wire=wire))
+            await send_json(send, 400, dialect.error_body(error, str(exc), wire=wire()))
         except GrantError as exc:
-            await self.send_error(send, dialect, exc, wire or self.wire(scope, segment))
+            await self.send_error(send, dialect, exc, wire)
 
-    async def send_error(self, send: Send, dialect: Dialect, exc: GrantError, wire: Wire) -> None:
+    async def send_error(
+        self, send: Send, dialect: Dialect, exc: GrantError, wire: Callable[[], Wire]
+    ) -> None:
         if type(dialect) is Rfc8628Dialect and exc.retry_after is None and exc.status != 401:
             # The RFC body depends on the error and its description only (never on the wire):
             # encode it once; a fleet's "not yet" polls then cost no JSON work.
             key = (exc.status, exc.error, exc.description or exc.error)
             encoded = self._encoded.get(key)
             if encoded is None:
-                raw = encode_json(dialect.error_body(key[1], key[2], wire=wire))
+                raw = encode_json(dialect.error_body(key[1], key[2], wire=wire()))
                 encoded = (raw, json_headers(raw))
                 if len(self._encoded) < 64:  # descriptions are fixed texts; stay bounded anyway
                     self._encoded[key] = encoded
@@ -136,7 +157,7 @@ class _Endpoint(abc.ABC):
         if exc.status == 401:
             headers.append((b"www-authenticate", b'Basic realm="deviceflow"'))
         body = dialect.error_body(
-            exc.error, exc.description or exc.error, aadsts=exc.aadsts, wire=wire
+            exc.error, exc.description or exc.error, aadsts=exc.aadsts, wire=wire()
         )
         await send_json(send, exc.status, body, extra_headers=headers)
 
@@ -148,9 +169,12 @@ class _Endpoint(abc.ABC):
         tenant: Tenant,
         dialect: Dialect,
         form: dict[str, str],
-        wire: Wire,
+        wire: Callable[[], Wire],
     ) -> None:
-        """Answer one request whose tenant and form were read and checked."""
+        """Answer one request whose tenant and form were read and checked.
+
+        ``wire()`` gives the request's :class:`Wire` (built on the first call).
+        """
 
 
 def _required(form: dict[str, str], name: str) -> str:
@@ -170,12 +194,12 @@ class DeviceAuthorizationEndpoint(_Endpoint):
         tenant: Tenant,
         dialect: Dialect,
         form: dict[str, str],
-        wire: Wire,
+        wire: Callable[[], Wire],
     ) -> None:
         """Issue a device code and a user code; answer with the §3.2 body."""
         client_id = _required(form, "client_id")
         dialect.check_client(form, self.ctx.settings.client(client_id))
-        wanted_scope, resource = dialect.target(form, wire)
+        wanted_scope, resource = dialect.target(form, wire())
         authorization = self.ctx.engine.authorize_device(
             tenant=tenant,
             client_id=client_id,
@@ -192,7 +216,7 @@ class DeviceAuthorizationEndpoint(_Endpoint):
             authorization,
             verification_uri=verification_uri,
             verification_uri_complete=complete,
-            wire=wire,
+            wire=wire(),
         )
         await send_json(send, 200, body)
 
@@ -210,6 +234,8 @@ class TokenEndpoint(_Endpoint):
     ) -> None:
         super().__init__(ctx, version=version)
         self.async_poll = async_poll
+        self._pending = ctx.engine.pending()
+        """The answer to an on-time pending poll: made once, only ever sent (never raised)."""
 
     async def handle(
         self,
@@ -218,7 +244,7 @@ class TokenEndpoint(_Endpoint):
         tenant: Tenant,
         dialect: Dialect,
         form: dict[str, str],
-        wire: Wire,
+        wire: Callable[[], Wire],
     ) -> None:
         """Redeem a device code or a refresh token."""
         grant_type = dialect.grant_type(_required(form, "grant_type"))
@@ -229,19 +255,20 @@ class TokenEndpoint(_Endpoint):
                 raise ParameterError("The request must include device_code.")
             client_id = _required(form, "client_id")
             dialect.check_client(form, self.ctx.settings.client(client_id))
-            check = None
+            check = engine.poll_check(tenant=tenant, client_id=client_id, device_code=device_code)
             if self.async_poll is not None:
-                check = engine.poll_check(
-                    tenant=tenant, client_id=client_id, device_code=device_code
-                )
-                if await self.async_poll.arecord_poll(
+                on_time = await self.async_poll.arecord_poll(
                     check.device_hash,
                     client_id=check.client_id,
                     tenant_id=check.tenant_id,
                     now=check.now,
                     leeway=check.leeway,
-                ):
-                    raise engine.pending()
+                )
+            else:
+                on_time = engine.record_poll(check)
+            if on_time:  # the answer most polls get: sent without raising it through the engine
+                await self.send_error(send, dialect, self._pending, wire)
+                return
             tokens = engine.poll(
                 tenant=tenant,
                 client_id=client_id,
@@ -252,7 +279,7 @@ class TokenEndpoint(_Endpoint):
         elif grant_type == REFRESH_TOKEN_GRANT:
             client_id = _required(form, "client_id")
             dialect.check_client(form, self.ctx.settings.client(client_id))
-            wanted_scope, _resource = dialect.target(form, wire)
+            wanted_scope, _resource = dialect.target(form, wire())
             tokens = engine.refresh(
                 tenant=tenant,
                 client_id=client_id,
@@ -265,7 +292,7 @@ class TokenEndpoint(_Endpoint):
                 "This server supports the device_code and refresh_token grants.",
                 error="unsupported_grant_type",
             )
-        await send_json(send, 200, dialect.token_body(tokens, wire=wire))
+        await send_json(send, 200, dialect.token_body(tokens, wire=wire()))
 
 
 class IntrospectionEndpoint(_Endpoint):
@@ -282,7 +309,7 @@ class IntrospectionEndpoint(_Endpoint):
         tenant: Tenant,
         dialect: Dialect,
         form: dict[str, str],
-        wire: Wire,
+        wire: Callable[[], Wire],
     ) -> None:
         """Answer whether a token is active, and its metadata when it is."""
         answer = self.ctx.engine.introspect(
@@ -301,7 +328,7 @@ class RevocationEndpoint(_Endpoint):
         tenant: Tenant,
         dialect: Dialect,
         form: dict[str, str],
-        wire: Wire,
+        wire: Callable[[], Wire],
     ) -> None:
         """Revoke a token; unknown or already revoked tokens also get 200 (RFC 7009 §2.2)."""
         self.ctx.engine.revoke(

@@ -186,15 +186,16 @@ class GrantEngine:
     def poll_check(self, *, tenant: Tenant, client_id: str, device_code: str) -> PollCheck:
         """The first step of :meth:`poll`: check the client, and the hot statement's arguments.
 
-        A caller with an asynchronous driver may run ``record_poll`` (or its awaitable twin)
-        with these arguments itself: ``True`` means :meth:`pending`; ``False`` means
+        The caller may then run the hot statement itself (:meth:`record_poll`, or the storage's
+        awaitable twin): ``True`` means :meth:`pending`; ``False`` means
         ``poll(..., checked=check)``, which goes on with the full path.
 
         Raises:
             GrantError: ``invalid_client``, ``unauthorized_client`` (as :meth:`poll`).
         """
         client = self._client(tenant, client_id)
-        device_policy(tenant, client).check_enabled(tenant)  # a flow begun before the switch
+        if not tenant.device_flow:  # a flow begun before the switch (the policy only refuses)
+            device_policy(tenant, client).check_enabled(tenant)
         now = self._clock()
         leeway = self.settings.rate_limits.poll_leeway
         return PollCheck(
@@ -203,6 +204,16 @@ class GrantEngine:
             tenant_id=tenant.id,
             now=now,
             leeway=leeway if tenant.enforces_slow_down else None,
+        )
+
+    def record_poll(self, check: PollCheck) -> bool:
+        """Run the hot statement of ``check`` on the storage: ``True`` means :meth:`pending`."""
+        return self._storage.record_poll(
+            check.device_hash,
+            client_id=check.client_id,
+            tenant_id=check.tenant_id,
+            now=check.now,
+            leeway=check.leeway,
         )
 
     @staticmethod
@@ -235,13 +246,7 @@ class GrantEngine:
         )
         # The hot path, one statement: a pending, live grant of this client polled on time.
         # Anything else (or a lost race) takes the full path below, which reads the row.
-        if checked is None and self._storage.record_poll(
-            check.device_hash,
-            client_id=check.client_id,
-            tenant_id=check.tenant_id,
-            now=check.now,
-            leeway=check.leeway,
-        ):
+        if checked is None and self.record_poll(check):
             raise self.pending()
         client = self._client(tenant, client_id)
         device_hash, now = check.device_hash, check.now

@@ -27,15 +27,17 @@ from deviceflow.server.storage.base import (
     encode_row,
 )
 
+# Numbered parameters bound from a tuple (cheaper than names; this runs on every poll):
+# ?1 now, ?2 device_hash, ?3 client_id, ?4 tenant_id, ?5 leeway.
 _LIVE = (
-    " WHERE device_hash = :device_hash AND client_id = :client_id AND tenant_id = :tenant_id"
-    " AND status = 'pending' AND expires_at > :now"
+    " WHERE device_hash = ?2 AND client_id = ?3 AND tenant_id = ?4"
+    " AND status = 'pending' AND expires_at > ?1"
 )
 _CHECK_POLL = "SELECT 1 FROM device_grants" + _LIVE
 _RECORD_POLL = (
-    "UPDATE device_grants SET last_poll_at = :now"
+    "UPDATE device_grants SET last_poll_at = ?1"
     + _LIVE
-    + " AND (last_poll_at IS NULL OR :now - last_poll_at >= interval - :leeway)"
+    + " AND (last_poll_at IS NULL OR ?1 - last_poll_at >= interval - ?5)"
 )
 
 
@@ -79,6 +81,14 @@ class SQLiteStorage:
         conn.execute("PRAGMA synchronous=NORMAL")
         self._local.conn = conn
         return conn
+
+    def _poll_cursor(self) -> sqlite3.Cursor:
+        """This thread's cursor for the poll statement, made once: a new cursor per statement
+        costs about a third of the whole poll (each use reads its one row before the next)."""
+        cursor: sqlite3.Cursor | None = getattr(self._local, "poll_cursor", None)
+        if cursor is None:
+            cursor = self._local.poll_cursor = self._conn().cursor()
+        return cursor
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN IMMEDIATE")
@@ -157,16 +167,12 @@ class SQLiteStorage:
         leeway: float | None,
     ) -> bool:
         """See :meth:`Storage.record_poll`."""
-        params = {
-            "now": now,
-            "device_hash": device_hash,
-            "client_id": client_id,
-            "tenant_id": tenant_id,
-            "leeway": leeway,
-        }
+        cursor = self._poll_cursor()
         if leeway is None:
-            return self._conn().execute(_CHECK_POLL, params).fetchone() is not None
-        return self._conn().execute(_RECORD_POLL, params).rowcount == 1
+            found = cursor.execute(_CHECK_POLL, (now, device_hash, client_id, tenant_id))
+            return found.fetchone() is not None
+        params = (now, device_hash, client_id, tenant_id, leeway)
+        return cursor.execute(_RECORD_POLL, params).rowcount == 1
 
     # -- refresh tokens ---------------------------------------------------------------------
 
