@@ -334,7 +334,10 @@ def simulate(
         "connections": connections,
         "setup_s": setup_s,
         "polls": n,
-        "poll_rate": n / elapsed,
+        # Every answered poll was due inside the window of ``seconds``: the rate over that
+        # window (``elapsed`` also holds the workers' start-up answer and exit).
+        "poll_rate": n / seconds,
+        "elapsed_s": elapsed,
         "expected_rate": expected_rate,
         "p50_ms": _pct(lat, 0.50),
         "p90_ms": _pct(lat, 0.90),
@@ -346,8 +349,8 @@ def simulate(
         "errors": sum(errors.values()),
         "error_kinds": errors,
         "server_cpu_s": cpu,
-        "server_cpu_share_of_one_core": cpu / elapsed,
-        "generator_cpu_share_of_one_core": sum(float(p["cpu_s"]) for p in parts) / elapsed,
+        "server_cpu_share_of_one_core": cpu / seconds,
+        "generator_cpu_share_of_one_core": sum(float(p["cpu_s"]) for p in parts) / seconds,
     }
 
 
