@@ -14,12 +14,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._urllib import AsyncUrllibTransport, UrllibTransport
-from .base import AsyncTransport, Transport
-from .mock import MockTransport
-
 if TYPE_CHECKING:
     from ._httpx import AsyncHttpxTransport, HttpxTransport
+    from ._urllib import AsyncUrllibTransport, UrllibTransport
+    from .base import AsyncTransport, Transport
+    from .mock import MockTransport
 
 __all__ = [
     "AsyncHttpxTransport",
@@ -31,10 +30,30 @@ __all__ = [
     "UrllibTransport",
 ]
 
+# Where each name lives, imported on first use: a program that sends with urllib does not load
+# the mock transport (and ``inspect``), nor httpx.
+_MODULES = {
+    "AsyncHttpxTransport": "._httpx",  # raises ImportError with an install hint without httpx
+    "HttpxTransport": "._httpx",
+    "AsyncTransport": ".base",
+    "Transport": ".base",
+    "AsyncUrllibTransport": "._urllib",
+    "UrllibTransport": "._urllib",
+    "MockTransport": ".mock",
+}
+
 
 def __getattr__(name: str) -> Any:
-    if name in ("HttpxTransport", "AsyncHttpxTransport"):
-        from . import _httpx  # raises ImportError with an install hint when httpx is missing
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
 
-        return getattr(_httpx, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    if module != "._httpx":  # asked again each time: the install hint whenever httpx is absent
+        globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
