@@ -20,7 +20,7 @@ format:
 
 bench:
 	@scripts/install
-	@.venv/bin/python -m bench
+	@.venv/bin/python -m bench --results bench/RESULTS.md
 
 clean:
 	rm -rf .venv .cache build dist .coverage* htmlcov

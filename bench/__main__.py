@@ -1,9 +1,10 @@
 """``python -m bench``: run every section, print one table, write ``bench/results.json``.
 
 Options: ``--seconds`` (each wrk run), ``--rounds`` (rounds over every target in turn; the best
-round of each is kept), ``--devices``, ``--fleet-seconds``,
-``--footprint-runs``, ``--json PATH``, ``--postgres URL`` (an administrative URL; a fresh
-database is created and dropped; default the machine's server on 127.0.0.1:5432).
+round of each is kept), ``--devices``, ``--fleet-seconds``, ``--footprint-runs``,
+``--json PATH``, ``--results RESULTS.md`` (replace the generated block there), ``--postgres URL``
+(an administrative URL; a fresh database is created and dropped; default the machine's server
+on 127.0.0.1:5432).
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import time
 from contextlib import ExitStack
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Any
 
-from bench import fleet, footprint, procs, throughput
+from bench import fleet, footprint, procs, report, throughput
 
 
 def _machine() -> dict[str, object]:
@@ -47,10 +49,10 @@ def fleet_sizes(devices: int) -> list[int]:
 
 
 def fleet_ok(run: dict[str, object]) -> bool:
-    """The fleet target: zero errors and p99 below 50 ms (and the generator kept up)."""
+    """The fleet target: zero errors and p99 below 50 ms."""
     p99, errors = run["p99_ms"], run["errors"]
     assert isinstance(p99, float) and isinstance(errors, int)
-    return errors == 0 and p99 < 50.0
+    return errors == 0 and p99 < report.FLEET_P99_MS
 
 
 def _server_stack() -> dict[str, object]:
@@ -63,78 +65,16 @@ def _server_stack() -> dict[str, object]:
     }
 
 
-def _postgres(url: str) -> bool:
+def _postgres(url: str) -> str | None:
+    """The server version at ``url``, or None when it cannot be reached."""
     try:
         import psycopg
 
-        psycopg.connect(url, connect_timeout=3).close()
+        with psycopg.connect(url, connect_timeout=3) as conn:
+            row = conn.execute("SHOW server_version").fetchone()
     except Exception:
-        return False
-    return True
-
-
-def _table(results: dict[str, object]) -> str:
-    lines = ["| benchmark | figure | baseline | ratio | target |", "|---|---|---|---|---|"]
-    tp = results["throughput"]
-    assert isinstance(tp, dict)
-    rows = tp["results"]
-    ceiling = rows["bare-asgi"]
-    node = rows.get("node-oidc-provider")
-    for name, row in rows.items():
-        figure = (
-            f"{row['requests_per_s']:.0f} req/s, "
-            f"p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms"
-        )
-        ratio = f"{row['requests_per_s'] / ceiling['requests_per_s']:.2f} of ceiling"
-        if node:
-            ratio += f", {row['requests_per_s'] / node['requests_per_s']:.2f}x node"
-        target = {"deviceflow-sqlite": ">= 0.40, >= 2x", "deviceflow-postgresql": ">= 0.20, >= 1x"}
-        lines.append(f"| poll {name} | {figure} | bare ASGI | {ratio} | {target.get(name, '')} |")
-    for run in results["fleet"]:  # type: ignore[attr-defined]
-        figure = (
-            f"{run['devices']} devices/{run['interval_s']:g} s: {run['poll_rate']:.0f} of"
-            f" {run['expected_rate']:.0f} due polls/s, p50 {run['p50_ms']:.1f} ms, p99"
-            f" {run['p99_ms']:.1f} ms (from the due time), errors {run['errors']}, server CPU"
-            f" {run['server_cpu_share_of_one_core']:.0%} of a core, generator"
-            f" {run['generator_cpu_share_of_one_core']:.0%}"
-        )
-        ratio = f"{run['poll_rate'] / run['expected_rate']:.2f} of the due rate"
-        lines.append(
-            f"| fleet {run['db']} | {figure} | due polls | {ratio} | 0 errors, p99 < 50 ms |"
-        )
-    fp = results["footprint"]
-    assert isinstance(fp, dict)
-    fr = fp["rows"]
-    names = (
-        "import deviceflow",
-        "first use (client + transport)",
-        "import (CLI token path)",
-        "import msal",
-        "import httpx",
-    )
-    for name in names:
-        r = fr[name]
-        lines.append(
-            f"| {name} | +{r['added_wall_ms']:.0f} ms, +{r['added_rss_mb']:.1f} MB | python -c pass"
-            f" | {r['added_wall_ms'] / fr['import msal']['added_wall_ms']:.2f} / "
-            f"{r['added_rss_mb'] / fr['import msal']['added_rss_mb']:.2f} of msal's added"
-            " wall / RSS"
-            f" | < 0.25 / < 0.50 (deviceflow) |"
-        )
-    tok = fr["deviceflow token (cached)"]
-    token_ratio = fp["ratios"]["token_cached_vs_python_pass_wall"]
-    lines.append(
-        f"| deviceflow token (cached) | {tok['wall_ms']:.0f} ms | python -c pass "
-        f"{fr['python -c pass']['wall_ms']:.0f} ms | {token_ratio:.1f}x | <= 3x |"
-    )
-    inst = fp["installed"]
-    lines.append(
-        f"| installed size | {inst['deviceflow_bytes'] / 1024:.0f} KiB, core requirements "
-        f"{inst['deviceflow_core_requirements'] or 'none'} | msal + deps "
-        f"{inst['msal_with_dependencies_bytes'] / 2**20:.1f} MiB | {inst['ratio_vs_msal']:.3f}"
-        " | no third-party package |"
-    )
-    return "\n".join(lines)
+        return None
+    return str(row[0]).split()[0] if row else "unknown"
 
 
 def main(argv: list[str]) -> int:
@@ -146,10 +86,19 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--footprint-runs", type=int, default=15)
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--json", type=Path, default=Path(__file__).parent / "results.json")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        help="also write the run into this RESULTS.md (its generated block; the rest is kept)",
+    )
     args = parser.parse_args(argv)
     started = time.time()
-    results: dict[str, object] = {"machine": _machine()}
+    results: dict[str, Any] = {
+        "machine": _machine(),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started)),
+    }
     pg = _postgres(args.postgres)
+    results["machine"]["postgresql"] = pg
     with tempfile.TemporaryDirectory(prefix="deviceflow-bench-") as tmp:
         folder = Path(tmp)
         print("1/3 pending-poll throughput (wrk) ...", file=sys.stderr, flush=True)
@@ -192,9 +141,14 @@ def main(argv: list[str]) -> int:
     print("3/3 client footprint ...", file=sys.stderr, flush=True)
     results["footprint"] = footprint.run(runs=args.footprint_runs)
     results["elapsed_s"] = time.time() - started
+    results["load_average_at_end"] = os.getloadavg()
     args.json.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    print(_table(results))
+    print(report.table(results))
     print(f"\nJSON: {args.json}  ({results['elapsed_s']:.0f} s)")
+    if args.results is not None:
+        command = " ".join(["python -m bench", *argv])
+        report.write_results(args.results, report.block(results, command))
+        print(f"Results: {args.results}")
     return 0
 
 
