@@ -1,25 +1,30 @@
-"""PostgreSQL's awaitable pending poll answers exactly as the synchronous one.
+"""The awaitable pending poll answers exactly as the synchronous one (PostgreSQL and SQLite).
 
-``PostgresStorage.arecord_poll`` runs on the server's event loop instead of blocking it; it must
-run the same statement and read it the same way as ``record_poll``. Every case below runs twice
-on the same starting row, once per driver, and both the answer and the row afterwards must
-agree. The async side runs in ``asyncio.run`` (the loop ends with the test).
+``arecord_poll`` batches the polls of the moment (PostgreSQL: one pipelined round trip on the
+server's event loop; SQLite: one transaction at the end of the loop's turn); it must run the
+same statement and read it the same way as ``record_poll``. Every case below runs twice on the
+same starting row, once per driver, and both the answer and the row afterwards must agree. The
+async side runs in ``asyncio.run`` (the loop ends with the test).
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from deviceflow.server.storage.base import DeviceGrant, async_poll
 from deviceflow.server.storage.postgres import PostgresStorage
+from deviceflow.server.storage.sqlite import SQLiteStorage
 from tests.contract.test_storage_contract import grant
 
 _TABLES = "device_grants, refresh_tokens, counters, kv"
+Store = PostgresStorage | SQLiteStorage
 
 
 @pytest.fixture
@@ -31,7 +36,29 @@ def pg(postgres_url: str) -> Iterator[PostgresStorage]:
     store.close()
 
 
-def _run(store: PostgresStorage, **kw: Any) -> bool:
+@pytest.fixture
+def lite(tmp_path: Path) -> Iterator[SQLiteStorage]:
+    store = SQLiteStorage(tmp_path / "poll.sqlite3")
+    yield store
+    store.close()
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def store(request: pytest.FixtureRequest) -> Store:
+    """Each backend that offers the awaitable poll."""
+    found: Store = request.getfixturevalue("pg" if request.param == "postgresql" else "lite")
+    return found
+
+
+def _clear(store: Store) -> None:
+    if isinstance(store, PostgresStorage):
+        with store._pool.connection() as conn:
+            conn.execute("TRUNCATE device_grants")
+    else:
+        store._conn().execute("DELETE FROM device_grants")
+
+
+def _run(store: Store, **kw: Any) -> bool:
     async def main() -> bool:
         try:
             return await store.arecord_poll("d1", **kw)
@@ -61,7 +88,7 @@ CASES = [
     ("changes", "poll", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
 )
 def test_async_and_sync_poll_agree(
-    pg: PostgresStorage,
+    store: Store,
     changes: dict[str, object] | None,
     poll: dict[str, Any],
     expected: bool,
@@ -69,59 +96,174 @@ def test_async_and_sync_poll_agree(
     kw: dict[str, Any] = {"client_id": "c", "tenant_id": "t", "leeway": 0.5, **poll}
     outcomes: list[tuple[bool, DeviceGrant | None]] = []
     for driver in ("sync", "async"):
-        with pg._pool.connection() as conn:
-            conn.execute("TRUNCATE device_grants")
+        _clear(store)
         if changes is not None:
-            pg.insert_grant(dataclasses.replace(grant(), **changes))  # type: ignore[arg-type]
-        answer = pg.record_poll("d1", **kw) if driver == "sync" else _run(pg, **kw)
-        outcomes.append((answer, pg.find_grant(device_hash="d1")))
+            store.insert_grant(dataclasses.replace(grant(), **changes))  # type: ignore[arg-type]
+        answer = store.record_poll("d1", **kw) if driver == "sync" else _run(store, **kw)
+        outcomes.append((answer, store.find_grant(device_hash="d1")))
     assert outcomes[0] == outcomes[1]
     assert outcomes[0][0] is expected
 
 
-def test_one_batch_of_every_case_agrees_with_the_sync_answers(pg: PostgresStorage) -> None:
-    """All cases at once (one device each): they share a pipeline, each keeps its answer."""
+def _every_case(store: Store) -> tuple[list[dict[str, Any]], list[bool]]:
+    """One device per case (``d1`` ...), and each case's expected answer."""
     polls: list[dict[str, Any]] = []
     for n, (_id, changes, poll, _expected) in enumerate(CASES, start=1):
         if changes is not None:
-            pg.insert_grant(dataclasses.replace(grant(n), **changes))  # type: ignore[arg-type]
+            store.insert_grant(dataclasses.replace(grant(n), **changes))  # type: ignore[arg-type]
         polls.append({"client_id": "c", "tenant_id": "t", "leeway": 0.5, **poll})
-    expected = [case[3] for case in CASES]
+    return polls, [case[3] for case in CASES]
+
+
+def test_one_batch_of_every_case_agrees_with_the_sync_answers(store: Store) -> None:
+    """All cases at once (one device each): they share a batch, each keeps its answer."""
+    polls, expected = _every_case(store)
 
     async def main() -> list[bool]:
         try:
             return list(
                 await asyncio.gather(
-                    *(pg.arecord_poll(f"d{n}", **kw) for n, kw in enumerate(polls, start=1))
+                    *(store.arecord_poll(f"d{n}", **kw) for n, kw in enumerate(polls, start=1))
                 )
             )
         finally:
-            await pg.aclose()
+            await store.aclose()
 
     assert asyncio.run(main()) == expected
 
 
-def test_postgres_offers_the_async_poll(pg: PostgresStorage) -> None:
-    assert async_poll(pg) is pg
+def test_the_backend_offers_the_async_poll(store: Store) -> None:
+    assert async_poll(store) is store
 
 
-def test_concurrent_async_polls_record_one_winner(pg: PostgresStorage) -> None:
-    """Overlapping polls on two connections: one statement each, the database decides."""
-    pg.insert_grant(grant())
+def test_concurrent_async_polls_record_one_winner(store: Store) -> None:
+    """Twenty polls of one device at the same moment: the statement lets one through."""
+    store.insert_grant(grant())
 
     async def main() -> list[bool]:
         try:
             polls = [
-                pg.arecord_poll("d1", client_id="c", tenant_id="t", now=101.0, leeway=0.5)
+                store.arecord_poll("d1", client_id="c", tenant_id="t", now=101.0, leeway=0.5)
                 for _ in range(20)
             ]
             return list(await asyncio.gather(*polls))
         finally:
-            await pg.aclose()
+            await store.aclose()
 
     assert sorted(asyncio.run(main())) == [False] * 19 + [True]
-    found = pg.find_grant(device_hash="d1")
+    found = store.find_grant(device_hash="d1")
     assert found is not None and found.last_poll_at == 101.0
+
+
+# -- SQLite: one transaction per turn of the loop -------------------------------------------
+
+
+def _statements(store: SQLiteStorage) -> list[str]:
+    """Every statement this thread's connection runs from now on (a live list)."""
+    seen: list[str] = []
+    store._conn().set_trace_callback(seen.append)
+    return seen
+
+
+def test_sqlite_runs_the_polls_of_one_turn_in_one_transaction(lite: SQLiteStorage) -> None:
+    polls, expected = _every_case(lite)
+    seen = _statements(lite)
+
+    async def main() -> list[bool]:
+        answers = await asyncio.gather(
+            *(lite.arecord_poll(f"d{n}", **kw) for n, kw in enumerate(polls, start=1))
+        )
+        later = await lite.arecord_poll("d2", **polls[1])  # a later turn: a batch of its own
+        return [*answers, later]
+
+    assert asyncio.run(main()) == [*expected, False]  # d2 was just polled: too early now
+    begins = [s for s in seen if s.startswith("BEGIN")]
+    assert begins == ["BEGIN IMMEDIATE", "BEGIN IMMEDIATE"]  # the polls write last_poll_at
+    assert seen.count("COMMIT") == 2
+    assert len(seen) == 2 + len(CASES) + 2 + 1
+
+
+def test_sqlite_read_only_batches_take_no_write_lock(lite: SQLiteStorage) -> None:
+    lite.insert_grant(grant())
+    seen = _statements(lite)
+    kw: dict[str, Any] = {"client_id": "c", "tenant_id": "t", "now": 101.0, "leeway": None}
+
+    async def main() -> list[bool]:
+        return list(await asyncio.gather(*(lite.arecord_poll("d1", **kw) for _ in range(3))))
+
+    assert asyncio.run(main()) == [True, True, True]
+    assert [s for s in seen if s.startswith("BEGIN")] == ["BEGIN"]
+
+
+def test_sqlite_a_failed_batch_fails_each_poll_and_keeps_nothing(
+    lite: SQLiteStorage, tmp_path: Path
+) -> None:
+    lite.insert_grant(grant())
+    lite.insert_grant(grant(2))
+    kw: dict[str, Any] = {"client_id": "c", "tenant_id": "t", "now": 101.0, "leeway": 0.5}
+    other = sqlite3.connect(tmp_path / "poll.sqlite3", isolation_level=None)
+    lite._conn().execute("PRAGMA busy_timeout = 0")  # do not wait for the other writer
+
+    async def main() -> list[object]:
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        try:
+            return list(
+                await asyncio.gather(
+                    lite.arecord_poll("d1", **kw),
+                    lite.arecord_poll("d2", **kw),
+                    return_exceptions=True,
+                )
+            )
+        finally:
+            other.execute("ROLLBACK")
+
+    try:
+        answers = asyncio.run(main())
+    finally:
+        other.close()
+    assert [type(a) for a in answers] == [sqlite3.OperationalError] * 2
+    assert not lite._conn().in_transaction
+    for code in ("d1", "d2"):
+        found = lite.find_grant(device_hash=code)
+        assert found is not None and found.last_poll_at is None
+    assert _run(lite, **kw)  # the lock is gone: the next batch works
+
+
+def test_sqlite_a_poll_whose_request_went_away_does_not_stop_the_others(
+    lite: SQLiteStorage,
+) -> None:
+    lite.insert_grant(grant())
+    lite.insert_grant(grant(2))
+    kw: dict[str, Any] = {"client_id": "c", "tenant_id": "t", "now": 101.0, "leeway": 0.5}
+
+    async def main() -> bool:
+        gone = asyncio.ensure_future(lite.arecord_poll("d1", **kw))
+        kept = asyncio.ensure_future(lite.arecord_poll("d2", **kw))
+        await asyncio.sleep(0)  # both are queued for this turn's batch
+        gone.cancel()
+        return await kept
+
+    assert asyncio.run(main())
+    polled = lite.find_grant(device_hash="d1")
+    assert polled is not None and polled.last_poll_at == 101.0  # the statement still ran
+
+
+def test_sqlite_aclose_answers_the_polls_still_waiting(lite: SQLiteStorage) -> None:
+    lite.insert_grant(grant())
+    kw: dict[str, Any] = {"client_id": "c", "tenant_id": "t", "now": 101.0, "leeway": 0.5}
+
+    async def main() -> bool:
+        waiting = asyncio.ensure_future(lite.arecord_poll("d1", **kw))
+        await asyncio.sleep(0)  # queued, not yet flushed
+        await lite.aclose()  # the row is written before the loop turns again
+        found = lite.find_grant(device_hash="d1")
+        assert found is not None and found.last_poll_at == 101.0
+        return await waiting
+
+    assert asyncio.run(main())
+
+
+# -- PostgreSQL: connections of the loop ------------------------------------------------------
 
 
 def test_a_lost_connection_is_replaced(pg: PostgresStorage) -> None:

@@ -1,14 +1,15 @@
-"""The token endpoint's awaitable pending poll (PostgreSQL) answers as the synchronous path.
+"""The token endpoint's awaitable pending poll answers as the synchronous path.
 
-The same device stories run twice against an app on PostgreSQL: once as served (the pending
-poll awaited on the event loop, ``arecord_poll``), once with that path hidden (the engine's
-synchronous ``record_poll``). Every answer (status, error) must agree, and the async run must
-have taken its path for the polls it can answer.
+The same device stories run twice against an app on PostgreSQL, then on SQLite: once as served
+(the pending poll awaited and batched, ``arecord_poll``), once with that path hidden (the
+engine's synchronous ``record_poll``). Every answer (status, error) must agree, and the async
+run must have taken its path for the polls it can answer.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ import pytest
 from deviceflow.server.settings import Settings
 from deviceflow.server.storage.base import Storage
 from deviceflow.server.storage.postgres import PostgresStorage
+from deviceflow.server.storage.sqlite import SQLiteStorage
 from tests.contract.pg import fresh_database
 from tests.integration.server.harness import Harness, running
 
@@ -41,6 +43,7 @@ class SyncOnly:
 
 
 Answer = tuple[int, str | None]
+Store = PostgresStorage | SQLiteStorage
 
 
 async def _answer(harness: Harness, code: str, tenant: str = "contoso") -> Answer:
@@ -134,14 +137,36 @@ async def pg(postgres_url: str) -> AsyncIterator[PostgresStorage]:
         store.close()
 
 
+@pytest.fixture(params=["postgresql", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """Each backend with the awaitable poll (PostgreSQL: a fresh database per module); the
+    test awaits ``aclose`` on its own loop."""
+    found: Store
+    if request.param == "postgresql":
+        found = PostgresStorage(request.getfixturevalue("postgres_url"))
+    else:
+        found = SQLiteStorage(tmp_path / "served.sqlite3")
+    yield found
+    found.close()
+
+
 @pytest.mark.parametrize("story", STORIES, ids=[s.__name__ for s in STORIES])
 async def test_async_and_sync_poll_answer_alike(
     server_settings: Settings,
-    pg: PostgresStorage,
+    store: Store,
     story: Callable[[Harness], Awaitable[list[Answer]]],
 ) -> None:
+    try:
+        await _compare(server_settings, store, story)
+    finally:
+        await store.aclose()
+
+
+async def _compare(
+    server_settings: Settings, store: Store, story: Callable[[Harness], Awaitable[list[Answer]]]
+) -> None:
     calls = {"async": 0, "sync": 0}
-    arecord, record = pg.arecord_poll, pg.record_poll
+    arecord, record = store.arecord_poll, store.record_poll
 
     async def counting_arecord(*args: Any, **kw: Any) -> bool:
         calls["async"] += 1
@@ -151,11 +176,11 @@ async def test_async_and_sync_poll_answer_alike(
         calls["sync"] += 1
         return record(*args, **kw)
 
-    pg.arecord_poll = counting_arecord  # type: ignore[method-assign]
-    pg.record_poll = counting_record  # type: ignore[method-assign]
-    served = await _play(server_settings, pg, story)
+    store.arecord_poll = counting_arecord  # type: ignore[method-assign]
+    store.record_poll = counting_record  # type: ignore[method-assign]
+    served = await _play(server_settings, store, story)
     assert calls == {"async": len(served), "sync": 0}  # every poll tried the awaitable first
-    plain = await _play(server_settings, SyncOnly(pg), story)  # type: ignore[arg-type]
+    plain = await _play(server_settings, SyncOnly(store), story)  # type: ignore[arg-type]
     assert calls["sync"] == len(plain)
     assert served == plain == EXPECTED[story.__name__]
 

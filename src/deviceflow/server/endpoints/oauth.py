@@ -224,9 +224,10 @@ class DeviceAuthorizationEndpoint(_Endpoint):
 class TokenEndpoint(_Endpoint):
     """``POST /{tenant}/oauth2/v2.0/token``: device code polls (§3.4, §3.5) and refreshes.
 
-    With ``async_poll`` (a backend whose driver can await, PostgreSQL), a device code poll
-    awaits the engine's one hot statement there instead of blocking the event loop on it; any
-    poll that statement does not accept goes on through the engine's full, synchronous path.
+    With ``async_poll`` (PostgreSQL and SQLite offer it), a device code poll awaits the
+    engine's one hot statement there, batched with the other polls of the moment, instead of
+    running it alone on the event loop; any poll that statement does not accept goes on through
+    the engine's full, synchronous path.
     """
 
     def __init__(

@@ -150,11 +150,12 @@ class Storage(Protocol):
 
 
 class AsyncPoll(Protocol):
-    """An awaitable ``record_poll`` a backend may also offer (PostgreSQL does: ``arecord_poll``).
+    """An awaitable ``record_poll`` a backend may also offer (PostgreSQL and SQLite do).
 
-    Same arguments, same statement, same answer as :meth:`Storage.record_poll`, without
-    blocking the event loop it is awaited on. The web layer uses it for the pending poll only;
-    ``aclose`` releases what it holds on that loop.
+    Same arguments, same statement, same answer as :meth:`Storage.record_poll`; the polls
+    awaited at about the same time run together (PostgreSQL: one pipelined round trip, without
+    blocking the event loop; SQLite: one transaction at the end of the loop's turn). The web
+    layer uses it for the pending poll only; ``aclose`` releases what it holds on that loop.
     """
 
     async def arecord_poll(

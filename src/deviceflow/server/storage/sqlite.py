@@ -4,10 +4,17 @@ Every compare-and-set is a single ``UPDATE ... WHERE <expected values>`` whose r
 who won, so concurrent pollers in threads or in other processes sharing the file see exactly
 one winner (RFC 8628 §3.5 one-time redemption). Migrations are the ``migrations/NNNN_*.sql``
 files, applied in order and recorded in ``PRAGMA user_version``.
+
+The pending poll also has an awaitable twin, :meth:`SQLiteStorage.arecord_poll`: the same
+statement with the same answer, but the polls awaited during one turn of the event loop run
+together, in one transaction, at the end of that turn. In WAL mode every transaction takes and
+releases the file's locks with system calls, which cost about as much as the statement itself;
+a batch pays them once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import sqlite3
 import threading
@@ -39,6 +46,20 @@ _RECORD_POLL = (
     + _LIVE
     + " AND (last_poll_at IS NULL OR ?1 - last_poll_at >= interval - ?5)"
 )
+
+
+_Poll = tuple[tuple[float, str, str, str, float | None], "asyncio.Future[bool]"]
+"""One awaited poll: the statement's parameters (``_RECORD_POLL``'s order) and its answer."""
+
+
+class _PollBatch:
+    """The polls awaited on one event loop since its last flush (see ``arecord_poll``)."""
+
+    __slots__ = ("loop", "waiting")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.waiting: list[_Poll] = []
 
 
 def migrations() -> list[tuple[int, str]]:
@@ -104,6 +125,72 @@ class SQLiteStorage:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+
+    def _flush(self, batch: _PollBatch) -> None:
+        """Run every poll of ``batch`` in one transaction on this thread's connection; answer
+        each one's future (all of them fail together when the transaction does)."""
+        waiting, batch.waiting = batch.waiting, []
+        if not waiting:
+            return
+        cursor = self._poll_cursor()
+        writes = any(params[4] is not None for params, _ in waiting)
+        answers: list[bool] = []
+        try:
+            # IMMEDIATE when a poll writes: take the write lock first, so that no statement
+            # of the batch meets a snapshot another writer has moved on from.
+            cursor.execute("BEGIN IMMEDIATE" if writes else "BEGIN")
+            try:
+                for params, _ in waiting:
+                    if params[4] is None:
+                        found = cursor.execute(_CHECK_POLL, params[:4]).fetchone()
+                        answers.append(found is not None)
+                    else:
+                        answers.append(cursor.execute(_RECORD_POLL, params).rowcount == 1)
+                cursor.execute("COMMIT")
+            except BaseException:
+                if cursor.connection.in_transaction:
+                    cursor.execute("ROLLBACK")
+                raise
+        except Exception as exc:
+            for _, future in waiting:
+                if not future.done():  # a poll whose request went away is cancelled
+                    future.set_exception(exc)
+            return
+        for (_, future), answer in zip(waiting, answers, strict=True):
+            if not future.done():
+                future.set_result(answer)
+
+    async def arecord_poll(
+        self,
+        device_hash: str,
+        *,
+        client_id: str,
+        tenant_id: str,
+        now: float,
+        leeway: float | None,
+    ) -> bool:
+        """:meth:`record_poll`, awaitable: the polls awaited during one turn of the event loop
+        run together in one transaction at its end (same statement, same answer).
+
+        Raises:
+            sqlite3.Error: the batch's transaction failed (every poll of the batch gets it).
+        """
+        loop = asyncio.get_running_loop()
+        batch: _PollBatch | None = getattr(self._local, "poll_batch", None)
+        if batch is None or batch.loop is not loop:  # the first poll, or this thread's new loop
+            batch = self._local.poll_batch = _PollBatch(loop)
+        future: asyncio.Future[bool] = loop.create_future()
+        if not batch.waiting:
+            loop.call_soon(self._flush, batch)
+        batch.waiting.append(((now, device_hash, client_id, tenant_id, leeway), future))
+        return await future
+
+    async def aclose(self) -> None:
+        """Answer the polls still waiting on this thread's loop now, and forget its batch."""
+        batch: _PollBatch | None = getattr(self._local, "poll_batch", None)
+        if batch is not None:
+            self._flush(batch)
+            self._local.poll_batch = None
 
     def close(self) -> None:
         """Close every connection this storage opened (in any thread)."""
