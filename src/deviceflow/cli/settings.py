@@ -208,15 +208,19 @@ def _parse_config(text: str, profile: str, source: str) -> dict[str, str]:
     return {k: v.strip() for k, v in values.items() if v.strip()}
 
 
-def split_authority(url: str) -> tuple[str, str | None]:
+def split_authority(url: str, *, flag: str = "--authority") -> tuple[str, str | None]:
     """Split ``https://host/tenant`` into ``("https://host", "tenant")``.
 
     Raises:
-        UsageError: ``url`` is not an absolute http(s) URL.
+        UsageError: ``url`` (given as ``flag``) is not an absolute http(s) URL.
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - reading it checks the port
+    except ValueError as exc:  # an unclosed IPv6 bracket, a port that is not a number
+        raise UsageError(f"{flag} must be an http(s) URL, not {url!r} ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise UsageError(f"--authority must be an http(s) URL, not {url!r}")
+        raise UsageError(f"{flag} must be an http(s) URL, not {url!r}")
     segments = [s for s in parts.path.split("/") if s]
     tenant = segments.pop() if segments else None
     base = urlunsplit((parts.scheme, parts.netloc, "/".join(["", *segments]), "", ""))
@@ -287,7 +291,7 @@ def resolve_settings(
         raise UsageError(f"--issuer cannot be combined with --authority or --tenant ({where})")
     issuer = str(pick("issuer")) if issuer_rank < ms_rank else None
     if issuer is not None:
-        split_authority(issuer)  # validates the URL
+        split_authority(issuer, flag="--issuer")  # validates the URL
         issuer = issuer.rstrip("/")
 
     authority, tenant_in_url = split_authority(str(pick("authority") or MICROSOFT_AUTHORITY))

@@ -162,6 +162,20 @@ def test_graph_usage_errors_exit_2(tmp_path: Path, args: tuple[str, ...], messag
     assert message in h.stderr.getvalue()
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("token", "--authority", "https://[x/y"),
+        ("login", "--issuer", "http://h:x"),
+        ("token", "--authority", "ftp://h/t"),
+    ],
+)
+def test_a_url_that_does_not_parse_is_a_usage_error(tmp_path: Path, args: tuple[str, ...]) -> None:
+    h = Harness(tmp_path)
+    assert h.run(*args) == 2
+    assert f"{args[1]} must be an http(s) URL, not {args[2]!r}" in h.stderr.getvalue()
+
+
 def test_accounts_lists_profiles(tmp_path: Path) -> None:
     h = Harness(tmp_path)
     assert h.run("accounts") == 0

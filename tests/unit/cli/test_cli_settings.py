@@ -152,3 +152,11 @@ def test_split_authority() -> None:
         None,
     )
     assert split_authority("http://h:1/base/t") == ("http://h:1/base", "t")
+
+
+@pytest.mark.parametrize(
+    "url", ["https://[x/y", "http://[::1", "https://h:port/t", "ftp://h/t", "/t", "https:///t"]
+)
+def test_split_authority_refuses_what_is_not_an_http_url(url: str) -> None:
+    with pytest.raises(UsageError, match=r"^--issuer must be an http\(s\) URL, not "):
+        split_authority(url, flag="--issuer")
