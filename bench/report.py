@@ -37,6 +37,12 @@ def poll_rows(tp: dict[str, Any]) -> list[str]:
     for name, row in rows.items():
         rate = row["requests_per_s"]
         figure = f"{rate:.0f} req/s, p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms"
+        wrong = row.get("unexpected", 0) + row.get("socket_errors", 0)
+        if wrong:
+            figure += (
+                f", {row.get('unexpected', 0)} answers other than authorization_pending,"
+                f" {row.get('socket_errors', 0)} socket errors"
+            )
         of_ceiling = rate / ceiling
         vs_node = rate / node["requests_per_s"] if node else None
         ratio = f"{of_ceiling:.2f} of ceiling"
@@ -47,7 +53,10 @@ def poll_rows(tp: dict[str, Any]) -> list[str]:
             least_ceiling, least_node = POLL_TARGETS[name]
             target = f">= {least_ceiling:.2f}, >= {least_node:g}x"
             met = _verdict(
-                of_ceiling >= least_ceiling and vs_node is not None and vs_node >= least_node
+                not wrong
+                and of_ceiling >= least_ceiling
+                and vs_node is not None
+                and vs_node >= least_node
             )
             if vs_node is None:
                 met += " (no Node in this run)"

@@ -107,6 +107,15 @@ def test_a_missed_target_says_no(change: tuple[str, str | None, float], row: str
     assert _row(report.table(results), row).endswith("| **no** |")
 
 
+@pytest.mark.parametrize("field", ["unexpected", "socket_errors"])
+def test_a_wrong_answer_or_a_socket_error_fails_the_poll_target(field: str) -> None:
+    results = _results()
+    results["throughput"]["results"]["deviceflow-sqlite"][field] = 2
+    line = _row(report.table(results), "| poll deviceflow-sqlite |")
+    assert "answers other than authorization_pending" in line
+    assert line.endswith("| **no** |")
+
+
 def test_without_node_the_poll_target_is_not_claimed() -> None:
     results = _results()
     del results["throughput"]["results"]["node-oidc-provider"]
