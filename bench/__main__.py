@@ -77,6 +77,20 @@ def _postgres(url: str) -> str | None:
     return str(row[0]).split()[0] if row else "unknown"
 
 
+def _without_json(argv: list[str]) -> list[str]:
+    """``argv`` less ``--json PATH`` (where the JSON went says nothing of the run)."""
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--json":
+            skip = True
+        elif not arg.startswith("--json="):
+            kept.append(arg)
+    return kept
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--seconds", type=float, default=6.0)
@@ -146,7 +160,7 @@ def main(argv: list[str]) -> int:
     print(report.table(results))
     print(f"\nJSON: {args.json}  ({results['elapsed_s']:.0f} s)")
     if args.results is not None:
-        command = " ".join(["python -m bench", *argv])
+        command = " ".join(["python -m bench", *_without_json(argv)])
         report.write_results(args.results, report.block(results, command))
         print(f"Results: {args.results}")
     return 0
