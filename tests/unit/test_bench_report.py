@@ -168,3 +168,10 @@ unexpected_status: 3
     result = parse_wrk("t", out)
     assert (result.requests_per_s, result.p50_ms, result.p99_ms) == (5637.01, 11.07, 1200.0)
     assert (result.requests, result.unexpected, result.socket_errors) == (33822, 3, 3)
+
+
+def test_the_recorded_command_leaves_out_where_the_json_went() -> None:
+    from bench.__main__ import _without_json
+
+    argv = ["--seconds", "4", "--json", "/somewhere/r.json", "--json=/x.json", "--rounds", "2"]
+    assert _without_json(argv) == ["--seconds", "4", "--rounds", "2"]
