@@ -229,6 +229,68 @@ def test_sqlite_a_failed_batch_fails_each_poll_and_keeps_nothing(
     assert _run(lite, **kw)  # the lock is gone: the next batch works
 
 
+def test_sqlite_a_statement_failing_mid_batch_rolls_back_the_ones_before(
+    lite: SQLiteStorage,
+) -> None:
+    lite.insert_grant(grant())
+    kw: dict[str, Any] = {"client_id": "c", "tenant_id": "t", "now": 101.0, "leeway": 0.5}
+    seen = _statements(lite)
+
+    async def main() -> list[object]:
+        return list(
+            await asyncio.gather(
+                lite.arecord_poll("d1", **kw),  # runs: d1's last poll time is written ...
+                lite.arecord_poll(object(), **kw),  # type: ignore[arg-type]  # ... this cannot
+                return_exceptions=True,
+            )
+        )
+
+    first, second = asyncio.run(main())
+    assert isinstance(first, sqlite3.ProgrammingError)
+    assert isinstance(second, sqlite3.ProgrammingError)
+    assert first is not second and first.__cause__ is second.__cause__  # one failure, copied
+    assert "ROLLBACK" in seen and "COMMIT" not in seen
+    found = lite.find_grant(device_hash="d1")
+    assert found is not None and found.last_poll_at is None  # ... and is rolled back
+    assert _run(lite, **kw)
+
+
+def test_sqlite_polls_on_a_closed_storage_fail_instead_of_hanging(
+    lite: SQLiteStorage,
+) -> None:
+    kw: dict[str, Any] = {"client_id": "c", "tenant_id": "t", "now": 101.0, "leeway": 0.5}
+
+    async def closed_while_waiting() -> None:
+        waiting = asyncio.ensure_future(lite.arecord_poll("d1", **kw))
+        await asyncio.sleep(0)  # queued for this turn's batch
+        lite.close()
+        with pytest.raises(RuntimeError, match="storage is closed"):
+            await asyncio.wait_for(waiting, 5)
+
+    async def already_closed() -> None:
+        with pytest.raises(RuntimeError, match="storage is closed"):
+            await asyncio.wait_for(lite.arecord_poll("d1", **kw), 5)
+        await lite.aclose()
+
+    asyncio.run(closed_while_waiting())
+    asyncio.run(already_closed())
+
+
+def test_sqlite_aclose_forgets_a_batch_left_by_an_ended_loop(lite: SQLiteStorage) -> None:
+    lite.insert_grant(grant())
+    kw: dict[str, Any] = {"client_id": "c", "tenant_id": "t", "now": 101.0, "leeway": 0.5}
+    first = asyncio.new_event_loop()
+    left = first.create_task(lite.arecord_poll("d1", **kw))
+    first.call_soon(first.stop)
+    first.run_forever()  # one turn: the poll is queued, its flush (next turn) never runs
+    first.close()
+    assert not left.done()
+    asyncio.run(lite.aclose())  # another loop: nothing to answer, nothing raised
+    found = lite.find_grant(device_hash="d1")
+    assert found is not None and found.last_poll_at is None
+    assert _run(lite, **kw)  # the next loop starts a batch of its own
+
+
 def test_sqlite_a_poll_whose_request_went_away_does_not_stop_the_others(
     lite: SQLiteStorage,
 ) -> None:

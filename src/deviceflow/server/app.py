@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -23,13 +22,12 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Router
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deviceflow.server import errors
 from deviceflow.server.dialects import MicrosoftDialect, Rfc8628Dialect
 from deviceflow.server.endpoints import discovery, microsoft, oauth, verification
 from deviceflow.server.endpoints._hotpath import TOKEN_SUFFIXES, TokenHotPath
-from deviceflow.server.endpoints._http import RefuseUndecodableQuery
+from deviceflow.server.endpoints._http import AccessLog, RefuseUndecodableQuery
 from deviceflow.server.endpoints.context import ServerContext
 from deviceflow.server.endpoints.session import SessionCodec
 from deviceflow.server.grant import GrantEngine
@@ -37,8 +35,6 @@ from deviceflow.server.graph import routes as graph_routes
 from deviceflow.server.pages import Pages
 from deviceflow.server.settings import Settings
 from deviceflow.server.storage.base import Storage, async_poll
-
-access_logger = logging.getLogger("deviceflow.server.access")
 
 _SESSION_KEY_NAMESPACE = "web"
 _SESSION_KEY_NAME = "session_key"
@@ -58,30 +54,6 @@ def session_key(settings: Settings, storage: Storage, rng: Callable[[int], bytes
     stored = storage.get_value(_SESSION_KEY_NAMESPACE, _SESSION_KEY_NAME)
     assert stored is not None
     return bytes.fromhex(stored)
-
-
-class AccessLog:
-    """One INFO line per request: method, path (never the query: it may hold a code), status."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not access_logger.isEnabledFor(logging.INFO):
-            await self.app(scope, receive, send)
-            return
-        status = 500
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            access_logger.info("%s %s %d", scope["method"], scope["path"], status)
 
 
 def create_app(
@@ -146,15 +118,14 @@ def create_app(
         routes=routes,
         lifespan=lifespan,
         middleware=[
-            # Outermost: token polls skip the router and the layers below when those have
-            # nothing to do (same endpoints, same path_params).
+            # Outermost: token polls skip the router and the layers below (same endpoints,
+            # same path_params, the same access log line).
             Middleware(
                 TokenHotPath,
                 endpoints={
                     TOKEN_SUFFIXES["v2"]: token_endpoints["token"],
                     TOKEN_SUFFIXES["v1"]: token_endpoints["token_v1"],
                 },
-                access_log=access_logger,
             ),
             Middleware(AccessLog),
             Middleware(RefuseUndecodableQuery),

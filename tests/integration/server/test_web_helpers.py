@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from starlette.routing import Router
 
 from deviceflow.server.app import create_app, session_key
 from deviceflow.server.dialects import MicrosoftDialect, Rfc8628Dialect, dialect_for
@@ -138,22 +139,33 @@ async def test_access_log_omits_query_strings(
 
 
 @pytest.mark.anyio
-async def test_token_polls_go_through_the_access_log_and_the_query_check(
-    server: Harness, caplog: pytest.LogCaptureFixture
+async def test_token_polls_skip_the_router_and_are_still_access_logged(
+    server: Harness, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Token requests skip the router and the layers between (TokenHotPath), except when one of
-    # those layers has something to do.
+    routed: list[str] = []
+    route = Router.__call__
+
+    async def spy(self: Router, scope: Any, receive: Any, send: Any) -> None:
+        routed.append(scope["path"])
+        await route(self, scope, receive, send)
+
+    monkeypatch.setattr(Router, "__call__", spy)
     started = await server.authorize()
+    assert routed == ["/contoso/oauth2/v2.0/devicecode"]
     with caplog.at_level(logging.INFO, logger="deviceflow.server.access"):
         response = await server.poll(started["device_code"])
     assert response.json()["error"] == "authorization_pending"
-    assert "POST /contoso/oauth2/v2.0/token 400" in caplog.text
+    assert "POST /contoso/oauth2/v2.0/token 400" in caplog.text  # the same line as elsewhere
     caplog.clear()
     server.clock.advance(started["interval"])
     response = await server.poll(started["device_code"])  # the access log is off again
     assert response.json()["error"] == "authorization_pending"
     assert "oauth2/v2.0/token" not in caplog.text
+    assert routed == ["/contoso/oauth2/v2.0/devicecode"]  # neither poll went to the router
 
+
+@pytest.mark.anyio
+async def test_a_token_request_with_a_query_takes_the_usual_layers(server: Harness) -> None:
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:

@@ -6,9 +6,9 @@ expression per route) and its exception middleware cost about as much as the res
 so this small ASGI layer, installed right inside the error handler, matches
 ``/{tenant}/oauth2/v2.0/token`` and ``/{tenant}/oauth2/token`` with plain string operations and
 calls the same :class:`~deviceflow.server.endpoints.oauth.TokenEndpoint` the router would, with
-the same ``path_params``. Everything else goes on through the other layers to the router, and so
-does a token request whenever one of the layers it skips would act on it: one with a query
-string (the undecodable-query check) or while the access log is on.
+the same ``path_params``, and writes the same access log line when that log is on. Everything
+else goes on through the other layers to the router, and so does a token request with a query
+string (for the undecodable-query check).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from deviceflow.server.endpoints._http import access_logger, call_logged
+
 TOKEN_SUFFIXES = {"v2": "oauth2/v2.0/token", "v1": "oauth2/token"}
 """What follows ``/{tenant}/`` in the token endpoints' paths (see ``oauth.routes``)."""
 
@@ -25,20 +27,12 @@ TOKEN_SUFFIXES = {"v2": "oauth2/v2.0/token", "v1": "oauth2/token"}
 class TokenHotPath:
     """Dispatch token requests to ``endpoints`` (keyed by path suffix after ``/{tenant}/``)."""
 
-    def __init__(
-        self, app: ASGIApp, *, endpoints: Mapping[str, ASGIApp], access_log: logging.Logger
-    ) -> None:
+    def __init__(self, app: ASGIApp, *, endpoints: Mapping[str, ASGIApp]) -> None:
         self.app = app
         self.endpoints = dict(endpoints)
-        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] == "http"
-            and not scope.get("root_path")
-            and not scope.get("query_string")
-            and not self.access_log.isEnabledFor(logging.INFO)
-        ):
+        if scope["type"] == "http" and not scope.get("root_path") and not scope.get("query_string"):
             path: str = scope["path"]
             # "/{tenant}/<suffix>" with a non-empty tenant segment, as the route pattern says.
             tenant, _, suffix = path[1:].partition("/")
@@ -46,6 +40,9 @@ class TokenHotPath:
             if endpoint is not None:
                 scope["endpoint"] = endpoint
                 scope["path_params"] = {"tenant": tenant}
-                await endpoint(scope, receive, send)
+                if access_logger.isEnabledFor(logging.INFO):
+                    await call_logged(endpoint, scope, receive, send)
+                else:
+                    await endpoint(scope, receive, send)
                 return
         await self.app(scope, receive, send)

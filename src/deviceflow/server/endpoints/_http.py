@@ -9,11 +9,12 @@ repeated parameter is an ``invalid_request`` rather than a silent first-or-last 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_FORM_BYTES = 64 * 1024
 """Form bodies larger than this are refused; no legitimate device or page request comes close."""
@@ -101,6 +102,40 @@ async def read_body(receive: Receive) -> bytes:
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
+
+
+access_logger = logging.getLogger("deviceflow.server.access")
+
+
+async def call_logged(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """Run ``app`` and write its access log line: method, path (never the query: it may hold
+    a code), status."""
+    status = 500
+
+    async def send_wrapper(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+        await send(message)
+
+    try:
+        await app(scope, receive, send_wrapper)
+    finally:
+        access_logger.info("%s %s %d", scope["method"], scope["path"], status)
+
+
+class AccessLog:
+    """One INFO line per request (:func:`call_logged`) while ``deviceflow.server.access``
+    logs at INFO."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and access_logger.isEnabledFor(logging.INFO):
+            await call_logged(self.app, scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 class RefuseUndecodableQuery:

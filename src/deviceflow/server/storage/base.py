@@ -10,6 +10,8 @@ arrive here already hashed.
 
 from __future__ import annotations
 
+import asyncio
+import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -182,6 +184,17 @@ def async_poll(storage: Storage) -> AsyncPoll | None:
     ):
         return storage  # type: ignore[return-value]
     return None
+
+
+def fail_each(futures: Iterable[asyncio.Future[Any]], exc: Exception) -> None:
+    """Fail every future of a batch that still waits, each with its own copy of ``exc`` (raised
+    from it): one exception object raised in many tasks would grow one traceback with all of
+    theirs. A future whose request went away (cancelled) is left alone."""
+    for future in futures:
+        if not future.done():
+            failure = copy.copy(exc)
+            failure.__cause__ = exc
+            future.set_exception(failure)
 
 
 def check_columns(names: Iterable[str], allowed: frozenset[str]) -> None:

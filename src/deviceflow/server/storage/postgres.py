@@ -52,6 +52,7 @@ from deviceflow.server.storage.base import (
     check_columns,
     decode_row,
     encode_row,
+    fail_each,
 )
 from deviceflow.server.storage.sqlite import migrations as sqlite_migrations
 
@@ -196,9 +197,7 @@ class _AsyncPollConnections:
                         self._discard(conn)
                         conn = None
                     failure = exc if isinstance(exc, Exception) else OperationalError(str(exc))
-                    for _name, _values, future in batch:
-                        if not future.done():
-                            future.set_exception(failure)
+                    fail_each((future for _name, _values, future in batch), failure)
                     if not isinstance(exc, Exception):
                         raise
                     continue

@@ -32,6 +32,7 @@ from deviceflow.server.storage.base import (
     check_columns,
     decode_row,
     encode_row,
+    fail_each,
 )
 
 # Numbered parameters bound from a tuple (cheaper than names; this runs on every poll):
@@ -132,10 +133,12 @@ class SQLiteStorage:
         waiting, batch.waiting = batch.waiting, []
         if not waiting:
             return
-        cursor = self._poll_cursor()
         writes = any(params[4] is not None for params, _ in waiting)
         answers: list[bool] = []
         try:
+            # Inside the try: a closed storage or a connection that cannot open fails the
+            # polls too (they have left the queue: nothing else would ever answer them).
+            cursor = self._poll_cursor()
             # IMMEDIATE when a poll writes: take the write lock first, so that no statement
             # of the batch meets a snapshot another writer has moved on from.
             cursor.execute("BEGIN IMMEDIATE" if writes else "BEGIN")
@@ -152,9 +155,7 @@ class SQLiteStorage:
                     cursor.execute("ROLLBACK")
                 raise
         except Exception as exc:
-            for _, future in waiting:
-                if not future.done():  # a poll whose request went away is cancelled
-                    future.set_exception(exc)
+            fail_each((future for _, future in waiting), exc)
             return
         for (_, future), answer in zip(waiting, answers, strict=True):
             if not future.done():
@@ -186,11 +187,13 @@ class SQLiteStorage:
         return await future
 
     async def aclose(self) -> None:
-        """Answer the polls still waiting on this thread's loop now, and forget its batch."""
+        """Answer the polls still waiting on this thread's loop now, and forget its batch (a
+        batch left by an earlier loop of this thread is only forgotten: its loop is gone)."""
         batch: _PollBatch | None = getattr(self._local, "poll_batch", None)
         if batch is not None:
-            self._flush(batch)
             self._local.poll_batch = None
+            if batch.loop is asyncio.get_running_loop():
+                self._flush(batch)
 
     def close(self) -> None:
         """Close every connection this storage opened (in any thread)."""
