@@ -125,13 +125,16 @@ def process(
 
 
 @contextmanager
-def deviceflow_server(db_url: str, folder: Path, name: str) -> Iterator[Target]:
-    """``deviceflow serve`` with the bench configuration on ``db_url``."""
+def deviceflow_server(
+    db_url: str, folder: Path, name: str, *, module: str = "deviceflow"
+) -> Iterator[Target]:
+    """``deviceflow serve`` with the bench configuration on ``db_url`` (``python -m module``:
+    :mod:`bench.unbatched` serves without the batched poll, for the A/B)."""
     config = folder / "bench.toml"
     config.write_text(CONFIG, encoding="utf-8")
     port = free_port()
     command = [
-        sys.executable, "-m", "deviceflow", "serve", "--port", str(port),
+        sys.executable, "-m", module, "serve", "--port", str(port),
         "--config", str(config), "--db", db_url, "--log-level", "warning",
     ]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("DEVICEFLOW_")}

@@ -107,6 +107,26 @@ def test_a_missed_target_says_no(change: tuple[str, str | None, float], row: str
     assert _row(report.table(results), row).endswith("| **no** |")
 
 
+def test_the_share_of_the_ceiling_alone_can_fail_the_target() -> None:
+    results = _results()
+    results["throughput"]["results"]["bare-asgi"]["requests_per_s"] = 13_000.0
+    results["throughput"]["rounds"]["bare-asgi"] = [13_000, 12_000, 12_500]
+    line = _row(report.table(results), "| poll deviceflow-sqlite |")
+    assert "0.38 of ceiling, 2.08x node" in line  # Node's multiple alone would pass
+    assert line.endswith("| **no** |")
+
+
+def test_the_verdict_goes_by_the_same_round_ratios() -> None:
+    # Best against best says 2.08x Node; round by round the server was below 2x twice.
+    results = _results()
+    results["throughput"]["rounds"]["node-oidc-provider"] = [2400, 2300, 2400]
+    line = _row(report.table(results), "| poll deviceflow-sqlite |")
+    assert "0.62 of ceiling, 2.08x node; same round, median: 0.60, 1.88x" in line
+    assert line.endswith("| **no** |")
+    results["throughput"]["rounds"]["node-oidc-provider"] = [2400, 1900, 2200]
+    assert _row(report.table(results), "| poll deviceflow-sqlite |").endswith("| yes |")
+
+
 @pytest.mark.parametrize("field", ["unexpected", "socket_errors"])
 def test_a_wrong_answer_or_a_socket_error_fails_the_poll_target(field: str) -> None:
     results = _results()

@@ -1,0 +1,25 @@
+"""``python -m bench.unbatched serve ...``: ``deviceflow serve`` without the batched pending poll.
+
+The storage's awaitable ``arecord_poll`` is hidden, so the token endpoint runs each pending poll
+on its own, synchronously (the path every poll took before polls were batched). Only for the
+A/B in :mod:`bench.batching`; nothing else differs.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from deviceflow.server.storage.postgres import PostgresStorage
+from deviceflow.server.storage.sqlite import SQLiteStorage
+
+
+def main() -> int:
+    for backend in (SQLiteStorage, PostgresStorage):
+        del backend.arecord_poll  # storage.base.async_poll() then finds no awaitable poll
+    from deviceflow.cli import main as cli
+
+    return cli()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
