@@ -4,7 +4,7 @@ Options: ``--seconds`` (each wrk run), ``--rounds`` (rounds over every target in
 round of each is kept), ``--devices``, ``--fleet-seconds``, ``--footprint-runs``,
 ``--json PATH``, ``--results RESULTS.md`` (replace the generated block there), ``--postgres URL``
 (an administrative URL; a fresh database is created and dropped; default the machine's server
-on 127.0.0.1:5432).
+on 127.0.0.1:5432), ``--render JSON`` (run nothing; report a saved run).
 """
 
 from __future__ import annotations
@@ -105,7 +105,19 @@ def main(argv: list[str]) -> int:
         type=Path,
         help="also write the run into this RESULTS.md (its generated block; the rest is kept)",
     )
+    parser.add_argument(
+        "--render",
+        type=Path,
+        metavar="JSON",
+        help="run nothing: print the table of a saved run (and write it with --results)",
+    )
     args = parser.parse_args(argv)
+    if args.render is not None:
+        saved = json.loads(args.render.read_text(encoding="utf-8"))
+        print(report.table(saved))
+        if args.results is not None:
+            report.write_results(args.results, report.block(saved, saved["command"]))
+        return 0
     started = time.time()
     results: dict[str, Any] = {
         "machine": _machine(),
@@ -156,12 +168,12 @@ def main(argv: list[str]) -> int:
     results["footprint"] = footprint.run(runs=args.footprint_runs)
     results["elapsed_s"] = time.time() - started
     results["load_average_at_end"] = os.getloadavg()
+    results["command"] = " ".join(["python -m bench", *_without_json(argv)])
     args.json.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     print(report.table(results))
     print(f"\nJSON: {args.json}  ({results['elapsed_s']:.0f} s)")
     if args.results is not None:
-        command = " ".join(["python -m bench", *_without_json(argv)])
-        report.write_results(args.results, report.block(results, command))
+        report.write_results(args.results, report.block(results, results["command"]))
         print(f"Results: {args.results}")
     return 0
 

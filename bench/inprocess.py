@@ -9,6 +9,8 @@ a time (as under load, where the batched SQLite poll shares its transaction).
 ``--storage`` chooses the backend (``sqlite``, ``memory``, or ``postgresql`` on a fresh database
 at ``--postgres``); ``--unbatched`` hides the awaitable poll (each poll runs on its own).
 ``--statements`` measures SQLite's poll statement alone, then twenty in one transaction.
+``--access-log`` turns the access log on (INFO, written to ``os.devnull``), as
+``deviceflow serve``'s default ``--log-level info`` does.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
+import os
 import secrets
 import sqlite3
 import sys
@@ -170,7 +174,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--batches", type=int, default=15)
     parser.add_argument("--size", type=int, default=2000)
     parser.add_argument("--statements", action="store_true")
+    parser.add_argument("--access-log", action="store_true")
     args = parser.parse_args(argv)
+    if args.access_log:
+        logging.basicConfig(
+            level=logging.INFO,
+            stream=open(os.devnull, "w"),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
     with tempfile.TemporaryDirectory(prefix="deviceflow-inprocess-") as tmp, ExitStack() as stack:
         folder = Path(tmp)
         if args.statements:
@@ -185,6 +196,8 @@ def main(argv: list[str]) -> int:
             url = f"sqlite:///{folder / 'inprocess.sqlite3'}"
         best = asyncio.run(_measure(args, url, folder))
     path = "unbatched" if args.unbatched else "as served"
+    if args.access_log:
+        path += ", access log on"
     print(
         f"{args.storage} ({path}), {args.concurrent} at a time, best of {args.batches} batches"
         f" of {args.size}: bare {best['bare']:.1f} us, deviceflow {best['deviceflow']:.1f} us"

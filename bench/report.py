@@ -134,7 +134,7 @@ def footprint_rows(fp: dict[str, Any]) -> list[str]:
             target = f"< {IMPORT_WALL:.2f} / < {IMPORT_RSS:.2f}"
             met = _verdict(wall < IMPORT_WALL and rss < IMPORT_RSS)
         lines.append(
-            f"| {name} | +{row['added_wall_ms']:.0f} ms, +{row['added_rss_mb']:.1f} MB"
+            f"| {name} | {row['added_wall_ms']:+.0f} ms, {row['added_rss_mb']:+.1f} MB"
             f" | python -c pass | {wall:.2f} / {rss:.2f} of msal's added wall / RSS"
             f" | {target} | {met} |"
         )
