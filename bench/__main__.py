@@ -116,7 +116,8 @@ def main(argv: list[str]) -> int:
         saved = json.loads(args.render.read_text(encoding="utf-8"))
         print(report.table(saved))
         if args.results is not None:
-            report.write_results(args.results, report.block(saved, saved["command"]))
+            command = saved.get("command", "python -m bench (command not recorded)")
+            report.write_results(args.results, report.block(saved, command))
         return 0
     started = time.time()
     results: dict[str, Any] = {

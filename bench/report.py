@@ -71,7 +71,8 @@ def poll_rows(tp: dict[str, Any]) -> list[str]:
             ratio += f", {vs_node:.2f}x node"
         per_ceiling = same_round(tp, name, "bare-asgi")
         per_node = same_round(tp, name, "node-oidc-provider") if node else []
-        if name != "bare-asgi" and per_ceiling:
+        # Medians only when every baseline has its rounds: never one median and one best.
+        if name != "bare-asgi" and per_ceiling and (per_node or not node):
             of_ceiling = _median(per_ceiling)
             ratio += f"; same round, median: {of_ceiling:.2f}"
             if per_node:
@@ -197,8 +198,9 @@ def block(results: dict[str, Any], command: str) -> str:
             "",
             f"Pending polls: `wrk -t{tp['wrk']['threads']} -c{tp['wrk']['connections']}`,"
             f" {tp['wrk']['rounds']} rounds of {tp['wrk']['seconds']:g} s; each round runs every"
-            f" target once in turn and the best round of each is kept. Every round (req/s):"
-            f" {rounds}.",
+            f" target once in turn. The table's first ratios set each target's best round"
+            f" against the baselines' best; the medians set each round against its own"
+            f" baselines, and the verdicts go by them. Every round (req/s): {rounds}.",
         ]
     lines.append(END)
     return "\n".join(lines)

@@ -356,3 +356,74 @@ def test_close_without_aclose_closes_the_loops_connections(pg: PostgresStorage) 
     assert not asyncio.run(pg.arecord_poll("d1", **kw))  # its connection outlives the loop
     assert not asyncio.run(pg.arecord_poll("d1", **kw))  # a new loop: new connections
     # the fixture's close() closes the rest; filterwarnings=error catches an unclosed one
+
+
+def test_postgres_aclose_answers_the_polls_still_queued(pg: PostgresStorage) -> None:
+    pg.insert_grant(grant())
+    pg.insert_grant(grant(2))
+    kw: dict[str, Any] = {"client_id": "c", "tenant_id": "t", "now": 101.0, "leeway": 0.5}
+
+    async def main() -> list[bool]:
+        polls = [asyncio.ensure_future(pg.arecord_poll(f"d{n}", **kw)) for n in (1, 2, 3)]
+        await asyncio.sleep(0)  # queued, not answered yet
+        await pg.aclose()
+        return list(await asyncio.wait_for(asyncio.gather(*polls), 5))
+
+    assert asyncio.run(main()) == [True, True, False]  # d3 does not exist
+
+
+def test_postgres_aclose_fails_a_batch_that_does_not_finish(
+    pg: PostgresStorage, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+
+    from deviceflow.server.storage import postgres
+
+    monkeypatch.setattr(postgres, "_CLOSE_GRACE", 0.5)
+    pg.insert_grant(grant())
+    kw: dict[str, Any] = {"client_id": "c", "tenant_id": "t", "now": 101.0, "leeway": 0.5}
+    with psycopg.connect(postgres_url) as other:
+        other.execute("SELECT 1 FROM device_grants WHERE device_hash = 'd1' FOR UPDATE")
+
+        async def main() -> None:
+            stuck = asyncio.ensure_future(pg.arecord_poll("d1", **kw))  # waits on the row lock
+            await asyncio.sleep(0.3)
+            await asyncio.wait_for(pg.aclose(), 5)
+            with pytest.raises(psycopg.OperationalError, match="interrupted"):
+                await asyncio.wait_for(stuck, 5)
+
+        asyncio.run(main())
+        other.rollback()  # (the server may still run the sent statement then: it is harmless)
+
+
+def test_each_failed_poll_gets_its_own_copy_of_the_error(pg: PostgresStorage) -> None:
+    import psycopg
+
+    from deviceflow.server.storage.base import fail_each
+
+    with pg._pool.connection() as conn:
+        try:
+            conn.execute("SELECT 1/0")
+        except psycopg.Error as exc:
+            error = exc
+    assert error.pgresult is not None
+
+    class Strict(Exception):
+        def __init__(self, message: str, *, code: int) -> None:
+            super().__init__(message)
+            self.code = code
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for original in (error, Strict("no", code=7)):
+            futures = [loop.create_future() for _ in range(3)]
+            futures[2].cancel()  # a poll whose request went away
+            fail_each(futures, original)
+            first, second = (f.exception() for f in futures[:2])
+            assert first is not second and first is not original
+            assert type(first) is type(original) and str(first) == str(original)
+            assert first.__cause__ is original and vars(first) == vars(original)
+            assert futures[2].cancelled()
+        assert error.pgresult is not None and error.sqlstate == "22012"  # the original intact
+
+    asyncio.run(main())

@@ -111,9 +111,28 @@ def test_the_share_of_the_ceiling_alone_can_fail_the_target() -> None:
     results = _results()
     results["throughput"]["results"]["bare-asgi"]["requests_per_s"] = 13_000.0
     results["throughput"]["rounds"]["bare-asgi"] = [13_000, 12_000, 12_500]
+    results["throughput"]["rounds"]["node-oidc-provider"] = [2000, 1900, 2000]
     line = _row(report.table(results), "| poll deviceflow-sqlite |")
-    assert "0.38 of ceiling, 2.08x node" in line  # Node's multiple alone would pass
-    assert line.endswith("| **no** |")
+    assert "0.38 of ceiling, 2.08x node; same round, median: 0.36, 2.25x" in line
+    assert line.endswith("| **no** |")  # Node's multiple alone would pass
+    # A best round above the share cannot rescue a median below it, nor the reverse.
+    results["throughput"]["results"]["bare-asgi"]["requests_per_s"] = 11_000.0
+    line = _row(report.table(results), "| poll deviceflow-sqlite |")
+    assert "0.45 of ceiling" in line and line.endswith("| **no** |")
+    results["throughput"]["rounds"]["bare-asgi"] = [11_000, 10_000, 11_250]
+    line = _row(report.table(results), "| poll deviceflow-sqlite |")
+    assert "median: 0.40" in line and line.endswith("| yes |")
+
+
+def test_without_the_baselines_rounds_the_verdict_goes_by_the_best_rounds() -> None:
+    results = _results()
+    del results["throughput"]["rounds"]  # a run saved before rounds were recorded
+    line = _row(report.table(results), "| poll deviceflow-sqlite |")
+    assert "median" not in line and line.endswith("| yes |")
+    results = _results()  # Node's result without its rounds: no half-median verdict
+    results["throughput"]["results"]["deviceflow-sqlite"]["requests_per_s"] = 4700.0
+    line = _row(report.table(results), "| poll deviceflow-sqlite |")
+    assert "median" not in line and line.endswith("| **no** |")
 
 
 def test_the_verdict_goes_by_the_same_round_ratios() -> None:

@@ -11,7 +11,6 @@ arrive here already hashed.
 from __future__ import annotations
 
 import asyncio
-import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -192,9 +191,20 @@ def fail_each(futures: Iterable[asyncio.Future[Any]], exc: Exception) -> None:
     theirs. A future whose request went away (cancelled) is left alone."""
     for future in futures:
         if not future.done():
-            failure = copy.copy(exc)
-            failure.__cause__ = exc
-            future.set_exception(failure)
+            future.set_exception(_copy_of(exc))
+
+
+def _copy_of(exc: Exception) -> Exception:
+    """A new ``type(exc)`` with the same ``args`` and attributes, raised from ``exc``; ``exc``
+    itself when that cannot be made. Neither ``__init__`` (its signature is the class's own
+    business) nor ``__reduce__`` (psycopg's rewrites the original's attributes) is called."""
+    try:
+        failure = type(exc).__new__(type(exc), *exc.args)
+        failure.__dict__.update(vars(exc))
+    except Exception:
+        return exc
+    failure.__cause__ = exc
+    return failure
 
 
 def check_columns(names: Iterable[str], allowed: frozenset[str]) -> None:

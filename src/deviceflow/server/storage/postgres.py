@@ -146,6 +146,8 @@ _PREPARED = {
 """Each poll statement's prepared name, its ``$n`` text and its parameters' order."""
 
 _Queued = tuple[bytes, list[bytes | None], "asyncio.Future[int]"]
+_CLOSE_GRACE = 5.0
+"""Seconds ``aclose`` lets the batches in flight finish before it fails them."""
 
 
 class _AsyncPollConnections:
@@ -196,7 +198,11 @@ class _AsyncPollConnections:
                     if conn is not None:
                         self._discard(conn)
                         conn = None
-                    failure = exc if isinstance(exc, Exception) else OperationalError(str(exc))
+                    failure = (
+                        exc
+                        if isinstance(exc, Exception)
+                        else OperationalError(f"the poll was interrupted ({type(exc).__name__})")
+                    )
                     fail_each((future for _name, _values, future in batch), failure)
                     if not isinstance(exc, Exception):
                         raise
@@ -288,7 +294,21 @@ class _AsyncPollConnections:
         _finish(conn)
 
     async def aclose(self) -> None:
+        """Answer the polls queued or in flight (for up to :data:`_CLOSE_GRACE` seconds; then
+        they fail), then close the connections."""
+        drains = set(self.drains)
+        if drains:
+            _done, late = await asyncio.wait(drains, timeout=_CLOSE_GRACE)
+            for task in late:
+                task.cancel()  # its batch fails with OperationalError
+            if late:
+                await asyncio.wait(late)
         self.closed = True
+        queued, self.queue = self.queue, []
+        fail_each(
+            (future for _name, _values, future in queued),
+            OperationalError("the server's poll connections were closed"),
+        )
         opened, self.opened, self.idle = self.opened, [], []
         for conn in opened:
             await conn.close()
