@@ -48,13 +48,6 @@ def fleet_sizes(devices: int) -> list[int]:
     return [devices] + [round(devices * f) for f in (0.8, 0.6, 0.4, 0.2)]
 
 
-def fleet_ok(run: dict[str, object]) -> bool:
-    """The fleet target: zero errors and p99 below 50 ms."""
-    p99, errors = run["p99_ms"], run["errors"]
-    assert isinstance(p99, float) and isinstance(errors, int)
-    return errors == 0 and p99 < report.FLEET_P99_MS
-
-
 def _server_stack() -> dict[str, object]:
     from importlib.metadata import version
 
@@ -162,7 +155,7 @@ def main(argv: list[str]) -> int:
                         file=sys.stderr,
                         flush=True,
                     )
-                    if fleet_ok(run):
+                    if report.fleet_met(run):
                         break  # the requested fleet, or the largest smaller one that holds
         results["fleet"] = fleets
     print("3/3 client footprint ...", file=sys.stderr, flush=True)

@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bench import bare_app, procs
+from bench.unbatched import hide_batched_poll
 
 App = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
@@ -78,9 +79,9 @@ async def _measure(args: argparse.Namespace, storage_url: str, folder: Path) -> 
 
     config = folder / "bench.toml"
     config.write_text(procs.CONFIG, encoding="utf-8")
-    storage = open_storage(storage_url)
     if args.unbatched:
-        storage = _Unbatched(storage)  # type: ignore[assignment]
+        hide_batched_poll()
+    storage = open_storage(storage_url)
     try:
         app = create_app(
             Settings.from_toml(config, {}),
@@ -110,18 +111,6 @@ async def _measure(args: argparse.Namespace, storage_url: str, folder: Path) -> 
         if aclose is not None:
             await aclose()
         storage.close()
-
-
-class _Unbatched:
-    """A storage without the awaitable poll: every call goes to ``inner``."""
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        if name in ("arecord_poll", "aclose"):
-            raise AttributeError(name)
-        return getattr(self._inner, name)
 
 
 def _statements(folder: Path, runs: int) -> dict[str, float]:

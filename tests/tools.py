@@ -10,7 +10,10 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -72,3 +75,23 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+
+
+@contextmanager
+def chromium_browser() -> Iterator[Any]:
+    """A headless Debian Chromium driven by Playwright, closed at the end of the block.
+
+    Without Chromium or Playwright: skipped locally, failed in CI (as :func:`missing` does).
+    """
+    executable = chromium_executable()
+    try:
+        from playwright import sync_api
+    except ImportError:
+        missing("playwright", "pip install -e '.[dev]'")
+        raise AssertionError("unreachable") from None  # pragma: no cover
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()

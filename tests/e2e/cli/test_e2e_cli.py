@@ -13,7 +13,7 @@ import pytest
 
 from tests.e2e.cli.harness import Cli, approve, read_event
 from tests.e2e.server.serverproc import ServerProcess, write_config
-from tests.tools import CHROMIUM_ARGS, chromium_executable
+from tests.tools import chromium_browser
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("cli-e2e")]
 
@@ -31,14 +31,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    executable = chromium_executable()
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium_browser() as chromium:
+        yield chromium
 
 
 def sign_in(cli: Cli, browser: Any, *extra: str) -> list[dict[str, Any]]:

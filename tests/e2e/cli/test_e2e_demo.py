@@ -18,7 +18,7 @@ import pytest
 from deviceflow.cli import main
 from deviceflow.cli.context import World
 from tests.e2e.cli.harness import approve
-from tests.tools import CHROMIUM_ARGS, chromium_executable
+from tests.tools import chromium_browser
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("cli-e2e")]
 
@@ -41,14 +41,8 @@ class LockedStream(io.StringIO):
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    executable = chromium_executable()
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium_browser() as chromium:
+        yield chromium
 
 
 def test_demo_signs_in_against_embedded_server(browser: Any, tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ import pytest
 from deviceflow.server.settings import Settings
 from tests.hardening import figures
 from tests.hardening.server.harness import PASSWORDS, GuardedHarness, guarded, hardening_settings
-from tests.tools import CHROMIUM_ARGS, chromium_executable
+from tests.tools import chromium_browser
 
 
 @dataclass
@@ -120,11 +120,5 @@ async def server(settings: Settings, anyio_backend: str) -> AsyncIterator[Guarde
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """One headless Chromium (Debian's) per module."""
-    executable = chromium_executable()
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium_browser() as chromium:
+        yield chromium

@@ -15,7 +15,7 @@ import pytest
 
 from tests.contract.pg import fresh_database
 from tests.e2e.server.serverproc import ServerProcess, write_config
-from tests.tools import CHROMIUM_ARGS, ROOT, chromium_executable
+from tests.tools import ROOT, chromium_browser
 
 UNKNOWN_CODE_LIMIT = 4
 USER_CODE_LIMIT = 3
@@ -83,11 +83,5 @@ def pair(
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """One headless Debian Chromium for the module."""
-    executable = chromium_executable()
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium_browser() as chromium:
+        yield chromium

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from tests.interop.microsoft.emulator import TlsServer
-from tests.tools import CHROMIUM_ARGS, chromium_executable
+from tests.tools import chromium_browser
 
 
 @pytest.fixture(scope="module")
@@ -22,11 +22,5 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsServer]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    executable = chromium_executable()
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium_browser() as chromium:
+        yield chromium

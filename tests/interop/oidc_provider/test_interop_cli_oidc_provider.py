@@ -19,9 +19,8 @@ from typing import Any
 import pytest
 from tests.e2e.cli.harness import read_event
 from tests.tools import (
-    CHROMIUM_ARGS,
     ROOT,
-    chromium_executable,
+    chromium_browser,
     free_port,
     require_node_package,
     require_tool,
@@ -64,14 +63,8 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    executable = chromium_executable()
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium_browser() as chromium:
+        yield chromium
 
 
 def approve_in_provider(browser: Any, url: str, login: str = "alice") -> None:

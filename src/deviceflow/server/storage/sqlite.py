@@ -49,8 +49,16 @@ _RECORD_POLL = (
 )
 
 
-_Poll = tuple[tuple[float, str, str, str, float | None], "asyncio.Future[bool]"]
+_PollParams = tuple[float, str, str, str, float | None]
+_Poll = tuple[_PollParams, "asyncio.Future[bool]"]
 """One awaited poll: the statement's parameters (``_RECORD_POLL``'s order) and its answer."""
+
+
+def _run_poll(cursor: sqlite3.Cursor, params: _PollParams) -> bool:
+    """The poll statement for ``params`` (``_RECORD_POLL``'s order): ``True`` when accepted."""
+    if params[4] is None:  # no interval rule: nothing to record, only to check
+        return cursor.execute(_CHECK_POLL, params[:4]).fetchone() is not None
+    return cursor.execute(_RECORD_POLL, params).rowcount == 1
 
 
 class _PollBatch:
@@ -134,7 +142,6 @@ class SQLiteStorage:
         if not waiting:
             return
         writes = any(params[4] is not None for params, _ in waiting)
-        answers: list[bool] = []
         try:
             # Inside the try: a closed storage or a connection that cannot open fails the
             # polls too (they have left the queue: nothing else would ever answer them).
@@ -143,12 +150,7 @@ class SQLiteStorage:
             # of the batch meets a snapshot another writer has moved on from.
             cursor.execute("BEGIN IMMEDIATE" if writes else "BEGIN")
             try:
-                for params, _ in waiting:
-                    if params[4] is None:
-                        found = cursor.execute(_CHECK_POLL, params[:4]).fetchone()
-                        answers.append(found is not None)
-                    else:
-                        answers.append(cursor.execute(_RECORD_POLL, params).rowcount == 1)
+                answers = [_run_poll(cursor, params) for params, _ in waiting]
                 cursor.execute("COMMIT")
             except BaseException:
                 if cursor.connection.in_transaction:
@@ -257,12 +259,7 @@ class SQLiteStorage:
         leeway: float | None,
     ) -> bool:
         """See :meth:`Storage.record_poll`."""
-        cursor = self._poll_cursor()
-        if leeway is None:
-            found = cursor.execute(_CHECK_POLL, (now, device_hash, client_id, tenant_id))
-            return found.fetchone() is not None
-        params = (now, device_hash, client_id, tenant_id, leeway)
-        return cursor.execute(_RECORD_POLL, params).rowcount == 1
+        return _run_poll(self._poll_cursor(), (now, device_hash, client_id, tenant_id, leeway))
 
     # -- refresh tokens ---------------------------------------------------------------------
 
