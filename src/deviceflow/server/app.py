@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute, Mount, Router
 from starlette.staticfiles import StaticFiles
 
 from deviceflow.server import errors
-from deviceflow.server.dialects import MicrosoftDialect, Rfc8628Dialect
+from deviceflow.server.dialects import registered
 from deviceflow.server.endpoints import discovery, microsoft, oauth, verification
 from deviceflow.server.endpoints._hotpath import TOKEN_SUFFIXES, TokenHotPath
 from deviceflow.server.endpoints._http import AccessLog, RefuseUndecodableQuery
@@ -75,7 +75,7 @@ def create_app(
         The Starlette application; ``app.state.ctx`` holds the :class:`ServerContext`.
 
     Raises:
-        ValueError: a tenant names an unknown dialect.
+        ValueError: a tenant names an unknown dialect (one not registered).
     """
     engine = GrantEngine(settings, storage=storage, clock=clock, rng=rng)
     pages = Pages()
@@ -86,7 +86,7 @@ def create_app(
         pages=pages,
         sessions=SessionCodec(session_key(settings, storage, rng), clock=clock, rng=rng),
         clock=clock,
-        dialects={"rfc8628": Rfc8628Dialect(), "microsoft": MicrosoftDialect()},
+        dialects=registered(),
         paths={"devicelogin": Router(routes=page_routes).url_path_for("devicelogin")},
         rng=rng,
     )

@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 from starlette.routing import Router
 
 from deviceflow.server.app import create_app, session_key
-from deviceflow.server.dialects import MicrosoftDialect, Rfc8628Dialect, dialect_for
+from deviceflow.server.dialects import dialect_named, dialect_names, register, registered
+from deviceflow.server.dialects.microsoft import MicrosoftDialect
+from deviceflow.server.dialects.rfc8628 import Rfc8628Dialect
 from deviceflow.server.endpoints._http import FormError, parse_form
 from deviceflow.server.endpoints.session import SessionCodec
 from deviceflow.server.pages.permissions import describe_scopes
@@ -23,24 +25,36 @@ from deviceflow.server.storage import open_storage
 from tests.integration.server.harness import FakeClock, Harness
 
 
-def test_dialect_for_names() -> None:
-    assert isinstance(dialect_for("rfc8628"), Rfc8628Dialect)
-    assert isinstance(dialect_for("microsoft"), MicrosoftDialect)
+def test_registry_knows_the_built_in_dialects_by_name() -> None:
+    assert dialect_names()[:2] == ("rfc8628", "microsoft")
+    assert isinstance(dialect_named("rfc8628"), Rfc8628Dialect)
+    assert isinstance(dialect_named("microsoft"), MicrosoftDialect)
+    assert registered()["microsoft"] is dialect_named("microsoft")
     with pytest.raises(ValueError, match="unknown dialect"):
-        dialect_for("v1")
+        dialect_named("v1")
+    with pytest.raises(ValueError, match="already registered"):
+        register(MicrosoftDialect())  # another instance may not take a registered name
+    assert register(dialect_named("rfc8628")) is dialect_named("rfc8628")  # the same: a no-op
 
 
-def test_microsoft_error_body_carries_aadsts() -> None:
+def test_microsoft_error_body_maps_the_reason_to_aadsts() -> None:
     # Without per-request facts (no Wire) only the first three members; Microsoft's wording.
-    body = MicrosoftDialect().error_body("invalid_grant", "Blocked.", aadsts=53003)
+    # The RFC error differs by dialect: the engine says unauthorized_client, Entra invalid_grant.
+    body = MicrosoftDialect().error_body(
+        "unauthorized_client", "Blocked.", reason="device_flow_blocked"
+    )
     assert body == {
         "error": "invalid_grant",
         "error_description": "AADSTS53003: Access has been blocked by Conditional Access"
         " policies. The access policy does not allow token issuance.",
         "error_codes": [53003],
     }
-    unknown = MicrosoftDialect().error_body("invalid_grant", "odd thing", aadsts=123)
-    assert unknown["error_description"] == "AADSTS123: Odd thing."
+    reused = MicrosoftDialect().error_body("invalid_grant", "used", reason="refresh_reused")
+    assert reused["error_codes"] == [50173]
+    unknown = MicrosoftDialect().error_body("invalid_grant", "odd thing")
+    assert unknown["error_description"] == "AADSTS70000: Odd thing."
+    plain = Rfc8628Dialect().error_body("unauthorized_client", "Blocked.", reason="denied")
+    assert plain == {"error": "unauthorized_client", "error_description": "Blocked."}
 
 
 def test_session_codec_round_trip_and_refusals() -> None:

@@ -34,10 +34,10 @@ def test_poll_before_approval_is_pending(engine_factory: EngineFactory) -> None:
     engine = engine_factory()
     auth = start(engine)
     err = error_of(lambda: poll(engine, auth.device_code))
-    assert (err.error, err.status, err.aadsts, err.retry_after) == (
+    assert (err.error, err.status, err.reason, err.retry_after) == (
         "authorization_pending",
         400,
-        70016,
+        "pending",
         None,
     )
 
@@ -51,7 +51,7 @@ def test_poll_after_approval_issues_tokens_once(engine_factory: EngineFactory) -
     assert tokens.origin == "device_code" and tokens.grant_type == "device_code"
     assert tokens.refresh_token and tokens.id_token
     err = error_of(lambda: poll(engine, auth.device_code))
-    assert (err.error, err.aadsts) == ("invalid_grant", 54005)
+    assert (err.error, err.reason) == ("invalid_grant", "code_redeemed")
 
 
 def test_second_redemption_revokes_the_first_tokens(engine_factory: EngineFactory) -> None:
@@ -109,7 +109,7 @@ def test_expired_code_refuses_approval_and_poll(
         approve(engine, auth.user_code)
     assert info.value.kind == "expired"
     err = error_of(lambda: poll(engine, auth.device_code))
-    assert (err.error, err.aadsts) == ("expired_token", 70020)
+    assert (err.error, err.reason) == ("expired_token", "expired")
 
 
 def test_approved_but_unredeemed_code_expires(
@@ -131,7 +131,7 @@ def test_user_disabled_after_approval_gets_no_tokens(
     users = tuple(dataclasses.replace(u, enabled=False) for u in dev_settings.users)
     engine.settings = dataclasses.replace(dev_settings, users=users)
     err = error_of(lambda: poll(engine, auth.device_code))
-    assert (err.error, err.aadsts) == ("invalid_grant", 50057)
+    assert (err.error, err.reason) == ("invalid_grant", "user_disabled")
 
 
 def test_device_code_of_another_client_is_unknown(engine_factory: EngineFactory) -> None:
@@ -238,11 +238,14 @@ def test_tenant_switch_turns_slow_down_on(
 
 
 @pytest.mark.parametrize(
-    ("client", "error", "aadsts"),
+    ("client", "error", "reason"),
     [
-        pytest.param(None, "invalid_client", 700016, id="unknown"),
+        pytest.param(None, "invalid_client", "unknown_client", id="unknown"),
         pytest.param(
-            Client(client_id="conf", public=False), "invalid_client", 7000218, id="confidential"
+            Client(client_id="conf", public=False),
+            "invalid_client",
+            "public_flows_disabled",
+            id="confidential",
         ),
         pytest.param(
             Client(client_id="nodev", device_flow_enabled=False),
@@ -251,7 +254,10 @@ def test_tenant_switch_turns_slow_down_on(
             id="no-grant",
         ),
         pytest.param(
-            Client(client_id="other", tenants=("elsewhere",)), "invalid_client", 700016, id="tenant"
+            Client(client_id="other", tenants=("elsewhere",)),
+            "invalid_client",
+            "unknown_client",
+            id="tenant",
         ),
     ],
 )
@@ -260,13 +266,13 @@ def test_client_policy_is_enforced(
     dev_settings: Settings,
     client: Client | None,
     error: str,
-    aadsts: int | None,
+    reason: str | None,
 ) -> None:
     clients = dev_settings.clients + ((client,) if client else ())
     engine = engine_factory(dataclasses.replace(dev_settings, clients=clients))
     client_id = client.client_id if client else "nobody"
     err = error_of(lambda: start(engine, client_id=client_id))
-    assert (err.error, err.aadsts) == (error, aadsts)
+    assert (err.error, err.reason) == (error, reason)
 
 
 @pytest.mark.parametrize(

@@ -156,14 +156,14 @@ def test_strict_rotation_reuse_revokes_the_family(engine_factory: EngineFactory)
     tokens = signed_in(engine)
     renewed = refresh(engine, tokens.refresh_token)
     err = refresh_error(engine, tokens.refresh_token)
-    assert err.error == "invalid_grant"
-    assert refresh_error(engine, renewed.refresh_token).aadsts == 50173
+    assert (err.error, err.reason) == ("invalid_grant", "refresh_reused")
+    assert refresh_error(engine, renewed.refresh_token).reason == "refresh_revoked"
     with pytest.raises(GrantError):
         engine.verify_access_token(renewed.access_token)
 
 
 def test_microsoft_rotation_keeps_the_old_token_valid(engine_factory: EngineFactory) -> None:
-    engine = engine_factory(refresh_rotation="microsoft")
+    engine = engine_factory(refresh_rotation="reusable")
     tokens = signed_in(engine)
     first = refresh(engine, tokens.refresh_token)
     second = refresh(engine, tokens.refresh_token)
@@ -172,7 +172,7 @@ def test_microsoft_rotation_keeps_the_old_token_valid(engine_factory: EngineFact
 
 
 def test_refresh_can_narrow_but_not_widen_scopes(engine_factory: EngineFactory) -> None:
-    engine = engine_factory(refresh_rotation="microsoft")
+    engine = engine_factory(refresh_rotation="reusable")
     tokens = signed_in(engine)
     assert refresh(engine, tokens.refresh_token, "User.Read").scope == "User.Read"
     assert (
@@ -183,17 +183,17 @@ def test_refresh_can_narrow_but_not_widen_scopes(engine_factory: EngineFactory) 
 
 
 @pytest.mark.parametrize(
-    ("case", "aadsts"),
+    ("case", "reason"),
     [
-        ("unknown", 9002313),
-        ("other-client", 9002313),
-        ("expired", 700082),
-        ("blocked", 53003),
-        ("disabled", 50057),
+        ("unknown", "refresh_unknown"),
+        ("other-client", "refresh_unknown"),
+        ("expired", "refresh_expired"),
+        ("blocked", "device_flow_blocked"),
+        ("disabled", "user_disabled"),
     ],
 )
 def test_refresh_refusals(
-    engine_factory: EngineFactory, dev_settings: Settings, clock: FakeClock, case: str, aadsts: int
+    engine_factory: EngineFactory, dev_settings: Settings, clock: FakeClock, case: str, reason: str
 ) -> None:
     engine = engine_factory()
     tokens = signed_in(engine)
@@ -211,7 +211,7 @@ def test_refresh_refusals(
         users = tuple(dataclasses.replace(u, enabled=False) for u in dev_settings.users)
         engine.settings = dataclasses.replace(dev_settings, users=users)
     err = refresh_error(engine, token, client_id=client_id)
-    assert (err.error, err.aadsts) == ("invalid_grant", aadsts)
+    assert (err.error, err.reason) == ("invalid_grant", reason)
 
 
 def test_absolute_cap_is_enforced_under_repeated_refresh(
@@ -226,14 +226,14 @@ def test_absolute_cap_is_enforced_under_repeated_refresh(
         clock.advance(99)
         token = refresh(engine, token).refresh_token
     clock.advance(99)  # 297 s after sign-in: past the absolute cap although the token is new
-    assert refresh_error(engine, token).aadsts == 700082
+    assert refresh_error(engine, token).reason == "refresh_expired"
 
 
 def test_revoking_a_refresh_token_revokes_its_family(engine_factory: EngineFactory) -> None:
     engine = engine_factory()
     tokens = signed_in(engine)
     engine.revoke(token=tokens.refresh_token or "", client_id=DEMO_CLIENT_ID)
-    assert refresh_error(engine, tokens.refresh_token).aadsts == 50173
+    assert refresh_error(engine, tokens.refresh_token).reason == "refresh_revoked"
     with pytest.raises(GrantError):
         engine.verify_access_token(tokens.access_token)
 

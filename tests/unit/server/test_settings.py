@@ -214,6 +214,11 @@ def test_development_setup(dev_settings: Settings) -> None:
         pytest.param(
             'refresh_rotation = "never"\n', r"^refresh_rotation: expected one of", id="rotation"
         ),
+        pytest.param(
+            '[[tenants]]\nid = "t2"\nuser_code_style = "short"\n',
+            r"^tenants\[1\]\.user_code_style: expected one of 'settings', 'rfc8628', 'microsoft'",
+            id="user-code-style",
+        ),
     ],
 )
 def test_invalid_settings_name_the_bad_key(tmp_path: Path, extra: str, message: str) -> None:
@@ -258,6 +263,34 @@ def test_rfc_dialect_enforces_slow_down_by_default(tmp_path: Path) -> None:
 
     std, ms = Settings.from_toml(write(tmp_path, text)).tenants
     assert std.enforces_slow_down and ms.enforces_slow_down
+
+
+@pytest.mark.parametrize(
+    ("given", "rotation"),
+    [
+        ("strict", "strict"),
+        ("reusable", "reusable"),
+        ("microsoft", "reusable"),
+        ("rfc8628", "strict"),
+    ],
+)
+def test_refresh_rotation_by_dialect_name(tmp_path: Path, given: str, rotation: str) -> None:
+    # A dialect's name means the rotation of its provider (Entra keeps the old token valid).
+    text = f'refresh_rotation = "{given}"\n' + MINIMAL
+    assert Settings.from_toml(write(tmp_path, text)).refresh_rotation == rotation
+
+
+def test_user_code_style_names_a_dialect(tmp_path: Path) -> None:
+    text = (
+        '[[tenants]]\nid = "std"\nuser_code_style = "microsoft"\n'
+        '[[tenants]]\nid = "ms"\ndialect = "microsoft"\nuser_code_style = "settings"\n'
+        '[[tenants]]\nid = "ms2"\ndialect = "microsoft"\n'
+    )
+    settings = Settings.from_toml(write(tmp_path, text))
+    std, ms, ms2 = (t.user_code_format(settings.user_code) for t in settings.tenants)
+    assert std == ms2 and (std.mask, std.length) == ("XXXXXXXXX", 9)
+    assert ms == settings.user_code and ms.mask == "XXXX-XXXX"
+    assert settings.user_code_formats() == (std, ms)
 
 
 def test_configuration_doc_is_up_to_date() -> None:

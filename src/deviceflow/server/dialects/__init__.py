@@ -1,27 +1,31 @@
 """Dialects: how one grant engine's results are spelled on the wire.
 
-The ``rfc8628`` dialect speaks RFC 8628 / RFC 6749 exactly. The ``microsoft`` dialect is a thin
-translation over the same bodies (parameter aliases, a ``message`` line, AADSTS numbers when the
-engine knows them); its exact Entra bodies are a later issue.
+The ``rfc8628`` dialect speaks RFC 8628 / RFC 6749 exactly. The ``microsoft`` dialect speaks the
+Microsoft identity platform: parameter aliases, v1 and v2.0 bodies in Entra's member order, and
+Entra's error bodies with their AADSTS numbers (mapped from the engine's neutral reasons in
+``_aadsts``). A new dialect is one module with a class implementing :class:`Dialect` and one
+``register(...)`` call; tenants then name it in their ``dialect`` setting.
 """
 
 from __future__ import annotations
 
-from deviceflow.server.dialects.base import Dialect
-from deviceflow.server.dialects.microsoft import MicrosoftDialect
-from deviceflow.server.dialects.rfc8628 import Rfc8628Dialect
+from deviceflow.server.dialects._registry import (
+    dialect_named,
+    dialect_names,
+    register,
+    registered,
+    unregister,
+)
+from deviceflow.server.dialects.base import Dialect, Discovery, Verification, Wire
 
-__all__ = ["Dialect", "MicrosoftDialect", "Rfc8628Dialect", "dialect_for"]
-
-
-def dialect_for(name: str) -> Dialect:
-    """The dialect called ``name`` (``"rfc8628"`` or ``"microsoft"``).
-
-    Raises:
-        ValueError: ``name`` is not a known dialect.
-    """
-    if name == "rfc8628":
-        return Rfc8628Dialect()
-    if name == "microsoft":
-        return MicrosoftDialect()
-    raise ValueError(f"unknown dialect {name!r}")
+__all__ = [
+    "Dialect",
+    "Discovery",
+    "Verification",
+    "Wire",
+    "dialect_named",
+    "dialect_names",
+    "register",
+    "registered",
+    "unregister",
+]

@@ -1,15 +1,18 @@
 """Microsoft's error vocabulary: which ``error`` and AADSTS number an engine error becomes.
 
-The grant engine raises RFC errors (``access_denied``, ``expired_token`` ...) with the AADSTS
-number it knows; Entra spells some of them differently (reference §5, §8). The table below maps
-``(error, aadsts)`` to Microsoft's ``error``, number and wording. Numbers and texts marked
-"unverified" in the microsoft-identity reference are our most plausible choice and are listed in
-``docs/microsoft-emulation.md``.
+The grant engine raises RFC errors (``access_denied``, ``expired_token`` ...) with a neutral
+reason (``denied``, ``expired`` ...); Entra spells some of them differently (reference §5, §8).
+The tables below map the reason (else, for errors without one, the RFC ``error``) to Microsoft's
+``error``, number and wording. Numbers and texts marked "unverified" in the microsoft-identity
+reference are our most plausible choice and are listed in ``docs/microsoft-emulation.md``.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from deviceflow.server.grant import Reason
 
 
 class MicrosoftError(NamedTuple):
@@ -20,98 +23,102 @@ class MicrosoftError(NamedTuple):
     message: str
 
 
-# (engine error, engine aadsts or None) -> Microsoft spelling; "{detail}" is the engine's text.
-_BY_ENGINE: dict[tuple[str, int | None], MicrosoftError] = {
-    ("authorization_pending", 70016): MicrosoftError(
+_INVALID_SCOPE = MicrosoftError(
+    "invalid_scope", 70011, "The provided value for the input parameter 'scope' is not valid."
+)
+_REVOKED = MicrosoftError(
+    "invalid_grant",
+    50173,
+    "The provided grant has expired due to it being revoked, a fresh auth token is needed.",
+)
+
+# The engine's reason -> Microsoft's spelling; "{detail}" is the engine's text.
+_BY_REASON: dict[Reason, MicrosoftError] = {
+    "pending": MicrosoftError(
         "authorization_pending",
         70016,
         "The provided request has not yet been authorized by the user. The user must input"
         " their code.",
     ),
-    ("access_denied", 70000): MicrosoftError(  # number unverified (reference §5)
+    "denied": MicrosoftError(  # number unverified (reference §5)
         "authorization_declined", 65004, "The user declined to authorize the device."
     ),
-    ("invalid_grant", 70000): MicrosoftError(  # unknown device code; number unverified
+    "unknown_device_code": MicrosoftError(  # number unverified
         "bad_verification_code",
         70000,
         "The provided value for the input parameter 'device_code' is not valid.",
     ),
-    ("expired_token", 70020): MicrosoftError(
+    "expired": MicrosoftError(
         "expired_token",
         70020,
         "The provided value for the input parameter 'device_code' is not valid. This device"
         " code has expired.",
     ),
-    ("invalid_grant", 54005): MicrosoftError(
+    "code_redeemed": MicrosoftError(
         "invalid_grant",
         54005,
         "OAuth2 Authorization code was already redeemed, please retry with a new valid code or"
         " use an existing refresh token.",
     ),
-    ("invalid_client", 700016): MicrosoftError(
+    "unknown_client": MicrosoftError(
         "unauthorized_client",
         700016,
         "Application with identifier '{client_id}' was not found in the directory '{tenant}'."
         " This can happen if the application has not been installed by the administrator of"
         " the tenant or consented to by any user in the tenant.",
     ),
-    ("invalid_client", 7000218): MicrosoftError(
+    "public_flows_disabled": MicrosoftError(
         "invalid_client",
         7000218,
         "The request body must contain the following parameter: 'client_assertion' or"
         " 'client_secret'.",
     ),
-    ("invalid_client", 700025): MicrosoftError(
+    "public_client_credential": MicrosoftError(
         "invalid_client",
         700025,
         "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.",
     ),
-    ("unauthorized_client", None): MicrosoftError(
-        "unauthorized_client",
-        7000112,
-        "Application '{client_id}' is disabled for the device code flow.",
-    ),
-    ("invalid_scope", 65001): MicrosoftError(
-        "invalid_scope", 70011, "The provided value for the input parameter 'scope' is not valid."
-    ),
-    ("invalid_scope", None): MicrosoftError(
-        "invalid_scope", 70011, "The provided value for the input parameter 'scope' is not valid."
-    ),
-    ("invalid_grant", 9002313): MicrosoftError(
+    "scope_not_allowed": _INVALID_SCOPE,
+    "refresh_unknown": MicrosoftError(
         "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid."
     ),
-    ("invalid_grant", 50173): MicrosoftError(
-        "invalid_grant",
-        50173,
-        "The provided grant has expired due to it being revoked, a fresh auth token is needed.",
-    ),
-    ("invalid_grant", 700082): MicrosoftError(
+    "refresh_revoked": _REVOKED,
+    "refresh_reused": _REVOKED,
+    "refresh_expired": MicrosoftError(
         "invalid_grant", 700082, "The refresh token has expired due to inactivity."
     ),
-    ("invalid_grant", 53003): MicrosoftError(
+    "device_flow_blocked": MicrosoftError(
         "invalid_grant",
         53003,
         "Access has been blocked by Conditional Access policies. The access policy does not"
         " allow token issuance.",
     ),
-    ("invalid_grant", 50057): MicrosoftError(
-        "invalid_grant", 50057, "The user account is disabled."
+    "user_disabled": MicrosoftError("invalid_grant", 50057, "The user account is disabled."),
+}
+
+# Errors raised without a reason (request errors, and the engine's plain RFC ones), by ``error``.
+_BY_ERROR: dict[str, MicrosoftError] = {
+    "unauthorized_client": MicrosoftError(
+        "unauthorized_client",
+        7000112,
+        "Application '{client_id}' is disabled for the device code flow.",
     ),
-    ("slow_down", None): MicrosoftError(  # only with the per-tenant switch; see docs
+    "invalid_scope": _INVALID_SCOPE,
+    "slow_down": MicrosoftError(  # only with the per-tenant switch; see docs
         "slow_down",
         50196,
         "The server terminated an operation because it encountered a client request loop.",
     ),
-    ("unsupported_grant_type", None): MicrosoftError(
+    "unsupported_grant_type": MicrosoftError(
         "unsupported_grant_type", 70003, "The app requested an unsupported grant type '{detail}'."
     ),
-    ("invalid_tenant", None): MicrosoftError(
+    "invalid_tenant": MicrosoftError(
         "invalid_request",
         90002,
         "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are"
         " signing into the correct cloud.",
     ),
-    ("rate_limited", None): MicrosoftError(
+    "rate_limited": MicrosoftError(
         "temporarily_unavailable",
         50196,
         "The server terminated an operation because it encountered a client request loop.",
@@ -122,24 +129,24 @@ _DEFAULT_CODES = {"invalid_request": 900144, "invalid_grant": 70000, "invalid_cl
 
 
 def translate(
-    error: str, description: str, aadsts: int | None, *, client_id: str, tenant: str
+    error: str, description: str, reason: Reason | None, *, client_id: str, tenant: str
 ) -> MicrosoftError:
     """Microsoft's ``error``, AADSTS number and message for an engine or request error."""
-    known = _BY_ENGINE.get((error, aadsts)) or _BY_ENGINE.get((error, None))
+    known = (_BY_REASON.get(reason) if reason else None) or _BY_ERROR.get(error)
     detail = description.rstrip(".")
     if known is not None:
         message = known.message.format(client_id=client_id, tenant=tenant, detail=detail)
         if known.error == "invalid_scope" and detail:
             message = f"{message} {detail[:1].upper()}{detail[1:]}."
         return MicrosoftError(known.error, known.code, message)
-    code = aadsts if aadsts is not None else _DEFAULT_CODES.get(error, 90000)
+    code = _DEFAULT_CODES.get(error, 90000)
     text = f"{detail[:1].upper()}{detail[1:]}." if detail else error
     return MicrosoftError(error, code, text)
 
 
 def describe_code(code: int) -> tuple[str, str] | None:
     """``(error, message)`` for an AADSTS number this server emits, or None."""
-    for spelled in _BY_ENGINE.values():
+    for spelled in (*_BY_REASON.values(), *_BY_ERROR.values()):
         if spelled.code == code:
             message = spelled.message.replace("'{client_id}'", "'...'").replace("{tenant}", "...")
             return spelled.error, message.replace("'{detail}'", "").replace("  ", " ")

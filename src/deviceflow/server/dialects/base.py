@@ -1,4 +1,12 @@
-"""The interface every dialect implements (structural: no base class to inherit)."""
+"""The interface every dialect implements (structural: no base class to inherit).
+
+A dialect is how one family of clients spells the one grant engine's requests and results: its
+parameter names, its response members, its error codes (from the engine's neutral
+:data:`~deviceflow.server.grant.Reason`) and its discovery document. It also carries the defaults
+a tenant speaking it gets (``slow_down``, ``verification_uri_complete``, the user-code format) and
+the refresh rotation its provider uses. A dialect is stateless; it registers itself once with
+:func:`deviceflow.server.dialects.register`.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
-    from deviceflow.server.grant import DeviceAuthorization, IssuedTokens
-    from deviceflow.server.settings import Client
+    from deviceflow.server.grant import DeviceAuthorization, IssuedTokens, Reason
+    from deviceflow.server.settings import Client, Rotation, UserCodeFormat
 
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 REFRESH_TOKEN_GRANT = "refresh_token"
@@ -45,10 +53,53 @@ class Wire:
     tenant: str | None = None
 
 
+@dataclass(frozen=True)
+class Verification:
+    """Where the user approves a device (RFC 8628 §3.2): ``uri``, and ``complete`` (the same
+    page with the user code filled in) when the tenant sends it, else None."""
+
+    uri: str
+    complete: str | None = None
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """The facts one tenant's discovery document is built from.
+
+    ``host`` is this server's base URL; ``segment`` is the tenant as the caller named it in the
+    path (clients take their cache realm from it); ``issuer`` is the ``iss`` of the tenant's
+    tokens; ``scopes`` are the scopes some client may request (with ``openid``), sorted.
+    """
+
+    host: str
+    segment: str
+    issuer: str
+    scopes: tuple[str, ...]
+
+    @property
+    def base(self) -> str:
+        """The URL prefix of the tenant's endpoints: ``{host}/{segment}``."""
+        return f"{self.host}/{self.segment}"
+
+
 class Dialect(Protocol):
-    """Spelling of requests and responses for one family of clients."""
+    """Spelling of requests and responses for one family of clients, and its defaults."""
 
     name: str
+    """What a tenant's ``dialect`` setting names it by."""
+    summary: str
+    """One line for the generated configuration reference."""
+    slow_down: bool
+    """Whether a tenant answers early polls with ``slow_down`` unless its settings say."""
+    verification_uri_complete: bool
+    """Whether a tenant sends ``verification_uri_complete`` unless its settings say."""
+    user_code: UserCodeFormat | None
+    """The provider's own user-code format, or None for the ``[user_code]`` table."""
+    refresh_rotation: Rotation
+    """How the provider rotates refresh tokens (``refresh_rotation = "<name>"`` means this)."""
+    cacheable_errors: bool
+    """Whether :meth:`error_body` depends on its arguments only (never on the :class:`Wire`),
+    so an endpoint may encode each error body once."""
 
     def grant_type(self, raw: str) -> str:
         """Map a ``grant_type`` value to the canonical RFC value (unknown values pass through)."""
@@ -75,27 +126,25 @@ class Dialect(Protocol):
         ...
 
     def device_authorization_body(
-        self,
-        authorization: DeviceAuthorization,
-        *,
-        verification_uri: str,
-        verification_uri_complete: str | None,
-        wire: Wire | None = None,
+        self, authorization: DeviceAuthorization, verification: Verification, wire: Wire
     ) -> dict[str, Any]:
         """The JSON body of a successful device authorization response (RFC 8628 §3.2)."""
         ...
 
-    def token_body(self, tokens: IssuedTokens, *, wire: Wire | None = None) -> dict[str, Any]:
+    def token_body(self, tokens: IssuedTokens, wire: Wire) -> dict[str, Any]:
         """The JSON body of a successful token response (RFC 6749 §5.1)."""
         ...
 
     def error_body(
-        self,
-        error: str,
-        description: str,
-        *,
-        aadsts: int | None = None,
-        wire: Wire | None = None,
+        self, error: str, detail: str, *, reason: Reason | None = None, wire: Wire | None = None
     ) -> dict[str, Any]:
-        """The JSON body of an error response (RFC 6749 §5.2)."""
+        """The JSON body of an error response (RFC 6749 §5.2).
+
+        ``error`` is the RFC code, ``detail`` the engine's text and ``reason`` its neutral reason,
+        when it gave one; without a :class:`Wire` the body holds what needs no per-request facts.
+        """
+        ...
+
+    def metadata(self, discovery: Discovery) -> dict[str, Any]:
+        """The tenant's discovery document (RFC 8414 §2, OpenID Connect Discovery §3)."""
         ...

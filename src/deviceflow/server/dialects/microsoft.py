@@ -6,8 +6,11 @@ type and ask for a ``resource`` instead of scopes (v1). Responses: Entra's membe
 order; the v1 generation spells ``verification_url`` and sends numbers as strings, adds
 ``resource``, ``expires_on`` and ``not_before`` to token responses, and carries an unsigned v1 ID
 token. Errors carry the AADSTS number three times (description prefix, ``error_codes``,
-``error_uri``) plus trace, correlation and timestamp lines. Nothing here decides anything: the
-engine has already done so; this module only spells.
+``error_uri``) plus trace, correlation and timestamp lines; the engine's neutral reasons become
+AADSTS numbers in ``_aadsts``. A tenant's defaults: no ``slow_down`` (Microsoft documents none),
+no ``verification_uri_complete``, 9-character user codes; Entra's refresh rotation (the previous
+token stays valid) is what ``refresh_rotation = "microsoft"`` picks. Nothing here decides
+anything: the engine has already done so; this module only spells.
 """
 
 from __future__ import annotations
@@ -20,15 +23,35 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from deviceflow.server.dialects._aadsts import translate
-from deviceflow.server.dialects.base import DEVICE_CODE_GRANT, ParameterError, Wire
+from deviceflow.server.dialects._registry import register
+from deviceflow.server.dialects.base import (
+    DEVICE_CODE_GRANT,
+    REFRESH_TOKEN_GRANT,
+    Discovery,
+    ParameterError,
+    Verification,
+    Wire,
+)
 from deviceflow.server.grant import GRAPH_AUDIENCE, GrantError
+from deviceflow.server.settings import UserCodeFormat
 
 if TYPE_CHECKING:
-    from deviceflow.server.grant import DeviceAuthorization, IssuedTokens
-    from deviceflow.server.settings import Client
+    from deviceflow.server.grant import DeviceAuthorization, IssuedTokens, Reason
+    from deviceflow.server.settings import Client, Rotation
 
 V1_ISSUER = "https://sts.windows.net/{tid}/"
 """``iss`` of v1 ID tokens and the v1 discovery document (reference §8)."""
+
+USER_CODE = UserCodeFormat(charset="ABCDEFGHJKLMNPQRSTUVWXYZ23456789", mask="XXXXXXXXX")
+"""Entra's style (observed codes: ``BPPVYQZMA``, ``CWE5QHLNM``): 9 characters, 45 bits."""
+
+MULTI_TENANT = frozenset({"common", "organizations", "consumers"})
+"""Segments whose discovery ``issuer`` holds the ``{tenantid}`` placeholder (reference §2)."""
+
+_CLAIMS = [
+    "sub", "iss", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name",
+    "tid", "ver", "at_hash", "c_hash", "email", "oid",
+]  # fmt: skip
 
 _CREDENTIALS = ("client_secret", "client_assertion")
 
@@ -94,6 +117,12 @@ class MicrosoftDialect:
     """Microsoft's v1 and v2.0 endpoints' dialect over the RFC grant engine."""
 
     name = "microsoft"
+    summary = "Microsoft identity platform (v1 and v2.0 endpoints, Entra's bodies, AADSTS numbers)"
+    slow_down = False  # Microsoft documents no slow_down (reference §5)
+    verification_uri_complete = False  # Entra never sends it
+    user_code: UserCodeFormat | None = USER_CODE
+    refresh_rotation: Rotation = "reusable"  # the previous refresh token stays valid
+    cacheable_errors = False  # every body carries a trace id and a timestamp
 
     def grant_type(self, raw: str) -> str:
         """Accept ADAL's bare ``device_code`` grant type as the RFC URN."""
@@ -127,39 +156,36 @@ class MicrosoftDialect:
         """
         if client is not None and client.public and any(form.get(k) for k in _CREDENTIALS):
             raise GrantError(
-                "invalid_client", "a public client presented a credential", aadsts=700025
+                "invalid_client",
+                "a public client presented a credential",
+                reason="public_client_credential",
             )
 
     def device_authorization_body(
-        self,
-        authorization: DeviceAuthorization,
-        *,
-        verification_uri: str,
-        verification_uri_complete: str | None,
-        wire: Wire | None = None,
+        self, authorization: DeviceAuthorization, verification: Verification, wire: Wire
     ) -> dict[str, Any]:
         """Entra's members and order; ``message`` is built from our own verification URI."""
-        v1 = wire is not None and wire.version == "v1"
+        v1 = wire.version == "v1"
         body: dict[str, Any] = {
             "user_code": authorization.user_code,
             "device_code": authorization.device_code,
-            ("verification_url" if v1 else "verification_uri"): verification_uri,
+            ("verification_url" if v1 else "verification_uri"): verification.uri,
         }
-        if verification_uri_complete:
-            body["verification_uri_complete"] = verification_uri_complete
+        if verification.complete:
+            body["verification_uri_complete"] = verification.complete
         expires_in, interval = int(authorization.expires_in), int(authorization.interval)
         body["expires_in"] = str(expires_in) if v1 else expires_in
         body["interval"] = str(interval) if v1 else interval
         body["message"] = (
-            f"To sign in, use a web browser to open the page {verification_uri} "
+            f"To sign in, use a web browser to open the page {verification.uri} "
             f"and enter the code {authorization.user_code} to authenticate."
         )
         return body
 
-    def token_body(self, tokens: IssuedTokens, *, wire: Wire | None = None) -> dict[str, Any]:
+    def token_body(self, tokens: IssuedTokens, wire: Wire) -> dict[str, Any]:
         """v2.0 (integers, ``ext_expires_in``, ``client_info``) or v1 (strings, ``resource``)."""
         expires_in = int(tokens.expires_in)
-        if wire is None or wire.version == "v2":
+        if wire.version == "v2":
             body: dict[str, Any] = {
                 "token_type": tokens.token_type,
                 "scope": tokens.scope,
@@ -187,25 +213,20 @@ class MicrosoftDialect:
                 body["refresh_token"] = tokens.refresh_token
             if tokens.id_token:
                 body["id_token"] = v1_id_token(tokens, wire.now, expires_in)
-        if wire is not None and wire.client_info:
+        if wire.client_info:
             body["client_info"] = client_info(tokens)
         return body
 
     def error_body(
-        self,
-        error: str,
-        description: str,
-        *,
-        aadsts: int | None = None,
-        wire: Wire | None = None,
+        self, error: str, detail: str, *, reason: Reason | None = None, wire: Wire | None = None
     ) -> dict[str, Any]:
         """Entra's error shape: ``error``, ``error_description`` (``AADSTSnnn: ...`` plus trace,
         correlation and timestamp lines), ``error_codes``, ``timestamp``, ``trace_id``,
         ``correlation_id``, ``error_uri``. Without a :class:`Wire`, only the first three."""
         spelled = translate(
             error,
-            description,
-            aadsts,
+            detail,
+            reason,
             client_id=(wire.client_id if wire else None) or "",
             tenant=(wire.tenant if wire else None) or "",
         )
@@ -228,3 +249,44 @@ class MicrosoftDialect:
             "correlation_id": wire.correlation_id,
             "error_uri": f"{wire.base_url}/error?code={spelled.code}",
         }
+
+    def metadata(self, discovery: Discovery) -> dict[str, Any]:
+        """Entra's v2.0 document (reference §2), every URL on our host under the tenant segment.
+
+        Our additions after Entra's members: ``revocation_endpoint`` and
+        ``grant_types_supported`` (RFC 8414), so RFC clients can use the same tenant.
+        """
+        host, base = discovery.host, discovery.base
+        issuer = discovery.issuer
+        if discovery.segment.lower() in MULTI_TENANT:
+            issuer = f"{host}/{{tenantid}}/v2.0"
+        return {
+            "token_endpoint": f"{base}/oauth2/v2.0/token",
+            "token_endpoint_auth_methods_supported": ["none"],
+            "jwks_uri": f"{base}/discovery/v2.0/keys",
+            "response_modes_supported": ["query", "fragment", "form_post"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "issuer": issuer,
+            "request_uri_parameter_supported": False,
+            "userinfo_endpoint": f"{host}/oidc/userinfo",
+            "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+            "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
+            "http_logout_supported": True,
+            "frontchannel_logout_supported": True,
+            "end_session_endpoint": f"{base}/oauth2/v2.0/logout",
+            "claims_supported": _CLAIMS,
+            "kerberos_endpoint": f"{base}/kerberos",
+            "tenant_region_scope": None,
+            "cloud_instance_name": "deviceflow.local",
+            "cloud_graph_host_name": host.split("://", 1)[-1],
+            "msgraph_host": host.split("://", 1)[-1],
+            "rbac_url": f"{host}/rbac",
+            "revocation_endpoint": f"{base}/oauth2/v2.0/revoke",
+            "grant_types_supported": [DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT],
+        }
+
+
+register(MicrosoftDialect())

@@ -1,20 +1,39 @@
-"""RFC 8628 spoken exactly: standard parameter names and response members."""
+"""RFC 8628 spoken exactly: standard parameter names, response members and metadata.
+
+Its defaults follow the RFC: early polls get ``slow_down`` (§3.5), device authorization
+responses carry ``verification_uri_complete`` (§3.3.1), user codes come from the
+``[user_code]`` table (§6.1), and a refresh token works once (RFC 9700 §4.14.2).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from deviceflow.server.dialects._registry import register
+from deviceflow.server.dialects.base import DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT
+
 if TYPE_CHECKING:
-    from deviceflow.server.dialects.base import Wire
-    from deviceflow.server.grant import DeviceAuthorization, IssuedTokens
-    from deviceflow.server.settings import Client
+    from deviceflow.server.dialects.base import Discovery, Verification, Wire
+    from deviceflow.server.grant import DeviceAuthorization, IssuedTokens, Reason
+    from deviceflow.server.settings import Client, Rotation, UserCodeFormat
+
+_CLAIMS = [
+    "sub", "iss", "aud", "exp", "iat", "nbf", "name", "preferred_username", "oid", "tid", "ver",
+    "email",
+]  # fmt: skip
 
 
 class Rfc8628Dialect:
-    """The standard dialect (RFC 8628 §3.2, §3.4, §3.5; RFC 6749 §5.1, §5.2)."""
+    """The standard dialect (RFC 8628 §3.2, §3.4, §3.5; RFC 6749 §5.1, §5.2; RFC 8414 §2)."""
 
     name = "rfc8628"
+    summary = "RFC 8628 and RFC 6749 exactly (standard members and error codes)"
+    slow_down = True
+    verification_uri_complete = True
+    user_code: UserCodeFormat | None = None
+    refresh_rotation: Rotation = "strict"
+    cacheable_errors = True
 
     def grant_type(self, raw: str) -> str:
         """Return ``raw``: the standard dialect knows only the registered values."""
@@ -40,26 +59,21 @@ class Rfc8628Dialect:
         """
 
     def device_authorization_body(
-        self,
-        authorization: DeviceAuthorization,
-        *,
-        verification_uri: str,
-        verification_uri_complete: str | None,
-        wire: Wire | None = None,
+        self, authorization: DeviceAuthorization, verification: Verification, wire: Wire
     ) -> dict[str, Any]:
         """The RFC 8628 §3.2 members, ``verification_uri_complete`` (when on) and ``interval``."""
         body: dict[str, Any] = {
             "device_code": authorization.device_code,
             "user_code": authorization.user_code,
-            "verification_uri": verification_uri,
+            "verification_uri": verification.uri,
         }
-        if verification_uri_complete:
-            body["verification_uri_complete"] = verification_uri_complete
+        if verification.complete:
+            body["verification_uri_complete"] = verification.complete
         body["expires_in"] = int(authorization.expires_in)
         body["interval"] = int(authorization.interval)
         return body
 
-    def token_body(self, tokens: IssuedTokens, *, wire: Wire | None = None) -> dict[str, Any]:
+    def token_body(self, tokens: IssuedTokens, wire: Wire) -> dict[str, Any]:
         """RFC 6749 §5.1 members; ``refresh_token`` and ``id_token`` only when issued."""
         body: dict[str, Any] = {
             "access_token": tokens.access_token,
@@ -74,12 +88,35 @@ class Rfc8628Dialect:
         return body
 
     def error_body(
-        self,
-        error: str,
-        description: str,
-        *,
-        aadsts: int | None = None,
-        wire: Wire | None = None,
+        self, error: str, detail: str, *, reason: Reason | None = None, wire: Wire | None = None
     ) -> dict[str, Any]:
-        """RFC 6749 §5.2: ``error`` and ``error_description`` (AADSTS numbers are not standard)."""
-        return {"error": error, "error_description": description}
+        """RFC 6749 §5.2: ``error``, and ``detail`` as ``error_description`` (reasons are not)."""
+        return {"error": error, "error_description": detail}
+
+    def metadata(self, discovery: Discovery) -> dict[str, Any]:
+        """RFC 8414 §2 metadata plus the OpenID Connect Discovery members clients look for."""
+        host, base = discovery.host, discovery.base
+        return {
+            "issuer": discovery.issuer,
+            "authorization_endpoint": f"{base}/oauth2/v2.0/authorize",
+            "token_endpoint": f"{base}/oauth2/v2.0/token",
+            "device_authorization_endpoint": f"{base}/oauth2/v2.0/devicecode",
+            "revocation_endpoint": f"{base}/oauth2/v2.0/revoke",
+            "introspection_endpoint": f"{base}/oauth2/v2.0/introspect",
+            "jwks_uri": f"{base}/discovery/v2.0/keys",
+            "userinfo_endpoint": f"{host}/v1.0/me",
+            "grant_types_supported": [DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT],
+            "response_types_supported": ["code"],
+            "token_endpoint_auth_methods_supported": ["none"],
+            "revocation_endpoint_auth_methods_supported": ["none"],
+            "scopes_supported": list(discovery.scopes),
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "claims_supported": _CLAIMS,
+            "tenant_region_scope": None,
+            "cloud_instance_name": "deviceflow.local",
+            "msgraph_host": host.split("://", 1)[-1],
+        }
+
+
+register(Rfc8628Dialect())

@@ -17,9 +17,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from deviceflow.server.dialects._aadsts import describe_code
-from deviceflow.server.dialects.microsoft import V1_ISSUER
+from deviceflow.server.dialects.microsoft import MULTI_TENANT, V1_ISSUER
 from deviceflow.server.endpoints.context import context_of
-from deviceflow.server.endpoints.discovery import MULTI_TENANT, resolve, unknown_tenant
+from deviceflow.server.endpoints.discovery import resolve, unknown_tenant
 from deviceflow.server.errors import error_response
 
 _CACHE = {"Cache-Control": "public, max-age=3600"}

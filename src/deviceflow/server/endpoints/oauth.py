@@ -22,7 +22,7 @@ from urllib.parse import quote
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from deviceflow.server.dialects import Dialect, Rfc8628Dialect
+from deviceflow.server.dialects import Dialect, Verification
 from deviceflow.server.dialects.base import (
     DEVICE_CODE_GRANT,
     REFRESH_TOKEN_GRANT,
@@ -84,8 +84,9 @@ class _Endpoint(abc.ABC):
     def __init__(self, ctx: ServerContext, *, version: Version = "v2") -> None:
         self.ctx = ctx
         self.version: Version = version
-        self._encoded: dict[tuple[int, str, str], _Encoded] = {}
-        """Plain RFC error answers (``authorization_pending`` above all), encoded once."""
+        self._encoded: dict[tuple[str, int, str, str, str | None], _Encoded] = {}
+        """Error answers of cacheable dialects (``authorization_pending`` above all), encoded
+        once, by dialect, status, error, description and reason."""
 
     def wire(self, scope: Scope, segment: str, form: Mapping[str, str] | None = None) -> Wire:
         """The per-request facts the dialect spells its bodies with (the form's once read)."""
@@ -139,13 +140,14 @@ class _Endpoint(abc.ABC):
     async def send_error(
         self, send: Send, dialect: Dialect, exc: GrantError, wire: Callable[[], Wire]
     ) -> None:
-        if type(dialect) is Rfc8628Dialect and exc.retry_after is None and exc.status != 401:
-            # The RFC body depends on the error and its description only (never on the wire):
-            # encode it once; a fleet's "not yet" polls then cost no JSON work.
-            key = (exc.status, exc.error, exc.description or exc.error)
+        if dialect.cacheable_errors and exc.retry_after is None and exc.status != 401:
+            # The body depends on the error, its description and reason only (never on the
+            # wire): encode it once; a fleet's "not yet" polls then cost no JSON work.
+            key = (dialect.name, exc.status, exc.error, exc.description or exc.error, exc.reason)
             encoded = self._encoded.get(key)
             if encoded is None:
-                raw = encode_json(dialect.error_body(key[1], key[2], wire=wire()))
+                body = dialect.error_body(key[2], key[3], reason=exc.reason, wire=wire())
+                raw = encode_json(body)
                 encoded = (raw, json_headers(raw))
                 if len(self._encoded) < 64:  # descriptions are fixed texts; stay bounded anyway
                     self._encoded[key] = encoded
@@ -157,7 +159,7 @@ class _Endpoint(abc.ABC):
         if exc.status == 401:
             headers.append((b"www-authenticate", b'Basic realm="deviceflow"'))
         body = dialect.error_body(
-            exc.error, exc.description or exc.error, aadsts=exc.aadsts, wire=wire()
+            exc.error, exc.description or exc.error, reason=exc.reason, wire=wire()
         )
         await send_json(send, exc.status, body, extra_headers=headers)
 
@@ -213,10 +215,7 @@ class DeviceAuthorizationEndpoint(_Endpoint):
         if tenant.sends_verification_uri_complete:
             complete = f"{verification_uri}?code={quote(authorization.user_code, safe='')}"
         body = dialect.device_authorization_body(
-            authorization,
-            verification_uri=verification_uri,
-            verification_uri_complete=complete,
-            wire=wire(),
+            authorization, Verification(verification_uri, complete), wire()
         )
         await send_json(send, 200, body)
 

@@ -7,7 +7,7 @@ returns or raises; it holds no protocol rules. See ``docs/server-seam.md`` for t
 from __future__ import annotations
 
 from deviceflow.server.grant._engine import GRAPH_AUDIENCE, GrantEngine
-from deviceflow.server.grant._errors import GrantError, VerificationError, VerificationKind
+from deviceflow.server.grant._errors import GrantError, Reason, VerificationError, VerificationKind
 from deviceflow.server.grant._types import (
     DeviceAuthorization,
     GrantType,
@@ -25,6 +25,7 @@ __all__ = [
     "IssuedTokens",
     "Origin",
     "PendingRequest",
+    "Reason",
     "VerificationError",
     "VerificationKind",
 ]

@@ -106,10 +106,12 @@ class GrantEngine:
     def _client(self, tenant: Tenant, client_id: str) -> Client:
         client = self.settings.client(client_id)
         if client is None or (client.tenants is not None and tenant.id not in client.tenants):
-            raise GrantError("invalid_client", "unknown client", status=400, aadsts=700016)
+            raise GrantError("invalid_client", "unknown client", reason="unknown_client")
         if not client.public:
             raise GrantError(
-                "invalid_client", "the client does not allow public client flows", aadsts=7000218
+                "invalid_client",
+                "the client does not allow public client flows",
+                reason="public_flows_disabled",
             )
         if not client.device_flow_enabled:
             raise GrantError("unauthorized_client", "the client may not use the device code grant")
@@ -219,7 +221,9 @@ class GrantEngine:
     @staticmethod
     def pending() -> GrantError:
         """The answer to a pending poll that is on time (``record_poll`` said ``True``)."""
-        return GrantError("authorization_pending", "the user has not yet finished", aadsts=70016)
+        return GrantError(
+            "authorization_pending", "the user has not yet finished", reason="pending"
+        )
 
     def poll(
         self,
@@ -257,9 +261,9 @@ class GrantEngine:
         if grant.status == "consumed":
             raise self._replayed(grant, ip)
         if grant.status == "denied":
-            raise GrantError("access_denied", "the user denied the request", aadsts=70000)
+            raise GrantError("access_denied", "the user denied the request", reason="denied")
         if now >= grant.expires_at:
-            raise GrantError("expired_token", "the device code has expired", aadsts=70020)
+            raise GrantError("expired_token", "the device code has expired", reason="expired")
         # §3.5: "the client SHOULD wait at least the number of seconds specified by the interval
         # parameter"; on slow_down "the interval MUST be increased by 5 seconds for this and all
         # subsequent requests". Measured from the last accepted poll; the first is always accepted.
@@ -290,7 +294,9 @@ class GrantEngine:
             raise self._replayed(self._storage.find_grant(device_hash=device_hash) or grant, ip)
         user = self.settings.user_by_id(grant.user_id or "")
         if user is None or not user.enabled:  # checklist 19: re-check at redemption
-            raise GrantError("invalid_grant", "the user account is disabled", aadsts=50057)
+            raise GrantError(
+                "invalid_grant", "the user account is disabled", reason="user_disabled"
+            )
         tokens = self._tokens.issue(
             tenant=tenant,
             client=client,
@@ -313,14 +319,16 @@ class GrantEngine:
             )
         if self._limiter.record(bucket, ip):
             self._audit.event("unknown_device_code_lockout", ip=ip)
-        return GrantError("invalid_grant", "unknown device code", aadsts=70000)
+        return GrantError("invalid_grant", "unknown device code", reason="unknown_device_code")
 
     def _replayed(self, grant: DeviceGrant, ip: str) -> GrantError:
         # Checklist 8: a second redemption revokes what the first one got.
         if grant.family_id:
             self._tokens.revoke_family(grant.family_id)
         self._audit.event("redemption_replayed", device_code=fingerprint(grant.device_hash), ip=ip)
-        return GrantError("invalid_grant", "the device code was already redeemed", aadsts=54005)
+        return GrantError(
+            "invalid_grant", "the device code was already redeemed", reason="code_redeemed"
+        )
 
     # -- refresh, revocation, tokens ----------------------------------------------------------
 
@@ -359,7 +367,7 @@ class GrantEngine:
             self._clock(),
             token=token,
             client_id=client_id,
-            previous_valid=self.settings.refresh_rotation == "microsoft",
+            previous_valid=self.settings.refresh_rotation == "reusable",
         )
 
     def revoke_user_code(self, user_code: str) -> bool:

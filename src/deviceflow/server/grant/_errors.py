@@ -1,4 +1,4 @@
-"""Errors the grant engine raises; the web layer renders them (RFC or Microsoft bodies)."""
+"""Errors the grant engine raises; the web layer renders them in the tenant's dialect."""
 
 from __future__ import annotations
 
@@ -6,13 +6,33 @@ from typing import Literal
 
 VerificationKind = Literal["unknown", "expired", "used", "rate_limited", "invalid", "network"]
 
+Reason = Literal[
+    "unknown_client",  # no such client, or not one of this tenant
+    "public_flows_disabled",  # the client does not allow public client flows
+    "public_client_credential",  # a public client presented a secret or an assertion
+    "pending",  # the user has not finished yet (the answer most polls get)
+    "denied",  # the user declined
+    "expired",  # the device code's lifetime is over
+    "unknown_device_code",
+    "code_redeemed",  # the device code was already exchanged for tokens
+    "user_disabled",  # the account was disabled after it approved
+    "device_flow_blocked",  # the tenant's policy blocks the device code flow or its sessions
+    "scope_not_allowed",  # the client (or the device-flow policy) may not have this scope
+    "refresh_unknown",
+    "refresh_revoked",  # revoked, or its sign-in was
+    "refresh_reused",  # strict rotation: a refresh token used twice
+    "refresh_expired",
+]
+"""Why the engine refused, in no dialect's words: each dialect maps a reason to its own spelling
+(the Microsoft dialect to its error number and wording; the RFC dialect needs none)."""
+
 
 class GrantError(Exception):
     """An OAuth error the token, device-authorization or revocation endpoint must expose.
 
     ``error`` is the RFC 6749 / RFC 8628 code (``authorization_pending``, ``slow_down``,
-    ``access_denied``, ``expired_token``, ``invalid_grant`` ...). ``aadsts`` is the Microsoft
-    error number the Microsoft dialect adds to its body, when one applies.
+    ``access_denied``, ``expired_token``, ``invalid_grant`` ...); ``reason`` says which of the
+    situations sharing that code this is (:data:`Reason`), for dialects that tell them apart.
     """
 
     def __init__(
@@ -21,14 +41,14 @@ class GrantError(Exception):
         description: str = "",
         *,
         status: int = 400,
-        aadsts: int | None = None,
+        reason: Reason | None = None,
         retry_after: int | None = None,
     ) -> None:
         super().__init__(f"{error}: {description}" if description else error)
         self.error = error
         self.description = description
         self.status = status
-        self.aadsts = aadsts
+        self.reason: Reason | None = reason
         self.retry_after = retry_after
 
 

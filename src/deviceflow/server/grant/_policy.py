@@ -44,8 +44,9 @@ class DevicePolicy:
     def check_enabled(self, tenant: Tenant) -> None:
         """Refuse a device flow the tenant has turned off.
 
-        Entra answers a Conditional Access block with ``invalid_grant`` and AADSTS53003; the
-        RFC dialect's closest code is ``unauthorized_client`` (RFC 6749 §5.2).
+        The RFC's closest code is ``unauthorized_client`` (RFC 6749 §5.2); the reason lets a
+        dialect spell it as its provider does (Entra: a Conditional Access block). ``tenant``
+        is not consulted: the policy already holds the tenant's switch.
 
         Raises:
             GrantError: the tenant does not allow the device code flow.
@@ -53,9 +54,7 @@ class DevicePolicy:
         if self.enabled:
             return
         description = "the device code flow is blocked by the tenant's policy"
-        if tenant.dialect == "microsoft":
-            raise GrantError("invalid_grant", description, aadsts=53003)
-        raise GrantError("unauthorized_client", description)
+        raise GrantError("unauthorized_client", description, reason="device_flow_blocked")
 
     def check_scopes(self, scopes: tuple[str, ...]) -> None:
         """Refuse a request for scopes the policy keeps from device-flow sessions.
@@ -70,7 +69,7 @@ class DevicePolicy:
             raise GrantError(
                 "invalid_scope",
                 f"not allowed through the device code flow: {' '.join(extra)}",
-                aadsts=65001,
+                reason="scope_not_allowed",
             )
 
     def restrict(self, scopes: tuple[str, ...]) -> tuple[str, ...]:

@@ -45,7 +45,9 @@ def resolve_scopes(client: Client, scope: str | None, resource: str | None) -> t
             expanded = [s for s in allowed if s not in OIDC_SCOPES and _resource_of(s) == base]
             if not expanded:
                 raise GrantError(
-                    "invalid_scope", f"no scope of {base or 'Graph'} is allowed", aadsts=65001
+                    "invalid_scope",
+                    f"no scope of {base or 'Graph'} is allowed",
+                    reason="scope_not_allowed",
                 )
             granted.extend(expanded)
         elif short in allowed:
@@ -53,7 +55,9 @@ def resolve_scopes(client: Client, scope: str | None, resource: str | None) -> t
         elif short in OIDC_SCOPES and resource is not None:
             continue
         else:
-            raise GrantError("invalid_scope", f"the client may not request {item!r}", aadsts=65001)
+            raise GrantError(
+                "invalid_scope", f"the client may not request {item!r}", reason="scope_not_allowed"
+            )
     return tuple(dict.fromkeys(granted))
 
 

@@ -6,7 +6,7 @@ refresh token, RFC 7009 revocation of a refresh token) marks it in storage, and 
 the family then fails: refreshes answer ``invalid_grant``, :meth:`TokenService.verify` answers
 ``invalid_token``. In ``strict`` rotation a refresh token works once: "the authorization server
 cannot determine which party submitted the invalid refresh token, it will revoke the active
-refresh token" (RFC 9700 §4.14.2), and here the whole family with it. In ``microsoft`` mode the
+refresh token" (RFC 9700 §4.14.2), and here the whole family with it. In ``reusable`` mode the
 previous token stays valid, as Entra behaves.
 """
 
@@ -157,18 +157,26 @@ class TokenService:
         digest = self._hasher().digest("refresh", refresh_token)
         record = self._storage.find_refresh(digest)
         if record is None or record.client_id != client.client_id or record.tenant_id != tenant.id:
-            raise GrantError("invalid_grant", "unknown refresh token", aadsts=9002313)
+            raise GrantError("invalid_grant", "unknown refresh token", reason="refresh_unknown")
         if record.status == "revoked" or self.is_family_revoked(record.family_id):
-            raise GrantError("invalid_grant", "the refresh token was revoked", aadsts=50173)
+            raise GrantError(
+                "invalid_grant", "the refresh token was revoked", reason="refresh_revoked"
+            )
         if now >= record.expires_at:
-            raise GrantError("invalid_grant", "the refresh token has expired", aadsts=700082)
+            raise GrantError(
+                "invalid_grant", "the refresh token has expired", reason="refresh_expired"
+            )
         if record.origin == "device_code" and not tenant.device_code_refresh:
             raise GrantError(
-                "invalid_grant", "sessions from the device code flow are blocked", aadsts=53003
+                "invalid_grant",
+                "sessions from the device code flow are blocked",
+                reason="device_flow_blocked",
             )
         user = settings.user_by_id(record.user_id)
         if user is None or not user.enabled:
-            raise GrantError("invalid_grant", "the user account is disabled", aadsts=50057)
+            raise GrantError(
+                "invalid_grant", "the user account is disabled", reason="user_disabled"
+            )
         scopes = narrow_scopes(record.scopes, scope)
         if settings.refresh_rotation == "strict":
             rotated = record.status == "active" and self._storage.update_refresh(
@@ -180,7 +188,7 @@ class TokenService:
                     "refresh_reuse", token=fingerprint(digest), family=record.family_id, ip=ip
                 )
                 raise GrantError(
-                    "invalid_grant", "the refresh token was already used", aadsts=50173
+                    "invalid_grant", "the refresh token was already used", reason="refresh_reused"
                 )
         return self.issue(
             tenant=tenant,
