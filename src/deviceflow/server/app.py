@@ -33,6 +33,7 @@ from deviceflow.server.endpoints.session import SessionCodec
 from deviceflow.server.grant import GrantEngine
 from deviceflow.server.graph import routes as graph_routes
 from deviceflow.server.pages import Pages
+from deviceflow.server.security import secret_key_bytes
 from deviceflow.server.settings import Settings
 from deviceflow.server.storage.base import Storage, async_poll
 
@@ -45,11 +46,13 @@ def session_key(settings: Settings, storage: Storage, rng: Callable[[int], bytes
 
     Derived from ``settings.secret_key`` when one is configured; otherwise generated once and kept
     in storage, so sessions survive a restart and are shared by instances on one database.
+
+    Raises:
+        ValueError: The configured ``secret_key`` is too weak (see ``security.secret_key_bytes``).
     """
     if settings.secret_key:
-        return hmac.new(
-            settings.secret_key.encode(), b"deviceflow session", hashlib.sha256
-        ).digest()
+        key = secret_key_bytes(settings.secret_key)
+        return hmac.new(key, b"deviceflow session", hashlib.sha256).digest()
     storage.put_value(_SESSION_KEY_NAMESPACE, _SESSION_KEY_NAME, rng(32).hex(), replace=False)
     stored = storage.get_value(_SESSION_KEY_NAMESPACE, _SESSION_KEY_NAME)
     assert stored is not None

@@ -27,6 +27,33 @@ _DUMMY_HASH = (
 )
 
 
+MIN_SECRET_KEY_LENGTH = 32
+"""Shortest ``secret_key`` accepted, in characters (``secrets.token_urlsafe(32)`` gives 43)."""
+MIN_SECRET_KEY_DISTINCT = 8
+"""Fewest different characters in an accepted ``secret_key`` (a repeated word has fewer)."""
+GENERATE_SECRET_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'
+
+
+def secret_key_bytes(key: str) -> bytes:
+    """The bytes of a configured ``secret_key``, once it is long and varied enough to be secret.
+
+    The key signs the pages' session cookies and keys the code digests: one cookie is enough to
+    test guesses offline, so a short or repetitive key is refused, never padded. These checks
+    catch short and repetitive keys, not every guessable one: generate the key.
+
+    Raises:
+        ValueError: The key is too short or too repetitive; the message (which never repeats the
+            key) says how to generate one.
+    """
+    if len(key) < MIN_SECRET_KEY_LENGTH or len(set(key)) < MIN_SECRET_KEY_DISTINCT:
+        raise ValueError(
+            f"secret_key: too weak to be a secret (at least {MIN_SECRET_KEY_LENGTH} characters,"
+            f" {MIN_SECRET_KEY_DISTINCT} of them different, are required); generate one with:"
+            f" {GENERATE_SECRET_KEY}"
+        )
+    return key.encode()
+
+
 def constant_time_equals(a: str, b: str) -> bool:
     """Compare two strings without leaking where they differ."""
     return hmac.compare_digest(a.encode(), b.encode())

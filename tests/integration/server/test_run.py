@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import threading
 import time
 from pathlib import Path
@@ -31,6 +32,22 @@ def test_invalid_config_names_the_key(tmp_path: Path, capsys: pytest.CaptureFixt
     config.write_text('[[tenants]]\nid = "x"\ndialect = "nope"\n')
     assert run.main(["--config", str(config)]) == 3
     assert "tenants[0].dialect" in capsys.readouterr().err
+
+
+def test_weak_secret_key_is_a_configuration_error_without_traceback(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DEVICEFLOW_CONFIG", raising=False)
+    monkeypatch.setenv("DEVICEFLOW_SECRET_KEY", "tv2024")
+    with socket.socket() as busy:  # were the key accepted, the busy port would end the run (4)
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert run.main(["--db", "memory:", "--port", str(port), "--log-level", "error"]) == 3
+    err = capsys.readouterr().err
+    assert "configuration error: secret_key: " in err
+    assert "secrets.token_urlsafe(32)" in err
+    assert "Traceback" not in err and "tv2024" not in err
 
 
 def test_load_settings_defaults_public_url_and_db() -> None:
@@ -98,8 +115,6 @@ def test_serve_answers_then_stops_cleanly_on_sigint(
 
 
 def test_serve_reports_a_busy_port(capsys: pytest.CaptureFixture[str]) -> None:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         sock.listen()

@@ -138,7 +138,7 @@ def test_session_key_from_secret_key_and_from_storage() -> None:
     settings = Settings.development()
     stored = session_key(settings, storage, secrets.token_bytes)
     assert session_key(settings, storage, secrets.token_bytes) == stored
-    configured = dataclasses.replace(settings, secret_key="s3cret")
+    configured = dataclasses.replace(settings, secret_key="Zq7v0dXk2mW9pL4sR8tB1nC6yH3jF5gA")
     assert session_key(configured, storage, secrets.token_bytes) != stored
 
 

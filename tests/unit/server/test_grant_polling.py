@@ -326,7 +326,7 @@ def test_user_code_collision_with_live_code_is_retried(
     engine = engine_factory(
         rfc_settings,
         rng=lambda n: next(feed)[:n].ljust(n, b"\x07"),
-        secret_key="fixed-test-key-0123456789",
+        secret_key="fixed-test-key-0123456789-abcdefgh",
     )
     first = start(engine)
     second = start(engine)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 from pathlib import Path
@@ -14,6 +15,8 @@ from deviceflow.server.storage.sqlite import SQLiteStorage
 
 from .conftest import EngineFactory
 from .helpers import start
+
+KEY = "Zq7v0dXk2mW9pL4sR8tB1nC6yH3jF5gA"
 
 
 @pytest.mark.parametrize("key", [b"k" * 16, bytes(range(64)), bytes(range(200))])
@@ -43,8 +46,8 @@ def test_code_hasher_is_keyed_and_domain_separated() -> None:
 
 
 def test_configured_secret_key_makes_digests_reproducible(engine_factory: EngineFactory) -> None:
-    first = engine_factory(secret_key="a-long-enough-secret-key")
-    second = engine_factory(secret_key="a-long-enough-secret-key")
+    first = engine_factory(secret_key=KEY)
+    second = engine_factory(secret_key=KEY)
     auth = start(first)
     # a second engine (another instance) with the same key but its own storage cannot see it,
     # but derives the same digests, so instances sharing one database agree
@@ -66,3 +69,21 @@ def test_closed_sqlite_storage_refuses_new_connections(tmp_path: Path) -> None:
     store.close()
     with pytest.raises(RuntimeError, match="closed"):
         store.get_value("ns", "k")
+
+
+@pytest.mark.parametrize("key", ["tv2024", "tv2024" * 6])
+def test_weak_secret_key_is_refused_by_the_engine_and_the_app_not_padded(
+    engine_factory: EngineFactory, key: str
+) -> None:
+    # Settings built in code skip the file's validation: the engine and the session key refuse
+    # a weak key themselves instead of padding it with NUL bytes into a "16-byte" key.
+    from deviceflow.server.app import session_key
+    from deviceflow.server.storage.memory import MemoryStorage
+
+    with pytest.raises(ValueError, match="secret_key: ") as info:
+        engine = engine_factory(secret_key=key)
+        start(engine)
+    assert "secrets.token_urlsafe(32)" in str(info.value)
+    settings = engine_factory().settings
+    with pytest.raises(ValueError, match="secret_key: "):
+        session_key(dataclasses.replace(settings, secret_key=key), MemoryStorage(), bytes)

@@ -19,6 +19,7 @@ from deviceflow.server.settings import (
 )
 
 ROOT = Path(__file__).resolve().parents[3]
+STRONG_KEY = "Zq7v0dXk2mW9pL4sR8tB1nC6yH3jF5gA"  # 32 characters, as varied as a generated one
 
 HASHED = hash_password("s3cret-pass")  # once: argon2 is deliberately slow
 MINIMAL = f"""
@@ -69,12 +70,12 @@ def test_environment_overrides_the_file(tmp_path: Path) -> None:
     env = {
         "DEVICEFLOW_PUBLIC_URL": "https://login.example/",
         "DEVICEFLOW_DATA_DIR": str(tmp_path),
-        "DEVICEFLOW_SECRET_KEY": "k" * 32,
+        "DEVICEFLOW_SECRET_KEY": STRONG_KEY,
     }
     settings = Settings.from_toml(path, env)
     assert settings.public_url == "https://login.example"
     assert settings.database_url == f"sqlite:///{tmp_path / 'deviceflow.sqlite3'}"
-    assert settings.secret_key == "k" * 32
+    assert settings.secret_key == STRONG_KEY
     via_env = Settings.from_env({"DEVICEFLOW_CONFIG": str(path), "DEVICEFLOW_DB_URL": "memory:"})
     assert via_env.database_url == "memory:" and via_env.tenants[0].id == "contoso"
 
@@ -320,3 +321,38 @@ def test_plain_password_is_hashed_at_load(tmp_path: Path) -> None:
     assert verify_password(user.password_hash, "plain-pw")
     assert not verify_password(user.password_hash, "other")
     assert not verify_password(None, "plain-pw")
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param("tv2024", id="short"),
+        pytest.param("tv2024" * 6, id="repetitive"),
+        pytest.param("k" * 64, id="one-character"),
+        pytest.param("0123456789abcdef0123456789abcdef"[:31], id="31-characters"),
+    ],
+)
+@pytest.mark.parametrize("source", ["toml", "env"])
+def test_weak_secret_key_is_refused_with_how_to_generate_one(
+    tmp_path: Path, key: str, source: str
+) -> None:
+    # Issue 12: "tv2024" was NUL-padded, recovered offline from one cookie and forged a session.
+    if source == "toml":
+        path, env = write(tmp_path, f'secret_key = "{key}"\n' + MINIMAL), {}
+    else:
+        path, env = write(tmp_path, MINIMAL), {"DEVICEFLOW_SECRET_KEY": key}
+    with pytest.raises(SettingsError) as info:
+        Settings.from_toml(path, env)
+    message = str(info.value)
+    assert message.startswith("secret_key: ")
+    assert 'python -c "import secrets; print(secrets.token_urlsafe(32))"' in message
+    assert key not in message  # a rejected key is still a secret: never echoed
+
+
+def test_generated_secret_key_is_accepted(tmp_path: Path) -> None:
+    import secrets
+
+    key = secrets.token_urlsafe(32)
+    settings = Settings.from_toml(write(tmp_path, MINIMAL), {"DEVICEFLOW_SECRET_KEY": key})
+    assert settings.secret_key == key
+    assert Settings.from_toml(write(tmp_path, f'secret_key = "{STRONG_KEY}"\n' + MINIMAL))

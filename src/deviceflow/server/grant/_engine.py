@@ -28,7 +28,14 @@ from deviceflow.server.grant._types import (
     PendingRequest,
     PollCheck,
 )
-from deviceflow.server.security import Bucket, CodeHasher, RateLimiter, fingerprint, verify_password
+from deviceflow.server.security import (
+    Bucket,
+    CodeHasher,
+    RateLimiter,
+    fingerprint,
+    secret_key_bytes,
+    verify_password,
+)
 from deviceflow.server.settings import Client, Settings, Tenant, UserRecord
 from deviceflow.server.storage.base import DeviceGrant, Storage
 
@@ -82,13 +89,13 @@ class GrantEngine:
     def _code_hasher(self) -> CodeHasher:
         if self._hasher is None:
             if self.settings.secret_key:
-                key = self.settings.secret_key.encode()
+                key = secret_key_bytes(self.settings.secret_key)
             else:
                 fresh = base64.b64encode(self._rng(32)).decode()
                 self._storage.put_value("secrets", "code_digest_key", fresh, replace=False)
                 stored = self._storage.get_value("secrets", "code_digest_key")
                 key = base64.b64decode(stored or fresh)
-            self._hasher = CodeHasher(key if len(key) >= 16 else key.ljust(16, b"\0"))
+            self._hasher = CodeHasher(key)
         return self._hasher
 
     def _buckets(self) -> tuple[Bucket, Bucket, Bucket]:

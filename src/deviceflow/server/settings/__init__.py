@@ -83,7 +83,10 @@ class Settings:
         default=None,
         repr=False,
         metadata={
-            "doc": "HMAC key for code digests (env DEVICEFLOW_SECRET_KEY); default: a key"
+            "doc": "HMAC key for code digests and the pages' session cookies (env"
+            " DEVICEFLOW_SECRET_KEY): at least 32 characters, 8 of them different, else the"
+            " server refuses to start; generate one with"
+            ' `python -c "import secrets; print(secrets.token_urlsafe(32))"`. Default: a key'
             " generated once and kept in storage.",
             "toml": True,
         },

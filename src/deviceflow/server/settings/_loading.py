@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from deviceflow.server.dialects import dialect_named, dialect_names
-from deviceflow.server.security import hash_password
+from deviceflow.server.security import hash_password, secret_key_bytes
 from deviceflow.server.settings._schema import (
     MIN_USER_CODE_BITS,
     ROTATIONS,
@@ -71,8 +71,16 @@ def apply_env(settings: Settings, environ: Mapping[str, str]) -> Settings:
     if environ.get("DEVICEFLOW_DATA_DIR"):
         changes["data_dir"] = Path(environ["DEVICEFLOW_DATA_DIR"])
     if environ.get("DEVICEFLOW_SECRET_KEY"):
-        changes["secret_key"] = environ["DEVICEFLOW_SECRET_KEY"]
+        changes["secret_key"] = _secret_key(environ["DEVICEFLOW_SECRET_KEY"])
     return dataclasses.replace(settings, **changes) if changes else settings
+
+
+def _secret_key(key: str) -> str:
+    try:
+        secret_key_bytes(key)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+    return key
 
 
 def parse(cls: type[Settings], data: Mapping[str, Any]) -> Settings:
@@ -239,6 +247,8 @@ def _validate(settings: Settings) -> None:
     _validate_numbers(settings)
     _validate_policy(settings)
     _validate_user_code(settings.user_code)
+    if settings.secret_key is not None:
+        _secret_key(settings.secret_key)
     if settings.public_url and not settings.public_url.startswith(("http://", "https://")):
         raise SettingsError("public_url: expected an http:// or https:// URL")
 
