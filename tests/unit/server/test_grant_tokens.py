@@ -182,6 +182,25 @@ def test_refresh_can_narrow_but_not_widen_scopes(engine_factory: EngineFactory) 
     assert refresh_error(engine, tokens.refresh_token, scope="Mail.Read").error == "invalid_scope"
 
 
+@pytest.mark.parametrize("rotation", ["strict", "reusable"])
+def test_narrowed_refresh_keeps_the_original_scope_on_the_new_refresh_token(
+    engine_factory: EngineFactory, rotation: str
+) -> None:
+    # RFC 6749 §6: the narrowed scope is the new access token's; "If a new refresh token is
+    # issued, the refresh token scope MUST be identical to that of the refresh token included by
+    # the client in the request."
+    engine = engine_factory(refresh_rotation=rotation)
+    tokens = signed_in(engine)
+    narrowed = refresh(engine, tokens.refresh_token, "User.Read offline_access")
+    assert narrowed.scope == "User.Read"
+    assert decode(narrowed.access_token)[1]["scp"] == "User.Read"
+    widened_again = refresh(engine, narrowed.refresh_token)
+    assert widened_again.scope == tokens.scope == "openid profile email User.Read"
+    assert widened_again.id_token is not None
+    again = refresh(engine, widened_again.refresh_token, "openid email")
+    assert again.scope == "openid email"
+
+
 @pytest.mark.parametrize(
     ("case", "reason"),
     [

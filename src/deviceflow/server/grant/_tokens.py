@@ -73,12 +73,18 @@ class TokenService:
         family_id: str,
         grant_type: GrantType,
         absolute_expires_at: float | None = None,
+        granted: tuple[str, ...] | None = None,
     ) -> IssuedTokens:
-        """Sign an access token (and an ID token for ``openid``, a refresh token for
-        ``offline_access``) for ``user``."""
+        """Sign an access token for ``scopes`` (and an ID token for ``openid``) for ``user``.
+
+        A refresh token is issued when ``offline_access`` is among ``scopes``; it carries
+        ``granted``, the scope of the whole grant (default: ``scopes``), however much a refresh
+        narrowed this access token's (RFC 6749 §6).
+        """
         settings = self._settings()
         lifetimes = settings.lifetimes
         policy = device_policy(tenant, client)  # every session here began with a device code
+        granted = policy.restrict(granted or scopes)
         scopes = policy.restrict(scopes)
         access_lifetime = policy.access_lifetime(lifetimes.access_token)
         now = self._clock()
@@ -123,7 +129,7 @@ class TokenService:
                     client_id=client.client_id,
                     tenant_id=tenant.id,
                     user_id=user.id,
-                    scopes=scopes,
+                    scopes=granted,
                     origin="device_code",
                     issued_at=now,
                     expires_at=min(now + lifetimes.refresh_token, cap),
@@ -198,6 +204,7 @@ class TokenService:
             family_id=record.family_id,
             grant_type="refresh_token",
             absolute_expires_at=record.absolute_expires_at,
+            granted=record.scopes,  # §6: the new refresh token keeps the original scope
         )
 
     def revoke(self, *, token: str, client_id: str | None) -> None:
