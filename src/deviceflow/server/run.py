@@ -8,7 +8,8 @@
 Python and Node clients trust it; ``--tls-cert``/``--tls-key`` use your own certificate.
 
 Without ``--config`` the development setup starts (a demo tenant, client and users) and a loud
-banner says so, with the demo credentials. The base URL is printed once the socket listens.
+banner says so, with the demo credentials. The base URL is printed once the socket listens, then
+each tenant's issuer (what strict OpenID Connect clients must be given).
 SIGINT and SIGTERM stop the server gracefully and the command exits 0.
 """
 
@@ -26,10 +27,14 @@ import sys
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+from deviceflow.server.dialects import dialect_named
 from deviceflow.server.settings import Settings, SettingsError
 from deviceflow.server.tls import TlsError, TlsFiles, local_ca, own_files, trust_hint
+
+if TYPE_CHECKING:
+    from deviceflow.server.grant import GrantEngine
 
 logger = logging.getLogger("deviceflow.server")
 
@@ -154,6 +159,22 @@ def development_banner(settings: Settings) -> str:
     return "\n".join(lines)
 
 
+def issuer_lines(settings: Settings, engine: GrantEngine) -> list[str]:
+    """One line per tenant: the issuer to give strict OpenID Connect clients.
+
+    An RFC tenant is the issuer of each of its names (the one in the discovery URL); a Microsoft
+    tenant's issuer names it by GUID whatever name the client uses, as Entra does.
+    """
+    lines = []
+    for tenant in settings.tenants:
+        name = dialect_named(tenant.dialect).issuer_name(tenant.id, tenant.guid)
+        line = f"tenant {tenant.id} ({tenant.dialect}): issuer {engine.issuer(tenant, name)}"
+        if name != tenant.id:
+            line += " (under every tenant name: strict clients must be given this issuer)"
+        lines.append(line)
+    return lines
+
+
 def bind(host: str, port: int) -> socket.socket:
     """Bind the listening socket ourselves, so a busy port is a clean error, not an exit.
 
@@ -229,6 +250,7 @@ async def _serve(
             await asyncio.sleep(0.02)
         if server.started:
             print(f"deviceflow server listening on {settings.public_url}", file=out, flush=True)
+            print("\n".join(issuer_lines(settings, app.state.ctx.engine)), file=out, flush=True)
         await task
     finally:
         storage.close()

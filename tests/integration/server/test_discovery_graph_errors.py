@@ -16,7 +16,7 @@ async def test_openid_configuration_per_tenant_segment(server: Harness) -> None:
     assert response.status_code == 200
     doc = response.json()
     base = "http://testserver/contoso.example"
-    assert doc["issuer"] == "http://testserver/11111111-2222-4333-8444-555555555555/v2.0"
+    assert doc["issuer"] == f"{base}/v2.0"  # an RFC tenant: the URL asked (RFC 8414 §3.3)
     assert doc["device_authorization_endpoint"] == f"{base}/oauth2/v2.0/devicecode"
     assert doc["token_endpoint"] == f"{base}/oauth2/v2.0/token"
     assert doc["revocation_endpoint"] == f"{base}/oauth2/v2.0/revoke"

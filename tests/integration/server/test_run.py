@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from deviceflow.server import run
-from deviceflow.server.settings import Settings
+from deviceflow.server.settings import DEMO_TENANT_GUID, Settings
 from tests.tools import free_port
 
 
@@ -111,7 +111,25 @@ def test_serve_answers_then_stops_cleanly_on_sigint(
     assert stored.exists() is (db is None)
     assert seen["status"] == 200
     assert f"listening on http://127.0.0.1:{port}" in captured.out
+    # A Microsoft tenant's issuer is its GUID whatever name a client uses (as Entra): say which.
+    issuer = f"http://127.0.0.1:{port}/{DEMO_TENANT_GUID}/v2.0"
+    assert f"tenant demo (microsoft): issuer {issuer}" in captured.out
     assert "DEVELOPMENT MODE" in captured.err
+
+
+def test_issuer_lines_name_each_tenant_s_issuer() -> None:
+    from deviceflow.server.grant import GrantEngine
+    from deviceflow.server.storage.memory import MemoryStorage
+    from tests.integration.server.harness import CONFIG
+
+    settings = Settings.from_mapping({**CONFIG, "public_url": "https://login.example"})
+    engine = GrantEngine(settings, storage=MemoryStorage(), clock=time.time, rng=os.urandom)
+    contoso, fabrikam = run.issuer_lines(settings, engine)
+    assert contoso == "tenant contoso (rfc8628): issuer https://login.example/contoso/v2.0"
+    guid = settings.tenants[1].guid
+    assert fabrikam.startswith(
+        f"tenant fabrikam (microsoft): issuer https://login.example/{guid}/v2.0 (under"
+    )
 
 
 def test_serve_reports_a_busy_port(capsys: pytest.CaptureFixture[str]) -> None:

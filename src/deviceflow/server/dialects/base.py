@@ -67,8 +67,9 @@ class Discovery:
     """The facts one tenant's discovery document is built from.
 
     ``host`` is this server's base URL; ``segment`` is the tenant as the caller named it in the
-    path (clients take their cache realm from it); ``issuer`` is the ``iss`` of the tenant's
-    tokens; ``scopes`` are the scopes some client may request (with ``openid``), sorted.
+    path (clients take their cache realm from it); ``issuer`` is the ``iss`` of the tokens issued
+    under that segment (see :meth:`Dialect.issuer_name`); ``scopes`` are the scopes some client
+    may request (with ``openid``), sorted.
     """
 
     host: str
@@ -103,6 +104,12 @@ class Dialect(Protocol):
 
     def grant_type(self, raw: str) -> str:
         """Map a ``grant_type`` value to the canonical RFC value (unknown values pass through)."""
+        ...
+
+    def issuer_name(self, segment: str, guid: str) -> str:
+        """The tenant's name in the issuer ``{public_url}/{name}/v2.0`` of requests under
+        ``segment`` (the first path segment, as the client wrote it; ``guid`` is the tenant's):
+        discovery's ``issuer`` there, and the ``iss`` of the tokens issued there."""
         ...
 
     def device_code(self, form: Mapping[str, str]) -> str | None:

@@ -128,6 +128,11 @@ class MicrosoftDialect:
         """Accept ADAL's bare ``device_code`` grant type as the RFC URN."""
         return DEVICE_CODE_GRANT if raw == "device_code" else raw
 
+    def issuer_name(self, segment: str, guid: str) -> str:
+        """The tenant's GUID whatever the segment, as Entra does (reference §2): a strict client
+        must be given the GUID issuer (``deviceflow serve`` prints it at start)."""
+        return guid
+
     def device_code(self, form: Mapping[str, str]) -> str | None:
         """``device_code`` or MSAL's duplicate ``code`` (both may be present; then they must agree).
 

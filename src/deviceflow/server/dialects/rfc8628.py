@@ -39,6 +39,16 @@ class Rfc8628Dialect:
         """Return ``raw``: the standard dialect knows only the registered values."""
         return raw
 
+    def issuer_name(self, segment: str, guid: str) -> str:
+        """``segment`` itself: the issuer is the URL the metadata was fetched under (RFC 8414
+        §3.3 "MUST be identical"), so every name of a tenant is an issuer of its own, and tokens
+        obtained through that name's endpoints carry it.
+
+        Raises:
+            Nothing.
+        """
+        return segment
+
     def device_code(self, form: Mapping[str, str]) -> str | None:
         """The ``device_code`` parameter (RFC 8628 §3.4), or None when absent or empty.
 

@@ -2,14 +2,16 @@
 
 ``GET /{tenant}/v2.0/.well-known/openid-configuration`` answers with the URLs under the tenant
 segment the caller used (MSAL takes its cache realm from the first path segment of
-``token_endpoint``), while ``issuer`` names the tenant by GUID, as Microsoft does; for the
-multi-tenant segments ``common``, ``organizations`` and ``consumers`` it carries Entra's literal
-``{tenantid}`` placeholder. RFC 8414 §3 puts the well-known segment between host and issuer path
-(``/.well-known/oauth-authorization-server/{tenant}/v2.0``); the same document is also served
-under the issuer path for clients that append it there. The device flow adds
-``device_authorization_endpoint`` (RFC 8628 §4). The tenant's dialect spells the document
-(:meth:`~deviceflow.server.dialects.Dialect.metadata`: Microsoft tenants get Entra's members in
-Entra's order, reference §2); the v1 document and the Microsoft-only extras live in
+``token_endpoint``). The tenant's dialect names the ``issuer``: an RFC tenant's is the URL the
+document was fetched under (``{base}/{segment}/v2.0``, RFC 8414 §3.3), and the tokens issued
+under that segment carry it; a Microsoft tenant's names the tenant by GUID whatever the segment,
+as Entra does, and for the multi-tenant segments ``common``, ``organizations`` and ``consumers``
+carries Entra's literal ``{tenantid}`` placeholder. RFC 8414 §3 puts the well-known segment
+between host and issuer path (``/.well-known/oauth-authorization-server/{tenant}/v2.0``); the
+same document is also served under the issuer path for clients that append it there. The device
+flow adds ``device_authorization_endpoint`` (RFC 8628 §4). The tenant's dialect spells the
+document (:meth:`~deviceflow.server.dialects.Dialect.metadata`: Microsoft tenants get Entra's
+members in Entra's order, reference §2); the v1 document and the Microsoft-only extras live in
 ``endpoints.microsoft``.
 """
 
@@ -27,12 +29,9 @@ from deviceflow.server.settings import Tenant
 _CACHE = {"Cache-Control": "public, max-age=3600"}
 
 
-def issuer_for(ctx: ServerContext, request: Request, tenant: Tenant) -> str:
-    """The ``iss`` of ``tenant``'s tokens: ``{base}/{tenant GUID}/v2.0``."""
-    engine_issuer = getattr(ctx.engine, "issuer", None)
-    if callable(engine_issuer):
-        return str(engine_issuer(tenant))
-    return f"{ctx.base_url(request.scope)}/{tenant.guid}/v2.0"
+def issuer_for(ctx: ServerContext, segment: str, tenant: Tenant) -> str:
+    """The ``iss`` of the tokens ``tenant`` issues under ``segment`` (the dialect names it)."""
+    return ctx.engine.issuer(tenant, ctx.dialect(tenant).issuer_name(segment, tenant.guid))
 
 
 def resolve(request: Request) -> tuple[ServerContext, str, Tenant | None]:
@@ -57,7 +56,7 @@ async def openid_configuration(request: Request) -> Response:
     facts = Discovery(
         host=ctx.base_url(request.scope),
         segment=segment,
-        issuer=issuer_for(ctx, request, tenant),
+        issuer=issuer_for(ctx, segment, tenant),
         scopes=tuple(sorted({s for c in ctx.settings.clients for s in c.scopes} | {"openid"})),
     )
     return JSONResponse(ctx.dialect(tenant).metadata(facts), headers=_CACHE)

@@ -249,6 +249,7 @@ class TokenEndpoint(_Endpoint):
         """Redeem a device code or a refresh token."""
         grant_type = dialect.grant_type(_required(form, "grant_type"))
         engine = self.ctx.engine
+        issuer_name = dialect.issuer_name(scope["path_params"]["tenant"], tenant.guid)
         if grant_type == DEVICE_CODE_GRANT:
             device_code = dialect.device_code(form)
             if not device_code:
@@ -275,6 +276,7 @@ class TokenEndpoint(_Endpoint):
                 device_code=device_code,
                 ip=client_ip(scope),
                 checked=check,
+                issuer_name=issuer_name,
             )
         elif grant_type == REFRESH_TOKEN_GRANT:
             client_id = _required(form, "client_id")
@@ -286,6 +288,7 @@ class TokenEndpoint(_Endpoint):
                 refresh_token=_required(form, "refresh_token"),
                 scope=wanted_scope,
                 ip=client_ip(scope),
+                issuer_name=issuer_name,
             )
         else:
             raise ParameterError(

@@ -124,9 +124,10 @@ class GrantEngine:
             raise GrantError("unauthorized_client", "the client may not use the device code grant")
         return client
 
-    def issuer(self, tenant: Tenant) -> str:
-        """``iss`` of this server's tokens for ``tenant`` (``{public_url}/{tenant guid}/v2.0``)."""
-        return self._tokens.issuer(tenant)
+    def issuer(self, tenant: Tenant, name: str | None = None) -> str:
+        """``iss`` of this server's tokens for ``tenant``: ``{public_url}/{name}/v2.0``, the
+        tenant's GUID by default (``name``: the dialect's ``issuer_name``)."""
+        return self._tokens.issuer(tenant, name)
 
     # -- device authorization (RFC 8628 §3.1, §3.2) -----------------------------------------
 
@@ -240,11 +241,13 @@ class GrantEngine:
         device_code: str,
         ip: str,
         checked: PollCheck | None = None,
+        issuer_name: str | None = None,
     ) -> IssuedTokens:
         """Answer one device access token request.
 
         ``checked``: the :meth:`poll_check` of this very request, whose ``record_poll`` the
-        caller has already run and got ``False`` from; the full path follows.
+        caller has already run and got ``False`` from; the full path follows. ``issuer_name``:
+        the tenant name the tokens' ``iss`` carries (see :meth:`issuer`).
 
         Raises:
             GrantError: ``authorization_pending``, ``slow_down``, ``access_denied``,
@@ -311,6 +314,7 @@ class GrantEngine:
             scopes=grant.scopes,
             family_id=family,
             grant_type="device_code",
+            issuer_name=issuer_name,
         )
         self._audit.event(
             "tokens_redeemed", device_code=fingerprint(device_hash), family=family, ip=ip
@@ -340,9 +344,17 @@ class GrantEngine:
     # -- refresh, revocation, tokens ----------------------------------------------------------
 
     def refresh(
-        self, *, tenant: Tenant, client_id: str, refresh_token: str, scope: str | None, ip: str
+        self,
+        *,
+        tenant: Tenant,
+        client_id: str,
+        refresh_token: str,
+        scope: str | None,
+        ip: str,
+        issuer_name: str | None = None,
     ) -> IssuedTokens:
-        """Redeem a refresh token (rotation per ``settings.refresh_rotation``).
+        """Redeem a refresh token (rotation per ``settings.refresh_rotation``; ``issuer_name`` as
+        in :meth:`poll`).
 
         Raises:
             GrantError: ``invalid_client``, ``unauthorized_client``, ``invalid_grant``,
@@ -350,7 +362,12 @@ class GrantEngine:
         """
         client = self._client(tenant, client_id)
         return self._tokens.refresh(
-            tenant=tenant, client=client, refresh_token=refresh_token, scope=scope, ip=ip
+            tenant=tenant,
+            client=client,
+            refresh_token=refresh_token,
+            scope=scope,
+            ip=ip,
+            issuer_name=issuer_name,
         )
 
     def revoke(self, *, token: str, client_id: str | None) -> None:

@@ -58,10 +58,11 @@ class TokenService:
         """A random GUID (family ids, token ids) from the injected randomness."""
         return str(uuid.UUID(bytes=self._rng(16), version=4))
 
-    def issuer(self, tenant: Tenant) -> str:
-        """``iss`` of tokens for ``tenant``: ``{public_url}/{tenant guid}/v2.0``."""
+    def issuer(self, tenant: Tenant, name: str | None = None) -> str:
+        """``iss`` of tokens for ``tenant``: ``{public_url}/{name}/v2.0``, by default with the
+        tenant's GUID as the name (the tenant's dialect says which name a request gets)."""
         base = self._settings().public_url or "http://localhost"
-        return f"{base.rstrip('/')}/{tenant.guid}/v2.0"
+        return f"{base.rstrip('/')}/{name or tenant.guid}/v2.0"
 
     def issue(
         self,
@@ -74,12 +75,13 @@ class TokenService:
         grant_type: GrantType,
         absolute_expires_at: float | None = None,
         granted: tuple[str, ...] | None = None,
+        issuer_name: str | None = None,
     ) -> IssuedTokens:
         """Sign an access token for ``scopes`` (and an ID token for ``openid``) for ``user``.
 
         A refresh token is issued when ``offline_access`` is among ``scopes``; it carries
         ``granted``, the scope of the whole grant (default: ``scopes``), however much a refresh
-        narrowed this access token's (RFC 6749 §6).
+        narrowed this access token's (RFC 6749 §6). ``issuer_name``: see :meth:`issuer`.
         """
         settings = self._settings()
         lifetimes = settings.lifetimes
@@ -91,7 +93,7 @@ class TokenService:
         issued = int(now)
         sub = urlsafe(hashlib.sha256(f"{client.client_id}:{user.id}".encode()).digest()[:24])
         common = {
-            "iss": self.issuer(tenant),
+            "iss": self.issuer(tenant, issuer_name),
             "iat": issued,
             "nbf": issued,
             "oid": user.id,
@@ -150,7 +152,14 @@ class TokenService:
         )
 
     def refresh(
-        self, *, tenant: Tenant, client: Client, refresh_token: str, scope: str | None, ip: str
+        self,
+        *,
+        tenant: Tenant,
+        client: Client,
+        refresh_token: str,
+        scope: str | None,
+        ip: str,
+        issuer_name: str | None = None,
     ) -> IssuedTokens:
         """Exchange a refresh token (see the module docstring for rotation).
 
@@ -205,6 +214,7 @@ class TokenService:
             grant_type="refresh_token",
             absolute_expires_at=record.absolute_expires_at,
             granted=record.scopes,  # §6: the new refresh token keeps the original scope
+            issuer_name=issuer_name,
         )
 
     def revoke(self, *, token: str, client_id: str | None) -> None:
