@@ -101,6 +101,9 @@ class Dialect(Protocol):
     cacheable_errors: bool
     """Whether :meth:`error_body` depends on its arguments only (never on the :class:`Wire`),
     so an endpoint may encode each error body once."""
+    names_client_on_refresh: bool
+    """Whether a refresh must name its client even when that client is public (Entra asks for
+    ``client_id``); RFC 6749 §6 asks a public client for the refresh token alone."""
 
     def grant_type(self, raw: str) -> str:
         """Map a ``grant_type`` value to the canonical RFC value (unknown values pass through)."""

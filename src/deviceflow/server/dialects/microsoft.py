@@ -123,6 +123,7 @@ class MicrosoftDialect:
     user_code: UserCodeFormat | None = USER_CODE
     refresh_rotation: Rotation = "reusable"  # the previous refresh token stays valid
     cacheable_errors = False  # every body carries a trace id and a timestamp
+    names_client_on_refresh = True  # Entra: AADSTS900144 without client_id
 
     def grant_type(self, raw: str) -> str:
         """Accept ADAL's bare ``device_code`` grant type as the RFC URN."""

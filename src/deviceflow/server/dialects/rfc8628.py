@@ -34,6 +34,7 @@ class Rfc8628Dialect:
     user_code: UserCodeFormat | None = None
     refresh_rotation: Rotation = "strict"
     cacheable_errors = True
+    names_client_on_refresh = False  # RFC 6749 §6: a public client sends the refresh token only
 
     def grant_type(self, raw: str) -> str:
         """Return ``raw``: the standard dialect knows only the registered values."""

@@ -30,6 +30,11 @@ from deviceflow.server.dialects.base import (
     Version,
     Wire,
 )
+from deviceflow.server.endpoints._credentials import (
+    Credentials,
+    client_credentials,
+    uses_basic,
+)
 from deviceflow.server.endpoints._http import (
     FormError,
     client_ip,
@@ -135,6 +140,9 @@ class _Endpoint(abc.ABC):
             error = exc.error if isinstance(exc, ParameterError) else "invalid_request"
             await send_json(send, 400, dialect.error_body(error, str(exc), wire=wire()))
         except GrantError as exc:
+            if exc.error == "invalid_client" and uses_basic(scope):
+                # RFC 6749 §5.2: a client that tried the Authorization header "MUST" get 401.
+                exc.status = 401
             await self.send_error(send, dialect, exc, wire)
 
     async def send_error(
@@ -179,11 +187,15 @@ class _Endpoint(abc.ABC):
         """
 
 
-def _required(form: dict[str, str], name: str) -> str:
+def _required(form: Mapping[str, str], name: str) -> str:
     value = form.get(name, "")
     if not value:
         raise ParameterError(f"The request must include {name}.")
     return value
+
+
+def _client_id(credentials: Credentials) -> str:
+    return _required({"client_id": credentials.client_id or ""}, "client_id")
 
 
 class DeviceAuthorizationEndpoint(_Endpoint):
@@ -199,7 +211,8 @@ class DeviceAuthorizationEndpoint(_Endpoint):
         wire: Callable[[], Wire],
     ) -> None:
         """Issue a device code and a user code; answer with the §3.2 body."""
-        client_id = _required(form, "client_id")
+        credentials = client_credentials(scope, form)
+        client_id = _client_id(credentials)
         dialect.check_client(form, self.ctx.settings.client(client_id))
         wanted_scope, resource = dialect.target(form, wire())
         authorization = self.ctx.engine.authorize_device(
@@ -209,6 +222,7 @@ class DeviceAuthorizationEndpoint(_Endpoint):
             resource=resource,
             device_ip=client_ip(scope),
             user_agent=header(scope, b"user-agent"),
+            client_secret=credentials.secret,
         )
         verification_uri = self.ctx.base_url(scope) + self.ctx.paths["devicelogin"]
         complete = None
@@ -250,13 +264,19 @@ class TokenEndpoint(_Endpoint):
         grant_type = dialect.grant_type(_required(form, "grant_type"))
         engine = self.ctx.engine
         issuer_name = dialect.issuer_name(scope["path_params"]["tenant"], tenant.guid)
+        credentials = client_credentials(scope, form)
         if grant_type == DEVICE_CODE_GRANT:
             device_code = dialect.device_code(form)
             if not device_code:
                 raise ParameterError("The request must include device_code.")
-            client_id = _required(form, "client_id")
+            client_id = _client_id(credentials)
             dialect.check_client(form, self.ctx.settings.client(client_id))
-            check = engine.poll_check(tenant=tenant, client_id=client_id, device_code=device_code)
+            check = engine.poll_check(
+                tenant=tenant,
+                client_id=client_id,
+                device_code=device_code,
+                client_secret=credentials.secret,
+            )
             if self.async_poll is not None:
                 on_time = await self.async_poll.arecord_poll(
                     check.device_hash,
@@ -277,18 +297,22 @@ class TokenEndpoint(_Endpoint):
                 ip=client_ip(scope),
                 checked=check,
                 issuer_name=issuer_name,
+                client_secret=credentials.secret,
             )
         elif grant_type == REFRESH_TOKEN_GRANT:
-            client_id = _required(form, "client_id")
-            dialect.check_client(form, self.ctx.settings.client(client_id))
+            named: str | None = credentials.client_id
+            if named or dialect.names_client_on_refresh:
+                named = _client_id(credentials)
+                dialect.check_client(form, self.ctx.settings.client(named))
             wanted_scope, _resource = dialect.target(form, wire())
             tokens = engine.refresh(
                 tenant=tenant,
-                client_id=client_id,
+                client_id=named,
                 refresh_token=_required(form, "refresh_token"),
                 scope=wanted_scope,
                 ip=client_ip(scope),
                 issuer_name=issuer_name,
+                client_secret=credentials.secret,
             )
         else:
             raise ParameterError(

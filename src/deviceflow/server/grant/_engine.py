@@ -17,6 +17,7 @@ from typing import Any
 
 from deviceflow.server.audit import AuditLog
 from deviceflow.server.grant import _admin, _codes
+from deviceflow.server.grant._clients import ClientAuthenticator
 from deviceflow.server.grant._errors import GrantError, VerificationError
 from deviceflow.server.grant._policy import device_policy
 from deviceflow.server.grant._scopes import GRAPH_AUDIENCE, resolve_scopes
@@ -73,6 +74,7 @@ class GrantEngine:
         self._audit = audit or AuditLog()
         self._limiter = RateLimiter(storage, clock)
         self._hasher: CodeHasher | None = None
+        self._clients = ClientAuthenticator(lambda: self.settings)
         self._signer = Signer(storage, clock)
         self._tokens = TokenService(
             settings=lambda: self.settings,
@@ -110,19 +112,8 @@ class GrantEngine:
             ),
         )
 
-    def _client(self, tenant: Tenant, client_id: str) -> Client:
-        client = self.settings.client(client_id)
-        if client is None or (client.tenants is not None and tenant.id not in client.tenants):
-            raise GrantError("invalid_client", "unknown client", reason="unknown_client")
-        if not client.public:
-            raise GrantError(
-                "invalid_client",
-                "the client does not allow public client flows",
-                reason="public_flows_disabled",
-            )
-        if not client.device_flow_enabled:
-            raise GrantError("unauthorized_client", "the client may not use the device code grant")
-        return client
+    def _client(self, tenant: Tenant, client_id: str, secret: str | None = None) -> Client:
+        return self._clients.client(tenant, client_id, secret)
 
     def issuer(self, tenant: Tenant, name: str | None = None) -> str:
         """``iss`` of this server's tokens for ``tenant``: ``{public_url}/{name}/v2.0``, the
@@ -140,13 +131,14 @@ class GrantEngine:
         resource: str | None,
         device_ip: str,
         user_agent: str | None,
+        client_secret: str | None = None,
     ) -> DeviceAuthorization:
         """Start a device flow: new device code and user code, stored only as digests.
 
         Raises:
             GrantError: ``invalid_client``, ``unauthorized_client`` or ``invalid_scope``.
         """
-        client = self._client(tenant, client_id)
+        client = self._client(tenant, client_id, client_secret)
         policy = device_policy(tenant, client)
         policy.check_enabled(tenant)
         scopes = resolve_scopes(client, scope, resource)
@@ -193,7 +185,9 @@ class GrantEngine:
 
     # -- polling and redemption (RFC 8628 §3.4, §3.5) ---------------------------------------
 
-    def poll_check(self, *, tenant: Tenant, client_id: str, device_code: str) -> PollCheck:
+    def poll_check(
+        self, *, tenant: Tenant, client_id: str, device_code: str, client_secret: str | None = None
+    ) -> PollCheck:
         """The first step of :meth:`poll`: check the client, and the hot statement's arguments.
 
         The caller may then run the hot statement itself (:meth:`record_poll`, or the storage's
@@ -203,7 +197,7 @@ class GrantEngine:
         Raises:
             GrantError: ``invalid_client``, ``unauthorized_client`` (as :meth:`poll`).
         """
-        client = self._client(tenant, client_id)
+        client = self._client(tenant, client_id, client_secret)
         if not tenant.device_flow:  # a flow begun before the switch (the policy only refuses)
             device_policy(tenant, client).check_enabled(tenant)
         now = self._clock()
@@ -242,6 +236,7 @@ class GrantEngine:
         ip: str,
         checked: PollCheck | None = None,
         issuer_name: str | None = None,
+        client_secret: str | None = None,
     ) -> IssuedTokens:
         """Answer one device access token request.
 
@@ -256,13 +251,13 @@ class GrantEngine:
                 (HTTP 429, ``retry_after``) once an IP has sent too many unknown codes.
         """
         check = checked or self.poll_check(
-            tenant=tenant, client_id=client_id, device_code=device_code
+            tenant=tenant, client_id=client_id, device_code=device_code, client_secret=client_secret
         )
         # The hot path, one statement: a pending, live grant of this client polled on time.
         # Anything else (or a lost race) takes the full path below, which reads the row.
         if checked is None and self.record_poll(check):
             raise self.pending()
-        client = self._client(tenant, client_id)
+        client = self._client(tenant, client_id, client_secret)
         device_hash, now = check.device_hash, check.now
         leeway = self.settings.rate_limits.poll_leeway
         grant = self._storage.find_grant(device_hash=device_hash)
@@ -347,20 +342,23 @@ class GrantEngine:
         self,
         *,
         tenant: Tenant,
-        client_id: str,
+        client_id: str | None,
         refresh_token: str,
         scope: str | None,
         ip: str,
         issuer_name: str | None = None,
+        client_secret: str | None = None,
     ) -> IssuedTokens:
         """Redeem a refresh token (rotation per ``settings.refresh_rotation``; ``issuer_name`` as
-        in :meth:`poll`).
+        in :meth:`poll`). Without ``client_id``, the token's own client, which must then be
+        public: RFC 6749 §6 asks a public client for the refresh token alone.
 
         Raises:
             GrantError: ``invalid_client``, ``unauthorized_client``, ``invalid_grant``,
                 ``invalid_scope``.
         """
-        client = self._client(tenant, client_id)
+        client_id = client_id or self._tokens.client_of(refresh_token)
+        client = self._client(tenant, client_id, client_secret)
         return self._tokens.refresh(
             tenant=tenant,
             client=client,

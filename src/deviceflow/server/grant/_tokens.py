@@ -217,6 +217,17 @@ class TokenService:
             issuer_name=issuer_name,
         )
 
+    def client_of(self, refresh_token: str) -> str:
+        """The id of the client ``refresh_token`` was issued to.
+
+        Raises:
+            GrantError: ``invalid_grant``: no such refresh token.
+        """
+        record = self._storage.find_refresh(self._hasher().digest("refresh", refresh_token))
+        if record is None:
+            raise GrantError("invalid_grant", "unknown refresh token", reason="refresh_unknown")
+        return record.client_id
+
     def revoke(self, *, token: str, client_id: str | None) -> None:
         """RFC 7009: revoke a refresh token (its whole family) or an access token.
 
