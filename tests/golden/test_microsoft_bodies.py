@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from deviceflow.server.security import hash_password
 from deviceflow.server.settings import Settings
 from tests.integration.server.harness import (
     BOB,
@@ -36,6 +37,9 @@ _DESCRIPTION = re.compile(
     r"^AADSTS(\d+): .+\r\nTrace ID: [0-9a-f-]{36}\r\nCorrelation ID: \S+\r\n"
     r"Timestamp: \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$"
 )
+
+
+_SECRET_HASH = hash_password("a-confidential-secret")
 
 
 @pytest.fixture
@@ -206,7 +210,7 @@ async def test_client_errors(server_settings: Settings, anyio_backend: str) -> N
         **CONFIG,
         "clients": [
             *CONFIG["clients"],
-            {"client_id": "confidential", "public": False},
+            {"client_id": "confidential", "public": False, "secret_hash": _SECRET_HASH},
         ],
     }
     async with running(Settings.from_mapping(config)) as ms:

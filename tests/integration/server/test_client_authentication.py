@@ -9,11 +9,22 @@ authentication is ``401 invalid_client`` with ``WWW-Authenticate``.
 from __future__ import annotations
 
 import base64
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from tests.integration.server.harness import BOB, CLIENT_ID, DEVICE_GRANT, Harness
+from deviceflow.server.security import hash_password
+from deviceflow.server.settings import Settings
+from tests.integration.server.harness import (
+    ALICE,
+    BOB,
+    CLIENT_ID,
+    CONFIG,
+    DEVICE_GRANT,
+    Harness,
+    running,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -26,8 +37,8 @@ def basic(client_id: str, secret: str, *, urlsafe: bool = False) -> dict[str, st
 
 async def approved(server: Harness, tenant: str = "contoso") -> dict[str, Any]:
     started = await server.authorize(tenant)
-    credentials = {} if tenant == "contoso" else {"credentials": BOB}
-    assert (await server.decide(started["user_code"], **credentials)).status_code == 200
+    credentials = ALICE if tenant == "contoso" else BOB
+    assert (await server.decide(started["user_code"], credentials=credentials)).status_code == 200
     server.clock.advance(started["interval"])
     return started
 
@@ -129,3 +140,130 @@ async def test_device_authorization_accepts_basic_too(server: Harness) -> None:
         headers=basic(CLIENT_ID, ""),
     )
     assert response.status_code == 200, response.text
+
+
+# -- confidential clients (client_secret_basic, client_secret_post) ------------------------------
+
+SERVICE = "report-service"
+SECRET = "Sx9-kQ2vWm7pL0zR4tB8nC6yH1jF3gAe5dUo_Iq"  # as secrets.token_urlsafe(32) makes them
+
+
+@pytest.fixture(scope="module")
+def confidential_settings() -> Settings:
+    confidential = {
+        "client_id": SERVICE,
+        "name": "Report service",
+        "public": False,
+        "secret_hash": hash_password(SECRET),
+        "scopes": ["openid", "offline_access", "User.Read"],
+    }
+    return Settings.from_mapping({**CONFIG, "clients": [*CONFIG["clients"], confidential]})
+
+
+@pytest.fixture
+async def service(confidential_settings: Settings, anyio_backend: str) -> AsyncIterator[Harness]:
+    async with running(confidential_settings) as harness:
+        yield harness
+
+
+async def _service_tokens(harness: Harness, tenant: str = "contoso") -> dict[str, Any]:
+    http = harness.client()
+    started = await http.post(
+        f"/{tenant}/oauth2/v2.0/devicecode",
+        data={"client_id": SERVICE, "client_secret": SECRET, "scope": "openid offline_access"},
+    )
+    assert started.status_code == 200, started.text
+    code = started.json()
+    credentials = ALICE if tenant == "contoso" else BOB
+    assert (await harness.decide(code["user_code"], credentials=credentials)).status_code == 200
+    harness.clock.advance(code["interval"])
+    polled = await http.post(
+        f"/{tenant}/oauth2/v2.0/token",
+        data={"grant_type": DEVICE_GRANT, "device_code": code["device_code"]},
+        headers=basic(SERVICE, SECRET),
+    )
+    assert polled.status_code == 200, polled.text
+    body: dict[str, Any] = polled.json()
+    return body
+
+
+@pytest.mark.parametrize("method", ["client_secret_basic", "client_secret_post"])
+async def test_confidential_client_signs_in_and_refreshes_with_its_secret(
+    service: Harness, method: str
+) -> None:
+    tokens = await _service_tokens(service)
+    form = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    if method == "client_secret_basic":
+        headers = basic(SERVICE, SECRET)
+    else:
+        headers, form = {}, form | {"client_id": SERVICE, "client_secret": SECRET}
+    refreshed = await service.client().post(
+        "/contoso/oauth2/v2.0/token", data=form, headers=headers
+    )
+    assert refreshed.status_code == 200, refreshed.text
+    assert refreshed.json()["refresh_token"] != tokens["refresh_token"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "form", "basic_scheme", "aadsts"),
+    [
+        pytest.param({}, {"client_id": SERVICE}, False, 7000218, id="no-secret"),
+        pytest.param(basic(SERVICE, ""), {}, True, 7000218, id="basic-empty-secret"),
+        pytest.param(basic(SERVICE, "wrong"), {}, True, 7000215, id="basic-wrong-secret"),
+        pytest.param(
+            {}, {"client_id": SERVICE, "client_secret": "wrong"}, False, 7000215, id="post-wrong"
+        ),
+    ],
+)
+@pytest.mark.parametrize("tenant", ["contoso", "fabrikam"])
+async def test_confidential_client_without_the_right_secret_is_401_invalid_client(
+    service: Harness,
+    headers: dict[str, str],
+    form: dict[str, str],
+    basic_scheme: bool,
+    aadsts: int,
+    tenant: str,
+) -> None:
+    tokens = await _service_tokens(service, tenant)
+    refresh = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    http = service.client()
+    for path, data in (
+        ("token", refresh | form),
+        ("devicecode", {"scope": "openid"} | form),
+    ):
+        response = await http.post(f"/{tenant}/oauth2/v2.0/{path}", data=data, headers=headers)
+        assert response.status_code == 401, response.text
+        assert response.json()["error"] == "invalid_client"
+        assert response.headers["www-authenticate"] == 'Basic realm="deviceflow"'
+        if tenant == "fabrikam":
+            assert response.json()["error_codes"] == [aadsts]
+
+
+async def test_revoking_a_confidential_client_s_token_needs_its_secret(service: Harness) -> None:
+    tokens = await _service_tokens(service)
+    http = service.client()
+    named = await http.post(
+        "/contoso/oauth2/v2.0/revoke",
+        data={"token": tokens["refresh_token"], "client_id": SERVICE},
+    )
+    assert named.status_code == 401 and named.json()["error"] == "invalid_client"
+    revoked = await http.post(
+        "/contoso/oauth2/v2.0/revoke",
+        data={"token": tokens["refresh_token"]},
+        headers=basic(SERVICE, SECRET),
+    )
+    assert revoked.status_code == 200, revoked.text
+    refresh = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    gone = await http.post(
+        "/contoso/oauth2/v2.0/token", data=refresh, headers=basic(SERVICE, SECRET)
+    )
+    assert gone.json()["error"] == "invalid_grant"
+
+
+@pytest.mark.parametrize("tenant", ["contoso", "fabrikam"])
+async def test_discovery_lists_the_client_authentication_methods(
+    server: Harness, tenant: str
+) -> None:
+    doc = (await server.client().get(f"/{tenant}/v2.0/.well-known/openid-configuration")).json()
+    methods = set(doc["token_endpoint_auth_methods_supported"])
+    assert methods == {"none", "client_secret_basic", "client_secret_post"}

@@ -356,3 +356,60 @@ def test_generated_secret_key_is_accepted(tmp_path: Path) -> None:
     settings = Settings.from_toml(write(tmp_path, MINIMAL), {"DEVICEFLOW_SECRET_KEY": key})
     assert settings.secret_key == key
     assert Settings.from_toml(write(tmp_path, f'secret_key = "{STRONG_KEY}"\n' + MINIMAL))
+
+
+CONFIDENTIAL = f"""
+[[clients]]
+client_id = "report-service"
+public = false
+secret_hash = "{HASHED}"
+"""
+
+
+def test_confidential_client_is_configured_with_a_secret_hash(tmp_path: Path) -> None:
+    settings = Settings.from_toml(write(tmp_path, MINIMAL + CONFIDENTIAL))
+    client = settings.client("report-service")
+    assert client is not None and not client.public
+    assert verify_password(client.secret_hash, "s3cret-pass")
+    assert HASHED not in repr(client)
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        pytest.param(
+            'client_id = "c"\npublic = false\n',
+            r"clients\[1\]\.secret_hash: required when public = false",
+            id="confidential-without-secret",
+        ),
+        pytest.param(
+            f'client_id = "c"\nsecret_hash = "{HASHED}"\n',
+            r"clients\[1\]\.secret_hash: a public client has no secret",
+            id="public-with-secret",
+        ),
+        pytest.param(
+            'client_id = "c"\npublic = false\nsecret_hash = "plain-text"\n',
+            r"clients\[1\]\.secret_hash: expected an argon2 hash",
+            id="not-a-hash",
+        ),
+    ],
+)
+def test_client_secret_settings_are_checked(tmp_path: Path, table: str, message: str) -> None:
+    with pytest.raises(SettingsError, match=message) as info:
+        Settings.from_toml(write(tmp_path, MINIMAL + "\n[[clients]]\n" + table))
+    if "public = false" in table:  # says how to make a secret and its hash
+        assert "python -m deviceflow.server.client_secret" in str(info.value)
+
+
+def test_client_secret_helper_prints_a_secret_and_its_hash(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from deviceflow.server import client_secret
+
+    assert client_secret.main([]) == 0
+    out = capsys.readouterr().out
+    secret = re.search(r"^client_secret: (\S+)$", out, re.M)
+    hashed = re.search(r'^secret_hash = "(\$argon2id\$[^"]+)"$', out, re.M)
+    assert secret and hashed, out
+    assert len(secret.group(1)) >= 43
+    assert verify_password(hashed.group(1), secret.group(1))

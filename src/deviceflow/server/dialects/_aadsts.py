@@ -78,6 +78,13 @@ _BY_REASON: dict[Reason, MicrosoftError] = {
         700025,
         "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.",
     ),
+    "client_secret_invalid": MicrosoftError(
+        "invalid_client",
+        7000215,
+        "Invalid client secret provided. Ensure the secret being sent in the request is the"
+        " client secret value, not the client secret ID, for a secret added to app"
+        " '{client_id}'.",
+    ),
     "scope_not_allowed": _INVALID_SCOPE,
     "refresh_unknown": MicrosoftError(
         "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid."

@@ -54,6 +54,8 @@ _CLAIMS = [
 ]  # fmt: skip
 
 _CREDENTIALS = ("client_secret", "client_assertion")
+AUTH_METHODS = ("client_secret_post", "client_secret_basic", "none")
+"""``token_endpoint_auth_methods_supported`` of both discovery documents."""
 
 
 def b64url(data: bytes) -> str:
@@ -268,7 +270,8 @@ class MicrosoftDialect:
             issuer = f"{host}/{{tenantid}}/v2.0"
         return {
             "token_endpoint": f"{base}/oauth2/v2.0/token",
-            "token_endpoint_auth_methods_supported": ["none"],
+            # Entra's list, minus private_key_jwt (not offered), plus public clients' "none".
+            "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
             "jwks_uri": f"{base}/discovery/v2.0/keys",
             "response_modes_supported": ["query", "fragment", "form_post"],
             "subject_types_supported": ["pairwise"],

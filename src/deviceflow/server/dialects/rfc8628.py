@@ -24,6 +24,10 @@ _CLAIMS = [
 ]  # fmt: skip
 
 
+_AUTH_METHODS = ("none", "client_secret_basic", "client_secret_post")
+"""Public clients name themselves; confidential ones send their secret either way."""
+
+
 class Rfc8628Dialect:
     """The standard dialect (RFC 8628 §3.2, §3.4, §3.5; RFC 6749 §5.1, §5.2; RFC 8414 §2)."""
 
@@ -118,8 +122,8 @@ class Rfc8628Dialect:
             "userinfo_endpoint": f"{host}/v1.0/me",
             "grant_types_supported": [DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT],
             "response_types_supported": ["code"],
-            "token_endpoint_auth_methods_supported": ["none"],
-            "revocation_endpoint_auth_methods_supported": ["none"],
+            "token_endpoint_auth_methods_supported": list(_AUTH_METHODS),
+            "revocation_endpoint_auth_methods_supported": list(_AUTH_METHODS),
             "scopes_supported": list(discovery.scopes),
             "subject_types_supported": ["pairwise"],
             "id_token_signing_alg_values_supported": ["RS256"],

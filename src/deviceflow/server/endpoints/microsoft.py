@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from deviceflow.server.dialects._aadsts import describe_code
-from deviceflow.server.dialects.microsoft import MULTI_TENANT, V1_ISSUER
+from deviceflow.server.dialects.microsoft import AUTH_METHODS, MULTI_TENANT, V1_ISSUER
 from deviceflow.server.endpoints.context import context_of
 from deviceflow.server.endpoints.discovery import resolve, unknown_tenant
 from deviceflow.server.errors import error_response
@@ -35,7 +35,7 @@ async def v1_openid_configuration(request: Request) -> Response:
     multi = segment.lower() in MULTI_TENANT
     doc = {
         "token_endpoint": f"{base}/oauth2/token",
-        "token_endpoint_auth_methods_supported": ["none"],
+        "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
         "jwks_uri": f"{host}/common/discovery/keys",
         "response_modes_supported": ["query", "fragment", "form_post"],
         "subject_types_supported": ["pairwise"],

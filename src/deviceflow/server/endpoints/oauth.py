@@ -358,8 +358,11 @@ class RevocationEndpoint(_Endpoint):
         wire: Callable[[], Wire],
     ) -> None:
         """Revoke a token; unknown or already revoked tokens also get 200 (RFC 7009 §2.2)."""
+        credentials = client_credentials(scope, form)
         self.ctx.engine.revoke(
-            token=_required(form, "token"), client_id=form.get("client_id") or None
+            token=_required(form, "token"),
+            client_id=credentials.client_id,
+            client_secret=credentials.secret,
         )
         await send_json(send, 200, None)
 

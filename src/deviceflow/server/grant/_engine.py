@@ -368,12 +368,19 @@ class GrantEngine:
             issuer_name=issuer_name,
         )
 
-    def revoke(self, *, token: str, client_id: str | None) -> None:
-        """RFC 7009 revocation; unknown tokens are fine.
+    def revoke(
+        self, *, token: str, client_id: str | None, client_secret: str | None = None
+    ) -> None:
+        """RFC 7009 revocation; unknown tokens are fine. A named confidential client must
+        authenticate (§2.1).
 
         Raises:
-            GrantError: ``unauthorized_client`` when the token belongs to another client.
+            GrantError: ``invalid_client`` (401) when a confidential client does not
+                authenticate, ``unauthorized_client`` when the token belongs to another client.
         """
+        client = self.settings.client(client_id) if client_id else None
+        if client is not None:
+            self._clients.authenticate(client, client_secret)
         self._tokens.revoke(token=token, client_id=client_id)
 
     def introspect(self, *, token: str, client_id: str | None) -> dict[str, Any]:

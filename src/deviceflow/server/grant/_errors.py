@@ -8,8 +8,9 @@ VerificationKind = Literal["unknown", "expired", "used", "rate_limited", "invali
 
 Reason = Literal[
     "unknown_client",  # no such client, or not one of this tenant
-    "public_flows_disabled",  # the client does not allow public client flows
+    "public_flows_disabled",  # a confidential client presented no credential
     "public_client_credential",  # a public client presented a secret or an assertion
+    "client_secret_invalid",  # a confidential client presented a wrong secret
     "pending",  # the user has not finished yet (the answer most polls get)
     "denied",  # the user declined
     "expired",  # the device code's lifetime is over

@@ -16,8 +16,9 @@ TOML shape (every key optional unless marked required)::
     [[tenants]]    id (required), name, dialect, aliases, guid, domain, slow_down,
                    verification_uri_complete, user_code_style, device_flow, proximity,
                    trusted_networks, device_access_token_lifetime, device_scopes
-    [[clients]]    client_id (required), name, public, scopes, tenants, logo_uri, client_uri,
-                   device_flow_enabled, proximity, device_access_token_lifetime, device_scopes
+    [[clients]]    client_id (required), name, public, secret_hash, scopes, tenants, logo_uri,
+                   client_uri, device_flow_enabled, proximity, device_access_token_lifetime,
+                   device_scopes
     [[users]]      username (required), password or password_hash (required), tenant ...
 """
 

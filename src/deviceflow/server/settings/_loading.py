@@ -233,6 +233,7 @@ def _validate(settings: Settings) -> None:
         if client.client_id in seen:
             raise SettingsError(f"clients[{i}].client_id: duplicate {client.client_id!r}")
         seen.add(client.client_id)
+        _check_secret_hash(client, f"clients[{i}].secret_hash")
         for name in client.tenants or ():
             if name not in ids:
                 raise SettingsError(f"clients[{i}].tenants: unknown tenant {name!r}")
@@ -251,6 +252,16 @@ def _validate(settings: Settings) -> None:
         _secret_key(settings.secret_key)
     if settings.public_url and not settings.public_url.startswith(("http://", "https://")):
         raise SettingsError("public_url: expected an http:// or https:// URL")
+
+
+def _check_secret_hash(client: Client, where: str) -> None:
+    helper = "make one with: python -m deviceflow.server.client_secret"
+    if client.public and client.secret_hash:
+        raise SettingsError(f"{where}: a public client has no secret (set public = false)")
+    if not client.public and not client.secret_hash:
+        raise SettingsError(f"{where}: required when public = false; {helper}")
+    if client.secret_hash and not client.secret_hash.startswith("$argon2"):
+        raise SettingsError(f"{where}: expected an argon2 hash ($argon2id$...); {helper}")
 
 
 def _validate_numbers(settings: Settings) -> None:

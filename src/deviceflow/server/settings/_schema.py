@@ -153,7 +153,22 @@ class Client:
 
     client_id: str = _doc("The application (client) id. Required.")
     name: str = _doc("Application name shown on the confirm page.", "")
-    public: bool = _doc("'Allow public client flows': required for the device flow.", True)
+    public: bool = _doc(
+        "'Allow public client flows': the client only names itself (`client_id`). `false`: a"
+        " confidential client, which authenticates with its secret (`secret_hash`) by HTTP Basic"
+        " (`client_secret_basic`) or in the body (`client_secret_post`) on every request.",
+        True,
+    )
+    secret_hash: str = field(
+        default="",
+        repr=False,
+        metadata={
+            "doc": "argon2 hash of a confidential client's secret (`$argon2id$...`); required"
+            " when `public = false`, refused otherwise. `python -m deviceflow.server.client_secret`"
+            " prints a new secret and its hash.",
+            "toml": True,
+        },
+    )
     scopes: tuple[str, ...] = _doc(
         "Scopes the client may request (allow-list).",
         ("openid", "profile", "email", "offline_access", "User.Read"),
