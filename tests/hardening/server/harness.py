@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from deviceflow.server.app import create_app
+from deviceflow.server.security import hash_password
 from deviceflow.server.settings import Settings
 from deviceflow.server.storage import open_storage
 from deviceflow.server.storage.base import Storage
@@ -35,11 +36,13 @@ def scaled(normal: int, soak: int) -> int:
 
 
 LAMP = "hardening-lamp"
+RESOURCE_SERVER = ("hardening-api", "Hr7-zQ8vWm7pL0zR4tB8nC6yH1jF3gAe5dUo_Kp")
+"""A confidential client: introspection answers authenticated clients only (RFC 7662 §2.1)."""
 HOSTILE_NAME = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
 ALICE = ("alice", "alice-hardening-pw")
 BOB = ("bob", "bob-hardening-pw")
 GINA = ("gina", "gina-hardening-pw")
-PASSWORDS = (ALICE[1], BOB[1], GINA[1])
+PASSWORDS = (ALICE[1], BOB[1], GINA[1], RESOURCE_SERVER[1])
 TRUSTED = "10.20.0.0/16"
 
 _SCOPES = ["openid", "profile", "offline_access", "User.Read", "Presence.Read"]
@@ -66,6 +69,12 @@ CONFIG: dict[str, Any] = {
             "device_scopes": ["openid", "offline_access", "User.Read"],
         },
         {"client_id": "no-device", "name": "No Device", "device_flow_enabled": False},
+        {
+            "client_id": RESOURCE_SERVER[0],
+            "name": "Hardening API",
+            "public": False,
+            "secret_hash": hash_password(RESOURCE_SERVER[1]),
+        },
     ],
     "users": [
         {"username": ALICE[0], "password": ALICE[1], "display_name": "Alice", "tenant": "contoso"},
@@ -205,10 +214,10 @@ class GuardedHarness(Harness):
             },
         )
 
-    async def introspect(self, token: str, client_id: str = LAMP) -> dict[str, Any]:
-        """RFC 7662 introspection of ``token`` as ``client_id``."""
+    async def introspect(self, token: str, tenant: str = "contoso") -> dict[str, Any]:
+        """RFC 7662 introspection of ``token`` at ``tenant``, as its resource server."""
         response = await self.client().post(
-            "/contoso/oauth2/v2.0/introspect", data={"token": token, "client_id": client_id}
+            f"/{tenant}/oauth2/v2.0/introspect", data={"token": token}, auth=RESOURCE_SERVER
         )
         assert response.status_code == 200, response.text
         answer: dict[str, Any] = response.json()

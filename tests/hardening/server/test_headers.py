@@ -8,7 +8,13 @@ import httpx
 import pytest
 
 from tests.hardening import figures
-from tests.hardening.server.harness import GuardedHarness, csrf_of, guarded, hardening_settings
+from tests.hardening.server.harness import (
+    RESOURCE_SERVER,
+    GuardedHarness,
+    csrf_of,
+    guarded,
+    hardening_settings,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -73,7 +79,7 @@ async def test_device_and_token_responses_are_never_cached(server: GuardedHarnes
     )
     error = await device.post("/contoso/oauth2/v2.0/token", data={"grant_type": "x"})
     tokens_response = await device.post(
-        "/contoso/oauth2/v2.0/introspect", data={"token": "x", "client_id": "hardening-lamp"}
+        "/contoso/oauth2/v2.0/introspect", data={"token": "x"}, auth=RESOURCE_SERVER
     )
     for response in (started, error, tokens_response):
         assert response.headers["cache-control"] == "no-store"

@@ -7,7 +7,13 @@ from __future__ import annotations
 import pytest
 
 from tests.hardening import figures
-from tests.hardening.server.harness import LAMP, GuardedHarness, guarded, hardening_settings
+from tests.hardening.server.harness import (
+    LAMP,
+    RESOURCE_SERVER,
+    GuardedHarness,
+    guarded,
+    hardening_settings,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -37,7 +43,7 @@ async def test_introspection_of_junk_is_inactive_or_invalid_request(
     server: GuardedHarness, token: str
 ) -> None:
     response = await server.client().post(
-        "/contoso/oauth2/v2.0/introspect", data={"token": token, "client_id": LAMP}
+        "/contoso/oauth2/v2.0/introspect", data={"token": token}, auth=RESOURCE_SERVER
     )
     if token:
         assert response.status_code == 200 and response.json() == {"active": False}
@@ -45,10 +51,17 @@ async def test_introspection_of_junk_is_inactive_or_invalid_request(
         assert response.status_code == 400 and response.json()["error"] == "invalid_request"
 
 
-async def test_introspection_tells_only_the_token_s_own_client(server: GuardedHarness) -> None:
+async def test_introspection_answers_authenticated_clients_about_their_tenant_only(
+    server: GuardedHarness,
+) -> None:
     tokens = await server.tokens()
     for token in (tokens["access_token"], tokens["refresh_token"]):
-        assert await server.introspect(token, client_id="warn-lamp") == {"active": False}
+        # Token scanning needs credentials now (RFC 7662 §2.1): naming a client is not enough.
+        named = await server.client().post(
+            "/contoso/oauth2/v2.0/introspect", data={"token": token, "client_id": LAMP}
+        )
+        assert named.status_code == 401 and named.json()["error"] == "invalid_client"
+        assert await server.introspect(token, tenant="guarded") == {"active": False}
 
 
 async def test_rotated_refresh_token_is_inactive_in_strict_mode_only(

@@ -26,6 +26,11 @@ class MicrosoftError(NamedTuple):
 _INVALID_SCOPE = MicrosoftError(
     "invalid_scope", 70011, "The provided value for the input parameter 'scope' is not valid."
 )
+_CREDENTIAL_REQUIRED = MicrosoftError(
+    "invalid_client",
+    7000218,
+    "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+)
 _REVOKED = MicrosoftError(
     "invalid_grant",
     50173,
@@ -67,12 +72,8 @@ _BY_REASON: dict[Reason, MicrosoftError] = {
         " This can happen if the application has not been installed by the administrator of"
         " the tenant or consented to by any user in the tenant.",
     ),
-    "public_flows_disabled": MicrosoftError(
-        "invalid_client",
-        7000218,
-        "The request body must contain the following parameter: 'client_assertion' or"
-        " 'client_secret'.",
-    ),
+    "public_flows_disabled": _CREDENTIAL_REQUIRED,
+    "client_authentication_required": _CREDENTIAL_REQUIRED,
     "public_client_credential": MicrosoftError(
         "invalid_client",
         700025,

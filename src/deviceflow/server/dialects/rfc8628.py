@@ -124,6 +124,7 @@ class Rfc8628Dialect:
             "response_types_supported": ["code"],
             "token_endpoint_auth_methods_supported": list(_AUTH_METHODS),
             "revocation_endpoint_auth_methods_supported": list(_AUTH_METHODS),
+            "introspection_endpoint_auth_methods_supported": list(_AUTH_METHODS[1:]),
             "scopes_supported": list(discovery.scopes),
             "subject_types_supported": ["pairwise"],
             "id_token_signing_alg_values_supported": ["RS256"],

@@ -325,8 +325,9 @@ class TokenEndpoint(_Endpoint):
 class IntrospectionEndpoint(_Endpoint):
     """``POST /{tenant}/oauth2/v2.0/introspect`` (RFC 7662 §2.1, §2.2).
 
-    Public clients have no credentials, so a caller learns about a token only when it names the
-    client the token was issued to (``client_id``); every other answer is ``active: false``.
+    The caller authenticates as a confidential client of the tenant (HTTP Basic or
+    ``client_secret``); anyone else gets ``401 invalid_client``. Tokens of other tenants are
+    ``active: false``.
     """
 
     async def handle(
@@ -339,8 +340,12 @@ class IntrospectionEndpoint(_Endpoint):
         wire: Callable[[], Wire],
     ) -> None:
         """Answer whether a token is active, and its metadata when it is."""
+        credentials = client_credentials(scope, form)
         answer = self.ctx.engine.introspect(
-            token=_required(form, "token"), client_id=_required(form, "client_id")
+            tenant=tenant,
+            token=_required(form, "token"),
+            client_id=credentials.client_id,
+            client_secret=credentials.secret,
         )
         await send_json(send, 200, answer)
 

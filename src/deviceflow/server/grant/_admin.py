@@ -12,7 +12,7 @@ from deviceflow.server.grant import _codes
 from deviceflow.server.grant._errors import GrantError
 from deviceflow.server.grant._tokens import TokenService
 from deviceflow.server.security import CodeHasher
-from deviceflow.server.settings import UserCodeFormat
+from deviceflow.server.settings import Tenant, UserCodeFormat
 from deviceflow.server.storage.base import Storage
 
 INACTIVE: dict[str, Any] = {"active": False}
@@ -25,10 +25,11 @@ def introspect(
     now: float,
     *,
     token: str,
-    client_id: str | None,
+    tenant: Tenant,
     previous_valid: bool,
 ) -> dict[str, Any]:
-    """The RFC 7662 §2.2 answer for ``token`` asked by ``client_id``.
+    """The RFC 7662 §2.2 answer for ``token`` asked at ``tenant``'s endpoint (by a caller the
+    engine authenticated); a token of another tenant is not active there.
 
     "If the introspection call is properly authorized but the token is not active, does not
     exist on this server, or the protected resource is not allowed to introspect this particular
@@ -43,7 +44,7 @@ def introspect(
             and now < record.expires_at
             and (record.status == "active" or previous_valid)
         )
-        if not alive or (client_id is not None and record.client_id != client_id):
+        if not alive or record.tenant_id != tenant.id:
             return dict(INACTIVE)
         return {
             "active": True,
@@ -58,7 +59,7 @@ def introspect(
         claims = tokens.verify(token)
     except GrantError:
         return dict(INACTIVE)
-    if client_id is not None and claims.get("azp") != client_id:
+    if claims.get("tid") != tenant.guid:
         return dict(INACTIVE)
     answer: dict[str, Any] = {
         "active": True,

@@ -77,6 +77,30 @@ class ClientAuthenticator:
             )
         self._verified[client.client_id] = seen
 
+    def confidential(self, tenant: Tenant, client_id: str | None, secret: str | None) -> Client:
+        """The confidential client of ``tenant`` named ``client_id``, authenticated: the only
+        callers an endpoint that "MUST ... require ... client authentication" accepts (RFC 7662
+        §2.1, introspection).
+
+        Raises:
+            GrantError: ``invalid_client`` (401): no client named, an unknown one or one of
+                another tenant, a public client, or a failed authentication.
+        """
+        client = self._settings().client(client_id) if client_id else None
+        if client is None or (client.tenants is not None and tenant.id not in client.tenants):
+            raise GrantError(
+                "invalid_client", "unknown client", status=401, reason="unknown_client"
+            )
+        if client.public:
+            raise GrantError(
+                "invalid_client",
+                "this endpoint requires client authentication (a confidential client)",
+                status=401,
+                reason="client_authentication_required",
+            )
+        self.authenticate(client, secret)
+        return client
+
     def client(self, tenant: Tenant, client_id: str, secret: str | None) -> Client:
         """The client of ``tenant`` named ``client_id``, authenticated, allowed the device grant.
 

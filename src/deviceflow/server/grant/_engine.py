@@ -383,19 +383,25 @@ class GrantEngine:
             self._clients.authenticate(client, client_secret)
         self._tokens.revoke(token=token, client_id=client_id)
 
-    def introspect(self, *, token: str, client_id: str | None) -> dict[str, Any]:
-        """RFC 7662 introspection: ``{"active": false}`` unless a live token of this server.
+    def introspect(
+        self, *, tenant: Tenant, token: str, client_id: str | None, client_secret: str | None
+    ) -> dict[str, Any]:
+        """RFC 7662 introspection: ``{"active": false}`` unless a live token of ``tenant``.
 
-        Only the client a token was issued to learns about it (§2.2 lets the server answer
-        callers differently); any other caller gets ``active: false``.
+        The caller must authenticate as a confidential client of ``tenant`` (§2.1: a resource
+        server); it then learns about any live token of the tenant, and about nothing else.
+
+        Raises:
+            GrantError: ``invalid_client`` (401) for any other caller.
         """
+        self._clients.confidential(tenant, client_id, client_secret)
         return _admin.introspect(
             self._tokens,
             self._storage,
             self._code_hasher(),
             self._clock(),
             token=token,
-            client_id=client_id,
+            tenant=tenant,
             previous_valid=self.settings.refresh_rotation == "reusable",
         )
 
