@@ -237,6 +237,8 @@ async def test_confidential_client_without_the_right_secret_is_401_invalid_clien
         assert response.headers["www-authenticate"] == 'Basic realm="deviceflow"'
         if tenant == "fabrikam":
             assert response.json()["error_codes"] == [aadsts]
+            if aadsts == 7000215:  # names the app, whether it came in the body or by Basic
+                assert f"'{SERVICE}'" in response.json()["error_description"]
 
 
 async def test_revoking_a_confidential_client_s_token_needs_its_secret(service: Harness) -> None:

@@ -87,6 +87,20 @@ _BY_REASON: dict[Reason, MicrosoftError] = {
         " '{client_id}'.",
     ),
     "scope_not_allowed": _INVALID_SCOPE,
+    "unknown_resource": MicrosoftError(
+        "invalid_resource",
+        500011,
+        "The resource principal named {resource} was not found in the tenant named {tenant}."
+        " This can happen if the application has not been installed by the administrator of"
+        " the tenant or consented to by any user in the tenant. You might have sent your"
+        " authentication request to the wrong tenant.",
+    ),
+    "resource_not_granted": MicrosoftError(
+        "invalid_grant",
+        65001,
+        "The user or administrator has not consented to use the application with ID"
+        " '{client_id}'. Send an interactive authorization request for this user and resource.",
+    ),
     "refresh_unknown": MicrosoftError(
         "invalid_grant", 9002313, "Invalid request. Request is malformed or invalid."
     ),
@@ -137,13 +151,21 @@ _DEFAULT_CODES = {"invalid_request": 900144, "invalid_grant": 70000, "invalid_cl
 
 
 def translate(
-    error: str, description: str, reason: Reason | None, *, client_id: str, tenant: str
+    error: str,
+    description: str,
+    reason: Reason | None,
+    *,
+    client_id: str,
+    tenant: str,
+    resource: str = "",
 ) -> MicrosoftError:
     """Microsoft's ``error``, AADSTS number and message for an engine or request error."""
     known = (_BY_REASON.get(reason) if reason else None) or _BY_ERROR.get(error)
     detail = description.rstrip(".")
     if known is not None:
-        message = known.message.format(client_id=client_id, tenant=tenant, detail=detail)
+        message = known.message.format(
+            client_id=client_id, tenant=tenant, detail=detail, resource=resource[:256]
+        )
         if known.error == "invalid_scope" and detail:
             message = f"{message} {detail[:1].upper()}{detail[1:]}."
         return MicrosoftError(known.error, known.code, message)
@@ -157,5 +179,6 @@ def describe_code(code: int) -> tuple[str, str] | None:
     for spelled in (*_BY_REASON.values(), *_BY_ERROR.values()):
         if spelled.code == code:
             message = spelled.message.replace("'{client_id}'", "'...'").replace("{tenant}", "...")
+            message = message.replace("{resource}", "...")
             return spelled.error, message.replace("'{detail}'", "").replace("  ", " ")
     return None

@@ -237,6 +237,7 @@ class MicrosoftDialect:
             reason,
             client_id=(wire.client_id if wire else None) or "",
             tenant=(wire.tenant if wire else None) or "",
+            resource=(wire.resource if wire else None) or "",
         )
         name = spelled.error
         if name == "expired_token" and wire is not None and wire.version == "v1":

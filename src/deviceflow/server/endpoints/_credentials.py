@@ -40,6 +40,18 @@ def uses_basic(scope: Scope) -> bool:
     return raw is not None and raw[:6].lower() == "basic "
 
 
+def named_client(scope: Scope, form: Mapping[str, str]) -> str | None:
+    """The client id a request names (body, else Basic), for error texts; None when unreadable.
+
+    Raises:
+        Nothing.
+    """
+    try:
+        return client_credentials(scope, form).client_id
+    except (GrantError, ParameterError):
+        return form.get("client_id") or None
+
+
 def client_credentials(scope: Scope, form: Mapping[str, str]) -> Credentials:
     """The client id and secret of a request, from HTTP Basic or else from the form.
 

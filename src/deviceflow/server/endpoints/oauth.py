@@ -33,6 +33,7 @@ from deviceflow.server.dialects.base import (
 from deviceflow.server.endpoints._credentials import (
     Credentials,
     client_credentials,
+    named_client,
     uses_basic,
 )
 from deviceflow.server.endpoints._http import (
@@ -106,7 +107,7 @@ class _Endpoint(abc.ABC):
             tenant=segment[:64],
             client_info=form.get("client_info") == "1",
             resource=form.get("resource") or None,
-            client_id=form.get("client_id", "")[:128] or None,
+            client_id=(named_client(scope, form) or "")[:128] or None,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -290,6 +291,7 @@ class TokenEndpoint(_Endpoint):
             if on_time:  # the answer most polls get: sent without raising it through the engine
                 await self.send_error(send, dialect, self._pending, wire)
                 return
+            _scope, resource = dialect.target(form, wire())
             tokens = engine.poll(
                 tenant=tenant,
                 client_id=client_id,
@@ -298,13 +300,14 @@ class TokenEndpoint(_Endpoint):
                 checked=check,
                 issuer_name=issuer_name,
                 client_secret=credentials.secret,
+                resource=resource,
             )
         elif grant_type == REFRESH_TOKEN_GRANT:
             named: str | None = credentials.client_id
             if named or dialect.names_client_on_refresh:
                 named = _client_id(credentials)
                 dialect.check_client(form, self.ctx.settings.client(named))
-            wanted_scope, _resource = dialect.target(form, wire())
+            wanted_scope, resource = dialect.target(form, wire())
             tokens = engine.refresh(
                 tenant=tenant,
                 client_id=named,
@@ -313,6 +316,7 @@ class TokenEndpoint(_Endpoint):
                 ip=client_ip(scope),
                 issuer_name=issuer_name,
                 client_secret=credentials.secret,
+                resource=resource,
             )
         else:
             raise ParameterError(

@@ -20,7 +20,12 @@ from deviceflow.server.grant import _admin, _codes
 from deviceflow.server.grant._clients import ClientAuthenticator
 from deviceflow.server.grant._errors import GrantError, VerificationError
 from deviceflow.server.grant._policy import device_policy
-from deviceflow.server.grant._scopes import GRAPH_AUDIENCE, resolve_scopes
+from deviceflow.server.grant._scopes import (
+    GRAPH_AUDIENCE,
+    for_resource,
+    known_scopes,
+    resolve_scopes,
+)
 from deviceflow.server.grant._signer import Signer
 from deviceflow.server.grant._tokens import TokenService
 from deviceflow.server.grant._types import (
@@ -141,6 +146,8 @@ class GrantEngine:
         client = self._client(tenant, client_id, client_secret)
         policy = device_policy(tenant, client)
         policy.check_enabled(tenant)
+        if resource is not None and not (scope or "").strip():  # an unknown API: not a scope error
+            for_resource(client.scopes, resource, known=known_scopes(self.settings.clients))
         scopes = resolve_scopes(client, scope, resource)
         policy.check_scopes(scopes)
         settings = self.settings
@@ -237,12 +244,14 @@ class GrantEngine:
         checked: PollCheck | None = None,
         issuer_name: str | None = None,
         client_secret: str | None = None,
+        resource: str | None = None,
     ) -> IssuedTokens:
         """Answer one device access token request.
 
         ``checked``: the :meth:`poll_check` of this very request, whose ``record_poll`` the
         caller has already run and got ``False`` from; the full path follows. ``issuer_name``:
-        the tenant name the tokens' ``iss`` carries (see :meth:`issuer`).
+        the tenant name the tokens' ``iss`` carries (see :meth:`issuer`). ``resource``: the
+        access token is for that API only (the refresh token keeps the whole grant).
 
         Raises:
             GrantError: ``authorization_pending``, ``slow_down``, ``access_denied``,
@@ -289,6 +298,9 @@ class GrantEngine:
         if grant.status == "pending":
             self._storage.update_grant(device_hash, {"last_poll_at": last}, {"last_poll_at": now})
             raise self.pending()
+        scopes = grant.scopes  # a wrong resource is refused before the code is spent
+        if resource:
+            scopes = for_resource(scopes, resource, known=known_scopes(self.settings.clients))
         family = self._tokens.new_id()
         won = self._storage.update_grant(
             device_hash,
@@ -306,10 +318,11 @@ class GrantEngine:
             tenant=tenant,
             client=client,
             user=user,
-            scopes=grant.scopes,
+            scopes=scopes,
             family_id=family,
             grant_type="device_code",
             issuer_name=issuer_name,
+            granted=grant.scopes,
         )
         self._audit.event(
             "tokens_redeemed", device_code=fingerprint(device_hash), family=family, ip=ip
@@ -348,10 +361,11 @@ class GrantEngine:
         ip: str,
         issuer_name: str | None = None,
         client_secret: str | None = None,
+        resource: str | None = None,
     ) -> IssuedTokens:
-        """Redeem a refresh token (rotation per ``settings.refresh_rotation``; ``issuer_name`` as
-        in :meth:`poll`). Without ``client_id``, the token's own client, which must then be
-        public: RFC 6749 §6 asks a public client for the refresh token alone.
+        """Redeem a refresh token (rotation per ``settings.refresh_rotation``; ``issuer_name`` and
+        ``resource`` as in :meth:`poll`). Without ``client_id``, the token's own client, which
+        must then be public: RFC 6749 §6 asks a public client for the refresh token alone.
 
         Raises:
             GrantError: ``invalid_client``, ``unauthorized_client``, ``invalid_grant``,
@@ -366,6 +380,7 @@ class GrantEngine:
             scope=scope,
             ip=ip,
             issuer_name=issuer_name,
+            resource=resource,
         )
 
     def revoke(

@@ -20,6 +20,8 @@ Reason = Literal[
     "user_disabled",  # the account was disabled after it approved
     "device_flow_blocked",  # the tenant's policy blocks the device code flow or its sessions
     "scope_not_allowed",  # the client (or the device-flow policy) may not have this scope
+    "unknown_resource",  # a resource (API) no client here has scopes of
+    "resource_not_granted",  # a known resource the client or the sign-in holds no scope of
     "refresh_unknown",
     "refresh_revoked",  # revoked, or its sign-in was
     "refresh_reused",  # strict rotation: a refresh token used twice

@@ -6,12 +6,15 @@ another API keeps its resource prefix (``api://orders/read``) and makes that API
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from deviceflow.server.grant._errors import GrantError
 from deviceflow.server.settings import Client
 
 GRAPH_AUDIENCE = "https://graph.microsoft.com"
 OIDC_SCOPES = frozenset({"openid", "profile", "email", "offline_access"})
-_GRAPH_PREFIXES = (GRAPH_AUDIENCE + "/", "00000003-0000-0000-c000-000000000000/")
+_GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+_GRAPH_PREFIXES = (GRAPH_AUDIENCE + "/", _GRAPH_APP_ID + "/")
 
 
 def _short(scope: str) -> str:
@@ -80,6 +83,40 @@ def narrow_scopes(granted: tuple[str, ...], scope: str | None) -> tuple[str, ...
     if any(s.endswith(".default") for s in wanted):
         return granted
     return tuple(s for s in granted if s in wanted or s == "offline_access")
+
+
+def known_scopes(clients: Iterable[Client]) -> frozenset[str]:
+    """Every scope some client may request here: the APIs this server knows."""
+    return frozenset(scope for client in clients for scope in client.scopes)
+
+
+def for_resource(
+    scopes: tuple[str, ...], resource: str, *, known: frozenset[str]
+) -> tuple[str, ...]:
+    """The part of ``scopes`` for the API ``resource`` names, with the OpenID Connect scopes:
+    what a token asked for one resource carries (Microsoft's v1 ``resource``, RFC 8707 §2.2).
+
+    ``known`` (:func:`known_scopes`) tells an API nobody here has scopes of from one this grant
+    holds nothing of. Graph is known by its URL and its application id.
+
+    Raises:
+        GrantError: ``invalid_target`` (RFC 8707 §2): ``unknown_resource`` or
+            ``resource_not_granted``.
+    """
+    base = resource.strip().rstrip("/")
+    if base.lower() in (GRAPH_AUDIENCE, _GRAPH_APP_ID):
+        base = ""  # Graph's scopes are kept short (``User.Read``): their resource is ""
+    picked = tuple(s for s in scopes if s in OIDC_SCOPES or _resource_of(s) == base)
+    if any(s not in OIDC_SCOPES for s in picked):
+        return picked
+    shown = resource[:256]
+    if base and not any(_resource_of(s) == base for s in known):
+        raise GrantError("invalid_target", f"unknown resource {shown!r}", reason="unknown_resource")
+    raise GrantError(
+        "invalid_target",
+        f"the grant holds no scope of {shown!r}",
+        reason="resource_not_granted",
+    )
 
 
 def audience(scopes: tuple[str, ...]) -> str:

@@ -21,7 +21,13 @@ from deviceflow.server.audit import AuditLog
 from deviceflow.server.grant._codes import urlsafe
 from deviceflow.server.grant._errors import GrantError
 from deviceflow.server.grant._policy import device_policy
-from deviceflow.server.grant._scopes import audience, narrow_scopes, reported_scope
+from deviceflow.server.grant._scopes import (
+    audience,
+    for_resource,
+    known_scopes,
+    narrow_scopes,
+    reported_scope,
+)
 from deviceflow.server.grant._signer import Signer
 from deviceflow.server.grant._types import GrantType, IssuedTokens
 from deviceflow.server.security import CodeHasher, fingerprint
@@ -160,6 +166,7 @@ class TokenService:
         scope: str | None,
         ip: str,
         issuer_name: str | None = None,
+        resource: str | None = None,
     ) -> IssuedTokens:
         """Exchange a refresh token (see the module docstring for rotation).
 
@@ -193,6 +200,8 @@ class TokenService:
                 "invalid_grant", "the user account is disabled", reason="user_disabled"
             )
         scopes = narrow_scopes(record.scopes, scope)
+        if resource:  # an access token for that API only (RFC 8707 §2.2, Microsoft's v1)
+            scopes = for_resource(scopes, resource, known=known_scopes(settings.clients))
         if settings.refresh_rotation == "strict":
             rotated = record.status == "active" and self._storage.update_refresh(
                 digest, {"status": "active"}, {"status": "rotated"}
