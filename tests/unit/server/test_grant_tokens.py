@@ -287,3 +287,29 @@ def test_custom_api_scope_sets_the_audience(
     tokens = signed_in(engine, "openid api://orders/read")
     _, claims = decode(tokens.access_token)
     assert claims["aud"] == "api://orders" and claims["scp"] == "openid api://orders/read"
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        "https://graph.microsoft.com",
+        "https://graph.microsoft.com/",
+        "00000003-0000-0000-c000-000000000000",
+        "HTTPS://GRAPH.MICROSOFT.COM",
+    ],
+)
+def test_refresh_for_graph_under_each_of_its_names(
+    engine_factory: EngineFactory, resource: str
+) -> None:
+    engine = engine_factory(refresh_rotation="reusable")
+    tokens = signed_in(engine)
+    again = engine.refresh(
+        tenant=tenant_of(engine),
+        client_id=DEMO_CLIENT_ID,
+        refresh_token=tokens.refresh_token or "",
+        scope=None,
+        ip="192.0.2.1",
+        resource=resource,
+    )
+    assert decode(again.access_token)[1]["aud"] == GRAPH_AUDIENCE
+    assert again.scope == tokens.scope

@@ -196,7 +196,9 @@ def _required(form: Mapping[str, str], name: str) -> str:
 
 
 def _client_id(credentials: Credentials) -> str:
-    return _required({"client_id": credentials.client_id or ""}, "client_id")
+    if not credentials.client_id:
+        raise ParameterError("The request must include client_id.")
+    return credentials.client_id
 
 
 class DeviceAuthorizationEndpoint(_Endpoint):
