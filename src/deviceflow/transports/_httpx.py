@@ -11,8 +11,7 @@ import contextlib
 import os
 import ssl
 from collections.abc import Iterator
-from types import TracebackType
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 try:
     import httpx
@@ -72,7 +71,43 @@ def _client_options(
     }
 
 
-class HttpxTransport:
+_C = TypeVar("_C", httpx.Client, httpx.AsyncClient)
+
+
+class _HttpxTransport(Generic[_C]):
+    """What both httpx transports share: the options, the client, and the request's arguments."""
+
+    _client_type: type[_C]
+
+    def __init__(
+        self,
+        *,
+        client: _C | None = None,
+        ca_bundle: str | os.PathLike[str] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        allow_insecure_http: bool = False,
+        trust_env: bool = True,
+    ) -> None:
+        self._owns_client = client is None
+        self._client: _C = client or self._client_type(
+            **_client_options(ca_bundle, ssl_context, trust_env)
+        )
+        self._allow_insecure_http = allow_insecure_http
+
+    def _stream_options(self, request: HttpRequest, timeout: float) -> dict[str, Any]:
+        """``client.stream()``'s arguments, once the URL passed the scheme policy (no I/O)."""
+        check_url(request, allow_insecure_http=self._allow_insecure_http)
+        return {
+            "method": request.method,
+            "url": request.url,
+            "headers": list(request.headers),
+            "content": request.body or None,
+            "timeout": timeout,
+            "follow_redirects": False,
+        }
+
+
+class HttpxTransport(_HttpxTransport[httpx.Client]):
     """Send requests with an :class:`httpx.Client` (connection pooling, HTTP proxies).
 
     Args:
@@ -87,18 +122,7 @@ class HttpxTransport:
         ValueError: both ``ca_bundle`` and ``ssl_context`` were given.
     """
 
-    def __init__(
-        self,
-        *,
-        client: httpx.Client | None = None,
-        ca_bundle: str | os.PathLike[str] | None = None,
-        ssl_context: ssl.SSLContext | None = None,
-        allow_insecure_http: bool = False,
-        trust_env: bool = True,
-    ) -> None:
-        self._owns_client = client is None
-        self._client = client or httpx.Client(**_client_options(ca_bundle, ssl_context, trust_env))
-        self._allow_insecure_http = allow_insecure_http
+    _client_type = httpx.Client
 
     def handle_request(
         self, request: HttpRequest, *, timeout: float = DEFAULT_TIMEOUT
@@ -109,23 +133,12 @@ class HttpxTransport:
             InsecureTransportError: the URL's scheme/host is refused (before any I/O).
             TransportError: no response arrived.
         """
-        check_url(request, allow_insecure_http=self._allow_insecure_http)
-        with _map_exceptions(request):
-            with self._client.stream(
-                request.method,
-                request.url,
-                headers=list(request.headers),
-                content=request.body or None,
-                timeout=timeout,
-                follow_redirects=False,
-            ) as answer:
-                body = bytearray()
-                for chunk in answer.iter_bytes():
-                    body += chunk
-                    _check_size(body, request)
-        return HttpResponse(
-            status=answer.status_code, headers=list(answer.headers.items()), body=bytes(body)
-        )
+        options = self._stream_options(request, timeout)
+        body = _Body(request)
+        with _map_exceptions(request), self._client.stream(**options) as answer:
+            for chunk in answer.iter_bytes():
+                body.add(chunk)
+        return body.response(answer)
 
     def close(self) -> None:
         """Close the connection pool (unless the client was passed in)."""
@@ -135,36 +148,18 @@ class HttpxTransport:
     def __enter__(self) -> HttpxTransport:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
 
-class AsyncHttpxTransport:
+class AsyncHttpxTransport(_HttpxTransport[httpx.AsyncClient]):
     """Send requests with an :class:`httpx.AsyncClient`; same arguments as :class:`HttpxTransport`.
 
     Raises:
         ValueError: both ``ca_bundle`` and ``ssl_context`` were given.
     """
 
-    def __init__(
-        self,
-        *,
-        client: httpx.AsyncClient | None = None,
-        ca_bundle: str | os.PathLike[str] | None = None,
-        ssl_context: ssl.SSLContext | None = None,
-        allow_insecure_http: bool = False,
-        trust_env: bool = True,
-    ) -> None:
-        self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(
-            **_client_options(ca_bundle, ssl_context, trust_env)
-        )
-        self._allow_insecure_http = allow_insecure_http
+    _client_type = httpx.AsyncClient
 
     async def handle_async_request(
         self, request: HttpRequest, *, timeout: float = DEFAULT_TIMEOUT
@@ -175,23 +170,13 @@ class AsyncHttpxTransport:
             InsecureTransportError: the URL's scheme/host is refused (before any I/O).
             TransportError: no response arrived.
         """
-        check_url(request, allow_insecure_http=self._allow_insecure_http)
+        options = self._stream_options(request, timeout)
+        body = _Body(request)
         with _map_exceptions(request):
-            async with self._client.stream(
-                request.method,
-                request.url,
-                headers=list(request.headers),
-                content=request.body or None,
-                timeout=timeout,
-                follow_redirects=False,
-            ) as answer:
-                body = bytearray()
+            async with self._client.stream(**options) as answer:
                 async for chunk in answer.aiter_bytes():
-                    body += chunk
-                    _check_size(body, request)
-        return HttpResponse(
-            status=answer.status_code, headers=list(answer.headers.items()), body=bytes(body)
-        )
+                    body.add(chunk)
+        return body.response(answer)
 
     async def aclose(self) -> None:
         """Close the connection pool (unless the client was passed in)."""
@@ -201,18 +186,28 @@ class AsyncHttpxTransport:
     async def __aenter__(self) -> AsyncHttpxTransport:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
 
-def _check_size(body: bytearray, request: HttpRequest) -> None:
-    if len(body) > MAX_BODY_BYTES:
-        raise TransportError(f"response body larger than {MAX_BODY_BYTES} bytes", request=request)
+class _Body:
+    """A response body read in chunks, refused once it passes ``MAX_BODY_BYTES``."""
+
+    def __init__(self, request: HttpRequest) -> None:
+        self._request = request
+        self._data = bytearray()
+
+    def add(self, chunk: bytes) -> None:
+        self._data += chunk
+        if len(self._data) > MAX_BODY_BYTES:
+            raise TransportError(
+                f"response body larger than {MAX_BODY_BYTES} bytes", request=self._request
+            )
+
+    def response(self, answer: httpx.Response) -> HttpResponse:
+        return HttpResponse(
+            status=answer.status_code, headers=list(answer.headers.items()), body=bytes(self._data)
+        )
 
 
 def _caused_by_tls(exc: BaseException) -> bool:
