@@ -18,18 +18,8 @@ try:
 except ImportError as exc:
     raise ImportError("the httpx transports need httpx: pip install 'deviceflow[httpx]'") from exc
 
+from deviceflow import errors
 from deviceflow.core import HttpRequest, HttpResponse
-from deviceflow.errors import (
-    ConnectError,
-    ConnectTimeoutError,
-    ProxyError,
-    ReadError,
-    ReadTimeoutError,
-    TLSError,
-    TransportError,
-    TransportTimeoutError,
-    WriteError,
-)
 
 from ._policy import DEFAULT_TIMEOUT, MAX_BODY_BYTES, check_url, is_dropped_tls, user_agent
 
@@ -127,11 +117,11 @@ class HttpxTransport(_HttpxTransport[httpx.Client]):
     def handle_request(
         self, request: HttpRequest, *, timeout: float = DEFAULT_TIMEOUT
     ) -> HttpResponse:
-        """Send ``request``; see :meth:`deviceflow.transports.Transport.handle_request`.
+        """Send ``request`` through the httpx client (the :class:`~.base.Transport` contract).
 
         Raises:
-            InsecureTransportError: the URL's scheme/host is refused (before any I/O).
-            TransportError: no response arrived.
+            InsecureTransportError: the URL's scheme or host is refused; nothing was sent.
+            TransportError: no response arrived (httpx's exception, translated).
         """
         options = self._stream_options(request, timeout)
         body = _Body(request)
@@ -164,11 +154,10 @@ class AsyncHttpxTransport(_HttpxTransport[httpx.AsyncClient]):
     async def handle_async_request(
         self, request: HttpRequest, *, timeout: float = DEFAULT_TIMEOUT
     ) -> HttpResponse:
-        """Send ``request``; see :meth:`deviceflow.transports.AsyncTransport.handle_async_request`.
+        """Send ``request`` through the httpx async client (:class:`~.base.AsyncTransport`).
 
         Raises:
-            InsecureTransportError: the URL's scheme/host is refused (before any I/O).
-            TransportError: no response arrived.
+            InsecureTransportError, TransportError: as :meth:`HttpxTransport.handle_request`.
         """
         options = self._stream_options(request, timeout)
         body = _Body(request)
@@ -200,7 +189,7 @@ class _Body:
     def add(self, chunk: bytes) -> None:
         self._data += chunk
         if len(self._data) > MAX_BODY_BYTES:
-            raise TransportError(
+            raise errors.TransportError(
                 f"response body larger than {MAX_BODY_BYTES} bytes", request=self._request
             )
 
@@ -235,25 +224,31 @@ def _map_exceptions(request: HttpRequest) -> Iterator[None]:
     try:
         yield
     except httpx.ConnectTimeout as exc:
-        raise ConnectTimeoutError("timed out connecting", request=request) from exc
+        raise errors.ConnectTimeoutError("timed out connecting", request=request) from exc
     except httpx.ReadTimeout as exc:
-        raise ReadTimeoutError("timed out waiting for the response", request=request) from exc
+        raise errors.ReadTimeoutError(
+            "timed out waiting for the response", request=request
+        ) from exc
     except httpx.TimeoutException as exc:  # write and pool timeouts
-        raise TransportTimeoutError(f"timed out: {type(exc).__name__}", request=request) from exc
+        raise errors.TransportTimeoutError(
+            f"timed out: {type(exc).__name__}", request=request
+        ) from exc
     except httpx.ProxyError as exc:
-        raise ProxyError(f"proxy failed: {exc}", request=request) from exc
+        raise errors.ProxyError(f"proxy failed: {exc}", request=request) from exc
     except httpx.ConnectError as exc:
         if _caused_by_tls(exc):
-            raise TLSError(f"TLS failed: {exc}", request=request) from exc
-        raise ConnectError(f"cannot connect: {exc}", request=request) from exc
+            raise errors.TLSError(f"TLS failed: {exc}", request=request) from exc
+        raise errors.ConnectError(f"cannot connect: {exc}", request=request) from exc
     except httpx.WriteError as exc:
-        raise WriteError(f"connection dropped while sending: {exc}", request=request) from exc
+        raise errors.WriteError(
+            f"connection dropped while sending: {exc}", request=request
+        ) from exc
     except (httpx.ReadError, httpx.RemoteProtocolError, httpx.DecodingError) as exc:
         # RemoteProtocolError: the server closed without answering, or sent garbage/truncation.
-        raise ReadError(
+        raise errors.ReadError(
             f"connection dropped while reading the response: {exc}", request=request
         ) from exc
     except httpx.HTTPError as exc:
-        raise TransportError(
+        raise errors.TransportError(
             f"request failed: {type(exc).__name__}: {exc}", request=request
         ) from exc
