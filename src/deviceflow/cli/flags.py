@@ -11,16 +11,14 @@ Keep this module light: ``deviceflow token`` imports it (no argparse, no typing 
 
 from __future__ import annotations
 
+from deviceflow.core import REFRESH_MARGIN
+
 # ``typing.TYPE_CHECKING`` without importing typing; type checkers treat the name as true.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["MIN_VALIDITY", "SETTINGS", "TOKEN", "defaults", "destination"]
-
-#: Seconds an access token must still be valid for ``token`` (and Graph calls) to use it
-#: without refreshing it first, so that it does not expire in flight.
-MIN_VALIDITY = 60.0
+__all__ = ["SETTINGS", "TOKEN", "defaults", "destination"]
 
 #: The ``settings`` group of every command but ``serve`` and ``demo``: option -> ``add_argument``
 #: keywords. Only ``dest``, ``action`` (``append`` or ``store_true``), ``type`` and ``default``
@@ -43,9 +41,9 @@ TOKEN: dict[str, dict[str, Any]] = {
     "--min-validity": {
         "dest": "min_validity",
         "type": float,
-        "default": MIN_VALIDITY,
+        "default": REFRESH_MARGIN,
         "metavar": "SECONDS",
-        "help": f"refresh when the token expires sooner than this (default {MIN_VALIDITY:g})",
+        "help": f"refresh when the token expires sooner than this (default {REFRESH_MARGIN:g})",
     },
 }
 

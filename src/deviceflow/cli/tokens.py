@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from deviceflow.cache.base import AccessToken, Account, CacheEntry
 from deviceflow.cli.errors import SignInRequiredError
-from deviceflow.cli.flags import MIN_VALIDITY
+from deviceflow.core import REFRESH_MARGIN
 
 # ``typing.TYPE_CHECKING`` without importing typing (``deviceflow token`` loads this module);
 # type checkers treat the name as true.
@@ -154,7 +154,7 @@ class TokenManager:
         self,
         scopes: Sequence[str] = (),
         *,
-        min_validity: float = MIN_VALIDITY,
+        min_validity: float = REFRESH_MARGIN,
         force_refresh: bool = False,
     ) -> str:
         """A token valid for at least ``min_validity`` seconds, covering ``scopes``.

@@ -36,7 +36,7 @@ from ._flow import DeviceFlow
 from ._messages import HttpRequest, HttpResponse
 from ._refresh import parse_token_response, refresh_request
 from ._state import AWAITING_DEVICE_CODE, AWAITING_TOKEN, DONE, ERROR, IDLE, WAITING
-from ._timing import START_ATTEMPTS, is_transient, start_retry_delay
+from ._timing import REFRESH_MARGIN, START_ATTEMPTS, is_transient, start_retry_delay
 from ._token import Token
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "ERROR",
     "IDLE",
     "OAUTH_ERRORS",
+    "REFRESH_MARGIN",
     "START_ATTEMPTS",
     "WAITING",
     "AccessDeniedError",

@@ -3,9 +3,9 @@
 RFC 8628 §3.5 sets the floor: wait at least ``interval`` seconds between polls, and after
 ``slow_down`` add 5 s for the rest of the flow. The rest is client policy that every driver must
 share, so it lives here and not in the drivers: padding for clock drift, capped exponential
-back-off after transient faults (``Retry-After`` honoured), and how often and how soon a failed
-device authorization request is sent again. Nothing here reads a clock or sleeps: callers pass
-the numbers in and wait themselves.
+back-off after transient faults (``Retry-After`` honoured), how often and how soon a failed
+device authorization request is sent again, and how early a token is refreshed. Nothing here
+reads a clock or sleeps: callers pass the numbers in and wait themselves.
 """
 
 from ._codec import is_transient_status, parse_number
@@ -23,6 +23,9 @@ PADDING_AFTER_SLOW_DOWN = 1.4
 MAX_BACKOFF = 60.0
 #: How many times a driver sends the device authorization request before giving up.
 START_ATTEMPTS = 3
+#: Refresh an access token this many seconds before it expires, so that it cannot expire on the
+#: way to the resource server (``token.is_expired(now, leeway=REFRESH_MARGIN)``).
+REFRESH_MARGIN = 60.0
 
 
 def padded_wait(interval: float, slowed: bool) -> float:

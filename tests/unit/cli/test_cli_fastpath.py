@@ -9,6 +9,7 @@ import pytest
 from deviceflow.cli.app import build_parser
 from deviceflow.cli.fastpath import parse_token_flags
 from deviceflow.cli.flags import SETTINGS, TOKEN
+from deviceflow.core import REFRESH_MARGIN
 
 
 def _token_parser() -> argparse.ArgumentParser:
@@ -42,6 +43,11 @@ def test_fastpath_table_is_every_flag_of_the_token_command() -> None:
 )
 def test_fastpath_stores_what_argparse_stores(argv: list[str]) -> None:
     assert parse_token_flags(argv) == vars(build_parser().parse_args(argv))
+
+
+def test_fastpath_default_min_validity_is_the_cores_refresh_margin() -> None:
+    flags = parse_token_flags(["token"])
+    assert flags is not None and flags["min_validity"] == REFRESH_MARGIN == 60.0
 
 
 @pytest.mark.parametrize(
