@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -21,7 +20,6 @@ def _script() -> ModuleType:
     spec = importlib.util.spec_from_file_location("unasync", ROOT / "scripts" / "unasync.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("unasync", module)
     spec.loader.exec_module(module)
     return module
 
