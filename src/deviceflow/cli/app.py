@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from deviceflow.cli.context import Context, World, context_from_flags
 from deviceflow.cli.errors import run_guarded
+from deviceflow.cli.flags import SETTINGS, TOKEN
 
 if TYPE_CHECKING:
     from deviceflow.cli.login import LoginOptions
@@ -38,22 +39,8 @@ DEVICEFLOW_GRAPH_URL, DEVICEFLOW_CACHE, DEVICEFLOW_PROFILE), then the config fil
 def _settings_parent() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("settings")
-    group.add_argument("--profile", help="keep several apps/tenants apart (default: default)")
-    group.add_argument("--cache", metavar="DIR", help="token cache directory")
-    group.add_argument("--client-id", dest="client_id", metavar="ID", help="application id")
-    group.add_argument("--authority", metavar="URL", help="Microsoft-style authority URL")
-    group.add_argument("--tenant", help="tenant (default: organizations)")
-    group.add_argument("--issuer", metavar="URL", help="any RFC 8628 provider, via discovery")
-    group.add_argument(
-        "--scope", action="append", default=[], metavar="S", help="scope(s); repeatable"
-    )
-    group.add_argument("--resource", metavar="R", help="Microsoft v1 resource (v1 endpoints)")
-    group.add_argument(
-        "--graph-url", dest="graph_url", metavar="URL", help="Microsoft Graph base URL"
-    )
-    group.add_argument(
-        "--debug", action="store_true", help="show HTTP exchanges (secrets redacted)"
-    )
+    for option, spec in SETTINGS.items():
+        group.add_argument(option, **spec)
     return parent
 
 
@@ -100,14 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_login_flags(login)
 
     token = sub.add_parser("token", parents=parent, help="print a valid access token")
-    token.add_argument(
-        "--min-validity",
-        dest="min_validity",
-        type=float,
-        default=60.0,
-        metavar="SECONDS",
-        help="refresh when the token expires sooner than this (default 60)",
-    )
+    for option, spec in TOKEN.items():
+        token.add_argument(option, **spec)
 
     me = sub.add_parser("me", parents=parent, help="show the signed-in user (Graph /me)")
     me.add_argument("--json", action="store_true", help="print the raw JSON object")
@@ -155,24 +136,12 @@ def _login(ctx: Context, args: argparse.Namespace) -> int:
 
 def login_options(args: argparse.Namespace) -> LoginOptions:
     """The :class:`~deviceflow.cli.login.LoginOptions` from parsed flags."""
+    from dataclasses import fields
+
     from deviceflow.cli.login import LoginOptions
 
-    return LoginOptions(
-        json=args.json,
-        qr=args.qr,
-        qr_invert=args.qr_invert,
-        qr_file=args.qr_file,
-        timeout=args.timeout,
-    )
-
-
-def make_context(args: argparse.Namespace, world: World) -> Context:
-    """Resolve settings (flags, environment, config file) into a :class:`Context`.
-
-    Raises:
-        UsageError: invalid settings.
-    """
-    return context_from_flags(vars(args), world)
+    # The flags carry the options' own names (``--qr-invert`` is stored as ``qr_invert``).
+    return LoginOptions(**{field.name: getattr(args, field.name) for field in fields(LoginOptions)})
 
 
 def run(argv: Sequence[str], world: World | None = None) -> int:
@@ -191,7 +160,7 @@ def run(argv: Sequence[str], world: World | None = None) -> int:
         return 0 if exc.code in (0, None) else 2
 
     def body() -> int:
-        ctx = make_context(args, world)
+        ctx = context_from_flags(vars(args), world)
         return _dispatch(args.command)(ctx, args)
 
     return run_guarded(body, stderr=world.stderr)

@@ -11,7 +11,7 @@ from deviceflow.cache.base import CacheCorruptError
 from deviceflow.cli.context import Context
 from deviceflow.cli.errors import SignInRequiredError, UsageError
 from deviceflow.cli.panel import format_remaining
-from deviceflow.cli.tokens import TokenManager, manager_for
+from deviceflow.cli.tokens import TokenManager, manager_for, print_token
 
 if TYPE_CHECKING:
     from deviceflow.cache.base import CacheEntry
@@ -22,20 +22,13 @@ __all__ = ["accounts", "graph", "logout", "me", "token"]
 GRAPH_METHODS = ("GET", "POST", "PATCH", "DELETE")
 
 
-def _manager(ctx: Context) -> TokenManager:
-    return manager_for(ctx)
-
-
 def token(ctx: Context, args: argparse.Namespace) -> int:
-    """Print a valid access token (and nothing else) on stdout.
+    """Print a valid access token (and nothing else) on stdout (see :func:`print_token`).
 
     Raises:
         SignInRequiredError: nobody signed in, or the refresh token was rejected.
     """
-    scopes = tuple(ctx.settings.scopes) if args.scope else ()
-    value = _manager(ctx).access_token(scopes, min_validity=float(args.min_validity))
-    ctx.out(value)
-    return 0
+    return print_token(ctx, vars(args))
 
 
 def graph_client(ctx: Context, manager: TokenManager, scopes: tuple[str, ...] = ()) -> GraphClient:
@@ -61,7 +54,7 @@ def me(ctx: Context, args: argparse.Namespace) -> int:
         GraphError: Graph refused.
         SignInRequiredError: nobody signed in.
     """
-    user = graph_client(ctx, _manager(ctx)).get("/v1.0/me")
+    user = graph_client(ctx, manager_for(ctx)).get("/v1.0/me")
     if args.json:
         _print_json(ctx, user)
         return 0
@@ -101,7 +94,7 @@ def graph(ctx: Context, args: argparse.Namespace) -> int:
     if args.all and method != "GET":
         raise UsageError("--all only works with GET")
     scopes = tuple(ctx.settings.scopes) if args.scope else ()
-    client = graph_client(ctx, _manager(ctx), scopes)
+    client = graph_client(ctx, manager_for(ctx), scopes)
     if args.all:
         _print_json(ctx, client.get_all(words[0]))
     else:

@@ -324,11 +324,7 @@ def _sign_in(ctx: Context, options: LoginOptions, display: Display) -> CacheEntr
 
 
 def _screen(issued: DeviceCodeIssued) -> LoginScreen:
-    return LoginScreen(
-        user_code=issued.user_code,
-        verification_uri=issued.verification_uri,
-        verification_uri_complete=issued.verification_uri_complete,
-        message=issued.message,
-        expires_at=issued.expires_at,
-        interval=issued.interval,
-    )
+    from dataclasses import fields
+
+    # What the panel shows is the event's attributes of the same names.
+    return LoginScreen(**{field.name: getattr(issued, field.name) for field in fields(LoginScreen)})

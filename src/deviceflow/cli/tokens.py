@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from deviceflow.cache.base import AccessToken, Account, CacheEntry
 from deviceflow.cli.errors import SignInRequiredError
+from deviceflow.core import REFRESH_MARGIN
 
 # ``typing.TYPE_CHECKING`` without importing typing (``deviceflow token`` loads this module);
 # type checkers treat the name as true.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from typing import Any
 
     from deviceflow.cache.base import TokenCache
@@ -31,6 +32,7 @@ __all__ = [
     "account_from_token",
     "manager_for",
     "new_entry",
+    "print_token",
 ]
 
 #: Lifetime assumed when a server omits ``expires_in`` (RFC 6749 §5.1 makes it optional).
@@ -152,7 +154,7 @@ class TokenManager:
         self,
         scopes: Sequence[str] = (),
         *,
-        min_validity: float = 60.0,
+        min_validity: float = REFRESH_MARGIN,
         force_refresh: bool = False,
     ) -> str:
         """A token valid for at least ``min_validity`` seconds, covering ``scopes``.
@@ -242,6 +244,26 @@ def manager_for(ctx: Context) -> TokenManager:
     return TokenManager(
         ctx.cache(), ctx.settings.profile, transport=_TransportOnDemand(ctx), clock=ctx.world.clock
     )
+
+
+def print_token(ctx: Context, flags: Mapping[str, object]) -> int:
+    """``deviceflow token``: print a valid access token (and nothing else) on stdout.
+
+    Args:
+        ctx: the run's context.
+        flags: the parsed flags by argparse destination (``scope``, ``min_validity``).
+
+    Returns:
+        The exit code, 0.
+
+    Raises:
+        SignInRequiredError: nobody signed in, or the refresh token was rejected.
+    """
+    scopes = tuple(ctx.settings.scopes) if flags["scope"] else ()
+    min_validity = flags["min_validity"]
+    assert isinstance(min_validity, int | float)
+    ctx.out(manager_for(ctx).access_token(scopes, min_validity=float(min_validity)))
+    return 0
 
 
 def _flag(profile: str) -> str:
