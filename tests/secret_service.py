@@ -4,7 +4,7 @@ GNOME Keyring daemon, both started (and stopped, by PID) by the test.
 The bus has its own configuration with no service directory, so nothing is auto-activated: the
 only ``org.freedesktop.secrets`` on it is the daemon started here, with a throw-away login keyring
 in a temporary home. Locally a missing ``dbus-daemon``/``gnome-keyring-daemon`` skips; in CI
-(``CI=true``) it fails (:func:`tests.tools.missing`).
+(``CI=true``) it fails (:func:`tests.support.tools.missing`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.tools import missing
+from tests.support.tools import missing
 
 __all__ = ["reselect_keyring_backend", "running_secret_service"]
 

@@ -11,19 +11,17 @@ from __future__ import annotations
 import base64
 import json
 import os
-import secrets
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from deviceflow.server.app import create_app
 from deviceflow.server.settings import Settings
-from deviceflow.server.storage import open_storage
 from deviceflow.server.storage.base import Storage
-from tests.integration.server.harness import FakeClock, Harness, csrf_of
+from tests.support.app_harness import Harness, running
+from tests.support.clock import FakeClock
+from tests.support.pages import csrf_of
 
 SOAK = os.environ.get("DEVICEFLOW_SOAK") == "1"
 """Opt-in long variants (``DEVICEFLOW_SOAK=1``, or ``scripts/reliability --soak``)."""
@@ -215,20 +213,8 @@ class GuardedHarness(Harness):
         return answer
 
 
-@asynccontextmanager
-async def guarded(
+def guarded(
     settings: Settings, storage: Storage | None = None, clock: FakeClock | None = None
-) -> AsyncIterator[GuardedHarness]:
+) -> AbstractAsyncContextManager[GuardedHarness]:
     """A :class:`GuardedHarness` around a fresh app (memory storage unless given)."""
-    storage = storage or open_storage("memory:")
-    clock = clock or FakeClock()
-    app = create_app(settings, storage=storage, clock=clock, rng=secrets.token_bytes)
-    harness = GuardedHarness(app=app, clock=clock, storage=storage)
-    try:
-        yield harness
-    finally:
-        for client in harness.clients:
-            await client.aclose()
-
-
-__all__ = ["FakeClock", "csrf_of"]
+    return running(settings, storage, clock, kind=GuardedHarness)

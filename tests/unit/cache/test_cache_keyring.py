@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.secret_service import reselect_keyring_backend
 
 from deviceflow.cache import AccessToken, Account, CacheEntry, CacheError, FileTokenCache
 from deviceflow.cache.keyring import (
@@ -24,6 +23,7 @@ from deviceflow.cache.keyring import (
     default_backend,
     marker_username,
 )
+from tests.secret_service import reselect_keyring_backend
 
 
 class DictKeyring:

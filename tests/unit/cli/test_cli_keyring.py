@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from deviceflow.cache import AccessToken
 from tests.secret_service import reselect_keyring_backend
 from tests.unit.cache.test_cache_keyring import DictKeyring
 from tests.unit.cli.fakeidp import BASE, FakeIdP, Harness
-
-from deviceflow.cache import AccessToken
 
 
 @pytest.fixture

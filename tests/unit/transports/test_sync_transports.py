@@ -13,7 +13,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from tests.tools import free_port
 
 from deviceflow.core import HttpRequest
 from deviceflow.errors import (
@@ -26,6 +25,7 @@ from deviceflow.errors import (
     TransportError,
 )
 from deviceflow.transports import HttpxTransport, Transport, UrllibTransport
+from tests.support.tools import free_port
 
 from .conftest import ScriptedServer, drop, raw, respond
 

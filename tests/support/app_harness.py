@@ -1,18 +1,18 @@
 """In-process harness for the authorization server: app + httpx over ASGITransport.
 
-Used by the integration and conformance tests. Time is a :class:`FakeClock` the tests move;
+Used by the integration, conformance and hardening tests (:mod:`tests.support.fixtures` gives
+them the ``server`` fixture). Time is a :class:`FakeClock` the tests move;
 randomness is real (codes must be unguessable even in tests). Each "browser" or "device" is its
 own :class:`httpx.AsyncClient`, optionally from its own client IP.
 """
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from starlette.applications import Starlette
@@ -21,6 +21,8 @@ from deviceflow.server.app import create_app
 from deviceflow.server.settings import Settings
 from deviceflow.server.storage import open_storage
 from deviceflow.server.storage.base import Storage
+from tests.support.clock import FakeClock
+from tests.support.pages import csrf_of
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 BASE = "http://testserver"
@@ -70,32 +72,10 @@ CONFIG: dict[str, Any] = {
     ],
 }
 
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
 
 def harness_settings() -> Settings:
     """The harness configuration (hashing the passwords takes a moment: build it once)."""
     return Settings.from_mapping(CONFIG)
-
-
-class FakeClock:
-    """A wall clock the test moves by hand."""
-
-    def __init__(self, now: float = 1_900_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-def csrf_of(html: str) -> str:
-    """The CSRF token of the (first) form on a page."""
-    match = _CSRF.search(html)
-    assert match, "page has no CSRF token"
-    return match.group(1)
 
 
 @dataclass
@@ -200,13 +180,22 @@ class Harness:
         return body
 
 
+AnyHarness = TypeVar("AnyHarness", bound=Harness)
+
+
 @asynccontextmanager
-async def running(settings: Settings, storage: Storage | None = None) -> AsyncIterator[Harness]:
-    """A :class:`Harness` around a fresh app (memory storage unless given)."""
+async def running(
+    settings: Settings,
+    storage: Storage | None = None,
+    clock: FakeClock | None = None,
+    *,
+    kind: type[AnyHarness] = Harness,  # type: ignore[assignment]
+) -> AsyncIterator[AnyHarness]:
+    """A :class:`Harness` (or a ``kind`` of it) around a fresh app (memory storage unless given)."""
     storage = storage or open_storage("memory:")
-    clock = FakeClock()
+    clock = clock or FakeClock()
     app = create_app(settings, storage=storage, clock=clock, rng=secrets.token_bytes)
-    harness = Harness(app=app, clock=clock, storage=storage)
+    harness = kind(app=app, clock=clock, storage=storage)
     try:
         yield harness
     finally:
