@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -184,14 +184,13 @@ AnyHarness = TypeVar("AnyHarness", bound=Harness)
 
 
 @asynccontextmanager
-async def running(
+async def running_as(
+    kind: type[AnyHarness],
     settings: Settings,
     storage: Storage | None = None,
     clock: FakeClock | None = None,
-    *,
-    kind: type[AnyHarness] = Harness,  # type: ignore[assignment]
 ) -> AsyncIterator[AnyHarness]:
-    """A :class:`Harness` (or a ``kind`` of it) around a fresh app (memory storage unless given)."""
+    """A ``kind`` of :class:`Harness` around a fresh app (memory storage unless given)."""
     storage = storage or open_storage("memory:")
     clock = clock or FakeClock()
     app = create_app(settings, storage=storage, clock=clock, rng=secrets.token_bytes)
@@ -201,3 +200,10 @@ async def running(
     finally:
         for client in harness.clients:
             await client.aclose()
+
+
+def running(
+    settings: Settings, storage: Storage | None = None, clock: FakeClock | None = None
+) -> AbstractAsyncContextManager[Harness]:
+    """A :class:`Harness` around a fresh app (memory storage unless given)."""
+    return running_as(Harness, settings, storage, clock)

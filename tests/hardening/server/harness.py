@@ -19,7 +19,7 @@ import httpx
 
 from deviceflow.server.settings import Settings
 from deviceflow.server.storage.base import Storage
-from tests.support.app_harness import Harness, running
+from tests.support.app_harness import Harness, running_as
 from tests.support.clock import FakeClock
 from tests.support.pages import csrf_of
 
@@ -217,4 +217,4 @@ def guarded(
     settings: Settings, storage: Storage | None = None, clock: FakeClock | None = None
 ) -> AbstractAsyncContextManager[GuardedHarness]:
     """A :class:`GuardedHarness` around a fresh app (memory storage unless given)."""
-    return running(settings, storage, clock, kind=GuardedHarness)
+    return running_as(GuardedHarness, settings, storage, clock)
