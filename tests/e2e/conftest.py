@@ -1,5 +1,5 @@
-"""Fixtures for the end-to-end tests: Debian's Chromium, one per module."""
+"""Fixtures for the end-to-end tests: Debian's Chromium, one per module, and a page per test."""
 
-from tests.support.fixtures import browser
+from tests.support.fixtures import browser, browser_context_options, page
 
-__all__ = ["browser"]
+__all__ = ["browser", "browser_context_options", "page"]

@@ -80,12 +80,20 @@ def harness_settings() -> Settings:
 
 @dataclass
 class Harness:
-    """One app, its clock and storage, and a factory for clients."""
+    """One app, its clock and storage, and a factory for clients.
+
+    ``client_id`` is the device's client unless a call names another; ``users`` is who signs
+    in to approve a flow of each tenant.
+    """
 
     app: Starlette
     clock: FakeClock
     storage: Storage
     clients: list[httpx.AsyncClient] = field(default_factory=list)
+    client_id: str = CLIENT_ID
+    users: dict[str, tuple[str, str]] = field(
+        default_factory=lambda: {"contoso": ALICE, "fabrikam": BOB}
+    )
 
     def client(self, ip: str = "127.0.0.1", *, raise_errors: bool = True) -> httpx.AsyncClient:
         """A new HTTP client (its own cookie jar) connecting from ``ip``."""
@@ -101,26 +109,27 @@ class Harness:
         tenant: str = "contoso",
         *,
         scope: str = "openid profile offline_access User.Read",
-        client_id: str = CLIENT_ID,
+        client_id: str | None = None,
         ip: str = "127.0.0.1",
     ) -> dict[str, Any]:
         """Run a device authorization request and return the JSON body (asserting 200)."""
         device = self.client(ip)
         response = await device.post(
-            f"/{tenant}/oauth2/v2.0/devicecode", data={"client_id": client_id, "scope": scope}
+            f"/{tenant}/oauth2/v2.0/devicecode",
+            data={"client_id": client_id or self.client_id, "scope": scope},
         )
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
 
     async def poll(
-        self, device_code: str, tenant: str = "contoso", *, client_id: str = CLIENT_ID
+        self, device_code: str, tenant: str = "contoso", *, client_id: str | None = None
     ) -> httpx.Response:
         """One token request for ``device_code``."""
         device = self.client()
+        form = {"grant_type": DEVICE_GRANT, "device_code": device_code}
         return await device.post(
-            f"/{tenant}/oauth2/v2.0/token",
-            data={"grant_type": DEVICE_GRANT, "device_code": device_code, "client_id": client_id},
+            f"/{tenant}/oauth2/v2.0/token", data={**form, "client_id": client_id or self.client_id}
         )
 
     async def enter_code(self, browser: httpx.AsyncClient, user_code: str) -> httpx.Response:
@@ -167,14 +176,15 @@ class Harness:
             data={"csrf_token": csrf_of(confirm.text), "code": user_code, "decision": decision},
         )
 
-    async def tokens(self, tenant: str = "contoso", **kwargs: Any) -> dict[str, Any]:
+    async def tokens(
+        self, tenant: str = "contoso", *, client_id: str | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
         """A complete approved flow; returns the token response body."""
-        started = await self.authorize(tenant, **kwargs)
-        credentials = ALICE if tenant == "contoso" else BOB
-        result = await self.decide(started["user_code"], credentials=credentials)
+        started = await self.authorize(tenant, client_id=client_id, **kwargs)
+        result = await self.decide(started["user_code"], credentials=self.users[tenant])
         assert result.status_code == 200, result.text
         self.clock.advance(started["interval"])
-        response = await self.poll(started["device_code"], tenant)
+        response = await self.poll(started["device_code"], tenant, client_id=client_id)
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body

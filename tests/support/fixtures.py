@@ -5,7 +5,8 @@
 - ``postgres_url``, ``backend``, ``storage``: the storage contract's backends (memory, SQLite,
   PostgreSQL). PostgreSQL gets one fresh database per test session (per xdist worker), emptied
   before each test and dropped at the end (:mod:`tests.support.postgres`);
-- ``browser``: one headless Debian Chromium per module (each test opens its own context).
+- ``browser``: one headless Debian Chromium per module; ``page``: a page in a browser context of
+  its own for each test (``browser_context_options`` sets the context up, e.g. its viewport).
 """
 
 from __future__ import annotations
@@ -77,3 +78,19 @@ def browser() -> Iterator[Any]:
     """One headless Chromium per module (each test opens its own context)."""
     with chromium_browser() as chromium:
         yield chromium
+
+
+@pytest.fixture
+def browser_context_options() -> dict[str, Any]:
+    """Keywords for the ``page`` fixture's ``browser.new_context`` (override to change)."""
+    return {}
+
+
+@pytest.fixture
+def page(browser: Any, browser_context_options: dict[str, Any]) -> Iterator[Any]:
+    """A page in a fresh browser context (its own cookies), closed after the test."""
+    context = browser.new_context(**browser_context_options)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()

@@ -47,9 +47,16 @@ def poll(
 
 
 def approve(
-    engine: GrantEngine, user_code: str, *, approve: bool = True, username: str = "adele"
+    engine: GrantEngine,
+    user_code: str,
+    *,
+    approve: bool = True,
+    username: str = "adele",
+    tenant: Tenant | None = None,
 ) -> None:
-    user = engine.settings.user(tenant_of(engine), username)
+    """The person's decision on the verification page, as ``username`` of ``tenant`` (default:
+    the first tenant)."""
+    user = engine.settings.user(tenant or tenant_of(engine), username)
     assert user is not None
     engine.decide(
         user_code=user_code,

@@ -45,6 +45,7 @@ from deviceflow.server.settings import Settings
 from deviceflow.server.storage import open_storage
 from deviceflow.server.storage.base import Storage
 from tests.support.clock import FakeClock
+from tests.support.grant import approve as approve_on_engine
 
 BASE = "http://testserver"
 DEVICE_IP = "192.0.2.10"
@@ -70,23 +71,16 @@ class ServerSide:
         return self.app.router.lifespan_context(self.app)
 
     def decide(self, user_code: str, *, tenant: str, username: str, approve: bool = True) -> None:
-        """The person enters ``user_code``, signs in as ``username`` and approves (or denies).
+        """The person enters ``user_code``, signs in as ``username`` and approves (or denies),
+        through the grant-engine tests' helper (:func:`tests.support.grant.approve`).
 
         Raises what the grant engine raises for a code that cannot be decided
         (``VerificationError``).
         """
         found = self.settings.tenant(tenant)
         assert found is not None, tenant
-        user = self.settings.user(found, username)
-        assert user is not None, username
-        self.app.state.ctx.engine.decide(
-            user_code=user_code,
-            approve=approve,
-            user=user,
-            ip="198.51.100.7",
-            session="pair-browser",
-            user_agent="PairHarness/1.0",
-        )
+        engine = self.app.state.ctx.engine
+        approve_on_engine(engine, user_code, approve=approve, username=username, tenant=found)
 
     def close(self) -> None:
         self.storage.close()

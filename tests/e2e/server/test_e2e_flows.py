@@ -27,12 +27,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 
 @pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 390, "height": 844})
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
+def browser_context_options() -> dict[str, Any]:
+    return {"viewport": {"width": 390, "height": 844}}  # a phone
 
 
 def test_approve_path_device_gets_tokens_and_me_answers(server: ServerProcess, page: Any) -> None:

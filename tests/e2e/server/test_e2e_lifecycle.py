@@ -23,15 +23,6 @@ def _server(folder: Path, **config: int) -> Iterator[ServerProcess]:
 
 
 @pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context()
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
-
-
-@pytest.fixture
 def short_lived(tmp_path: Path) -> Iterator[ServerProcess]:
     yield from _server(tmp_path, device_code_lifetime=2)
 

@@ -17,9 +17,10 @@ import pytest
 from deviceflow.server.settings import Settings
 from tests.hardening import figures
 from tests.hardening.server.harness import PASSWORDS, GuardedHarness, guarded, hardening_settings
-from tests.support.fixtures import anyio_backend, browser
+from tests.support.fixtures import anyio_backend, browser, browser_context_options, page
 
-__all__ = ["anyio_backend", "browser"]  # shared fixtures, used by the tests here
+# Shared fixtures, used by the tests here.
+__all__ = ["anyio_backend", "browser", "browser_context_options", "page"]
 
 
 @dataclass

@@ -112,6 +112,8 @@ class GuardedHarness(Harness):
     """A :class:`Harness` whose clients report every secret the server sends."""
 
     seen: set[str] = field(default_factory=set)
+    client_id: str = LAMP
+    users: dict[str, tuple[str, str]] = field(default_factory=lambda: dict(CREDENTIALS))
 
     def client(self, ip: str = "127.0.0.1", *, raise_errors: bool = True) -> httpx.AsyncClient:
         client = super().client(ip, raise_errors=raise_errors)
@@ -126,34 +128,6 @@ class GuardedHarness(Harness):
             remember_body(response.json(), self.seen)
         except ValueError:
             return
-
-    async def authorize(
-        self,
-        tenant: str = "contoso",
-        *,
-        scope: str = "openid profile offline_access User.Read",
-        client_id: str = LAMP,
-        ip: str = "127.0.0.1",
-    ) -> dict[str, Any]:
-        return await super().authorize(tenant, scope=scope, client_id=client_id, ip=ip)
-
-    async def poll(
-        self, device_code: str, tenant: str = "contoso", *, client_id: str = LAMP
-    ) -> httpx.Response:
-        return await super().poll(device_code, tenant, client_id=client_id)
-
-    async def tokens(
-        self, tenant: str = "contoso", *, client_id: str = LAMP, **kwargs: Any
-    ) -> dict[str, Any]:
-        """A complete approved flow; returns the token response body."""
-        started = await self.authorize(tenant, client_id=client_id, **kwargs)
-        result = await self.approve(started["user_code"], tenant=tenant)
-        assert result.status_code == 200, result.text
-        self.clock.advance(started["interval"])
-        response = await self.poll(started["device_code"], tenant, client_id=client_id)
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
 
     async def approve(
         self,

@@ -177,15 +177,6 @@ def test_fuzzed_requests_over_http_never_get_a_5xx(server: ServerProcess) -> Non
     )
 
 
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context()
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
-
-
 def test_hostile_client_and_user_names_are_inert_in_chromium(
     server: ServerProcess, page: Any
 ) -> None:
