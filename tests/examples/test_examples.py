@@ -7,11 +7,10 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from tests.tools import ROOT
-
 from deviceflow.core import HttpRequest, HttpResponse
 from deviceflow.graph import GraphClient
 from deviceflow.transports import MockTransport
+from tests.support.tools import ROOT
 
 EXAMPLES = ROOT / "examples"
 

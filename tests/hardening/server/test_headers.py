@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from tests.hardening import figures
-from tests.hardening.server.harness import GuardedHarness, csrf_of, guarded, hardening_settings
+from tests.hardening.server.harness import GuardedHarness, guarded, hardening_settings
+from tests.support.pages import csrf_of
 
 pytestmark = pytest.mark.anyio
 

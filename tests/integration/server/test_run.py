@@ -14,7 +14,7 @@ import pytest
 
 from deviceflow.server import run
 from deviceflow.server.settings import Settings
-from tests.tools import free_port
+from tests.support.tools import free_port
 
 
 def test_help_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,11 +4,11 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.unit.cli.fakeidp import BASE, CLIENT_ID, FakeIdP, Harness, reply
 
 from deviceflow.cache import AccessToken
 from deviceflow.cli import main
 from deviceflow.cli.demo import lan_address
+from tests.unit.cli.fakeidp import BASE, CLIENT_ID, FakeIdP, Harness, reply
 
 
 def signed_in(tmp_path: Path, idp: FakeIdP | None = None) -> Harness:

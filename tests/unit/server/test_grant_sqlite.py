@@ -13,9 +13,8 @@ import pytest
 from deviceflow.server.grant import GrantError, IssuedTokens
 from deviceflow.server.storage.base import Storage
 from deviceflow.server.storage.sqlite import SQLiteStorage
-
-from .conftest import EngineFactory
-from .helpers import approve, poll, start, tenant_of
+from tests.support.grant import approve, poll, start, tenant_of
+from tests.support.grant_fixtures import EngineFactory
 
 
 def test_fifty_concurrent_redemptions_give_exactly_one_token_response(

@@ -13,9 +13,9 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from deviceflow.server.grant import GRAPH_AUDIENCE, GrantEngine, GrantError, IssuedTokens
 from deviceflow.server.settings import AZURE_CLI_CLIENT_ID, DEMO_CLIENT_ID, Settings
-
-from .conftest import EngineFactory
-from .helpers import FakeClock, approve, poll, start, tenant_of
+from tests.support.clock import FakeClock
+from tests.support.grant import approve, poll, start, tenant_of
+from tests.support.grant_fixtures import EngineFactory
 
 
 def b64(text: str) -> bytes:

@@ -6,9 +6,9 @@ import pytest
 
 from deviceflow.server.grant import GrantEngine, VerificationError
 from deviceflow.server.settings import Settings
-
-from .conftest import EngineFactory
-from .helpers import FakeClock, start, tenant_of
+from tests.support.clock import FakeClock
+from tests.support.grant import start, tenant_of
+from tests.support.grant_fixtures import EngineFactory
 
 WRONG = "BCDF-BCDF"
 

@@ -11,9 +11,8 @@ import pytest
 from deviceflow.server.grant import GrantError
 from deviceflow.server.security import CodeHasher, constant_time_equals, fingerprint
 from deviceflow.server.storage.sqlite import SQLiteStorage
-
-from .conftest import EngineFactory
-from .helpers import start
+from tests.support.grant import start
+from tests.support.grant_fixtures import EngineFactory
 
 
 @pytest.mark.parametrize("key", [b"k" * 16, bytes(range(64)), bytes(range(200))])

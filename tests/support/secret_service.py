@@ -4,7 +4,7 @@ GNOME Keyring daemon, both started (and stopped, by PID) by the test.
 The bus has its own configuration with no service directory, so nothing is auto-activated: the
 only ``org.freedesktop.secrets`` on it is the daemon started here, with a throw-away login keyring
 in a temporary home. Locally a missing ``dbus-daemon``/``gnome-keyring-daemon`` skips; in CI
-(``CI=true``) it fails (:func:`tests.tools.missing`).
+(``CI=true``) it fails (:func:`tests.support.tools.missing`).
 """
 
 from __future__ import annotations
@@ -17,9 +17,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.tools import missing
+import pytest
 
-__all__ = ["reselect_keyring_backend", "running_secret_service"]
+from tests.support.tools import missing
+
+__all__ = ["headless_keyring_backend", "reselect_keyring_backend", "running_secret_service"]
 
 _HINT = "apt-get install dbus-daemon gnome-keyring, or run .ci/run"
 
@@ -51,6 +53,24 @@ def reselect_keyring_backend() -> None:
         except KeyError:  # nothing remembered yet
             pass
     keyring.core.init_backend()
+
+
+@contextmanager
+def headless_keyring_backend(monkeypatch: pytest.MonkeyPatch, folder: Path) -> Iterator[None]:
+    """The real keyring package, choosing its backend as on a headless box (no D-Bus session,
+    no keyring configuration; its configuration folders in ``folder``), for the block."""
+    import keyring
+
+    previous = keyring.get_keyring()
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(folder / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(folder / "data"))
+    reselect_keyring_backend()
+    try:
+        yield
+    finally:
+        keyring.set_keyring(previous)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

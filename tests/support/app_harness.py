@@ -1,18 +1,18 @@
 """In-process harness for the authorization server: app + httpx over ASGITransport.
 
-Used by the integration and conformance tests. Time is a :class:`FakeClock` the tests move;
+Used by the integration, conformance and hardening tests (:mod:`tests.support.fixtures` gives
+them the ``server`` fixture). Time is a :class:`FakeClock` the tests move;
 randomness is real (codes must be unguessable even in tests). Each "browser" or "device" is its
 own :class:`httpx.AsyncClient`, optionally from its own client IP.
 """
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from starlette.applications import Starlette
@@ -21,6 +21,8 @@ from deviceflow.server.app import create_app
 from deviceflow.server.settings import Settings
 from deviceflow.server.storage import open_storage
 from deviceflow.server.storage.base import Storage
+from tests.support.clock import FakeClock
+from tests.support.pages import csrf_of
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 BASE = "http://testserver"
@@ -70,42 +72,28 @@ CONFIG: dict[str, Any] = {
     ],
 }
 
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
 
 def harness_settings() -> Settings:
     """The harness configuration (hashing the passwords takes a moment: build it once)."""
     return Settings.from_mapping(CONFIG)
 
 
-class FakeClock:
-    """A wall clock the test moves by hand."""
-
-    def __init__(self, now: float = 1_900_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-def csrf_of(html: str) -> str:
-    """The CSRF token of the (first) form on a page."""
-    match = _CSRF.search(html)
-    assert match, "page has no CSRF token"
-    return match.group(1)
-
-
 @dataclass
 class Harness:
-    """One app, its clock and storage, and a factory for clients."""
+    """One app, its clock and storage, and a factory for clients.
+
+    ``client_id`` is the device's client unless a call names another; ``users`` is who signs
+    in to approve a flow of each tenant.
+    """
 
     app: Starlette
     clock: FakeClock
     storage: Storage
     clients: list[httpx.AsyncClient] = field(default_factory=list)
+    client_id: str = CLIENT_ID
+    users: dict[str, tuple[str, str]] = field(
+        default_factory=lambda: {"contoso": ALICE, "fabrikam": BOB}
+    )
 
     def client(self, ip: str = "127.0.0.1", *, raise_errors: bool = True) -> httpx.AsyncClient:
         """A new HTTP client (its own cookie jar) connecting from ``ip``."""
@@ -121,26 +109,27 @@ class Harness:
         tenant: str = "contoso",
         *,
         scope: str = "openid profile offline_access User.Read",
-        client_id: str = CLIENT_ID,
+        client_id: str | None = None,
         ip: str = "127.0.0.1",
     ) -> dict[str, Any]:
         """Run a device authorization request and return the JSON body (asserting 200)."""
         device = self.client(ip)
         response = await device.post(
-            f"/{tenant}/oauth2/v2.0/devicecode", data={"client_id": client_id, "scope": scope}
+            f"/{tenant}/oauth2/v2.0/devicecode",
+            data={"client_id": client_id or self.client_id, "scope": scope},
         )
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
 
     async def poll(
-        self, device_code: str, tenant: str = "contoso", *, client_id: str = CLIENT_ID
+        self, device_code: str, tenant: str = "contoso", *, client_id: str | None = None
     ) -> httpx.Response:
         """One token request for ``device_code``."""
         device = self.client()
+        form = {"grant_type": DEVICE_GRANT, "device_code": device_code}
         return await device.post(
-            f"/{tenant}/oauth2/v2.0/token",
-            data={"grant_type": DEVICE_GRANT, "device_code": device_code, "client_id": client_id},
+            f"/{tenant}/oauth2/v2.0/token", data={**form, "client_id": client_id or self.client_id}
         )
 
     async def enter_code(self, browser: httpx.AsyncClient, user_code: str) -> httpx.Response:
@@ -187,28 +176,44 @@ class Harness:
             data={"csrf_token": csrf_of(confirm.text), "code": user_code, "decision": decision},
         )
 
-    async def tokens(self, tenant: str = "contoso", **kwargs: Any) -> dict[str, Any]:
+    async def tokens(
+        self, tenant: str = "contoso", *, client_id: str | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
         """A complete approved flow; returns the token response body."""
-        started = await self.authorize(tenant, **kwargs)
-        credentials = ALICE if tenant == "contoso" else BOB
-        result = await self.decide(started["user_code"], credentials=credentials)
+        started = await self.authorize(tenant, client_id=client_id, **kwargs)
+        result = await self.decide(started["user_code"], credentials=self.users[tenant])
         assert result.status_code == 200, result.text
         self.clock.advance(started["interval"])
-        response = await self.poll(started["device_code"], tenant)
+        response = await self.poll(started["device_code"], tenant, client_id=client_id)
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
 
 
+AnyHarness = TypeVar("AnyHarness", bound=Harness)
+
+
 @asynccontextmanager
-async def running(settings: Settings, storage: Storage | None = None) -> AsyncIterator[Harness]:
-    """A :class:`Harness` around a fresh app (memory storage unless given)."""
+async def running_as(
+    kind: type[AnyHarness],
+    settings: Settings,
+    storage: Storage | None = None,
+    clock: FakeClock | None = None,
+) -> AsyncIterator[AnyHarness]:
+    """A ``kind`` of :class:`Harness` around a fresh app (memory storage unless given)."""
     storage = storage or open_storage("memory:")
-    clock = FakeClock()
+    clock = clock or FakeClock()
     app = create_app(settings, storage=storage, clock=clock, rng=secrets.token_bytes)
-    harness = Harness(app=app, clock=clock, storage=storage)
+    harness = kind(app=app, clock=clock, storage=storage)
     try:
         yield harness
     finally:
         for client in harness.clients:
             await client.aclose()
+
+
+def running(
+    settings: Settings, storage: Storage | None = None, clock: FakeClock | None = None
+) -> AbstractAsyncContextManager[Harness]:
+    """A :class:`Harness` around a fresh app (memory storage unless given)."""
+    return running_as(Harness, settings, storage, clock)

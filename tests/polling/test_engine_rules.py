@@ -8,9 +8,9 @@ import pytest
 
 from deviceflow.server.grant import GrantError, VerificationError
 from deviceflow.server.settings import AZURE_CLI_CLIENT_ID, Client, Settings
-
-from .conftest import EngineFactory
-from .helpers import FakeClock, approve, poll, start
+from tests.support.clock import FakeClock
+from tests.support.grant import approve, poll, start
+from tests.support.grant_fixtures import EngineFactory
 
 
 def error_of(call: object) -> GrantError:

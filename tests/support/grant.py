@@ -1,24 +1,15 @@
-"""Shared helpers for the grant-engine tests."""
+"""Shared helpers for the grant-engine tests: start, poll and decide on one engine.
+
+The engine comes from the ``engine_factory`` fixture (:mod:`tests.support.grant_fixtures`).
+"""
 
 from __future__ import annotations
 
 from deviceflow.server.grant import DeviceAuthorization, GrantEngine, IssuedTokens
 from deviceflow.server.settings import DEMO_CLIENT_ID, Tenant
 
+#: Where the grant-engine tests' clock starts.
 T0 = 1_700_000_000.0
-
-
-class FakeClock:
-    """A wall clock the test moves by hand."""
-
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def tenant_of(engine: GrantEngine) -> Tenant:
@@ -56,9 +47,16 @@ def poll(
 
 
 def approve(
-    engine: GrantEngine, user_code: str, *, approve: bool = True, username: str = "adele"
+    engine: GrantEngine,
+    user_code: str,
+    *,
+    approve: bool = True,
+    username: str = "adele",
+    tenant: Tenant | None = None,
 ) -> None:
-    user = engine.settings.user(tenant_of(engine), username)
+    """The person's decision on the verification page, as ``username`` of ``tenant`` (default:
+    the first tenant)."""
+    user = engine.settings.user(tenant or tenant_of(engine), username)
     assert user is not None
     engine.decide(
         user_code=user_code,

@@ -18,8 +18,8 @@ from deviceflow.server.settings import Settings
 from deviceflow.server.storage.base import Storage
 from deviceflow.server.storage.postgres import PostgresStorage
 from deviceflow.server.storage.sqlite import SQLiteStorage
-from tests.contract.pg import fresh_database
-from tests.integration.server.harness import Harness, running
+from tests.support.app_harness import Harness, running
+from tests.support.postgres import fresh_database
 
 pytestmark = pytest.mark.anyio
 

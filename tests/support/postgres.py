@@ -2,7 +2,7 @@
 
 ``DEVICEFLOW_TEST_POSTGRES`` may name another administrative URL (any database the user may
 connect to and ``CREATE DATABASE`` from). Locally an unreachable server skips the test; in CI
-it fails (:func:`tests.tools.missing`).
+it fails (:func:`tests.support.tools.missing`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from tests.tools import missing
+from tests.support.tools import missing
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
