@@ -27,7 +27,7 @@ from deviceflow.server import errors
 from deviceflow.server.dialects import MicrosoftDialect, Rfc8628Dialect
 from deviceflow.server.endpoints import discovery, microsoft, oauth, verification
 from deviceflow.server.endpoints._hotpath import TOKEN_SUFFIXES, TokenHotPath
-from deviceflow.server.endpoints._http import AccessLog, RefuseUndecodableQuery
+from deviceflow.server.endpoints._http import AccessLog, QuietDisconnect, RefuseUndecodableQuery
 from deviceflow.server.endpoints.context import ServerContext
 from deviceflow.server.endpoints.session import SessionCodec
 from deviceflow.server.grant import GrantEngine
@@ -118,7 +118,9 @@ def create_app(
         routes=routes,
         lifespan=lifespan,
         middleware=[
-            # Outermost: token polls skip the router and the layers below (same endpoints,
+            # A client that hangs up mid-body ends its request quietly, token polls included.
+            Middleware(QuietDisconnect),
+            # Then: token polls skip the router and the layers below (same endpoints,
             # same path_params, the same access log line).
             Middleware(
                 TokenHotPath,
