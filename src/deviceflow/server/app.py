@@ -33,6 +33,7 @@ from deviceflow.server.endpoints.session import SessionCodec
 from deviceflow.server.grant import GrantEngine
 from deviceflow.server.graph import routes as graph_routes
 from deviceflow.server.pages import Pages
+from deviceflow.server.proxies import TrustedProxies
 from deviceflow.server.settings import Settings
 from deviceflow.server.storage.base import Storage, async_poll
 
@@ -114,10 +115,13 @@ def create_app(
             if poller is not None:
                 await poller.aclose()
 
+    # Forwarded headers count only from the proxies the configuration names (module docstring).
+    proxies = [Middleware(TrustedProxies, proxies=settings.trusted_proxies)]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
         middleware=[
+            *(proxies if settings.trusted_proxies else []),
             # A client that hangs up mid-body ends its request quietly, token polls included.
             Middleware(QuietDisconnect),
             # Then: token polls skip the router and the layers below (same endpoints,

@@ -292,6 +292,11 @@ class Settings:
             "toml": True,
         },
     )
+    trusted_proxies: tuple[str, ...] = _doc(
+        "Reverse proxies (IP addresses or CIDR subnets) whose `X-Forwarded-For` and"
+        " `X-Forwarded-Proto` headers are believed; default: none, the headers are ignored.",
+        (),
+    )
     is_development: bool = _doc("Set for the built-in development setup.", False, toml=False)
     dev_credentials: tuple[tuple[str, str], ...] = field(
         default=(), repr=False, metadata={"doc": "Demo (username, password) pairs.", "toml": False}
@@ -617,6 +622,13 @@ def _validate(settings: Settings) -> None:
         if key in seen or user.id in seen:
             raise SettingsError(f"users[{i}].username: duplicate user {user.username!r}")
         seen.update((key, user.id))
+    for proxy in settings.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError as exc:
+            raise SettingsError(
+                f"trusted_proxies: {proxy!r} is not an IP address or subnet"
+            ) from exc
     _validate_numbers(settings)
     _validate_policy(settings)
     _validate_user_code(settings.user_code)

@@ -212,7 +212,7 @@ def header(scope: Scope, name: bytes) -> str | None:
 
 
 def client_ip(scope: Scope) -> str:
-    """The peer address of the connection (the ASGI server applies trusted proxy headers)."""
+    """The client address: the peer, or whom a trusted proxy forwarded for (``proxies``)."""
     client = scope.get("client")
     return str(client[0]) if client else "unknown"
 
