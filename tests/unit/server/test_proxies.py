@@ -66,9 +66,7 @@ XFF = b"x-forwarded-for"
         ),
         pytest.param(["10.0.0.1"], "10.0.0.1", [(XFF, b"  ")], "10.0.0.1", id="empty"),
         pytest.param(["10.0.0.1"], "10.0.0.1", [], "10.0.0.1", id="no-header"),
-        pytest.param(
-            ["::1"], "::1", [(XFF, b"[2001:DB8::1]:4711")], "2001:db8::1", id="ipv6-port"
-        ),
+        pytest.param(["::1"], "::1", [(XFF, b"[2001:DB8::1]:4711")], "2001:db8::1", id="ipv6-port"),
         pytest.param(["::1"], "::1", [(XFF, b"192.0.2.1:80")], "192.0.2.1", id="ipv4-port"),
     ],
 )
