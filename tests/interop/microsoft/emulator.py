@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,8 @@ class TlsServer:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     stdout: str = ""
+    #: Writes the server's configuration file into a folder (default: :func:`write_config`).
+    configure: Callable[[Path], Path] = write_config
 
     @property
     def base_url(self) -> str:
@@ -90,7 +93,7 @@ class TlsServer:
         return self.folder / "data" / "tls" / "ca.pem"
 
     def start(self, timeout: float = 30.0) -> None:
-        config = write_config(self.folder)
+        config = self.configure(self.folder)
         out_path, err_path = self.folder / "stdout.log", self.folder / "stderr.log"
         env = {
             **os.environ,
