@@ -224,7 +224,9 @@ def quick() -> Iterator[int]:
     protocol = options["http"]
     if isinstance(protocol, type):  # serve's own protocol, with the limits shortened
         options["http"] = type(
-            "QuickProtocol", (protocol,), {"head_timeout": 0.3, "body_timeout": 0.3, "linger": 0.2}
+            "QuickProtocol",
+            (protocol,),
+            {"head_timeout": 0.3, "body_timeout": 0.3, "linger": 0.2, "tick": 0.05},
         )
     storage = open_storage("memory:")
     app = create_app(harness_settings(), storage=storage, clock=time.time, rng=secrets.token_bytes)
