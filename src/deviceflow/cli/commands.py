@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
 
 from deviceflow.cache.base import CacheCorruptError
 from deviceflow.cli.context import Context
@@ -149,46 +148,24 @@ def accounts(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def _revoke(ctx: Context, entry: CacheEntry) -> bool:
-    """RFC 7009: revoke the refresh token (which revokes the grant); report, never fail."""
-    from deviceflow.core import HttpRequest
-    from deviceflow.errors import TransportError
-
-    if not entry.revocation_url or not entry.refresh_token:
-        return False
-    request = HttpRequest(
-        method="POST",
-        url=entry.revocation_url,
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-        body=urlencode(
-            {
-                "token": entry.refresh_token,
-                "token_type_hint": "refresh_token",
-                "client_id": entry.client_id,
-            }
-        ).encode(),
-    )
-    try:
-        response = ctx.transport.handle_request(request, timeout=15.0)
-    except TransportError as exc:
-        ctx.say(f"Could not reach the server to revoke the sign-in ({exc}); removed it locally.")
-        return False
-    if response.status != 200:
-        ctx.say(f"The server refused to revoke the sign-in (HTTP {response.status}).")
-        return False
-    return True
-
-
 def logout(ctx: Context, args: argparse.Namespace) -> int:
-    """Revoke at the server when possible and delete the local tokens.
+    """Revoke the sign-in at the server (RFC 7009), then delete the local tokens.
+
+    The tokens are deleted whatever the server says. The exit code is 0 when every sign-in was
+    revoked (or the server offers no revocation, which is said), 6 when a server could not be
+    reached and 7 when one refused: the local logout happened, the server-side one did not.
 
     Raises:
         SignInRequiredError: the profile has no cached account (without ``--all``).
         CacheError: the cache cannot be changed.
     """
+    from deviceflow.cli.errors import EXIT_NETWORK, EXIT_SERVER
+    from deviceflow.cli.revoke import REFUSED, REVOKED, UNREACHABLE, revoke
+
     cache = ctx.cache()
     profiles = cache.profiles() if args.all else [ctx.settings.profile]
     removed = 0
+    outcomes: set[str] = set()
     for profile in profiles:
         with cache.lock(profile):
             try:
@@ -198,12 +175,17 @@ def logout(ctx: Context, args: argparse.Namespace) -> int:
                 entry = None  # already set aside by the cache
             if entry is None and not args.all:
                 raise SignInRequiredError(f"not signed in (profile {profile!r}); nothing to do")
-            revoked = entry is not None and _revoke(ctx, entry)
+            outcome, detail = revoke(ctx, entry) if entry is not None else ("", "")
+            outcomes.add(outcome)
             cache.remove(profile)
             removed += 1
             who = entry.account.label() if entry is not None else "unknown account"
-            suffix = " and revoked the sign-in at the server" if revoked else ""
+            suffix = " and revoked the sign-in at the server" if outcome == REVOKED else ""
             ctx.say(f"Signed out of {who} (profile {profile}){suffix}.")
+            if detail:
+                ctx.say(f"{detail} The local tokens were removed.")
     if args.all and not removed:
         ctx.say("No cached accounts.")
-    return 0
+    if UNREACHABLE in outcomes:
+        return EXIT_NETWORK
+    return EXIT_SERVER if REFUSED in outcomes else 0

@@ -27,12 +27,13 @@ from deviceflow.server import errors
 from deviceflow.server.dialects import registered
 from deviceflow.server.endpoints import discovery, microsoft, oauth, verification
 from deviceflow.server.endpoints._hotpath import TOKEN_SUFFIXES, TokenHotPath
-from deviceflow.server.endpoints._http import AccessLog, RefuseUndecodableQuery
+from deviceflow.server.endpoints._http import AccessLog, QuietDisconnect, RefuseUndecodableQuery
 from deviceflow.server.endpoints.context import ServerContext
 from deviceflow.server.endpoints.session import SessionCodec
 from deviceflow.server.grant import GrantEngine
 from deviceflow.server.graph import routes as graph_routes
 from deviceflow.server.pages import Pages
+from deviceflow.server.proxies import TrustedProxies
 from deviceflow.server.settings import Settings
 from deviceflow.server.storage.base import Storage, async_poll
 
@@ -114,11 +115,16 @@ def create_app(
             if poller is not None:
                 await poller.aclose()
 
+    # Forwarded headers count only from the proxies the configuration names (module docstring).
+    proxies = [Middleware(TrustedProxies, proxies=settings.trusted_proxies)]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
         middleware=[
-            # Outermost: token polls skip the router and the layers below (same endpoints,
+            *(proxies if settings.trusted_proxies else []),
+            # A client that hangs up mid-body ends its request quietly, token polls included.
+            Middleware(QuietDisconnect),
+            # Then: token polls skip the router and the layers below (same endpoints,
             # same path_params, the same access log line).
             Middleware(
                 TokenHotPath,

@@ -89,7 +89,8 @@ def test_cli_login_token_me_graph_accounts_logout(
     logout = cli.run("logout")
     assert logout.returncode == 0, logout.stderr
     assert "Signed out of Erin Example" in logout.stderr
-    # Microsoft-style endpoints have no revocation endpoint: the tokens are removed locally.
+    # Revoked at the endpoint the issuer's discovery names (tests/e2e/cli/test_e2e_logout.py).
+    assert "and revoked the sign-in at the server" in logout.stderr
     assert not (cli.cache / "default.json").exists()
     after = cli.run("token")
     assert after.returncode == 3

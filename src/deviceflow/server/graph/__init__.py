@@ -28,6 +28,7 @@ from deviceflow.server.graph._auth import (
     graph_json,
 )
 from deviceflow.server.graph.presence_page import routes as presence_page_routes
+from deviceflow.server.graph.userinfo import userinfo
 from deviceflow.server.settings import UserRecord
 
 __all__ = ["GRAPH_APP_ID", "GRAPH_AUDIENCES", "GraphError", "authorize", "routes", "user_resource"]
@@ -175,5 +176,5 @@ def routes() -> list[Route]:
             suffix = "" if version == "v1.0" else "_beta"
             found.append(Route(f"/{version}/{path}", endpoint, methods=["GET"], name=name + suffix))
             found.append(Route(f"/{version}/{path}/", endpoint, methods=["GET"]))
-    found.append(Route("/oidc/userinfo", me, methods=["GET"], name="userinfo"))
+    found.append(Route("/oidc/userinfo", userinfo, methods=["GET", "POST"], name="userinfo"))
     return [*found, *presence_page_routes()]

@@ -236,6 +236,13 @@ def _validate(settings: Settings) -> None:
         if key in seen or user.id in seen:
             raise SettingsError(f"users[{i}].username: duplicate user {user.username!r}")
         seen.update((key, user.id))
+    for proxy in settings.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError as exc:
+            raise SettingsError(
+                f"trusted_proxies: {proxy!r} is not an IP address or subnet"
+            ) from exc
     _validate_numbers(settings)
     _validate_policy(settings)
     _validate_user_code(settings.user_code)
