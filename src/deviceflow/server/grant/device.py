@@ -39,6 +39,7 @@ __all__ = [
     "DeviceCodeGrant",
     "PollOutcome",
     "SlowDown",
+    "accepts_pending_poll",
     "pending_poll_sql",
     "polled_on_time",
 ]
@@ -62,6 +63,20 @@ def polled_on_time(now: float, last: float | None, interval: float, leeway: floa
     first poll is always on time.
     """
     return last is None or now - last >= interval - leeway
+
+
+def accepts_pending_poll(grant: DeviceGrant, poll: PendingPoll) -> bool:
+    """Whether storage's one statement accepts ``poll`` for ``grant`` (the rule of
+    :func:`pending_poll_sql`, for a store that keeps rows in memory)."""
+    return (
+        grant.status == "pending"
+        and grant.expires_at > poll.now
+        and (grant.client_id, grant.tenant_id) == (poll.client_id, poll.tenant_id)
+        and (
+            poll.leeway is None
+            or polled_on_time(poll.now, grant.last_poll_at, grant.interval, poll.leeway)
+        )
+    )
 
 
 def pending_poll_sql(placeholder: str) -> tuple[str, str]:
@@ -198,8 +213,9 @@ class DeviceCodeGrant:
             GrantError: ``access_denied``, ``expired_token``, ``invalid_grant`` (unknown,
                 foreign or already redeemed code; disabled user), ``invalid_client``,
                 ``unauthorized_client``, or ``rate_limited`` (HTTP 429, ``retry_after``) once an
-                IP has sent too many unknown codes. The grant is unchanged, except that a
-                replayed code revokes the tokens it was redeemed for.
+                IP has sent too many unknown codes. The grant is left as it was; a replayed
+                code revokes the tokens it was redeemed for, and unknown codes count against
+                ``ip``.
         """
         poll = self._pending_poll(tenant, client_id, device_code)
         if self._storage.record_poll(poll):
@@ -211,8 +227,8 @@ class DeviceCodeGrant:
     ) -> PollOutcome:
         """:meth:`poll`, with its one statement awaited where the storage offers that
         (:class:`~deviceflow.server.storage.base.AsyncPoll`: batched with the polls of the
-        moment, off the event loop's critical path). Same answers, same errors; the storage's
-        own errors (a failed batch) propagate.
+        moment; PostgreSQL's does not block the event loop). Same answers, same errors; the
+        storage's own errors (a failed batch) propagate.
         """
         poll = self._pending_poll(tenant, client_id, device_code)
         batched = self._batched

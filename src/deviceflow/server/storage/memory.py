@@ -7,7 +7,7 @@ import threading
 from collections.abc import Mapping
 from typing import TypeVar
 
-from deviceflow.server.grant.device import polled_on_time
+from deviceflow.server.grant.device import accepts_pending_poll
 from deviceflow.server.storage.base import (
     GRANT_COLUMNS,
     REFRESH_COLUMNS,
@@ -63,21 +63,12 @@ class MemoryStorage:
 
     def record_poll(self, poll: PendingPoll) -> bool:
         """See :meth:`Storage.record_poll`."""
-        now, device_hash, client_id, tenant_id, leeway = poll
         with self._lock:
-            grant = self._grants.get(device_hash)
-            if (
-                grant is None
-                or (grant.client_id, grant.tenant_id, grant.status)
-                != (client_id, tenant_id, "pending")
-                or grant.expires_at <= now
-            ):
+            grant = self._grants.get(poll.device_hash)
+            if grant is None or not accepts_pending_poll(grant, poll):
                 return False
-            if leeway is None:
-                return True
-            if not polled_on_time(now, grant.last_poll_at, grant.interval, leeway):
-                return False
-            self._grants[device_hash] = dataclasses.replace(grant, last_poll_at=now)
+            if poll.leeway is not None:  # with an interval rule, the poll is recorded
+                self._grants[poll.device_hash] = dataclasses.replace(grant, last_poll_at=poll.now)
             return True
 
     def insert_refresh(self, record: RefreshRecord) -> None:
