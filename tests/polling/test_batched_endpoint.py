@@ -1,9 +1,9 @@
 """The token endpoint's awaitable pending poll answers as the synchronous path.
 
 The same device stories run twice against an app on PostgreSQL, then on SQLite: once as served
-(the pending poll awaited and batched, ``arecord_poll``), once with that path hidden (the
-engine's synchronous ``record_poll``). Every answer (status, error) must agree, and the async
-run must have taken its path for the polls it can answer.
+(the pending poll awaited and batched, ``arecord_poll``), once with that path hidden (the device
+grant then runs the storage's synchronous ``record_poll``). Every answer (status, error) must
+agree, and the async run must have taken its path for the polls it can answer.
 """
 
 from __future__ import annotations

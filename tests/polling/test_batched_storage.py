@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from deviceflow.server.storage.base import DeviceGrant, async_poll
+from deviceflow.server.storage.base import DeviceGrant, PendingPoll, async_poll
 from deviceflow.server.storage.postgres import PostgresStorage
 from deviceflow.server.storage.sqlite import SQLiteStorage
 from tests.contract.test_storage_contract import grant
@@ -58,10 +58,19 @@ def _clear(store: Store) -> None:
         store._conn().execute("DELETE FROM device_grants")
 
 
+def _poll(device_hash: Any, **kw: Any) -> PendingPoll:
+    return PendingPoll(device_hash=device_hash, **kw)
+
+
+async def _awaited(store: Store, **kw: Any) -> bool:
+    """One awaited poll of ``d1`` (a coroutine: the storage hands out its batch's future)."""
+    return await store.arecord_poll(_poll("d1", **kw))
+
+
 def _run(store: Store, **kw: Any) -> bool:
     async def main() -> bool:
         try:
-            return await store.arecord_poll("d1", **kw)
+            return await store.arecord_poll(_poll("d1", **kw))
         finally:
             await store.aclose()
 
@@ -99,7 +108,7 @@ def test_async_and_sync_poll_agree(
         _clear(store)
         if changes is not None:
             store.insert_grant(dataclasses.replace(grant(), **changes))  # type: ignore[arg-type]
-        answer = store.record_poll("d1", **kw) if driver == "sync" else _run(store, **kw)
+        answer = store.record_poll(_poll("d1", **kw)) if driver == "sync" else _run(store, **kw)
         outcomes.append((answer, store.find_grant(device_hash="d1")))
     assert outcomes[0] == outcomes[1]
     assert outcomes[0][0] is expected
@@ -123,7 +132,10 @@ def test_one_batch_of_every_case_agrees_with_the_sync_answers(store: Store) -> N
         try:
             return list(
                 await asyncio.gather(
-                    *(store.arecord_poll(f"d{n}", **kw) for n, kw in enumerate(polls, start=1))
+                    *(
+                        store.arecord_poll(_poll(f"d{n}", **kw))
+                        for n, kw in enumerate(polls, start=1)
+                    )
                 )
             )
         finally:
@@ -143,7 +155,7 @@ def test_concurrent_async_polls_record_one_winner(store: Store) -> None:
     async def main() -> list[bool]:
         try:
             polls = [
-                store.arecord_poll("d1", client_id="c", tenant_id="t", now=101.0, leeway=0.5)
+                store.arecord_poll(_poll("d1", client_id="c", tenant_id="t", now=101.0, leeway=0.5))
                 for _ in range(20)
             ]
             return list(await asyncio.gather(*polls))
@@ -171,9 +183,9 @@ def test_sqlite_runs_the_polls_of_one_turn_in_one_transaction(lite: SQLiteStorag
 
     async def main() -> list[bool]:
         answers = await asyncio.gather(
-            *(lite.arecord_poll(f"d{n}", **kw) for n, kw in enumerate(polls, start=1))
+            *(lite.arecord_poll(_poll(f"d{n}", **kw)) for n, kw in enumerate(polls, start=1))
         )
-        later = await lite.arecord_poll("d2", **polls[1])  # a later turn: a batch of its own
+        later = await lite.arecord_poll(_poll("d2", **polls[1]))  # a later turn: a batch of its own
         return [*answers, later]
 
     assert asyncio.run(main()) == [*expected, False]  # d2 was just polled: too early now
@@ -189,7 +201,7 @@ def test_sqlite_read_only_batches_take_no_write_lock(lite: SQLiteStorage) -> Non
     kw: dict[str, Any] = {"client_id": "c", "tenant_id": "t", "now": 101.0, "leeway": None}
 
     async def main() -> list[bool]:
-        return list(await asyncio.gather(*(lite.arecord_poll("d1", **kw) for _ in range(3))))
+        return list(await asyncio.gather(*(lite.arecord_poll(_poll("d1", **kw)) for _ in range(3))))
 
     assert asyncio.run(main()) == [True, True, True]
     assert [s for s in seen if s.startswith("BEGIN")] == ["BEGIN"]
@@ -209,8 +221,8 @@ def test_sqlite_a_failed_batch_fails_each_poll_and_keeps_nothing(
         try:
             return list(
                 await asyncio.gather(
-                    lite.arecord_poll("d1", **kw),
-                    lite.arecord_poll("d2", **kw),
+                    lite.arecord_poll(_poll("d1", **kw)),
+                    lite.arecord_poll(_poll("d2", **kw)),
                     return_exceptions=True,
                 )
             )
@@ -239,8 +251,8 @@ def test_sqlite_a_statement_failing_mid_batch_rolls_back_the_ones_before(
     async def main() -> list[object]:
         return list(
             await asyncio.gather(
-                lite.arecord_poll("d1", **kw),  # runs: d1's last poll time is written ...
-                lite.arecord_poll(object(), **kw),  # type: ignore[arg-type]  # ... this cannot
+                lite.arecord_poll(_poll("d1", **kw)),  # runs: d1's last poll time is written ...
+                lite.arecord_poll(_poll(object(), **kw)),  # ... this cannot
                 return_exceptions=True,
             )
         )
@@ -261,15 +273,14 @@ def test_sqlite_polls_on_a_closed_storage_fail_instead_of_hanging(
     kw: dict[str, Any] = {"client_id": "c", "tenant_id": "t", "now": 101.0, "leeway": 0.5}
 
     async def closed_while_waiting() -> None:
-        waiting = asyncio.ensure_future(lite.arecord_poll("d1", **kw))
-        await asyncio.sleep(0)  # queued for this turn's batch
+        waiting = lite.arecord_poll(_poll("d1", **kw))  # queued; the flush ends this turn
         lite.close()
         with pytest.raises(RuntimeError, match="storage is closed"):
             await asyncio.wait_for(waiting, 5)
 
     async def already_closed() -> None:
         with pytest.raises(RuntimeError, match="storage is closed"):
-            await asyncio.wait_for(lite.arecord_poll("d1", **kw), 5)
+            await asyncio.wait_for(lite.arecord_poll(_poll("d1", **kw)), 5)
         await lite.aclose()
 
     asyncio.run(closed_while_waiting())
@@ -280,7 +291,7 @@ def test_sqlite_aclose_forgets_a_batch_left_by_an_ended_loop(lite: SQLiteStorage
     lite.insert_grant(grant())
     kw: dict[str, Any] = {"client_id": "c", "tenant_id": "t", "now": 101.0, "leeway": 0.5}
     first = asyncio.new_event_loop()
-    left = first.create_task(lite.arecord_poll("d1", **kw))
+    left = first.create_task(_awaited(lite, **kw))
     first.call_soon(first.stop)
     first.run_forever()  # one turn: the poll is queued, its flush (next turn) never runs
     first.close()
@@ -299,9 +310,8 @@ def test_sqlite_a_poll_whose_request_went_away_does_not_stop_the_others(
     kw: dict[str, Any] = {"client_id": "c", "tenant_id": "t", "now": 101.0, "leeway": 0.5}
 
     async def main() -> bool:
-        gone = asyncio.ensure_future(lite.arecord_poll("d1", **kw))
-        kept = asyncio.ensure_future(lite.arecord_poll("d2", **kw))
-        await asyncio.sleep(0)  # both are queued for this turn's batch
+        gone = lite.arecord_poll(_poll("d1", **kw))
+        kept = lite.arecord_poll(_poll("d2", **kw))  # both queued for this turn's batch
         gone.cancel()
         return await kept
 
@@ -315,8 +325,7 @@ def test_sqlite_aclose_answers_the_polls_still_waiting(lite: SQLiteStorage) -> N
     kw: dict[str, Any] = {"client_id": "c", "tenant_id": "t", "now": 101.0, "leeway": 0.5}
 
     async def main() -> bool:
-        waiting = asyncio.ensure_future(lite.arecord_poll("d1", **kw))
-        await asyncio.sleep(0)  # queued, not yet flushed
+        waiting = lite.arecord_poll(_poll("d1", **kw))  # queued, not yet flushed
         await lite.aclose()  # the row is written before the loop turns again
         found = lite.find_grant(device_hash="d1")
         assert found is not None and found.last_poll_at == 101.0
@@ -336,14 +345,14 @@ def test_a_lost_connection_is_replaced(pg: PostgresStorage) -> None:
 
     async def main() -> None:
         try:
-            assert await pg.arecord_poll("d1", **kw)
+            assert await pg.arecord_poll(_poll("d1", **kw))
             assert pg._async is not None
             (poller,) = pg._async.opened
             with pg._pool.connection() as conn:
                 conn.execute("SELECT pg_terminate_backend(%s)", (poller.pgconn.backend_pid,))
             with pytest.raises(OperationalError):
-                await pg.arecord_poll("d1", **kw)
-            assert await pg.arecord_poll("d1", **kw)  # a fresh connection
+                await pg.arecord_poll(_poll("d1", **kw))
+            assert await pg.arecord_poll(_poll("d1", **kw))  # a fresh connection
         finally:
             await pg.aclose()
 
@@ -353,8 +362,8 @@ def test_a_lost_connection_is_replaced(pg: PostgresStorage) -> None:
 def test_close_without_aclose_closes_the_loops_connections(pg: PostgresStorage) -> None:
     """A loop that ended without ``aclose``: the next loop, then ``close()``, clean up."""
     kw: dict[str, Any] = {"client_id": "c", "tenant_id": "t", "now": 1.0, "leeway": None}
-    assert not asyncio.run(pg.arecord_poll("d1", **kw))  # its connection outlives the loop
-    assert not asyncio.run(pg.arecord_poll("d1", **kw))  # a new loop: new connections
+    assert not asyncio.run(_awaited(pg, **kw))  # its connection outlives the loop
+    assert not asyncio.run(_awaited(pg, **kw))  # a new loop: new connections
     # the fixture's close() closes the rest; filterwarnings=error catches an unclosed one
 
 
@@ -364,7 +373,7 @@ def test_postgres_aclose_answers_the_polls_still_queued(pg: PostgresStorage) -> 
     kw: dict[str, Any] = {"client_id": "c", "tenant_id": "t", "now": 101.0, "leeway": 0.5}
 
     async def main() -> list[bool]:
-        polls = [asyncio.ensure_future(pg.arecord_poll(f"d{n}", **kw)) for n in (1, 2, 3)]
+        polls = [asyncio.ensure_future(pg.arecord_poll(_poll(f"d{n}", **kw))) for n in (1, 2, 3)]
         await asyncio.sleep(0)  # queued, not answered yet
         await pg.aclose()
         return list(await asyncio.wait_for(asyncio.gather(*polls), 5))
@@ -377,16 +386,18 @@ def test_postgres_aclose_fails_a_batch_that_does_not_finish(
 ) -> None:
     import psycopg
 
-    from deviceflow.server.storage import postgres
+    from deviceflow.server.storage import _pg_pipeline
 
-    monkeypatch.setattr(postgres, "_CLOSE_GRACE", 0.5)
+    monkeypatch.setattr(_pg_pipeline, "_CLOSE_GRACE", 0.5)
     pg.insert_grant(grant())
     kw: dict[str, Any] = {"client_id": "c", "tenant_id": "t", "now": 101.0, "leeway": 0.5}
     with psycopg.connect(postgres_url) as other:
         other.execute("SELECT 1 FROM device_grants WHERE device_hash = 'd1' FOR UPDATE")
 
         async def main() -> None:
-            stuck = asyncio.ensure_future(pg.arecord_poll("d1", **kw))  # waits on the row lock
+            stuck = asyncio.ensure_future(
+                pg.arecord_poll(_poll("d1", **kw))
+            )  # waits on the row lock
             await asyncio.sleep(0.3)
             await asyncio.wait_for(pg.aclose(), 5)
             with pytest.raises(psycopg.OperationalError, match="interrupted"):

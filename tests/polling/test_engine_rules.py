@@ -6,10 +6,16 @@ import dataclasses
 
 import pytest
 
-from deviceflow.server.grant import GrantError, VerificationError
+from deviceflow.server.grant import (
+    AUTHORIZATION_PENDING,
+    SLOW_DOWN_STEP,
+    GrantError,
+    SlowDown,
+    VerificationError,
+)
 from deviceflow.server.settings import AZURE_CLI_CLIENT_ID, Client, Settings
 from tests.support.clock import FakeClock
-from tests.support.grant import approve, poll, start
+from tests.support.grant import answer, approve, poll, redeem, start
 from tests.support.grant_fixtures import EngineFactory
 
 
@@ -33,7 +39,9 @@ def test_authorize_device_returns_defaults(engine_factory: EngineFactory) -> Non
 def test_poll_before_approval_is_pending(engine_factory: EngineFactory) -> None:
     engine = engine_factory()
     auth = start(engine)
-    err = error_of(lambda: poll(engine, auth.device_code))
+    outcome = poll(engine, auth.device_code)  # an answer, not an exception
+    assert outcome is AUTHORIZATION_PENDING
+    err = outcome.error()
     assert (err.error, err.status, err.reason, err.retry_after) == (
         "authorization_pending",
         400,
@@ -46,7 +54,7 @@ def test_poll_after_approval_issues_tokens_once(engine_factory: EngineFactory) -
     engine = engine_factory()
     auth = start(engine)
     approve(engine, auth.user_code)
-    tokens = poll(engine, auth.device_code)
+    tokens = redeem(engine, auth.device_code)
     assert tokens.user.username == "adele"
     assert tokens.origin == "device_code" and tokens.grant_type == "device_code"
     assert tokens.refresh_token and tokens.id_token
@@ -58,7 +66,7 @@ def test_second_redemption_revokes_the_first_tokens(engine_factory: EngineFactor
     engine = engine_factory()
     auth = start(engine)
     approve(engine, auth.user_code)
-    tokens = poll(engine, auth.device_code)
+    tokens = redeem(engine, auth.device_code)
     assert engine.verify_access_token(tokens.access_token)["oid"] == tokens.user.id
     error_of(lambda: poll(engine, auth.device_code))
     assert (
@@ -83,7 +91,7 @@ def test_deny_makes_next_poll_access_denied_and_kills_the_code(
     engine = engine_factory()
     auth = start(engine)
     approve(engine, auth.user_code, approve=False)
-    assert error_of(lambda: poll(engine, auth.device_code)).error == "access_denied"
+    assert answer(engine, auth.device_code) == "access_denied"
     with pytest.raises(VerificationError) as info:
         approve(engine, auth.user_code)
     assert info.value.kind == "used"
@@ -96,7 +104,7 @@ def test_second_approver_cannot_replace_the_subject(engine_factory: EngineFactor
     with pytest.raises(VerificationError) as info:
         approve(engine, auth.user_code, username="megan")
     assert info.value.kind == "used"
-    assert poll(engine, auth.device_code).user.username == "adele"
+    assert redeem(engine, auth.device_code).user.username == "adele"
 
 
 def test_expired_code_refuses_approval_and_poll(
@@ -119,7 +127,7 @@ def test_approved_but_unredeemed_code_expires(
     auth = start(engine)
     approve(engine, auth.user_code)
     clock.advance(901)
-    assert error_of(lambda: poll(engine, auth.device_code)).error == "expired_token"
+    assert answer(engine, auth.device_code) == "expired_token"
 
 
 def test_user_disabled_after_approval_gets_no_tokens(
@@ -138,9 +146,8 @@ def test_device_code_of_another_client_is_unknown(engine_factory: EngineFactory)
     engine = engine_factory()
     auth = start(engine)
     approve(engine, auth.user_code)
-    err = error_of(lambda: poll(engine, auth.device_code, client_id=AZURE_CLI_CLIENT_ID))
-    assert err.error == "invalid_grant"
-    assert poll(engine, auth.device_code).user.username == "adele"
+    assert answer(engine, auth.device_code, client_id=AZURE_CLI_CLIENT_ID) == "invalid_grant"
+    assert redeem(engine, auth.device_code).user.username == "adele"
 
 
 def test_unknown_device_codes_are_capped_per_ip(
@@ -150,14 +157,14 @@ def test_unknown_device_codes_are_capped_per_ip(
     limit = engine.settings.rate_limits.unknown_device_code_polls
     for n in range(limit):
         guess = f"guess-{n}"
-        assert error_of(lambda: poll(engine, guess, ip="203.0.113.9")).error == "invalid_grant"  # noqa: B023
+        assert answer(engine, guess, ip="203.0.113.9") == "invalid_grant"
     err = error_of(lambda: poll(engine, "guess-x", ip="203.0.113.9"))
     assert (err.error, err.status) == ("rate_limited", 429)
     assert err.retry_after is not None and 0 < err.retry_after <= 900
     # another IP is not affected, and the cap lifts after the window
-    assert error_of(lambda: poll(engine, "guess-y", ip="203.0.113.10")).error == "invalid_grant"
+    assert answer(engine, "guess-y", ip="203.0.113.10") == "invalid_grant"
     clock.advance(900)
-    assert error_of(lambda: poll(engine, "guess-z", ip="203.0.113.9")).error == "invalid_grant"
+    assert answer(engine, "guess-z", ip="203.0.113.9") == "invalid_grant"
 
 
 # -- slow_down -----------------------------------------------------------------------------
@@ -168,7 +175,7 @@ def test_first_poll_is_never_throttled(
 ) -> None:
     engine = engine_factory(rfc_settings)
     auth = start(engine)
-    assert error_of(lambda: poll(engine, auth.device_code)).error == "authorization_pending"
+    assert poll(engine, auth.device_code) is AUTHORIZATION_PENDING
 
 
 def test_early_poll_gets_slow_down_and_interval_grows(
@@ -176,13 +183,20 @@ def test_early_poll_gets_slow_down_and_interval_grows(
 ) -> None:
     engine = engine_factory(rfc_settings)
     auth = start(engine)
-    error_of(lambda: poll(engine, auth.device_code))
+    assert poll(engine, auth.device_code) is AUTHORIZATION_PENDING
     clock.advance(1)
-    assert error_of(lambda: poll(engine, auth.device_code)).error == "slow_down"
+    first = poll(engine, auth.device_code)
+    assert first == SlowDown(interval=5 + SLOW_DOWN_STEP)
+    err = first.error()
+    assert (err.error, err.status, err.description) == (
+        "slow_down",
+        400,
+        "poll at most every 10 seconds",
+    )
     clock.advance(5)  # 6 s after the accepted poll: enough for 5 s, not for the new 10 s
-    assert error_of(lambda: poll(engine, auth.device_code)).error == "slow_down"
+    assert poll(engine, auth.device_code) == SlowDown(interval=5 + 2 * SLOW_DOWN_STEP)
     clock.advance(15)  # the client honours the 15 s interval
-    assert error_of(lambda: poll(engine, auth.device_code)).error == "authorization_pending"
+    assert poll(engine, auth.device_code) is AUTHORIZATION_PENDING
 
 
 def test_honest_client_recovers_after_slow_down(
@@ -190,13 +204,13 @@ def test_honest_client_recovers_after_slow_down(
 ) -> None:
     engine = engine_factory(rfc_settings)
     auth = start(engine)
-    error_of(lambda: poll(engine, auth.device_code))
+    poll(engine, auth.device_code)
     clock.advance(1)
-    assert error_of(lambda: poll(engine, auth.device_code)).error == "slow_down"
+    assert answer(engine, auth.device_code) == "slow_down"
     results = []
     for _ in range(10):
         clock.advance(10)
-        results.append(error_of(lambda: poll(engine, auth.device_code)).error)
+        results.append(answer(engine, auth.device_code))
     assert set(results) == {"authorization_pending"}
 
 
@@ -209,7 +223,7 @@ def test_network_jitter_never_yields_endless_slow_down(
     outcomes = []
     for n in range(12):
         clock.advance(5 + (jitter if n % 2 else -jitter))
-        outcomes.append(error_of(lambda: poll(engine, auth.device_code)).error)
+        outcomes.append(answer(engine, auth.device_code))
     assert outcomes.count("slow_down") == 0
 
 
@@ -220,7 +234,7 @@ def test_microsoft_dialect_does_not_send_slow_down(
     auth = start(engine)
     for _ in range(5):
         clock.advance(0.2)
-        assert error_of(lambda: poll(engine, auth.device_code)).error == "authorization_pending"
+        assert poll(engine, auth.device_code) is AUTHORIZATION_PENDING
 
 
 def test_tenant_switch_turns_slow_down_on(
@@ -229,9 +243,9 @@ def test_tenant_switch_turns_slow_down_on(
     tenant = dataclasses.replace(dev_settings.tenants[0], slow_down=True)
     engine = engine_factory(dataclasses.replace(dev_settings, tenants=(tenant,)))
     auth = start(engine)
-    error_of(lambda: poll(engine, auth.device_code))
+    poll(engine, auth.device_code)
     clock.advance(1)
-    assert error_of(lambda: poll(engine, auth.device_code)).error == "slow_down"
+    assert answer(engine, auth.device_code) == "slow_down"
 
 
 # -- client policy and scopes (checklist 13) -------------------------------------------------
@@ -303,7 +317,9 @@ def test_scopes_are_resolved_against_the_allow_list(
 ) -> None:
     engine = engine_factory()
     auth = start(engine, scope, resource=resource)
-    pending = engine.lookup_user_code(user_code=auth.user_code, ip="1.1.1.1", session="s")
+    pending = engine.verification.lookup_user_code(
+        user_code=auth.user_code, ip="1.1.1.1", session="s"
+    )
     assert pending.scopes == (granted or pending.client.scopes)
 
 

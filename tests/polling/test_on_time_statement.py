@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from deviceflow.server.storage import open_storage
-from deviceflow.server.storage.base import Storage
+from deviceflow.server.storage.base import PendingPoll, Storage
 from tests.contract.test_storage_contract import grant
 
 
@@ -21,9 +21,7 @@ def record(
     client_id: str = "c",
     tenant_id: str = "t",
 ) -> bool:
-    return storage.record_poll(
-        "d1", client_id=client_id, tenant_id=tenant_id, now=now, leeway=leeway
-    )
+    return storage.record_poll(PendingPoll(now, "d1", client_id, tenant_id, leeway))
 
 
 def last_poll(storage: Storage) -> float | None:

@@ -5,7 +5,13 @@ The engine comes from the ``engine_factory`` fixture (:mod:`tests.support.grant_
 
 from __future__ import annotations
 
-from deviceflow.server.grant import DeviceAuthorization, GrantEngine, IssuedTokens
+from deviceflow.server.grant import (
+    DeviceAuthorization,
+    GrantEngine,
+    GrantError,
+    IssuedTokens,
+    PollOutcome,
+)
 from deviceflow.server.settings import DEMO_CLIENT_ID, Tenant
 
 #: Where the grant-engine tests' clock starts.
@@ -24,7 +30,7 @@ def start(
     resource: str | None = None,
     device_ip: str = "192.0.2.10",
 ) -> DeviceAuthorization:
-    return engine.authorize_device(
+    return engine.device.authorize(
         tenant=tenant_of(engine),
         client_id=client_id,
         scope=scope,
@@ -40,10 +46,26 @@ def poll(
     *,
     ip: str = "192.0.2.10",
     client_id: str = DEMO_CLIENT_ID,
-) -> IssuedTokens:
-    return engine.poll(
+) -> PollOutcome:
+    return engine.device.poll(
         tenant=tenant_of(engine), client_id=client_id, device_code=device_code, ip=ip
     )
+
+
+def redeem(engine: GrantEngine, device_code: str, **kw: str) -> IssuedTokens:
+    """Poll once; the poll must be answered with tokens."""
+    outcome = poll(engine, device_code, **kw)
+    assert isinstance(outcome, IssuedTokens), outcome
+    return outcome
+
+
+def answer(engine: GrantEngine, device_code: str, **kw: str) -> str:
+    """The OAuth error code a poll is answered with (``"tokens"`` for tokens)."""
+    try:
+        outcome = poll(engine, device_code, **kw)
+    except GrantError as exc:
+        return exc.error
+    return "tokens" if isinstance(outcome, IssuedTokens) else outcome.error().error
 
 
 def approve(
@@ -58,7 +80,7 @@ def approve(
     the first tenant)."""
     user = engine.settings.user(tenant or tenant_of(engine), username)
     assert user is not None
-    engine.decide(
+    engine.verification.decide(
         user_code=user_code,
         approve=approve,
         user=user,
