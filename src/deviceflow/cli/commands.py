@@ -11,6 +11,7 @@ from deviceflow.cache.base import CacheCorruptError
 from deviceflow.cli.context import Context
 from deviceflow.cli.errors import SignInRequiredError, UsageError
 from deviceflow.cli.panel import format_remaining
+from deviceflow.cli.state import ProfileState
 from deviceflow.cli.tokens import TokenManager, manager_for, print_token
 
 if TYPE_CHECKING:
@@ -200,6 +201,7 @@ def logout(ctx: Context, args: argparse.Namespace) -> int:
                 raise SignInRequiredError(f"not signed in (profile {profile!r}); nothing to do")
             revoked = entry is not None and _revoke(ctx, entry)
             cache.remove(profile)
+            ProfileState(ctx.settings.cache_dir, profile).remove()
             removed += 1
             who = entry.account.label() if entry is not None else "unknown account"
             suffix = " and revoked the sign-in at the server" if revoked else ""

@@ -10,6 +10,7 @@ per line to stdout (``code``, ``pending``, ``slow_down``, ``retrying``, then ``s
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from deviceflow.cli.panel import (
     render_qr,
     render_status,
 )
+from deviceflow.cli.state import ProfileState, error_record
 
 if TYPE_CHECKING:
     from deviceflow.client import DeviceFlowClient, PendingEvent
@@ -268,7 +270,18 @@ def run_login(ctx: Context, options: LoginOptions) -> CacheEntry:
         return _sign_in(ctx, options, display)
     except BaseException as exc:
         display.failed(*error_fields(exc))
+        _record_failure(ctx, exc)
         raise
+
+
+def _record_failure(ctx: Context, exc: BaseException) -> None:
+    """Keep a refused sign-in (denied, expired, a policy) for ``status`` and ``doctor``."""
+    from deviceflow.errors import DeviceFlowError
+
+    if isinstance(exc, DeviceFlowError) and os.path.isdir(ctx.settings.cache_dir):
+        # Without the profile's lock: a failed sign-in touched no token, and the write is atomic.
+        record = error_record(exc, at=ctx.world.clock(), source="login")
+        ProfileState(ctx.settings.cache_dir, ctx.settings.profile).update(last_error=record)
 
 
 def _sign_in(ctx: Context, options: LoginOptions, display: Display) -> CacheEntry:
@@ -318,6 +331,10 @@ def _sign_in(ctx: Context, options: LoginOptions, display: Display) -> CacheEntr
     )
     with cache.lock(s.profile):
         cache.save(s.profile, entry)
+        now = world.clock()
+        ProfileState(s.cache_dir, s.profile).update(
+            signed_in_at=now, refresh_token_at=now, last_refresh_at=None, last_error=None
+        )
     expires_on = int(entry.access_tokens[0].expires_at)
     display.signed_in(entry.account, expires_on)
     return entry
