@@ -2,8 +2,9 @@
 
 Theory of operation. The agent runs in the foreground, as a service manager expects, and loops:
 
-1. Load the profile. Plan the next refresh (:func:`deviceflow.core._timing.next_refresh_at`):
-   ahead of the access token's expiry, and at least every ``--keepalive`` seconds (jittered
+1. Load the profile. Plan the next refresh (the first one at once, to find a refresh token that
+   died while the agent was stopped) (:func:`deviceflow.core._timing.next_refresh_at`):
+   then ahead of the access token's expiry, and at least every ``--keepalive`` seconds (jittered
    earlier) counted from the last refresh by anyone, so a provider's idle-expiry window (Entra:
    90 days, AADSTS700082) never closes. ``deviceflow token`` refreshing meanwhile moves the plan.
 2. Wait for it, pinging the systemd watchdog; SIGTERM or SIGINT ends the wait and the agent.
@@ -101,6 +102,9 @@ class Agent:
         self.systemd = SystemdNotifier(ctx.world.environ)
         self.failures = 0
         self.relinks = 0
+        #: The first turn refreshes at once: a refresh token that died while the agent was
+        #: stopped is found at start, not a keepalive later.
+        self.check_at_start = True
         self._planned: tuple[float, float] | None = None  # (last refresh it was planned from, due)
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -172,6 +176,8 @@ class Agent:
             return
         now = self.ctx.world.clock()
         due = self.plan(entry)
+        if self.check_at_start:
+            self.check_at_start, due = False, now
         if now < due:
             self.systemd.send(STATUS=f"next refresh at {iso_time(due)}")
             self.sleep(min(due - now, _LOOK_AGAIN))

@@ -181,23 +181,30 @@ class MqttNotifier:
 
     def send(self, notice: Notice) -> None:
         try:
-            from paho.mqtt import publish
+            from paho.mqtt import client as mqtt
+            from paho.mqtt.enums import CallbackAPIVersion
         except ImportError as exc:
             raise RuntimeError(
                 "the MQTT notifier needs paho-mqtt: pip install 'deviceflow[mqtt]'"
             ) from exc
-        auth = {"username": self.auth[0], "password": self.auth[1]} if self.auth else None
-        publish.single(
-            self.topic,
-            json.dumps(notice.fields()),
-            qos=1,
-            retain=True,
-            hostname=self.host,
-            port=self.port,
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
             client_id=f"deviceflow-{socket.gethostname()}-{os.getpid()}",
-            auth=auth,  # type: ignore[arg-type]
-            tls={"context": ssl.create_default_context()} if self.tls else None,  # type: ignore[arg-type]
         )
+        if self.auth is not None:
+            client.username_pw_set(*self.auth)
+        if self.tls:
+            client.tls_set_context(ssl.create_default_context())
+        client.connect(self.host, self.port, keepalive=int(_TIMEOUT) * 2)
+        client.loop_start()
+        try:
+            sent = client.publish(self.topic, json.dumps(notice.fields()), qos=1, retain=True)
+            sent.wait_for_publish(timeout=_TIMEOUT)
+            if not sent.is_published():
+                raise RuntimeError("the broker did not acknowledge the message")
+        finally:
+            client.disconnect()
+            client.loop_stop()
 
 
 class EmailNotifier:

@@ -32,13 +32,15 @@ class SystemdNotifier:
     def send(self, **fields: str) -> bool:
         """Send ``KEY=value`` lines (``send(READY="1", STATUS="...")``); return whether sent.
 
-        A socket error is swallowed: a supervisor going away must not stop the agent.
+        A socket error (no listener, a full queue) is swallowed: a supervisor going away must
+        not stop the agent.
         """
         if not self._address:
             return False
         text = "\n".join(f"{key}={value.replace(chr(10), ' ')}" for key, value in fields.items())
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+                sock.setblocking(False)  # a supervisor that stops reading must not stall us
                 sock.sendto(text.encode(), self._address)
         except OSError:
             return False
