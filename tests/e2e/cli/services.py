@@ -37,7 +37,7 @@ __all__ = [
 def server_config(
     folder: Path,
     *,
-    lifetimes: str = "",
+    lifetimes: str = "device_code = 600",
     fabrikam: str = "",
     contoso: str = "",
     erin: str = "",
@@ -45,17 +45,17 @@ def server_config(
 ) -> Path:
     """A server for the agent and doctor tests; each keyword adds TOML lines to one table.
 
-    ``fabrikam`` speaks the Microsoft dialect (Entra's error shapes, reusable refresh tokens) and
-    ``contoso`` the RFC one; ``erin`` (password ``PASSWORD``) belongs to both through two users.
+    ``fabrikam`` speaks the Microsoft dialect (Entra's error shapes) and ``contoso`` the RFC one;
+    refresh tokens stay valid after use, as on Entra, so one sign-in serves many refreshes; ``erin`` (password ``PASSWORD``) belongs to both through two users.
     ``blocked`` (device flow off) and the confidential client ``confidential`` never change.
     """
     path = folder / "server.toml"
     path.write_text(
         f"""
 interval = 1
+refresh_rotation = "microsoft"
 
 [lifetimes]
-device_code = 600
 {lifetimes}
 
 [[tenants]]
