@@ -46,8 +46,9 @@ def server_config(
     """A server for the agent and doctor tests; each keyword adds TOML lines to one table.
 
     ``fabrikam`` speaks the Microsoft dialect (Entra's error shapes) and ``contoso`` the RFC one;
-    refresh tokens stay valid after use, as on Entra, so one sign-in serves many refreshes; ``erin`` (password ``PASSWORD``) belongs to both through two users.
-    ``blocked`` (device flow off) and the confidential client ``confidential`` never change.
+    refresh tokens stay valid after use, as on Entra, so one sign-in serves many refreshes.
+    ``erin`` (fabrikam's user; contoso has another erin) signs in with ``PASSWORD``. ``blocked``
+    (device flow off) and the confidential client ``confidential`` never change.
     """
     path = folder / "server.toml"
     path.write_text(
