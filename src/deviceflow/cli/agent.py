@@ -102,9 +102,9 @@ class Agent:
         self.systemd = SystemdNotifier(ctx.world.environ)
         self.failures = 0
         self.relinks = 0
-        #: The first turn refreshes at once: a refresh token that died while the agent was
-        #: stopped is found at start, not a keepalive later.
-        self.check_at_start = True
+        #: Refresh at the next turn whatever the plan: at start (a refresh token that died while
+        #: the agent was stopped is found at once) and after a failed attempt's back-off.
+        self.refresh_now = True
         self._planned: tuple[float, float] | None = None  # (last refresh it was planned from, due)
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -176,8 +176,8 @@ class Agent:
             return
         now = self.ctx.world.clock()
         due = self.plan(entry)
-        if self.check_at_start:
-            self.check_at_start, due = False, now
+        if self.refresh_now:
+            self.refresh_now, due = False, now
         if now < due:
             self.systemd.send(STATUS=f"next refresh at {iso_time(due)}")
             self.sleep(min(due - now, _LOOK_AGAIN))
@@ -196,6 +196,7 @@ class Agent:
             self.log(f"refresh failed ({exc}); trying again in {wait:.0f} s")
             self.systemd.send(STATUS=f"refresh failed; retrying in {wait:.0f} s")
             self.sleep(wait)
+            self.refresh_now = True
             return
         self.failures = 0
         entry = self.cache.load(self.profile) or entry

@@ -168,9 +168,13 @@ class Harness:
         self.mono += seconds
 
     def run(self, *args: str) -> int:
+        return main(list(args), world=self.world())
+
+    def world(self) -> World:
+        """A fresh world on the harness's clocks, transport and streams."""
         self.stdout = Tty() if self.tty else io.StringIO()
         self.stderr = io.StringIO()
-        world = World(
+        return World(
             stdout=self.stdout,
             stderr=self.stderr,
             environ=self.environ,
@@ -180,7 +184,6 @@ class Harness:
             sleep=self.sleep,
             make_transport=lambda: self.transport,
         )
-        return main(list(args), world=world)
 
     def cache(self) -> FileTokenCache:
         return FileTokenCache(self.cache_dir)
