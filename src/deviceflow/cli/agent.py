@@ -30,20 +30,21 @@ import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from deviceflow.cli.diagnoses import explain
 from deviceflow.cli.errors import SignInRequiredError, UsageError
 from deviceflow.cli.notify import Notice, Notifier, build_notifiers, deliver
 from deviceflow.cli.sdnotify import SystemdNotifier
 from deviceflow.cli.state import AgentLock, ProfileState, agent_pid, iso_time
-from deviceflow.cli.tokens import TokenManager, endpoints_of, new_entry
+from deviceflow.cli.tokens import TokenManager, endpoints_of
 from deviceflow.core._timing import KEEPALIVE, backoff, is_transient, next_refresh_at, relink_delay
 
 if TYPE_CHECKING:
     from deviceflow.cache.base import CacheEntry
     from deviceflow.cli.context import Context
     from deviceflow.client import DeviceFlowClient
+    from deviceflow.core import Token
 
 __all__ = ["Agent", "AgentOptions", "agent"]
 
@@ -90,14 +91,9 @@ class Agent:
         s = ctx.settings
         self.profile = s.profile
         self.cache = ctx.cache()
-        self.state = ProfileState(s.cache_dir, s.profile)
+        self.state = ProfileState(s.cache_dir, s.profile, writer="agent")
         self.manager = TokenManager(
-            self.cache,
-            s.profile,
-            transport=ctx.transport,
-            clock=ctx.world.clock,
-            state=self.state,
-            source="agent",
+            self.cache, s.profile, transport=ctx.transport, clock=ctx.world.clock, state=self.state
         )
         self.systemd = SystemdNotifier(ctx.world.environ)
         self.failures = 0
@@ -300,7 +296,7 @@ class Agent:
             except (AccessDeniedError, DeviceFlowError) as exc:
                 self._relink_failed(exc, "the sign-in failed")
                 continue
-            self._save(client, token, entry, scopes, resource)
+            self._save(client, token, scopes, resource)
             return
 
     def _relink_failed(self, exc: BaseException, what: str) -> None:
@@ -310,37 +306,23 @@ class Agent:
         self.log(reason)
         with self.cache.lock(self.profile):
             self.state.update(
-                last_error=error_record(exc, at=self.ctx.world.clock(), source="agent")
+                last_error=error_record(exc, at=self.ctx.world.clock(), source=self.state.writer)
             )
         self.announce(Notice("error", self.profile, reason=reason))
 
     def _save(
         self,
         client: DeviceFlowClient,
-        token: Any,
-        entry: CacheEntry | None,
+        token: Token,
         scopes: tuple[str, ...],
         resource: str | None,
     ) -> None:
-        assert client.endpoints is not None
+        from deviceflow.cli.login import store_sign_in
+
         now = self.ctx.world.clock()
-        fresh = new_entry(
-            token,
-            client_id=client.client_id,
-            endpoints=client.endpoints,
-            scopes=scopes,
-            resource=resource,
-            now=now,
+        fresh = store_sign_in(
+            self.ctx, self.cache, client, token, scopes, resource, relinked_at=now
         )
-        with self.cache.lock(self.profile):
-            self.cache.save(self.profile, fresh)
-            self.state.update(
-                signed_in_at=now,
-                relinked_at=now,
-                refresh_token_at=now,
-                last_refresh_at=None,
-                last_error=None,
-            )
         self.relinks += 1
         self._planned = None
         self.log(f"relinked as {fresh.account.label()}")

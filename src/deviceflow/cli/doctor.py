@@ -188,7 +188,8 @@ class _Doctor:
         proxy = next((environ[v] for v in _PROXY_VARIABLES if environ.get(v)), None)
         via = f" (requests go through the proxy {redact_url(proxy)})" if proxy else ""
         try:
-            infos = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
+            resolve = self.ctx.world.resolve or socket.getaddrinfo
+            infos = resolve(host, parts.port or 443, proto=socket.IPPROTO_TCP)
         except (OSError, UnicodeError) as exc:
             if proxy:  # the proxy resolves names; the device need not
                 self.add("dns", "warn", f"{host} does not resolve here ({exc}){via}")

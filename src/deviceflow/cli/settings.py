@@ -148,19 +148,9 @@ class CliSettings:
         notify: tuple[tuple[str, str], ...] = (),
         smtp: str | None = None,
     ) -> None:
-        set_ = object.__setattr__  # the class refuses plain assignment
-        set_(self, "profile", profile)
-        set_(self, "client_id", client_id)
-        set_(self, "issuer", issuer)
-        set_(self, "authority", authority)
-        set_(self, "tenant", tenant)
-        set_(self, "scopes", scopes)
-        set_(self, "resource", resource)
-        set_(self, "graph_url", graph_url)
-        set_(self, "cache_dir", cache_dir)
-        set_(self, "keyring", keyring)
-        set_(self, "notify", notify)
-        set_(self, "smtp", smtp)
+        given = locals()
+        for name in self.__slots__:
+            object.__setattr__(self, name, given[name])  # the class refuses plain assignment
 
     def replace(self, **changes: Any) -> CliSettings:
         """A copy with ``changes`` (member name -> new value)."""

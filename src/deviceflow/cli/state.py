@@ -76,10 +76,12 @@ def error_record(exc: BaseException, *, at: float, source: str) -> dict[str, Any
 
 
 class ProfileState:
-    """The ``<profile>.state`` file of a cache directory."""
+    """The ``<profile>.state`` file of a cache directory; ``writer`` names who records errors
+    through it (``token``, ``login``, ``agent``)."""
 
-    def __init__(self, directory: str, profile: str) -> None:
+    def __init__(self, directory: str, profile: str, *, writer: str = "token") -> None:
         self.path = os.path.join(directory, check_profile_name(profile) + ".state")
+        self.writer = writer
         self._dir = directory
 
     def read(self) -> dict[str, Any]:

@@ -123,7 +123,6 @@ class TokenManager:
         transport: sends refresh requests.
         clock: wall clock (token expiry is stored as epoch seconds).
         state: where each refresh and refusal is recorded (for ``status`` and ``doctor``).
-        source: who refreshes, as recorded with an error (``token``, ``agent``).
     """
 
     def __init__(
@@ -134,16 +133,14 @@ class TokenManager:
         transport: Transport,
         clock: Callable[[], float],
         state: ProfileState | None = None,
-        source: str = "token",
     ) -> None:
         self.cache = cache
         self.profile = profile
-        self.state = state
-        self.source = source
         self._transport = transport
         self._clock = clock
         #: How many refresh requests this manager sent (for messages and tests).
         self.refreshes = 0
+        self.state = state
 
     def entry(self) -> CacheEntry:
         """The profile's cache entry.
@@ -224,7 +221,9 @@ class TokenManager:
         if self.state is not None and isinstance(exc, Exception):
             from deviceflow.cli.state import error_record
 
-            self.state.update(last_error=error_record(exc, at=self._clock(), source=self.source))
+            self.state.update(
+                last_error=error_record(exc, at=self._clock(), source=self.state.writer)
+            )
 
     def _refresh(self, entry: CacheEntry, scopes: Sequence[str]) -> Token:
         from deviceflow.client import DeviceFlowClient

@@ -183,7 +183,14 @@ class Harness:
             monotonic=lambda: self.mono,
             sleep=self.sleep,
             make_transport=lambda: self.transport,
+            resolve=self.resolve,
         )
+
+    def resolve(self, host: str, port: int, **_: Any) -> list[Any]:
+        """Name lookups for ``deviceflow doctor``: the fake host is at a documentation address."""
+        if host != "idp.test":
+            raise OSError(f"[Errno -2] Name or service not known: {host}")
+        return [(2, 1, 6, "", ("192.0.2.1", port))]
 
     def cache(self) -> FileTokenCache:
         return FileTokenCache(self.cache_dir)

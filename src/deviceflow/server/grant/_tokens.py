@@ -54,7 +54,6 @@ class TokenService:
         self._clock = clock
         self._rng = rng
         self._audit = audit
-        self._conditions = Conditions(storage=storage, settings=settings)
 
     def new_id(self) -> str:
         """A random GUID (family ids, token ids) from the injected randomness."""
@@ -89,7 +88,7 @@ class TokenService:
         scopes = policy.restrict(scopes)
         access_lifetime = policy.access_lifetime(lifetimes.access_token)
         now = self._clock()
-        self._conditions.admit(
+        Conditions(storage=self._storage, settings=self._settings).admit(
             tenant=tenant,
             client=client,
             user=user,
