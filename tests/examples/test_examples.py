@@ -46,6 +46,33 @@ def test_presence_light_follows_presence_changes() -> None:
     assert light.colour_for(None) == "off"
 
 
+def test_presence_light_waits_for_the_agent_when_the_sign_in_is_refused() -> None:
+    from deviceflow.cli.errors import SignInRequiredError
+    from deviceflow.errors import ConnectError
+
+    light = load("presence_light")
+    outcomes: list[object] = [
+        SignInRequiredError("refused"),
+        SignInRequiredError("refused"),
+        ConnectError("down"),
+        "Busy",
+    ]
+
+    def handler(request: HttpRequest) -> HttpResponse:
+        body = {"availability": outcomes.pop(0), "activity": "x"}
+        return HttpResponse(status=200, body=json.dumps(body).encode())
+
+    def token(*, force_refresh: bool = False) -> str:
+        if isinstance(outcomes[0], Exception):
+            raise outcomes.pop(0)  # type: ignore[misc]
+        return "tok"
+
+    graph = GraphClient(MockTransport(handler), token, base_url="http://g.test")
+    shown: list[str] = []
+    light.follow(graph, shown.append, interval=1, sleep=lambda _s: None, polls=4)
+    assert shown == [light.NEEDS_OWNER, light.NO_NETWORK, "red"]
+
+
 def test_custom_display_renders_events() -> None:
     display = load("custom_display")
     code = {

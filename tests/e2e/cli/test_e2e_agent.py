@@ -32,7 +32,7 @@ from tests.e2e.cli.services import (
     webhook,
 )
 from tests.e2e.server.serverproc import ServerProcess
-from tests.tools import chromium_browser
+from tests.tools import ROOT, chromium_browser
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("cli-e2e")]
 
@@ -104,6 +104,7 @@ def browser() -> Iterator[Any]:
 def cli(server: ServerProcess, browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Cli:
     """A profile signed in to the Microsoft-dialect tenant."""
     cli = Cli(server, tmp_path_factory.mktemp("agent-device"), tenant="fabrikam")
+    cli.env["DEVICEFLOW_SCOPE"] += " Presence.Read"  # for the presence light
     proc = cli.start("login", "--json", "--timeout", "60")
     assert proc.stdout is not None
     code = read_event(proc.stdout)
@@ -145,9 +146,17 @@ def test_agent_keeps_profile_alive_across_idle_windows(cli: Cli, tmp_path: Path)
     systemd = SystemdSocket(tmp_path)
     env = {"NOTIFY_SOCKET": systemd.path, "WATCHDOG_USEC": "1000000"}
     agent = Agent(cli, "--keepalive", "1", env=env)
+    light = subprocess.Popen(
+        [sys.executable, str(ROOT / "examples" / "presence_light.py"), "--interval", "0.5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli.env,
+    )
     try:
         # Three idle windows: without the agent the refresh token would have died twice over.
         agent.wait_line("refreshed", timeout=3 * IDLE + 10, times=3 * IDLE)
+        assert light.poll() is None  # the light ran beside the agent all along
         status = json.loads(cli.run("status", "--json").stdout)
         assert status["agent_running"] and status["agent_pid"] == agent.process.pid
         assert status["last_refresh_at"] and status["next_refresh_at"]
@@ -155,6 +164,10 @@ def test_agent_keeps_profile_alive_across_idle_windows(cli: Cli, tmp_path: Path)
         assert second.returncode == 2 and "already runs" in second.stderr
     finally:
         assert agent.stop() == 0
+        light.terminate()
+        shown, light_errors = light.communicate(timeout=15)
+    assert shown.splitlines()[0] == "light: green", light_errors
+    assert "Traceback" not in light_errors
     assert any("stopped" in line for line in agent.lines)
     assert not any("sign-in is needed" in line for line in agent.lines)
     messages = systemd.close()
