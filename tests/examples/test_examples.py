@@ -124,3 +124,34 @@ def test_custom_display_without_sign_in_exits_1(tmp_path: Path) -> None:
         assert display.run(src, dst) == 1
     assert "|expired_token       |" in out.read_text()
     assert display.render({"event": "unknown"}) == [" " * 20] * 4
+
+
+def test_systemd_unit_runs_the_agent_as_a_notify_service(tmp_path: Path) -> None:
+    import configparser
+    import shutil as sh
+
+    from tests.tools import require_tool
+
+    unit = EXAMPLES / "systemd" / "deviceflow-agent@.service"
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read_string(unit.read_text())
+    service = parser["Service"]
+    assert service["Type"] == "notify" and int(service["WatchdogSec"]) > 0
+    assert service["ExecStart"].endswith("deviceflow agent --profile %i")
+    assert service["KillSignal"] == "SIGTERM"
+    instance = tmp_path / "deviceflow-agent@lamp.service"
+    sh.copy(unit, instance)
+    analyze = require_tool("systemd-analyze", "apt-get install systemd")
+    done = subprocess.run(
+        [analyze, "verify", str(instance)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "deviceflow-agent@lamp.service" not in done.stderr  # no complaint about the unit
+
+
+def test_home_assistant_example_reads_the_notice_fields() -> None:
+    text = (EXAMPLES / "systemd" / "home-assistant.yaml").read_text()
+    for field in ("event", "user_code", "verification_uri", "verification_uri_complete"):
+        assert f"payload_json.{field}" in text or f"value_json.{field}" in text
+    assert "expires_at" in text

@@ -253,7 +253,8 @@ class _Doctor:
         error, codes = _error_of(body)
         row = explain(error, codes)
         text = f"discovery refused (HTTP {response.status}{', ' + error if error else ''})"
-        self.fail("tenant", text, EXIT_USAGE if row is None else row.exit_code, row)
+        broken = body is None or response.status >= 500  # an outage or a proxy's page
+        self.fail("tenant", text, EXIT_SERVER if broken else EXIT_USAGE, row)
 
     def check_client(self, client: DeviceFlowClient, entry: CacheEntry | None) -> None:
         from deviceflow.errors import DeviceFlowError, OAuthError

@@ -211,3 +211,17 @@ def test_doctor_dns_failure_and_a_proxy_that_resolves_for_us(tmp_path: Path) -> 
     h.run("doctor")
     out = h.stdout.getvalue()
     assert "WARN  dns" in out and "through the proxy http://proxy.test:3128" in out
+
+
+def test_doctor_calls_an_html_page_a_server_problem(tmp_path: Path) -> None:
+    idp = FakeIdP()
+    h = signed_in(tmp_path, idp)
+
+    def proxy_page(request: HttpRequest) -> HttpResponse:
+        if "well-known" in request.url:
+            return HttpResponse(status=502, body=b"<html>Bad gateway</html>")
+        return idp(request)
+
+    h.transport.handler = proxy_page
+    assert h.run("doctor") == errors.EXIT_SERVER
+    assert "discovery refused (HTTP 502)" in h.stdout.getvalue()
