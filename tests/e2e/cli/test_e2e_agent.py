@@ -1,6 +1,6 @@
 """``deviceflow agent`` for real: a short idle window, a dead refresh token, every notifier.
 
-One server (refresh tokens idle out after 3 s) and one profile walk through the acceptance
+One server (refresh tokens idle out after 4 s) and one profile walk through the acceptance
 story in order: the agent keeps the profile alive across several idle windows; stopped longer
 than the window, it re-links on its own (the code reaches a webhook, a mosquitto broker, an SMTP
 server and a command hook; Chromium approves); SIGKILL in the middle of refreshes loses nothing.
@@ -36,7 +36,7 @@ from tests.tools import ROOT, chromium_browser
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("cli-e2e")]
 
-IDLE = 3  # seconds a refresh token lives unused
+IDLE = 4  # seconds a refresh token lives unused
 
 
 class Agent:
