@@ -16,7 +16,19 @@ if TYPE_CHECKING:
 
 __all__ = ["COMMANDS", "build_parser", "run"]
 
-COMMANDS = ("login", "token", "me", "graph", "accounts", "logout", "serve", "demo")
+COMMANDS = (
+    "login",
+    "token",
+    "me",
+    "graph",
+    "accounts",
+    "logout",
+    "status",
+    "doctor",
+    "agent",
+    "serve",
+    "demo",
+)
 
 EPILOG = """\
 exit codes:
@@ -33,6 +45,9 @@ settings come from flags, then DEVICEFLOW_* environment variables (DEVICEFLOW_CL
 DEVICEFLOW_TENANT, DEVICEFLOW_AUTHORITY, DEVICEFLOW_ISSUER, DEVICEFLOW_SCOPE, DEVICEFLOW_RESOURCE,
 DEVICEFLOW_GRAPH_URL, DEVICEFLOW_CACHE, DEVICEFLOW_PROFILE), then the config file
 (~/.config/deviceflow/config.ini or DEVICEFLOW_CLI_CONFIG).
+
+deviceflow doctor exits with the code of its first failed check (2 setup or app registration,
+3 sign-in required, 4 refused by policy or consent, 5 code expired, 6 network, 7 server).
 """
 
 
@@ -66,6 +81,31 @@ def _add_login_flags(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         default=None,
         help="keep the tokens in the OS keyring (needs the keyring extra and a real backend)",
+    )
+
+
+def _add_agent_flags(parser: argparse.ArgumentParser) -> None:
+    from deviceflow.core._timing import KEEPALIVE
+
+    parser.add_argument(
+        "--keepalive",
+        type=float,
+        default=KEEPALIVE,
+        metavar="SECONDS",
+        help=f"refresh at least this often, jittered (default {KEEPALIVE:g}: one day)",
+    )
+    notify = parser.add_argument_group("notifiers (repeatable; also notify_* in the config file)")
+    for kind, metavar, text in (
+        ("command", "CMD", "run CMD with DEVICEFLOW_EVENT, DEVICEFLOW_USER_CODE ... set"),
+        ("webhook", "URL", "POST a JSON object to URL"),
+        ("mqtt", "URL", "publish to mqtt[s]://host:port/topic (retained)"),
+        ("email", "ADDRESS", "mail ADDRESS through --smtp"),
+    ):
+        notify.add_argument(
+            f"--notify-{kind}", action="append", default=[], metavar=metavar, help=text
+        )
+    notify.add_argument(
+        "--smtp", metavar="URL", help="mail server, smtp[s]://[user:pw@]host:port (localhost:25)"
     )
 
 
@@ -104,6 +144,17 @@ def build_parser() -> argparse.ArgumentParser:
     logout = sub.add_parser("logout", parents=parent, help="sign out (revoke, delete tokens)")
     logout.add_argument("--all", action="store_true", help="every profile")
 
+    status = sub.add_parser("status", parents=parent, help="sign-in, refresh and agent status")
+    status.add_argument("--json", action="store_true", help="print one JSON object")
+
+    doctor = sub.add_parser("doctor", parents=parent, help="check the setup, explain failures")
+    doctor.add_argument("--json", action="store_true", help="print one JSON object")
+
+    agent = sub.add_parser(
+        "agent", parents=parent, help="keep the sign-in fresh; re-link and notify when needed"
+    )
+    _add_agent_flags(agent)
+
     sub.add_parser("serve", help="run the authorization server (see: deviceflow serve --help)")
 
     demo = sub.add_parser("demo", help="embedded server + sign-in, end to end")
@@ -123,6 +174,18 @@ def _dispatch(command: str) -> Callable[[Context, argparse.Namespace], int]:
         from deviceflow.cli.demo import demo
 
         return demo
+    if command == "status":
+        from deviceflow.cli.status import status
+
+        return status
+    if command == "doctor":
+        from deviceflow.cli.doctor import doctor
+
+        return doctor
+    if command == "agent":
+        from deviceflow.cli.agent import agent
+
+        return agent
     handler: Callable[[Context, argparse.Namespace], int] = getattr(commands, command)
     return handler
 

@@ -10,6 +10,7 @@ from deviceflow.cache.base import CacheCorruptError
 from deviceflow.cli.context import Context
 from deviceflow.cli.errors import SignInRequiredError, UsageError
 from deviceflow.cli.panel import format_remaining
+from deviceflow.cli.state import ProfileState
 from deviceflow.cli.tokens import TokenManager, manager_for, print_token
 
 if TYPE_CHECKING:
@@ -178,6 +179,7 @@ def logout(ctx: Context, args: argparse.Namespace) -> int:
             outcome, detail = revoke(ctx, entry) if entry is not None else ("", "")
             outcomes.add(outcome)
             cache.remove(profile)
+            ProfileState(ctx.settings.cache_dir, profile).remove()
             removed += 1
             who = entry.account.label() if entry is not None else "unknown account"
             suffix = " and revoked the sign-in at the server" if outcome == REVOKED else ""

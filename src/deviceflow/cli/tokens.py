@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from deviceflow.cache.base import TokenCache
     from deviceflow.cli.context import Context
+    from deviceflow.cli.state import ProfileState
     from deviceflow.core import Endpoints, HttpRequest, HttpResponse, Token
     from deviceflow.transports.base import Transport
 
@@ -121,6 +122,7 @@ class TokenManager:
         profile: which profile.
         transport: sends refresh requests.
         clock: wall clock (token expiry is stored as epoch seconds).
+        state: where each refresh and refusal is recorded (for ``status`` and ``doctor``).
     """
 
     def __init__(
@@ -130,6 +132,7 @@ class TokenManager:
         *,
         transport: Transport,
         clock: Callable[[], float],
+        state: ProfileState | None = None,
     ) -> None:
         self.cache = cache
         self.profile = profile
@@ -137,6 +140,7 @@ class TokenManager:
         self._clock = clock
         #: How many refresh requests this manager sent (for messages and tests).
         self.refreshes = 0
+        self.state = state
 
     def entry(self) -> CacheEntry:
         """The profile's cache entry.
@@ -189,7 +193,10 @@ class TokenManager:
 
             try:
                 token = self._refresh(entry, wanted)
-            except InvalidGrantError as exc:
+            except BaseException as exc:
+                self._record_failure(exc)
+                if not isinstance(exc, InvalidGrantError):
+                    raise
                 raise SignInRequiredError(
                     f"the server no longer accepts the saved sign-in ({exc.error}"
                     f"{': ' + exc.description if exc.description else ''}); sign in again with: "
@@ -201,7 +208,22 @@ class TokenManager:
                 now=self._clock(),
             )
             self.cache.save(self.profile, updated)
+            if self.state is not None:
+                now = self._clock()
+                rotated = bool(token.refresh_token) and token.refresh_token != entry.refresh_token
+                changes: dict[str, Any] = {"last_refresh_at": now, "last_error": None}
+                if rotated:
+                    changes["refresh_token_at"] = now
+                self.state.update(**changes)
             return token.access_token
+
+    def _record_failure(self, exc: BaseException) -> None:
+        if self.state is not None and isinstance(exc, Exception):
+            from deviceflow.cli.state import error_record
+
+            self.state.update(
+                last_error=error_record(exc, at=self._clock(), source=self.state.writer)
+            )
 
     def _refresh(self, entry: CacheEntry, scopes: Sequence[str]) -> Token:
         from deviceflow.client import DeviceFlowClient
@@ -241,8 +263,15 @@ class _TransportOnDemand:
 
 def manager_for(ctx: Context) -> TokenManager:
     """The :class:`TokenManager` of the context's profile; its transport is made on demand."""
+    from deviceflow.cli.state import ProfileState
+
+    profile = ctx.settings.profile
     return TokenManager(
-        ctx.cache(), ctx.settings.profile, transport=_TransportOnDemand(ctx), clock=ctx.world.clock
+        ctx.cache(),
+        profile,
+        transport=_TransportOnDemand(ctx),
+        clock=ctx.world.clock,
+        state=ProfileState(ctx.settings.cache_dir, profile),
     )
 
 

@@ -92,3 +92,56 @@ def start_retry_delay(exc: BaseException, attempt: int) -> "float | None":
     if attempt >= START_ATTEMPTS or not is_transient(exc):
         return None
     return float(2 ** (attempt - 1))
+
+
+#: ``deviceflow agent``'s default keepalive: refresh at least this often (seconds), so that a
+#: provider's idle expiry (Entra: 90 days without use, AADSTS700082) never closes on a device.
+KEEPALIVE = 86400.0
+#: How much earlier than the keepalive a refresh may fall, as a fraction (the jitter keeps a fleet
+#: of devices started together from refreshing in the same second).
+KEEPALIVE_JITTER = 0.1
+#: Refresh an access token when a quarter of its lifetime is left, but no earlier than this.
+REFRESH_AHEAD = 300.0
+#: Device codes sent in a row without an approval before re-linking backs off.
+RELINK_FREE_CODES = 3
+#: The first back-off after those codes, and the longest (seconds).
+RELINK_BACKOFF = 900.0
+RELINK_MAX_BACKOFF = 6 * 3600.0
+
+
+def next_refresh_at(
+    *,
+    expires_at: "float | None",
+    issued_at: float,
+    last_refresh_at: float,
+    keepalive: float,
+    jitter: float,
+) -> float:
+    """When an agent refreshes next: ahead of access-token expiry, and at least every keepalive.
+
+    Args:
+        expires_at: the access token's expiry (``None``: unknown, only the keepalive counts).
+        issued_at: when that access token was obtained (its lifetime is measured from there).
+        last_refresh_at: the last refresh (or sign-in); the keepalive counts from it.
+        keepalive: the longest gap between refreshes.
+        jitter: a number in ``[0, 1)`` from the caller's randomness; it moves the keepalive
+            earlier by up to :data:`KEEPALIVE_JITTER` of itself, never later.
+    """
+    due = last_refresh_at + keepalive * (1.0 - KEEPALIVE_JITTER * jitter)
+    if expires_at is not None:
+        ahead = min(REFRESH_AHEAD, max(0.0, expires_at - issued_at) / 4.0)
+        due = min(due, expires_at - ahead)
+    return due
+
+
+def relink_delay(codes: int) -> float:
+    """Seconds to wait before sending device code number ``codes + 1`` of one re-link.
+
+    The first :data:`RELINK_FREE_CODES` follow each other at once (a code expired unseen: here
+    is a fresh one); after that the wait doubles from :data:`RELINK_BACKOFF` up to
+    :data:`RELINK_MAX_BACKOFF`, so that an owner away for a week gets a few messages, not
+    hundreds.
+    """
+    if codes < RELINK_FREE_CODES:
+        return 0.0
+    return min(RELINK_BACKOFF * 2.0 ** (codes - RELINK_FREE_CODES), RELINK_MAX_BACKOFF)

@@ -19,6 +19,7 @@ from typing import Any
 
 from deviceflow.server.audit import AuditLog
 from deviceflow.server.grant._codes import urlsafe
+from deviceflow.server.grant._conditions import Conditions
 from deviceflow.server.grant._errors import GrantError
 from deviceflow.server.grant._policy import device_policy
 from deviceflow.server.grant._scopes import audience, narrow_scopes, reported_scope
@@ -75,13 +76,27 @@ class TokenService:
         absolute_expires_at: float | None = None,
     ) -> IssuedTokens:
         """Sign an access token (and an ID token for ``openid``, a refresh token for
-        ``offline_access``) for ``user``."""
+        ``offline_access``) for ``user``.
+
+        Raises:
+            GrantError: ``invalid_grant`` when an emulated sign-in condition refuses
+                (:mod:`._conditions`).
+        """
         settings = self._settings()
         lifetimes = settings.lifetimes
         policy = device_policy(tenant, client)  # every session here began with a device code
         scopes = policy.restrict(scopes)
         access_lifetime = policy.access_lifetime(lifetimes.access_token)
         now = self._clock()
+        Conditions(storage=self._storage, settings=self._settings).admit(
+            tenant=tenant,
+            client=client,
+            user=user,
+            family_id=family_id,
+            grant_type=grant_type,
+            now=now,
+            absolute_expires_at=absolute_expires_at,
+        )
         issued = int(now)
         sub = urlsafe(hashlib.sha256(f"{client.client_id}:{user.id}".encode()).digest()[:24])
         common = {

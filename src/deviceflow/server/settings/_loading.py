@@ -269,6 +269,8 @@ def _validate_policy(settings: Settings) -> None:
         if lifetime is not None and lifetime <= 0:
             raise SettingsError(f"{where}.device_access_token_lifetime: must be positive")
     for i, tenant in enumerate(settings.tenants):
+        if tenant.sign_in_frequency is not None and tenant.sign_in_frequency <= 0:
+            raise SettingsError(f"tenants[{i}].sign_in_frequency: must be positive")
         for network in tenant.trusted_networks:
             try:
                 ipaddress.ip_network(network, strict=False)
