@@ -19,7 +19,7 @@ from pathlib import Path
 
 # What ``deviceflow token`` imports on its way to a cached token (the argparse-free fast path).
 _CLI_TOKEN_IMPORTS = (
-    "import deviceflow.cli, deviceflow.cli.fastpath, deviceflow.cli.context,"
+    "import deviceflow.cli, deviceflow.cli.fastpath, deviceflow.cli.flags, deviceflow.cli.context,"
     " deviceflow.cli.settings, deviceflow.cli.tokens, deviceflow.cli.errors, deviceflow.cache.file"
 )
 # ``import deviceflow`` resolves its names on first use: this row is what a program that uses

@@ -36,22 +36,21 @@ HTTP 5xx and 429 answers are not exceptions: the core reports them while polling
 
 from __future__ import annotations
 
-from deviceflow.core._errors import (
-    OAUTH_ERRORS,
-    AccessDeniedError,
-    BadVerificationCodeError,
-    DeviceFlowError,
-    ExpiredTokenError,
-    InvalidClientError,
-    InvalidGrantError,
-    InvalidRequestError,
-    InvalidScopeError,
-    LocalProtocolError,
-    OAuthError,
-    RemoteProtocolError,
-    UnauthorizedClientError,
-    UnsupportedGrantTypeError,
-)
+# The protocol errors, defined in the core (which must stand alone), re-exported (``X as X``).
+from deviceflow.core._errors import OAUTH_ERRORS as OAUTH_ERRORS
+from deviceflow.core._errors import AccessDeniedError as AccessDeniedError
+from deviceflow.core._errors import BadVerificationCodeError as BadVerificationCodeError
+from deviceflow.core._errors import DeviceFlowError as DeviceFlowError
+from deviceflow.core._errors import ExpiredTokenError as ExpiredTokenError
+from deviceflow.core._errors import InvalidClientError as InvalidClientError
+from deviceflow.core._errors import InvalidGrantError as InvalidGrantError
+from deviceflow.core._errors import InvalidRequestError as InvalidRequestError
+from deviceflow.core._errors import InvalidScopeError as InvalidScopeError
+from deviceflow.core._errors import LocalProtocolError as LocalProtocolError
+from deviceflow.core._errors import OAuthError as OAuthError
+from deviceflow.core._errors import RemoteProtocolError as RemoteProtocolError
+from deviceflow.core._errors import UnauthorizedClientError as UnauthorizedClientError
+from deviceflow.core._errors import UnsupportedGrantTypeError as UnsupportedGrantTypeError
 from deviceflow.core._messages import HttpRequest
 
 __all__ = [

@@ -1,26 +1,6 @@
-"""Fixtures for the RFC 8628 conformance tests (the in-process harness)."""
+"""Fixtures for the RFC 8628 conformance tests: the in-process app (shared with
+tests/integration/server)."""
 
-from __future__ import annotations
+from tests.support.fixtures import anyio_backend, server, server_settings
 
-from collections.abc import AsyncIterator
-
-import pytest
-
-from deviceflow.server.settings import Settings
-from tests.integration.server.harness import Harness, harness_settings, running
-
-
-@pytest.fixture(scope="session")
-def server_settings() -> Settings:
-    return harness_settings()
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def server(server_settings: Settings, anyio_backend: str) -> AsyncIterator[Harness]:
-    async with running(server_settings) as harness:
-        yield harness
+__all__ = ["anyio_backend", "server", "server_settings"]

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from tests.integration.server.harness import CLIENT_ID, DEVICE_GRANT, Harness
+from tests.support.app_harness import CLIENT_ID, DEVICE_GRANT, Harness
 
 pytestmark = pytest.mark.anyio
 

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from tests.integration.server.harness import CLIENT_ID, Harness
+from tests.support.app_harness import CLIENT_ID, Harness
 
 pytestmark = pytest.mark.anyio
 

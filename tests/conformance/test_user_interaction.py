@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.server.harness import Harness, csrf_of
+from tests.support.app_harness import Harness
+from tests.support.pages import csrf_of
 
 pytestmark = pytest.mark.anyio
 

@@ -8,7 +8,7 @@ import pytest
 
 from deviceflow.server.storage import open_storage
 from deviceflow.server.storage.postgres import PostgresStorage, postgres_migrations
-from tests.contract.pg import fresh_database
+from tests.support.postgres import fresh_database
 
 
 def test_migrations_use_double_precision_for_times() -> None:

@@ -7,11 +7,10 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from tests.tools import ROOT
-
 from deviceflow.core import HttpRequest, HttpResponse
 from deviceflow.graph import GraphClient
 from deviceflow.transports import MockTransport
+from tests.support.tools import ROOT
 
 EXAMPLES = ROOT / "examples"
 
@@ -44,6 +43,33 @@ def test_presence_light_follows_presence_changes() -> None:
     assert sleeps == [30] * 4
     assert requests[0].url == "http://g.test/v1.0/me/presence"
     assert light.colour_for(None) == "off"
+
+
+def test_presence_light_waits_for_the_agent_when_the_sign_in_is_refused() -> None:
+    from deviceflow.cli.errors import SignInRequiredError
+    from deviceflow.errors import ConnectError
+
+    light = load("presence_light")
+    outcomes: list[object] = [
+        SignInRequiredError("refused"),
+        SignInRequiredError("refused"),
+        ConnectError("down"),
+        "Busy",
+    ]
+
+    def handler(request: HttpRequest) -> HttpResponse:
+        body = {"availability": outcomes.pop(0), "activity": "x"}
+        return HttpResponse(status=200, body=json.dumps(body).encode())
+
+    def token(*, force_refresh: bool = False) -> str:
+        if isinstance(outcomes[0], Exception):
+            raise outcomes.pop(0)  # type: ignore[misc]
+        return "tok"
+
+    graph = GraphClient(MockTransport(handler), token, base_url="http://g.test")
+    shown: list[str] = []
+    light.follow(graph, shown.append, interval=1, sleep=lambda _s: None, polls=4)
+    assert shown == [light.NEEDS_OWNER, light.NO_NETWORK, "red"]
 
 
 def test_custom_display_renders_events() -> None:
@@ -97,3 +123,34 @@ def test_custom_display_without_sign_in_exits_1(tmp_path: Path) -> None:
         assert display.run(src, dst) == 1
     assert "|expired_token       |" in out.read_text()
     assert display.render({"event": "unknown"}) == [" " * 20] * 4
+
+
+def test_systemd_unit_runs_the_agent_as_a_notify_service(tmp_path: Path) -> None:
+    import configparser
+    import shutil as sh
+
+    from tests.support.tools import require_tool
+
+    unit = EXAMPLES / "systemd" / "deviceflow-agent@.service"
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read_string(unit.read_text())
+    service = parser["Service"]
+    assert service["Type"] == "notify" and int(service["WatchdogSec"]) > 0
+    assert service["ExecStart"].endswith("deviceflow agent --profile %i")
+    assert service["KillSignal"] == "SIGTERM"
+    instance = tmp_path / "deviceflow-agent@lamp.service"
+    sh.copy(unit, instance)
+    analyze = require_tool("systemd-analyze", "apt-get install systemd")
+    done = subprocess.run(
+        [analyze, "verify", str(instance)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "deviceflow-agent@lamp.service" not in done.stderr  # no complaint about the unit
+
+
+def test_home_assistant_example_reads_the_notice_fields() -> None:
+    text = (EXAMPLES / "systemd" / "home-assistant.yaml").read_text()
+    for field in ("event", "user_code", "verification_uri", "verification_uri_complete"):
+        assert f"payload_json.{field}" in text or f"value_json.{field}" in text
+    assert "expires_at" in text

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from deviceflow.server.settings import Settings
-from tests.integration.server.harness import CONFIG, Harness, running
+from tests.support.app_harness import CONFIG, Harness, running
 
 pytestmark = pytest.mark.anyio
 

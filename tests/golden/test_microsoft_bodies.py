@@ -1,6 +1,6 @@
 """Golden shapes of every Microsoft response and error body (microsoft-identity reference).
 
-Each test drives the real app in process (``tests.integration.server.harness``) and compares the
+Each test drives the real app in process (``tests.support.app_harness``) and compares the
 body with the reference: member names, Entra's key order, JSON types (integers on v2.0, strings
 on v1) and AADSTS numbers. Values that are random (codes, tokens, ids) are checked by type.
 """
@@ -16,14 +16,7 @@ import pytest
 
 from deviceflow.server.security import hash_password
 from deviceflow.server.settings import Settings
-from tests.integration.server.harness import (
-    BOB,
-    CLIENT_ID,
-    CONFIG,
-    DEVICE_GRANT,
-    Harness,
-    running,
-)
+from tests.support.app_harness import BOB, CLIENT_ID, CONFIG, DEVICE_GRANT, Harness, running
 
 pytestmark = pytest.mark.anyio
 

@@ -15,10 +15,10 @@ the server has already acted on (a redeemed device code, a rotated refresh token
 exchange is logged in :attr:`FaultProxy.exchanges` so that tests can tell which failures the
 faults explain.
 
-With ``tls=`` the proxy terminates TLS with a self-signed certificate (:func:`self_signed_cert`)
-and forwards plain HTTP to the server; per new connection it may first inject a TLS fault
-(:data:`TLS_FAULTS`): a reset right after accept, a reset after reading the ClientHello, or a
-clean close in the middle of the handshake.
+With ``tls=`` the proxy terminates TLS with a self-signed certificate
+(:func:`tests.support.tls.self_signed_cert`) and forwards plain HTTP to the server; per new
+connection it may first inject a TLS fault (:data:`TLS_FAULTS`): a reset right after accept, a
+reset after reading the ClientHello, or a clean close in the middle of the handshake.
 
 Only loopback traffic, bounded: the proxy refuses to forward anywhere but 127.0.0.1, serves at
 most ``max_requests`` requests and stops by itself after ``lifetime`` seconds. It never logs
@@ -27,7 +27,6 @@ request or response bodies (they hold device codes and tokens).
 
 from __future__ import annotations
 
-import datetime
 import http.client
 import ipaddress
 import random
@@ -63,7 +62,6 @@ __all__ = [
     "TOO_MANY",
     "TOO_MANY_RETRY_AFTER",
     "TRUNCATE",
-    "self_signed_cert",
 ]
 
 PASS = "pass"  # forward untouched
@@ -511,62 +509,3 @@ def _close_quietly(sock: socket.socket) -> None:
         sock.close()
     except OSError:
         pass
-
-
-def self_signed_cert(folder: Path) -> tuple[Path, Path]:
-    """Write a self-signed certificate for 127.0.0.1 (its own CA) and its key; return both paths.
-
-    The certificate file doubles as the CA bundle a client trusts (``ca_bundle=``, or
-    ``SSL_CERT_FILE`` for the CLI).
-    """
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "deviceflow fault proxy")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    public = key.public_key()
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(public)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(public), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "proxy-cert.pem", folder / "proxy-key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    key_path.chmod(0o600)
-    return cert_path, key_path

@@ -20,7 +20,7 @@ from deviceflow.cache.keyring import SERVICE, KeyringSecrets
 from deviceflow.cli.tokens import TokenManager
 from deviceflow.core import HttpRequest, HttpResponse
 from deviceflow.transports import MockTransport
-from tests.secret_service import reselect_keyring_backend, running_secret_service
+from tests.support.secret_service import reselect_keyring_backend, running_secret_service
 from tests.unit.cli.fakeidp import BASE, FakeIdP, Harness
 
 

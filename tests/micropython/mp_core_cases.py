@@ -10,12 +10,14 @@ import json
 
 from deviceflow.core import (
     OAUTH_ERRORS,
+    START_ATTEMPTS,
     AccessDeniedError,
     AuthorizationPending,
     BadVerificationCodeError,
     DeviceCodeIssued,
     DeviceFlow,
     DeviceFlowError,
+    Discovery,
     Endpoints,
     ExpiredTokenError,
     HttpResponse,
@@ -37,6 +39,7 @@ from deviceflow.core import (
     microsoft_endpoints,
     parse_token_response,
     refresh_request,
+    start_retry_delay,
 )
 
 GRAPH = "https://graph.microsoft.com"
@@ -422,6 +425,20 @@ def test_values_are_immutable_and_comparable():
     assert AuthorizationPending(next_poll_at=1) == AuthorizationPending(next_poll_at=1)
     assert SlowDown(interval=10, next_poll_at=1) != SlowDown(interval=15, next_poll_at=1)
     _raises(ValueError, microsoft_endpoints, "bad/tenant")
+
+
+def test_driver_rules_start_retries_discovery_and_kept_refresh_token():
+    fault = RemoteProtocolError("busy", status=503)
+    delays = [start_retry_delay(fault, n) for n in range(1, START_ATTEMPTS + 1)]
+    assert delays == [1.0, 2.0, None]
+    assert start_retry_delay(InvalidClientError(status=400), 1) is None
+    discovery = Discovery("https://as.example.test")
+    assert len(discovery.requests) == 2
+    assert discovery.receive(_respond(404, b"Not Found")) is None
+    assert discovery.receive(_respond(200, {"token_endpoint": "x"})) is None
+    assert isinstance(discovery.failure(), RemoteProtocolError)
+    kept = parse_token_response(_respond(200, {"access_token": "A"}), 0, refresh_token="RT")
+    assert kept.refresh_token == "RT" and kept.replace(refresh_token="R2").access_token == "A"
 
 
 # --- runner ---------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.tools import require_node_package, require_tool
+from tests.support.tools import require_node_package, require_tool
 
 HERE = Path(__file__).resolve().parent
 CASES = HERE / "mp_core_cases.py"

@@ -11,42 +11,27 @@ The names below are resolved on first use (PEP 562), like :mod:`deviceflow`'s: i
 or the :class:`TokenCache` protocol (typing).
 """
 
+from deviceflow import _lazy_attributes
+
 # ``typing.TYPE_CHECKING`` without importing typing; type checkers treat the name as true.
 TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from deviceflow.cache._protocol import TokenCache
-    from deviceflow.cache.base import (
-        SCHEMA_VERSION,
-        AccessToken,
-        Account,
-        CacheCorruptError,
-        CacheEntry,
-        CacheError,
-        CacheLockTimeoutError,
-        CachePermissionError,
-        check_profile_name,
-    )
-    from deviceflow.cache.file import FileTokenCache, default_cache_dir
-    from deviceflow.cache.memory import MemoryTokenCache
+if TYPE_CHECKING:  # the public names for type checkers (``X as X``: re-exported)
+    from deviceflow.cache._protocol import TokenCache as TokenCache
+    from deviceflow.cache.base import SCHEMA_VERSION as SCHEMA_VERSION
+    from deviceflow.cache.base import AccessToken as AccessToken
+    from deviceflow.cache.base import Account as Account
+    from deviceflow.cache.base import CacheCorruptError as CacheCorruptError
+    from deviceflow.cache.base import CacheEntry as CacheEntry
+    from deviceflow.cache.base import CacheError as CacheError
+    from deviceflow.cache.base import CacheLockTimeoutError as CacheLockTimeoutError
+    from deviceflow.cache.base import CachePermissionError as CachePermissionError
+    from deviceflow.cache.base import check_profile_name as check_profile_name
+    from deviceflow.cache.file import FileTokenCache as FileTokenCache
+    from deviceflow.cache.file import default_cache_dir as default_cache_dir
+    from deviceflow.cache.memory import MemoryTokenCache as MemoryTokenCache
 del TYPE_CHECKING
 
-__all__ = [
-    "SCHEMA_VERSION",
-    "AccessToken",
-    "Account",
-    "CacheCorruptError",
-    "CacheEntry",
-    "CacheError",
-    "CacheLockTimeoutError",
-    "CachePermissionError",
-    "FileTokenCache",
-    "MemoryTokenCache",
-    "TokenCache",
-    "check_profile_name",
-    "default_cache_dir",
-]
-
-# Where each public name lives; resolved by ``__getattr__`` on first use.
+# Where each public name lives, resolved by ``__getattr__`` on first use; ``__all__`` is these.
 _MODULES: dict[str, str] = {
     "SCHEMA_VERSION": "deviceflow.cache.base",
     "AccessToken": "deviceflow.cache.base",
@@ -63,22 +48,5 @@ _MODULES: dict[str, str] = {
     "TokenCache": "deviceflow.cache._protocol",
 }
 
-
-def __getattr__(name: str) -> object:
-    """Import the module that defines public ``name``, keep the value here, and return it.
-
-    Raises:
-        AttributeError: ``name`` is not a public name of deviceflow.cache.
-    """
-    module = _MODULES.get(name)
-    if module is None:
-        raise AttributeError(f"module 'deviceflow.cache' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__all__ = sorted(_MODULES)
+__getattr__, __dir__ = _lazy_attributes(globals(), _MODULES)

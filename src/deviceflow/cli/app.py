@@ -9,13 +9,26 @@ from typing import TYPE_CHECKING
 
 from deviceflow.cli.context import Context, World, context_from_flags
 from deviceflow.cli.errors import run_guarded
+from deviceflow.cli.flags import SETTINGS, TOKEN
 
 if TYPE_CHECKING:
     from deviceflow.cli.login import LoginOptions
 
 __all__ = ["COMMANDS", "build_parser", "run"]
 
-COMMANDS = ("login", "token", "me", "graph", "accounts", "logout", "serve", "demo")
+COMMANDS = (
+    "login",
+    "token",
+    "me",
+    "graph",
+    "accounts",
+    "logout",
+    "status",
+    "doctor",
+    "agent",
+    "serve",
+    "demo",
+)
 
 EPILOG = """\
 exit codes:
@@ -32,28 +45,17 @@ settings come from flags, then DEVICEFLOW_* environment variables (DEVICEFLOW_CL
 DEVICEFLOW_TENANT, DEVICEFLOW_AUTHORITY, DEVICEFLOW_ISSUER, DEVICEFLOW_SCOPE, DEVICEFLOW_RESOURCE,
 DEVICEFLOW_GRAPH_URL, DEVICEFLOW_CACHE, DEVICEFLOW_PROFILE), then the config file
 (~/.config/deviceflow/config.ini or DEVICEFLOW_CLI_CONFIG).
+
+deviceflow doctor exits with the code of its first failed check (2 setup or app registration,
+3 sign-in required, 4 refused by policy or consent, 5 code expired, 6 network, 7 server).
 """
 
 
 def _settings_parent() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("settings")
-    group.add_argument("--profile", help="keep several apps/tenants apart (default: default)")
-    group.add_argument("--cache", metavar="DIR", help="token cache directory")
-    group.add_argument("--client-id", dest="client_id", metavar="ID", help="application id")
-    group.add_argument("--authority", metavar="URL", help="Microsoft-style authority URL")
-    group.add_argument("--tenant", help="tenant (default: organizations)")
-    group.add_argument("--issuer", metavar="URL", help="any RFC 8628 provider, via discovery")
-    group.add_argument(
-        "--scope", action="append", default=[], metavar="S", help="scope(s); repeatable"
-    )
-    group.add_argument("--resource", metavar="R", help="Microsoft v1 resource (v1 endpoints)")
-    group.add_argument(
-        "--graph-url", dest="graph_url", metavar="URL", help="Microsoft Graph base URL"
-    )
-    group.add_argument(
-        "--debug", action="store_true", help="show HTTP exchanges (secrets redacted)"
-    )
+    for option, spec in SETTINGS.items():
+        group.add_argument(option, **spec)
     return parent
 
 
@@ -82,6 +84,31 @@ def _add_login_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_agent_flags(parser: argparse.ArgumentParser) -> None:
+    from deviceflow.core._timing import KEEPALIVE
+
+    parser.add_argument(
+        "--keepalive",
+        type=float,
+        default=KEEPALIVE,
+        metavar="SECONDS",
+        help=f"refresh at least this often, jittered (default {KEEPALIVE:g}: one day)",
+    )
+    notify = parser.add_argument_group("notifiers (repeatable; also notify_* in the config file)")
+    for kind, metavar, text in (
+        ("command", "CMD", "run CMD with DEVICEFLOW_EVENT, DEVICEFLOW_USER_CODE ... set"),
+        ("webhook", "URL", "POST a JSON object to URL"),
+        ("mqtt", "URL", "publish to mqtt[s]://host:port/topic (retained)"),
+        ("email", "ADDRESS", "mail ADDRESS through --smtp"),
+    ):
+        notify.add_argument(
+            f"--notify-{kind}", action="append", default=[], metavar=metavar, help=text
+        )
+    notify.add_argument(
+        "--smtp", metavar="URL", help="mail server, smtp[s]://[user:pw@]host:port (localhost:25)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``deviceflow`` argument parser (``serve`` is dispatched before it)."""
     from deviceflow import __version__
@@ -100,14 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_login_flags(login)
 
     token = sub.add_parser("token", parents=parent, help="print a valid access token")
-    token.add_argument(
-        "--min-validity",
-        dest="min_validity",
-        type=float,
-        default=60.0,
-        metavar="SECONDS",
-        help="refresh when the token expires sooner than this (default 60)",
-    )
+    for option, spec in TOKEN.items():
+        token.add_argument(option, **spec)
 
     me = sub.add_parser("me", parents=parent, help="show the signed-in user (Graph /me)")
     me.add_argument("--json", action="store_true", help="print the raw JSON object")
@@ -122,6 +143,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     logout = sub.add_parser("logout", parents=parent, help="sign out (revoke, delete tokens)")
     logout.add_argument("--all", action="store_true", help="every profile")
+
+    status = sub.add_parser("status", parents=parent, help="sign-in, refresh and agent status")
+    status.add_argument("--json", action="store_true", help="print one JSON object")
+
+    doctor = sub.add_parser("doctor", parents=parent, help="check the setup, explain failures")
+    doctor.add_argument("--json", action="store_true", help="print one JSON object")
+
+    agent = sub.add_parser(
+        "agent", parents=parent, help="keep the sign-in fresh; re-link and notify when needed"
+    )
+    _add_agent_flags(agent)
 
     sub.add_parser("serve", help="run the authorization server (see: deviceflow serve --help)")
 
@@ -142,6 +174,18 @@ def _dispatch(command: str) -> Callable[[Context, argparse.Namespace], int]:
         from deviceflow.cli.demo import demo
 
         return demo
+    if command == "status":
+        from deviceflow.cli.status import status
+
+        return status
+    if command == "doctor":
+        from deviceflow.cli.doctor import doctor
+
+        return doctor
+    if command == "agent":
+        from deviceflow.cli.agent import agent
+
+        return agent
     handler: Callable[[Context, argparse.Namespace], int] = getattr(commands, command)
     return handler
 
@@ -155,24 +199,12 @@ def _login(ctx: Context, args: argparse.Namespace) -> int:
 
 def login_options(args: argparse.Namespace) -> LoginOptions:
     """The :class:`~deviceflow.cli.login.LoginOptions` from parsed flags."""
+    from dataclasses import fields
+
     from deviceflow.cli.login import LoginOptions
 
-    return LoginOptions(
-        json=args.json,
-        qr=args.qr,
-        qr_invert=args.qr_invert,
-        qr_file=args.qr_file,
-        timeout=args.timeout,
-    )
-
-
-def make_context(args: argparse.Namespace, world: World) -> Context:
-    """Resolve settings (flags, environment, config file) into a :class:`Context`.
-
-    Raises:
-        UsageError: invalid settings.
-    """
-    return context_from_flags(vars(args), world)
+    # The flags carry the options' own names (``--qr-invert`` is stored as ``qr_invert``).
+    return LoginOptions(**{field.name: getattr(args, field.name) for field in fields(LoginOptions)})
 
 
 def run(argv: Sequence[str], world: World | None = None) -> int:
@@ -191,7 +223,7 @@ def run(argv: Sequence[str], world: World | None = None) -> int:
         return 0 if exc.code in (0, None) else 2
 
     def body() -> int:
-        ctx = make_context(args, world)
+        ctx = context_from_flags(vars(args), world)
         return _dispatch(args.command)(ctx, args)
 
     return run_guarded(body, stderr=world.stderr)

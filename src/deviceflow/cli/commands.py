@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode
 
 from deviceflow.cache.base import CacheCorruptError
 from deviceflow.cli.context import Context
 from deviceflow.cli.errors import SignInRequiredError, UsageError
 from deviceflow.cli.panel import format_remaining
-from deviceflow.cli.tokens import TokenManager, manager_for
+from deviceflow.cli.state import ProfileState
+from deviceflow.cli.tokens import TokenManager, manager_for, print_token
 
 if TYPE_CHECKING:
     from deviceflow.cache.base import CacheEntry
@@ -22,20 +22,13 @@ __all__ = ["accounts", "graph", "logout", "me", "token"]
 GRAPH_METHODS = ("GET", "POST", "PATCH", "DELETE")
 
 
-def _manager(ctx: Context) -> TokenManager:
-    return manager_for(ctx)
-
-
 def token(ctx: Context, args: argparse.Namespace) -> int:
-    """Print a valid access token (and nothing else) on stdout.
+    """Print a valid access token (and nothing else) on stdout (see :func:`print_token`).
 
     Raises:
         SignInRequiredError: nobody signed in, or the refresh token was rejected.
     """
-    scopes = tuple(ctx.settings.scopes) if args.scope else ()
-    value = _manager(ctx).access_token(scopes, min_validity=float(args.min_validity))
-    ctx.out(value)
-    return 0
+    return print_token(ctx, vars(args))
 
 
 def graph_client(ctx: Context, manager: TokenManager, scopes: tuple[str, ...] = ()) -> GraphClient:
@@ -61,7 +54,7 @@ def me(ctx: Context, args: argparse.Namespace) -> int:
         GraphError: Graph refused.
         SignInRequiredError: nobody signed in.
     """
-    user = graph_client(ctx, _manager(ctx)).get("/v1.0/me")
+    user = graph_client(ctx, manager_for(ctx)).get("/v1.0/me")
     if args.json:
         _print_json(ctx, user)
         return 0
@@ -101,7 +94,7 @@ def graph(ctx: Context, args: argparse.Namespace) -> int:
     if args.all and method != "GET":
         raise UsageError("--all only works with GET")
     scopes = tuple(ctx.settings.scopes) if args.scope else ()
-    client = graph_client(ctx, _manager(ctx), scopes)
+    client = graph_client(ctx, manager_for(ctx), scopes)
     if args.all:
         _print_json(ctx, client.get_all(words[0]))
     else:
@@ -156,46 +149,24 @@ def accounts(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def _revoke(ctx: Context, entry: CacheEntry) -> bool:
-    """RFC 7009: revoke the refresh token (which revokes the grant); report, never fail."""
-    from deviceflow.core import HttpRequest
-    from deviceflow.errors import TransportError
-
-    if not entry.revocation_url or not entry.refresh_token:
-        return False
-    request = HttpRequest(
-        method="POST",
-        url=entry.revocation_url,
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-        body=urlencode(
-            {
-                "token": entry.refresh_token,
-                "token_type_hint": "refresh_token",
-                "client_id": entry.client_id,
-            }
-        ).encode(),
-    )
-    try:
-        response = ctx.transport.handle_request(request, timeout=15.0)
-    except TransportError as exc:
-        ctx.say(f"Could not reach the server to revoke the sign-in ({exc}); removed it locally.")
-        return False
-    if response.status != 200:
-        ctx.say(f"The server refused to revoke the sign-in (HTTP {response.status}).")
-        return False
-    return True
-
-
 def logout(ctx: Context, args: argparse.Namespace) -> int:
-    """Revoke at the server when possible and delete the local tokens.
+    """Revoke the sign-in at the server (RFC 7009), then delete the local tokens.
+
+    The tokens are deleted whatever the server says. The exit code is 0 when every sign-in was
+    revoked (or the server offers no revocation, which is said), 6 when a server could not be
+    reached and 7 when one refused: the local logout happened, the server-side one did not.
 
     Raises:
         SignInRequiredError: the profile has no cached account (without ``--all``).
         CacheError: the cache cannot be changed.
     """
+    from deviceflow.cli.errors import EXIT_NETWORK, EXIT_SERVER
+    from deviceflow.cli.revoke import REFUSED, REVOKED, UNREACHABLE, revoke
+
     cache = ctx.cache()
     profiles = cache.profiles() if args.all else [ctx.settings.profile]
     removed = 0
+    outcomes: set[str] = set()
     for profile in profiles:
         with cache.lock(profile):
             try:
@@ -205,12 +176,18 @@ def logout(ctx: Context, args: argparse.Namespace) -> int:
                 entry = None  # already set aside by the cache
             if entry is None and not args.all:
                 raise SignInRequiredError(f"not signed in (profile {profile!r}); nothing to do")
-            revoked = entry is not None and _revoke(ctx, entry)
+            outcome, detail = revoke(ctx, entry) if entry is not None else ("", "")
+            outcomes.add(outcome)
             cache.remove(profile)
+            ProfileState(ctx.settings.cache_dir, profile).remove()
             removed += 1
             who = entry.account.label() if entry is not None else "unknown account"
-            suffix = " and revoked the sign-in at the server" if revoked else ""
+            suffix = " and revoked the sign-in at the server" if outcome == REVOKED else ""
             ctx.say(f"Signed out of {who} (profile {profile}){suffix}.")
+            if detail:
+                ctx.say(f"{detail} The local tokens were removed.")
     if args.all and not removed:
         ctx.say("No cached accounts.")
-    return 0
+    if UNREACHABLE in outcomes:
+        return EXIT_NETWORK
+    return EXIT_SERVER if REFUSED in outcomes else 0

@@ -16,7 +16,7 @@ import time
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
-    from typing import TextIO
+    from typing import Any, TextIO
 
     from deviceflow.cache.base import TokenCache
     from deviceflow.cli.settings import CliSettings
@@ -35,7 +35,9 @@ class World:
     """Streams, environment, clocks and network of one CLI run (real ones by default).
 
     ``home`` is the user's home directory (default ``~``); ``cache_factory``, when given, makes
-    the token cache from the settings' cache directory instead of :class:`FileTokenCache`.
+    the token cache from the settings' cache directory instead of :class:`FileTokenCache`;
+    ``resolve`` (``socket.getaddrinfo``'s signature; default: that function) looks host names up
+    for ``deviceflow doctor``.
     """
 
     __slots__ = (
@@ -48,6 +50,7 @@ class World:
         "sleep",
         "make_transport",
         "cache_factory",
+        "resolve",
     )
 
     def __init__(
@@ -62,16 +65,16 @@ class World:
         sleep: Callable[[float], None] = time.sleep,
         make_transport: Callable[[], Transport] = _default_transport,
         cache_factory: Callable[[str], TokenCache] | None = None,
+        resolve: Callable[..., list[Any]] | None = None,
     ) -> None:
         self.stdout: TextIO = sys.stdout if stdout is None else stdout
         self.stderr: TextIO = sys.stderr if stderr is None else stderr
         self.environ: Mapping[str, str] = dict(os.environ) if environ is None else environ
         self.home: str | os.PathLike[str] = os.path.expanduser("~") if home is None else home
-        self.clock = clock
-        self.monotonic = monotonic
-        self.sleep = sleep
+        self.clock, self.monotonic, self.sleep = clock, monotonic, sleep
         self.make_transport = make_transport
         self.cache_factory = cache_factory
+        self.resolve = resolve
 
 
 class Context:

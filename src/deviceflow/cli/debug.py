@@ -39,8 +39,12 @@ _HIDDEN = "[redacted]"
 _QUERY_CODE = re.compile(r"(?i)(user_code|code)=[^&#\s\"]*")
 
 
+_USERINFO_PASSWORD = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://[^/@:]*):[^/@]*@")
+
+
 def redact_url(url: str) -> str:
-    """``url`` with code-bearing query parameters hidden."""
+    """``url`` with code-bearing query parameters and a userinfo password hidden."""
+    url = _USERINFO_PASSWORD.sub(lambda m: f"{m.group(1)}:{_HIDDEN}@", url)
     return _QUERY_CODE.sub(lambda m: f"{m.group(1)}={_HIDDEN}", url)
 
 

@@ -10,6 +10,7 @@ per line to stdout (``code``, ``pending``, ``slow_down``, ``retrying``, then ``s
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,12 +27,23 @@ from deviceflow.cli.panel import (
     render_qr,
     render_status,
 )
+from deviceflow.cli.state import ProfileState, error_record
 
 if TYPE_CHECKING:
-    from deviceflow.client import DeviceFlowClient, PendingEvent
-    from deviceflow.core import DeviceCodeIssued
+    from collections.abc import Sequence
 
-__all__ = ["HumanDisplay", "JsonDisplay", "LoginOptions", "error_fields", "run_login"]
+    from deviceflow.cache.base import TokenCache
+    from deviceflow.client import DeviceFlowClient, PendingEvent
+    from deviceflow.core import DeviceCodeIssued, Token
+
+__all__ = [
+    "HumanDisplay",
+    "JsonDisplay",
+    "LoginOptions",
+    "error_fields",
+    "run_login",
+    "store_sign_in",
+]
 
 _CLEAR_LINE = "\r\x1b[2K"
 
@@ -268,14 +280,24 @@ def run_login(ctx: Context, options: LoginOptions) -> CacheEntry:
         return _sign_in(ctx, options, display)
     except BaseException as exc:
         display.failed(*error_fields(exc))
+        _record_failure(ctx, exc)
         raise
 
 
+def _record_failure(ctx: Context, exc: BaseException) -> None:
+    """Keep a refused sign-in (denied, expired, a policy) for ``status`` and ``doctor``."""
+    from deviceflow.errors import DeviceFlowError
+
+    if isinstance(exc, DeviceFlowError) and os.path.isdir(ctx.settings.cache_dir):
+        # Without the profile's lock: a failed sign-in touched no token, and the write is atomic.
+        state = ProfileState(ctx.settings.cache_dir, ctx.settings.profile, writer="login")
+        state.update(last_error=error_record(exc, at=ctx.world.clock(), source=state.writer))
+
+
 def _sign_in(ctx: Context, options: LoginOptions, display: Display) -> CacheEntry:
-    from deviceflow.cli.tokens import new_entry
     from deviceflow.errors import FlowCancelledError
 
-    world, s = ctx.world, ctx.settings
+    s = ctx.settings
     cache = ctx.cache()  # refuses an unusable keyring before the user signs in
     client = make_client(ctx)
     scopes = () if s.resource else s.scopes
@@ -307,28 +329,50 @@ def _sign_in(ctx: Context, options: LoginOptions, display: Display) -> CacheEntr
         raise ExpiredError(
             f"no approval within --timeout {options.timeout:g} s; run deviceflow login again"
         ) from exc
-    assert client.endpoints is not None
-    entry = new_entry(
-        token,
-        client_id=client.client_id,
-        endpoints=client.endpoints,
-        scopes=scopes,
-        resource=s.resource,
-        now=world.clock(),
-    )
-    with cache.lock(s.profile):
-        cache.save(s.profile, entry)
+    entry = store_sign_in(ctx, cache, client, token, scopes, s.resource)
     expires_on = int(entry.access_tokens[0].expires_at)
     display.signed_in(entry.account, expires_on)
     return entry
 
 
-def _screen(issued: DeviceCodeIssued) -> LoginScreen:
-    return LoginScreen(
-        user_code=issued.user_code,
-        verification_uri=issued.verification_uri,
-        verification_uri_complete=issued.verification_uri_complete,
-        message=issued.message,
-        expires_at=issued.expires_at,
-        interval=issued.interval,
+def store_sign_in(
+    ctx: Context,
+    cache: TokenCache,
+    client: DeviceFlowClient,
+    token: Token,
+    scopes: Sequence[str],
+    resource: str | None,
+    **state: Any,
+) -> CacheEntry:
+    """Save a new sign-in in the profile (under its lock) and start its state afresh.
+
+    ``state`` adds fields to the profile's state (the agent's ``relinked_at``). Returns the entry.
+
+    Raises:
+        CacheError: the cache cannot be written.
+    """
+    from deviceflow.cli.tokens import new_entry
+
+    assert client.endpoints is not None
+    profile, now = ctx.settings.profile, ctx.world.clock()
+    entry = new_entry(
+        token,
+        client_id=client.client_id,
+        endpoints=client.endpoints,
+        scopes=scopes,
+        resource=resource,
+        now=now,
     )
+    with cache.lock(profile):
+        cache.save(profile, entry)
+        ProfileState(ctx.settings.cache_dir, profile).update(
+            signed_in_at=now, refresh_token_at=now, last_refresh_at=None, last_error=None, **state
+        )
+    return entry
+
+
+def _screen(issued: DeviceCodeIssued) -> LoginScreen:
+    from dataclasses import fields
+
+    # What the panel shows is the event's attributes of the same names.
+    return LoginScreen(**{field.name: getattr(issued, field.name) for field in fields(LoginScreen)})

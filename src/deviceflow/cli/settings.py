@@ -67,7 +67,15 @@ _KEYS = {
     "graph_url": "DEVICEFLOW_GRAPH_URL",
     "cache": "DEVICEFLOW_CACHE",
     "keyring": "DEVICEFLOW_KEYRING",
+    # ``deviceflow agent``'s notifiers (one per line in the config file) and mail server.
+    "notify_command": "DEVICEFLOW_NOTIFY_COMMAND",
+    "notify_webhook": "DEVICEFLOW_NOTIFY_WEBHOOK",
+    "notify_mqtt": "DEVICEFLOW_NOTIFY_MQTT",
+    "notify_email": "DEVICEFLOW_NOTIFY_EMAIL",
+    "smtp": "DEVICEFLOW_SMTP",
 }
+#: The notifier kinds, in the order they are tried.
+NOTIFIERS = ("command", "webhook", "mqtt", "email")
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -88,6 +96,10 @@ class CliSettings:
         cache_dir: where the token files live.
         keyring: keep the tokens in the OS keyring (``login --keyring``, ``DEVICEFLOW_KEYRING``,
             ``keyring = true``); the token files then hold only the rest.
+        notify: ``deviceflow agent``'s notifiers, ``(kind, target)`` pairs (kinds:
+            :data:`NOTIFIERS`).
+        smtp: the mail server for e-mail notifiers, ``smtp://[user:password@]host[:port]`` or
+            ``smtps://...`` (default ``smtp://localhost:25``).
 
     Immutable, compared and shown member by member (a plain class: ``deviceflow token`` does not
     import dataclasses); :meth:`replace` makes a changed copy.
@@ -104,6 +116,8 @@ class CliSettings:
         "graph_url",
         "cache_dir",
         "keyring",
+        "notify",
+        "smtp",
     )
     profile: str
     client_id: str | None
@@ -115,6 +129,8 @@ class CliSettings:
     graph_url: str
     cache_dir: str
     keyring: bool
+    notify: tuple[tuple[str, str], ...]
+    smtp: str | None
 
     def __init__(
         self,
@@ -129,18 +145,12 @@ class CliSettings:
         graph_url: str,
         cache_dir: str,
         keyring: bool = False,
+        notify: tuple[tuple[str, str], ...] = (),
+        smtp: str | None = None,
     ) -> None:
-        set_ = object.__setattr__  # the class refuses plain assignment
-        set_(self, "profile", profile)
-        set_(self, "client_id", client_id)
-        set_(self, "issuer", issuer)
-        set_(self, "authority", authority)
-        set_(self, "tenant", tenant)
-        set_(self, "scopes", scopes)
-        set_(self, "resource", resource)
-        set_(self, "graph_url", graph_url)
-        set_(self, "cache_dir", cache_dir)
-        set_(self, "keyring", keyring)
+        given = locals()
+        for name in self.__slots__:
+            object.__setattr__(self, name, given[name])  # the class refuses plain assignment
 
     def replace(self, **changes: Any) -> CliSettings:
         """A copy with ``changes`` (member name -> new value)."""
@@ -313,6 +323,12 @@ def resolve_settings(
         if keyring.strip().lower() not in _TRUE + _FALSE:
             raise UsageError(f"keyring must be true or false, not {keyring!r}")
         keyring = keyring.strip().lower() in _TRUE
+    notify: list[tuple[str, str]] = []
+    for kind in NOTIFIERS:
+        given = pick(f"notify_{kind}")
+        values = given if isinstance(given, list) else str(given or "").splitlines()
+        notify += [(kind, str(v).strip()) for v in values if str(v).strip()]
+    smtp = pick("smtp")
     return CliSettings(
         profile=profile,
         client_id=str(client_id) if client_id else None,
@@ -324,6 +340,8 @@ def resolve_settings(
         graph_url=graph_url,
         cache_dir=cache_dir,
         keyring=bool(keyring),
+        notify=tuple(notify),
+        smtp=str(smtp) if smtp else None,
     )
 
 

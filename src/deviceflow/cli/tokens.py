@@ -11,16 +11,18 @@ from __future__ import annotations
 
 from deviceflow.cache.base import AccessToken, Account, CacheEntry
 from deviceflow.cli.errors import SignInRequiredError
+from deviceflow.core import REFRESH_MARGIN
 
 # ``typing.TYPE_CHECKING`` without importing typing (``deviceflow token`` loads this module);
 # type checkers treat the name as true.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from typing import Any
 
     from deviceflow.cache.base import TokenCache
     from deviceflow.cli.context import Context
+    from deviceflow.cli.state import ProfileState
     from deviceflow.core import Endpoints, HttpRequest, HttpResponse, Token
     from deviceflow.transports.base import Transport
 
@@ -31,6 +33,7 @@ __all__ = [
     "account_from_token",
     "manager_for",
     "new_entry",
+    "print_token",
 ]
 
 #: Lifetime assumed when a server omits ``expires_in`` (RFC 6749 §5.1 makes it optional).
@@ -119,6 +122,7 @@ class TokenManager:
         profile: which profile.
         transport: sends refresh requests.
         clock: wall clock (token expiry is stored as epoch seconds).
+        state: where each refresh and refusal is recorded (for ``status`` and ``doctor``).
     """
 
     def __init__(
@@ -128,6 +132,7 @@ class TokenManager:
         *,
         transport: Transport,
         clock: Callable[[], float],
+        state: ProfileState | None = None,
     ) -> None:
         self.cache = cache
         self.profile = profile
@@ -135,6 +140,7 @@ class TokenManager:
         self._clock = clock
         #: How many refresh requests this manager sent (for messages and tests).
         self.refreshes = 0
+        self.state = state
 
     def entry(self) -> CacheEntry:
         """The profile's cache entry.
@@ -152,7 +158,7 @@ class TokenManager:
         self,
         scopes: Sequence[str] = (),
         *,
-        min_validity: float = 60.0,
+        min_validity: float = REFRESH_MARGIN,
         force_refresh: bool = False,
     ) -> str:
         """A token valid for at least ``min_validity`` seconds, covering ``scopes``.
@@ -187,7 +193,10 @@ class TokenManager:
 
             try:
                 token = self._refresh(entry, wanted)
-            except InvalidGrantError as exc:
+            except BaseException as exc:
+                self._record_failure(exc)
+                if not isinstance(exc, InvalidGrantError):
+                    raise
                 raise SignInRequiredError(
                     f"the server no longer accepts the saved sign-in ({exc.error}"
                     f"{': ' + exc.description if exc.description else ''}); sign in again with: "
@@ -199,7 +208,22 @@ class TokenManager:
                 now=self._clock(),
             )
             self.cache.save(self.profile, updated)
+            if self.state is not None:
+                now = self._clock()
+                rotated = bool(token.refresh_token) and token.refresh_token != entry.refresh_token
+                changes: dict[str, Any] = {"last_refresh_at": now, "last_error": None}
+                if rotated:
+                    changes["refresh_token_at"] = now
+                self.state.update(**changes)
             return token.access_token
+
+    def _record_failure(self, exc: BaseException) -> None:
+        if self.state is not None and isinstance(exc, Exception):
+            from deviceflow.cli.state import error_record
+
+            self.state.update(
+                last_error=error_record(exc, at=self._clock(), source=self.state.writer)
+            )
 
     def _refresh(self, entry: CacheEntry, scopes: Sequence[str]) -> Token:
         from deviceflow.client import DeviceFlowClient
@@ -239,9 +263,36 @@ class _TransportOnDemand:
 
 def manager_for(ctx: Context) -> TokenManager:
     """The :class:`TokenManager` of the context's profile; its transport is made on demand."""
+    from deviceflow.cli.state import ProfileState
+
+    profile = ctx.settings.profile
     return TokenManager(
-        ctx.cache(), ctx.settings.profile, transport=_TransportOnDemand(ctx), clock=ctx.world.clock
+        ctx.cache(),
+        profile,
+        transport=_TransportOnDemand(ctx),
+        clock=ctx.world.clock,
+        state=ProfileState(ctx.settings.cache_dir, profile),
     )
+
+
+def print_token(ctx: Context, flags: Mapping[str, object]) -> int:
+    """``deviceflow token``: print a valid access token (and nothing else) on stdout.
+
+    Args:
+        ctx: the run's context.
+        flags: the parsed flags by argparse destination (``scope``, ``min_validity``).
+
+    Returns:
+        The exit code, 0.
+
+    Raises:
+        SignInRequiredError: nobody signed in, or the refresh token was rejected.
+    """
+    scopes = tuple(ctx.settings.scopes) if flags["scope"] else ()
+    min_validity = flags["min_validity"]
+    assert isinstance(min_validity, int | float)
+    ctx.out(manager_for(ctx).access_token(scopes, min_validity=float(min_validity)))
+    return 0
 
 
 def _flag(profile: str) -> str:

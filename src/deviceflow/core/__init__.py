@@ -8,6 +8,7 @@ from ._endpoints import (
     DIALECT_RFC8628,
     DIALECT_V1,
     DIALECT_V2,
+    Discovery,
     Endpoints,
     discovery_requests,
     endpoints_from_metadata,
@@ -35,6 +36,7 @@ from ._flow import DeviceFlow
 from ._messages import HttpRequest, HttpResponse
 from ._refresh import parse_token_response, refresh_request
 from ._state import AWAITING_DEVICE_CODE, AWAITING_TOKEN, DONE, ERROR, IDLE, WAITING
+from ._timing import REFRESH_MARGIN, START_ATTEMPTS, is_transient, start_retry_delay
 from ._token import Token
 
 __all__ = [
@@ -47,6 +49,8 @@ __all__ = [
     "ERROR",
     "IDLE",
     "OAUTH_ERRORS",
+    "REFRESH_MARGIN",
+    "START_ATTEMPTS",
     "WAITING",
     "AccessDeniedError",
     "AuthorizationPending",
@@ -54,6 +58,7 @@ __all__ = [
     "DeviceCodeIssued",
     "DeviceFlow",
     "DeviceFlowError",
+    "Discovery",
     "Endpoints",
     "ExpiredTokenError",
     "HttpRequest",
@@ -73,8 +78,10 @@ __all__ = [
     "UnsupportedGrantTypeError",
     "discovery_requests",
     "endpoints_from_metadata",
+    "is_transient",
     "microsoft_endpoints",
     "oauth_error_class",
     "parse_token_response",
     "refresh_request",
+    "start_retry_delay",
 ]

@@ -5,9 +5,10 @@ Three ways to get :class:`Endpoints`:
 - explicit URLs: ``Endpoints(device_authorization_url=..., token_url=..., dialect="rfc8628")``;
 - a Microsoft authority (any host: public, sovereign clouds, our own server) and tenant
   (``common``, ``organizations``, ``consumers``, a GUID or a domain): :func:`microsoft_endpoints`;
-- an issuer's metadata (OpenID Connect Discovery, or RFC 8414 §3): send the requests from
-  :func:`discovery_requests` in order and pass the first useful answer to
-  :func:`endpoints_from_metadata`.
+- an issuer's metadata (OpenID Connect Discovery, or RFC 8414 §3): send the requests of a
+  :class:`Discovery` in order and hand each answer back until one gives endpoints (or, by hand,
+  send :func:`discovery_requests` and pass the first useful answer to
+  :func:`endpoints_from_metadata`).
 
 The dialect decides the request shapes: ``"v2"`` (Microsoft v2.0: ``scope``, ``device_code``,
 ``client_info=1``), ``"v1"`` (Microsoft v1: ``resource``, device code sent as ``code``) or
@@ -113,23 +114,6 @@ class Endpoints(_Frozen):
         self._set("revocation_url", _check_url("revocation_url", revocation_url, optional=True))
         self._set("issuer", _check_url("issuer", issuer, optional=True))
         self._set("dialect", dialect)
-
-    def _values(self) -> "tuple[object, ...]":
-        return (
-            self.device_authorization_url,
-            self.token_url,
-            self.revocation_url,
-            self.issuer,
-            self.dialect,
-        )
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Endpoints):
-            return NotImplemented
-        return self._values() == other._values()
-
-    def __hash__(self) -> int:
-        return hash(self._values())
 
     def __repr__(self) -> str:
         return (
@@ -328,3 +312,57 @@ def endpoints_from_metadata(
         issuer=issuer,
         dialect=dialect if dialect is not None else _guess_dialect(device_url),
     )
+
+
+class Discovery:
+    """Finding an issuer's endpoints: which metadata URLs to try, in order, and when to stop.
+
+    A driver sends each of :attr:`requests` in turn and hands the answer to :meth:`receive`; the
+    first usable document wins. A non-2xx answer or an unusable document moves on to the next
+    URL; when none is left, :meth:`failure` says why::
+
+        discovery = Discovery(issuer)
+        for request in discovery.requests:
+            endpoints = discovery.receive(send(request))
+            if endpoints is not None:
+                break
+        else:
+            raise discovery.failure()
+
+    Args:
+        issuer: the issuer identifier (an http(s) URL without a query).
+
+    Attributes:
+        issuer: the issuer asked about.
+        requests: the metadata requests (:func:`discovery_requests`).
+        error: why the last unusable document was rejected, or ``None``.
+
+    Raises:
+        ValueError: ``issuer`` is not an http(s) URL, or has a query.
+    """
+
+    __slots__ = ("issuer", "requests", "error")
+
+    def __init__(self, issuer: str) -> None:
+        self.issuer = issuer
+        self.requests = discovery_requests(issuer)
+        self.error: "RemoteProtocolError | None" = None
+
+    def receive(self, response: HttpResponse) -> "Endpoints | None":
+        """The endpoints in ``response``, or ``None`` to try the next request."""
+        if not 200 <= response.status <= 299:
+            return None
+        try:
+            return endpoints_from_metadata(response, issuer=self.issuer)
+        except RemoteProtocolError as exc:
+            self.error = exc
+            return None
+
+    def failure(self) -> RemoteProtocolError:
+        """The error to raise when no request gave endpoints: the last rejection, if any."""
+        if self.error is not None:
+            return self.error
+        return RemoteProtocolError(
+            "no usable discovery document (with a device_authorization_endpoint) for issuer "
+            + self.issuer
+        )

@@ -30,27 +30,15 @@ def _text(name: str, value: object, *, optional: bool = False) -> "str | None":
 
 
 class _Event(_Frozen):
-    """Shared equality and repr; subclasses list their ``_fields`` and the ones to ``_hide``."""
+    """A repr of every slot; subclasses name the slots to ``_hide`` (equality: ``_Frozen``)."""
 
     __slots__ = ()
-    _fields: "tuple[str, ...]" = ()
     _hide: "tuple[str, ...]" = ()
 
-    def _values(self) -> "tuple[object, ...]":
-        return tuple(getattr(self, name) for name in self._fields)
-
-    def __eq__(self, other: object) -> bool:
-        if type(other) is not type(self):
-            return NotImplemented
-        assert isinstance(other, _Event)
-        return self._values() == other._values()
-
-    def __hash__(self) -> int:
-        return hash((type(self).__name__, self._values()))
-
     def __repr__(self) -> str:
+        names: "tuple[str, ...]" = type(self).__slots__
         parts = []
-        for name in self._fields:
+        for name in names:
             value = "<hidden>" if name in self._hide else repr(getattr(self, name))
             parts.append(name + "=" + value)
         return type(self).__name__ + "(" + ", ".join(parts) + ")"
@@ -81,7 +69,6 @@ class DeviceCodeIssued(_Event):
         "interval",
         "next_poll_at",
     )
-    _fields = __slots__
     _hide = ("user_code", "verification_uri_complete", "message")
 
     if TYPE_CHECKING:
@@ -126,7 +113,6 @@ class AuthorizationPending(_Event):
     """
 
     __slots__ = ("next_poll_at",)
-    _fields = __slots__
 
     if TYPE_CHECKING:
         next_poll_at: float
@@ -144,7 +130,6 @@ class SlowDown(_Event):
     """
 
     __slots__ = ("interval", "next_poll_at")
-    _fields = __slots__
 
     if TYPE_CHECKING:
         interval: float
@@ -173,7 +158,6 @@ class Retrying(_Event):
     """
 
     __slots__ = ("reason", "attempt", "next_poll_at", "status", "retry_after")
-    _fields = __slots__
 
     if TYPE_CHECKING:
         reason: str
@@ -212,7 +196,6 @@ class TokenIssued(_Event):
     """
 
     __slots__ = ("token",)
-    _fields = __slots__
 
     if TYPE_CHECKING:
         token: Token

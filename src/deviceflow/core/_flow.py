@@ -17,10 +17,11 @@ event and the time of the next poll; it never sleeps and never reads a clock. A 
         else:
             event = flow.receive(response, now())              # Pending / SlowDown / Retrying
 
-Timing rules (RFC 8628 §3.5, and the client checklist): the first poll comes one ``interval``
-after the code was issued; ``slow_down`` adds 5 s for the rest of the flow; ``next_poll_at`` is
-padded for clock drift (×1.2, ×1.4 once the server has said ``slow_down``); transient failures
-back off exponentially up to a cap, honouring ``Retry-After``; ``next_poll_at`` never passes
+Timing rules (RFC 8628 §3.5 and the client checklist; the numbers and formulas live in
+``_timing``, which the drivers share): the first poll comes one padded ``interval`` after the code
+was issued; ``slow_down`` adds 5 s for the rest of the flow; ``next_poll_at`` is padded for clock
+drift (×1.2, ×1.4 once the server has said ``slow_down``); transient failures back off
+exponentially up to a cap, honouring ``Retry-After``; ``next_poll_at`` never passes
 ``expires_at``, and a poll at or after ``expires_at`` raises :class:`ExpiredTokenError`.
 
 Legal calls per state live in ``_state.TRANSITIONS``; anything else raises
@@ -36,7 +37,6 @@ from ._codec import (
     is_transient_status,
     oauth_error,
     optional_str,
-    parse_number,
     required_str,
     retry_after,
     seconds,
@@ -68,6 +68,13 @@ from ._state import (
     WAITING,
     next_state,
 )
+from ._timing import (
+    DEFAULT_EXPIRES_IN,
+    DEFAULT_INTERVAL,
+    backoff,
+    padded_wait,
+    slowed_interval,
+)
 from ._token import token_from_json
 from ._validate import is_text
 
@@ -81,17 +88,6 @@ if TYPE_CHECKING:
     Event = DeviceCodeIssued | AuthorizationPending | SlowDown | Retrying | TokenIssued
 
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-#: RFC 8628 §3.2: "If no value is provided, clients MUST use 5 as the default."
-DEFAULT_INTERVAL = 5
-#: Used when the server omits the REQUIRED ``expires_in`` (as MSAL does).
-DEFAULT_EXPIRES_IN = 1800
-#: RFC 8628 §3.5: "the interval MUST be increased by 5 seconds".
-SLOW_DOWN_STEP = 5
-#: Padding of every wait for clock drift, before and after the first ``slow_down``.
-PADDING = 1.2
-PADDING_AFTER_SLOW_DOWN = 1.4
-#: The longest back-off between polls after transient failures (unless the interval is longer).
-MAX_BACKOFF = 60.0
 _WHAT_DEVICE = "device authorization response"
 _WHAT_TOKEN = "token response"
 
@@ -357,7 +353,7 @@ class DeviceFlow:
         self.expires_at = now + expires_in
         # A zero interval would let us hammer the server; one second is the floor.
         self.interval = max(int(interval or 0), 1)
-        next_poll_at = self._schedule(now, self.interval * PADDING)
+        next_poll_at = self._schedule(now, padded_wait(self.interval, False))
         self._advance(DEVICE_CODE_ISSUED)
         return DeviceCodeIssued(
             user_code=user_code,
@@ -405,30 +401,18 @@ class DeviceFlow:
         raise RemoteProtocolError(_WHAT_TOKEN + " has no 'error' member", status=status)
 
     def _slow_down(self, obj: "dict[str, Any]", now: float) -> SlowDown:
-        # RFC 8628 §3.5: "the interval MUST be increased by 5 seconds for this and all subsequent
-        # requests." A larger interval sent with the error is honoured as well.
         self._failures = 0
-        stated = parse_number(obj.get("interval"))
-        interval = self.interval + SLOW_DOWN_STEP
-        if stated is not None and stated > interval:
-            interval = int(stated)
-        self.interval = interval
+        self.interval = slowed_interval(self.interval, obj.get("interval"))
         self._slowed = True
         next_poll_at = self._schedule(now, self._padded())
         self._advance(SLOW_DOWN)
-        return SlowDown(interval=interval, next_poll_at=next_poll_at)
+        return SlowDown(interval=self.interval, next_poll_at=next_poll_at)
 
     def _retry(
         self, now: float, reason: str, status: "int | None", after: "float | None"
     ) -> Retrying:
-        # RFC 8628 §3.5 leaves transport faults to the client; checklist §6.1: back off and keep
-        # polling until the code expires, never fail at once.
         self._failures += 1
-        base = self._padded()
-        if after is not None:
-            delay = max(after, base)
-        else:
-            delay = min(base * 2 ** (self._failures - 1), max(base, MAX_BACKOFF))
+        delay = backoff(self._padded(), self._failures, after)
         return Retrying(
             reason=reason,
             attempt=self._failures,
@@ -440,7 +424,7 @@ class DeviceFlow:
     # --- bookkeeping ------------------------------------------------------------------------------
 
     def _padded(self) -> float:
-        return self.interval * (PADDING_AFTER_SLOW_DOWN if self._slowed else PADDING)
+        return padded_wait(self.interval, self._slowed)
 
     def _schedule(self, now: float, delay: float) -> float:
         self._earliest_poll = now + self.interval

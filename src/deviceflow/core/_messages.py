@@ -31,6 +31,8 @@ def _freeze_headers(headers: "Any") -> "tuple[tuple[str, str], ...]":
 
 
 class _Frozen:
+    """Immutable slot values: equal when of the same class with equal ``_values()``."""
+
     __slots__ = ()
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -39,8 +41,32 @@ class _Frozen:
     def _set(self, name: str, value: object) -> None:
         object.__setattr__(self, name, value)
 
+    def _values(self) -> "tuple[object, ...]":
+        names: "tuple[str, ...]" = type(self).__slots__
+        return tuple(getattr(self, name) for name in names)
 
-class HttpRequest(_Frozen):
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, _Frozen)
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self._values()))
+
+
+class _Message(_Frozen):
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+        headers: tuple[tuple[str, str], ...]
+
+    def header(self, name: str) -> "str | None":
+        """Return the first header called ``name`` (case-insensitive), or ``None``."""
+        return _find_header(self.headers, name)
+
+
+class HttpRequest(_Message):
     """One HTTP request the caller must send.
 
     Attributes:
@@ -70,23 +96,6 @@ class HttpRequest(_Frozen):
         self._set("headers", _freeze_headers(headers))
         self._set("body", body)
 
-    def header(self, name: str) -> "str | None":
-        """Return the first header called ``name`` (case-insensitive), or ``None``."""
-        return _find_header(self.headers, name)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, HttpRequest):
-            return NotImplemented
-        return (self.method, self.url, self.headers, self.body) == (
-            other.method,
-            other.url,
-            other.headers,
-            other.body,
-        )
-
-    def __hash__(self) -> int:
-        return hash((self.method, self.url, self.headers, self.body))
-
     def __repr__(self) -> str:
         # The body may carry a device code or refresh token: never show it.
         return (
@@ -94,7 +103,7 @@ class HttpRequest(_Frozen):
         )
 
 
-class HttpResponse(_Frozen):
+class HttpResponse(_Message):
     """One HTTP response the transport received.
 
     Attributes:
@@ -118,18 +127,6 @@ class HttpResponse(_Frozen):
         self._set("status", status)
         self._set("headers", _freeze_headers(headers))
         self._set("body", body)
-
-    def header(self, name: str) -> "str | None":
-        """Return the first header called ``name`` (case-insensitive), or ``None``."""
-        return _find_header(self.headers, name)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, HttpResponse):
-            return NotImplemented
-        return (self.status, self.headers, self.body) == (other.status, other.headers, other.body)
-
-    def __hash__(self) -> int:
-        return hash((self.status, self.headers, self.body))
 
     def __repr__(self) -> str:
         return "<HttpResponse " + str(self.status) + " (" + str(len(self.body)) + " bytes)>"

@@ -77,6 +77,7 @@ def parse_token_response(
     *,
     requested_scopes: "tuple[str, ...]" = (),
     resource: "str | None" = None,
+    refresh_token: "str | None" = None,
 ) -> Token:
     """Parse a token endpoint response (RFC 6749 §5.1, §5.2) into a :class:`Token`.
 
@@ -85,6 +86,9 @@ def parse_token_response(
         now: the current time; becomes ``Token.issued_at``.
         requested_scopes: used as ``Token.scopes`` when the response omits ``scope``.
         resource: used as ``Token.resource`` when the response omits it.
+        refresh_token: the refresh token that was redeemed, kept on the new token when the
+            response carries none (RFC 6749 §6: the server MAY issue a new refresh token; if it
+            does not, the old one stays valid).
 
     Returns:
         The token.
@@ -104,6 +108,9 @@ def parse_token_response(
         raise AssertionError("unreachable")  # pragma: no cover
     if not is_success(status):
         raise RemoteProtocolError(_WHAT + " has no 'error' member", status=status)
-    return token_from_json(
+    token = token_from_json(
         obj, now, status=status, requested_scopes=tuple(requested_scopes), resource=resource
     )
+    if token.refresh_token is None and refresh_token:
+        token = token.replace(refresh_token=refresh_token)
+    return token

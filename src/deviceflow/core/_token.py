@@ -155,30 +155,22 @@ class Token(_Frozen):
 
     def with_issued_at(self, issued_at: float) -> "Token":
         """Return a copy whose times are measured from ``issued_at`` (on another clock)."""
-        return Token(
-            access_token=self.access_token,
-            token_type=self.token_type,
-            expires_in=self.expires_in,
-            issued_at=issued_at,
-            refresh_token=self.refresh_token,
-            scopes=self.scopes,
-            id_token=self.id_token,
-            id_token_claims=self.id_token_claims,
-            client_info=self.client_info,
-            ext_expires_in=self.ext_expires_in,
-            resource=self.resource,
-            raw=self.raw,
-        )
+        return self.replace(issued_at=issued_at)
 
-    def _values(self) -> "tuple[object, ...]":
-        return tuple(getattr(self, name) for name in Token.__slots__)
+    def replace(self, **changes: "Any") -> "Token":
+        """Return a copy with the given attributes changed (validated like the constructor).
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Token):
-            return NotImplemented
-        return self._values() == other._values()
+        Raises:
+            TypeError, ValueError: as for the constructor; this token is left unchanged.
+        """
+        values = {}
+        for name in Token.__slots__:
+            values[name] = getattr(self, name)
+        values.update(changes)
+        return Token(**values)
 
     def __hash__(self) -> int:
+        # ``raw`` and the decoded claims are dicts: hash what identifies the token.
         return hash((self.access_token, self.issued_at))
 
     def __repr__(self) -> str:

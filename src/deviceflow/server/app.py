@@ -27,15 +27,17 @@ from deviceflow.server import errors
 from deviceflow.server.dialects import registered
 from deviceflow.server.endpoints import discovery, microsoft, oauth, verification
 from deviceflow.server.endpoints._hotpath import TOKEN_SUFFIXES, TokenHotPath
-from deviceflow.server.endpoints._http import AccessLog, RefuseUndecodableQuery
+from deviceflow.server.endpoints._http import AccessLog, QuietDisconnect, RefuseUndecodableQuery
 from deviceflow.server.endpoints.context import ServerContext
 from deviceflow.server.endpoints.session import SessionCodec
 from deviceflow.server.grant import GrantEngine
 from deviceflow.server.graph import routes as graph_routes
+from deviceflow.server.graph._presence import Presence
 from deviceflow.server.pages import Pages
+from deviceflow.server.proxies import TrustedProxies
 from deviceflow.server.security import secret_key_bytes
 from deviceflow.server.settings import Settings
-from deviceflow.server.storage.base import Storage, async_poll
+from deviceflow.server.storage.base import Storage
 
 _SESSION_KEY_NAMESPACE = "web"
 _SESSION_KEY_NAME = "session_key"
@@ -94,8 +96,7 @@ def create_app(
         rng=rng,
     )
     static = StaticFiles(packages=[("deviceflow.server.pages", "static")])
-    poller = async_poll(storage)
-    oauth_routes = oauth.routes(ctx, async_poll=poller)
+    oauth_routes = oauth.routes(ctx)
     token_endpoints = {r.name: r.endpoint for r in oauth_routes if r.name in ("token", "token_v1")}
     routes: list[BaseRoute] = [
         # The OAuth endpoints come first: they are the hot path.
@@ -109,19 +110,23 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        # The awaitable poll's connections belong to this loop: close them before it ends.
+        # The awaited polls' connections belong to this loop: close them before it ends.
         # (Without lifespan events, storage.close() closes them.)
         try:
             yield
         finally:
-            if poller is not None:
-                await poller.aclose()
+            await engine.device.aclose()
 
+    # Forwarded headers count only from the proxies the configuration names (module docstring).
+    proxies = [Middleware(TrustedProxies, proxies=settings.trusted_proxies)]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
         middleware=[
-            # Outermost: token polls skip the router and the layers below (same endpoints,
+            *(proxies if settings.trusted_proxies else []),
+            # A client that hangs up mid-body ends its request quietly, token polls included.
+            Middleware(QuietDisconnect),
+            # Then: token polls skip the router and the layers below (same endpoints,
             # same path_params, the same access log line).
             Middleware(
                 TokenHotPath,
@@ -140,4 +145,5 @@ def create_app(
     )
     app.state.ctx = ctx
     app.state.pages = pages
+    app.state.presence = Presence(storage)
     return app

@@ -29,6 +29,7 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from deviceflow.server import logsafe
 from deviceflow.server.dialects import dialect_named
 from deviceflow.server.settings import Settings, SettingsError
 from deviceflow.server.tls import TlsError, TlsFiles, local_ca, own_files, trust_hint
@@ -195,14 +196,24 @@ def bind(host: str, port: int) -> socket.socket:
 def uvicorn_options() -> dict[str, object]:
     """uvicorn options shared by ``deviceflow serve`` and the benchmark's bare-ASGI ceiling.
 
-    ``http="auto"`` picks uvicorn's native parser (``httptools``, pinned in the ``server`` extra)
-    and falls back to the pure-Python one; the event loop is chosen by :func:`run_event_loop`.
+    ``http`` is uvicorn's native parser (``httptools``, pinned in the ``server`` extra) with the
+    head size limits and read timeouts of :mod:`deviceflow.server.http_limits`, else the
+    pure-Python one with its head size cap; the event loop is chosen by :func:`run_event_loop`.
     """
+    try:
+        from deviceflow.server.http_limits import protocol_options
+    except ImportError:  # pragma: no cover - the server extra pins httptools
+        limits: dict[str, object] = {"http": "h11", "h11_max_incomplete_event_size": 32 * 1024}
+    else:
+        limits = protocol_options()
     return {
-        "http": "auto",
+        **limits,
         "log_config": None,
         "access_log": False,  # uvicorn's access log would print query strings (user codes)
         "server_header": False,
+        # uvicorn believes X-Forwarded-For from loopback by default: off. The app believes it
+        # from `trusted_proxies` only (deviceflow.server.proxies).
+        "proxy_headers": False,
         "lifespan": "off",
         # Idle keep-alive connections (TLS ones linger) must not hold a stop forever.
         "timeout_graceful_shutdown": 5,
@@ -267,10 +278,9 @@ def main(argv: Sequence[str]) -> int:
         args = parser.parse_args(list(argv))
     except SystemExit as exc:
         return EXIT_OK if exc.code == 0 else EXIT_USAGE
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    # One line per record, whatever a request put in it (control characters escaped).
+    logsafe.install(
+        args.log_level.upper(), sys.stderr, "%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
         settings = load_settings(args, os.environ)

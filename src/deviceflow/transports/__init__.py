@@ -12,7 +12,9 @@ Write your own by implementing :class:`Transport` or :class:`AsyncTransport` fro
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from deviceflow import _lazy_attributes
 
 if TYPE_CHECKING:
     from ._httpx import AsyncHttpxTransport, HttpxTransport
@@ -41,19 +43,5 @@ _MODULES = {
     "UrllibTransport": "._urllib",
     "MockTransport": ".mock",
 }
-
-
-def __getattr__(name: str) -> Any:
-    module = _MODULES.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module, __name__), name)
-    if module != "._httpx":  # asked again each time: the install hint whenever httpx is absent
-        globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+# httpx names are looked up on every use: the install hint whenever httpx is absent.
+__getattr__, __dir__ = _lazy_attributes(globals(), _MODULES, uncached=("._httpx",))

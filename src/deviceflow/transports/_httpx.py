@@ -11,26 +11,15 @@ import contextlib
 import os
 import ssl
 from collections.abc import Iterator
-from types import TracebackType
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 try:
     import httpx
 except ImportError as exc:
     raise ImportError("the httpx transports need httpx: pip install 'deviceflow[httpx]'") from exc
 
+from deviceflow import errors
 from deviceflow.core import HttpRequest, HttpResponse
-from deviceflow.errors import (
-    ConnectError,
-    ConnectTimeoutError,
-    ProxyError,
-    ReadError,
-    ReadTimeoutError,
-    TLSError,
-    TransportError,
-    TransportTimeoutError,
-    WriteError,
-)
 
 from ._policy import DEFAULT_TIMEOUT, MAX_BODY_BYTES, check_url, is_dropped_tls, user_agent
 
@@ -72,7 +61,43 @@ def _client_options(
     }
 
 
-class HttpxTransport:
+_C = TypeVar("_C", httpx.Client, httpx.AsyncClient)
+
+
+class _HttpxTransport(Generic[_C]):
+    """What both httpx transports share: the options, the client, and the request's arguments."""
+
+    _client_type: type[_C]
+
+    def __init__(
+        self,
+        *,
+        client: _C | None = None,
+        ca_bundle: str | os.PathLike[str] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        allow_insecure_http: bool = False,
+        trust_env: bool = True,
+    ) -> None:
+        self._owns_client = client is None
+        self._client: _C = client or self._client_type(
+            **_client_options(ca_bundle, ssl_context, trust_env)
+        )
+        self._allow_insecure_http = allow_insecure_http
+
+    def _stream_options(self, request: HttpRequest, timeout: float) -> dict[str, Any]:
+        """``client.stream()``'s arguments, once the URL passed the scheme policy (no I/O)."""
+        check_url(request, allow_insecure_http=self._allow_insecure_http)
+        return {
+            "method": request.method,
+            "url": request.url,
+            "headers": list(request.headers),
+            "content": request.body or None,
+            "timeout": timeout,
+            "follow_redirects": False,
+        }
+
+
+class HttpxTransport(_HttpxTransport[httpx.Client]):
     """Send requests with an :class:`httpx.Client` (connection pooling, HTTP proxies).
 
     Args:
@@ -87,45 +112,23 @@ class HttpxTransport:
         ValueError: both ``ca_bundle`` and ``ssl_context`` were given.
     """
 
-    def __init__(
-        self,
-        *,
-        client: httpx.Client | None = None,
-        ca_bundle: str | os.PathLike[str] | None = None,
-        ssl_context: ssl.SSLContext | None = None,
-        allow_insecure_http: bool = False,
-        trust_env: bool = True,
-    ) -> None:
-        self._owns_client = client is None
-        self._client = client or httpx.Client(**_client_options(ca_bundle, ssl_context, trust_env))
-        self._allow_insecure_http = allow_insecure_http
+    _client_type = httpx.Client
 
     def handle_request(
         self, request: HttpRequest, *, timeout: float = DEFAULT_TIMEOUT
     ) -> HttpResponse:
-        """Send ``request``; see :meth:`deviceflow.transports.Transport.handle_request`.
+        """Send ``request`` through the httpx client (the :class:`~.base.Transport` contract).
 
         Raises:
-            InsecureTransportError: the URL's scheme/host is refused (before any I/O).
-            TransportError: no response arrived.
+            InsecureTransportError: the URL's scheme or host is refused; nothing was sent.
+            TransportError: no response arrived (httpx's exception, translated).
         """
-        check_url(request, allow_insecure_http=self._allow_insecure_http)
-        with _map_exceptions(request):
-            with self._client.stream(
-                request.method,
-                request.url,
-                headers=list(request.headers),
-                content=request.body or None,
-                timeout=timeout,
-                follow_redirects=False,
-            ) as answer:
-                body = bytearray()
-                for chunk in answer.iter_bytes():
-                    body += chunk
-                    _check_size(body, request)
-        return HttpResponse(
-            status=answer.status_code, headers=list(answer.headers.items()), body=bytes(body)
-        )
+        options = self._stream_options(request, timeout)
+        body = _Body(request)
+        with _map_exceptions(request), self._client.stream(**options) as answer:
+            for chunk in answer.iter_bytes():
+                body.add(chunk)
+        return body.response(answer)
 
     def close(self) -> None:
         """Close the connection pool (unless the client was passed in)."""
@@ -135,63 +138,34 @@ class HttpxTransport:
     def __enter__(self) -> HttpxTransport:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
 
-class AsyncHttpxTransport:
+class AsyncHttpxTransport(_HttpxTransport[httpx.AsyncClient]):
     """Send requests with an :class:`httpx.AsyncClient`; same arguments as :class:`HttpxTransport`.
 
     Raises:
         ValueError: both ``ca_bundle`` and ``ssl_context`` were given.
     """
 
-    def __init__(
-        self,
-        *,
-        client: httpx.AsyncClient | None = None,
-        ca_bundle: str | os.PathLike[str] | None = None,
-        ssl_context: ssl.SSLContext | None = None,
-        allow_insecure_http: bool = False,
-        trust_env: bool = True,
-    ) -> None:
-        self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(
-            **_client_options(ca_bundle, ssl_context, trust_env)
-        )
-        self._allow_insecure_http = allow_insecure_http
+    _client_type = httpx.AsyncClient
 
     async def handle_async_request(
         self, request: HttpRequest, *, timeout: float = DEFAULT_TIMEOUT
     ) -> HttpResponse:
-        """Send ``request``; see :meth:`deviceflow.transports.AsyncTransport.handle_async_request`.
+        """Send ``request`` through the httpx async client (:class:`~.base.AsyncTransport`).
 
         Raises:
-            InsecureTransportError: the URL's scheme/host is refused (before any I/O).
-            TransportError: no response arrived.
+            InsecureTransportError, TransportError: as :meth:`HttpxTransport.handle_request`.
         """
-        check_url(request, allow_insecure_http=self._allow_insecure_http)
+        options = self._stream_options(request, timeout)
+        body = _Body(request)
         with _map_exceptions(request):
-            async with self._client.stream(
-                request.method,
-                request.url,
-                headers=list(request.headers),
-                content=request.body or None,
-                timeout=timeout,
-                follow_redirects=False,
-            ) as answer:
-                body = bytearray()
+            async with self._client.stream(**options) as answer:
                 async for chunk in answer.aiter_bytes():
-                    body += chunk
-                    _check_size(body, request)
-        return HttpResponse(
-            status=answer.status_code, headers=list(answer.headers.items()), body=bytes(body)
-        )
+                    body.add(chunk)
+        return body.response(answer)
 
     async def aclose(self) -> None:
         """Close the connection pool (unless the client was passed in)."""
@@ -201,18 +175,28 @@ class AsyncHttpxTransport:
     async def __aenter__(self) -> AsyncHttpxTransport:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
 
-def _check_size(body: bytearray, request: HttpRequest) -> None:
-    if len(body) > MAX_BODY_BYTES:
-        raise TransportError(f"response body larger than {MAX_BODY_BYTES} bytes", request=request)
+class _Body:
+    """A response body read in chunks, refused once it passes ``MAX_BODY_BYTES``."""
+
+    def __init__(self, request: HttpRequest) -> None:
+        self._request = request
+        self._data = bytearray()
+
+    def add(self, chunk: bytes) -> None:
+        self._data += chunk
+        if len(self._data) > MAX_BODY_BYTES:
+            raise errors.TransportError(
+                f"response body larger than {MAX_BODY_BYTES} bytes", request=self._request
+            )
+
+    def response(self, answer: httpx.Response) -> HttpResponse:
+        return HttpResponse(
+            status=answer.status_code, headers=list(answer.headers.items()), body=bytes(self._data)
+        )
 
 
 def _caused_by_tls(exc: BaseException) -> bool:
@@ -240,25 +224,31 @@ def _map_exceptions(request: HttpRequest) -> Iterator[None]:
     try:
         yield
     except httpx.ConnectTimeout as exc:
-        raise ConnectTimeoutError("timed out connecting", request=request) from exc
+        raise errors.ConnectTimeoutError("timed out connecting", request=request) from exc
     except httpx.ReadTimeout as exc:
-        raise ReadTimeoutError("timed out waiting for the response", request=request) from exc
+        raise errors.ReadTimeoutError(
+            "timed out waiting for the response", request=request
+        ) from exc
     except httpx.TimeoutException as exc:  # write and pool timeouts
-        raise TransportTimeoutError(f"timed out: {type(exc).__name__}", request=request) from exc
+        raise errors.TransportTimeoutError(
+            f"timed out: {type(exc).__name__}", request=request
+        ) from exc
     except httpx.ProxyError as exc:
-        raise ProxyError(f"proxy failed: {exc}", request=request) from exc
+        raise errors.ProxyError(f"proxy failed: {exc}", request=request) from exc
     except httpx.ConnectError as exc:
         if _caused_by_tls(exc):
-            raise TLSError(f"TLS failed: {exc}", request=request) from exc
-        raise ConnectError(f"cannot connect: {exc}", request=request) from exc
+            raise errors.TLSError(f"TLS failed: {exc}", request=request) from exc
+        raise errors.ConnectError(f"cannot connect: {exc}", request=request) from exc
     except httpx.WriteError as exc:
-        raise WriteError(f"connection dropped while sending: {exc}", request=request) from exc
+        raise errors.WriteError(
+            f"connection dropped while sending: {exc}", request=request
+        ) from exc
     except (httpx.ReadError, httpx.RemoteProtocolError, httpx.DecodingError) as exc:
         # RemoteProtocolError: the server closed without answering, or sent garbage/truncation.
-        raise ReadError(
+        raise errors.ReadError(
             f"connection dropped while reading the response: {exc}", request=request
         ) from exc
     except httpx.HTTPError as exc:
-        raise TransportError(
+        raise errors.TransportError(
             f"request failed: {type(exc).__name__}: {exc}", request=request
         ) from exc

@@ -24,17 +24,8 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+from deviceflow import errors
 from deviceflow.core import HttpRequest, HttpResponse
-from deviceflow.errors import (
-    ConnectError,
-    ConnectTimeoutError,
-    ProxyError,
-    ReadError,
-    ReadTimeoutError,
-    TLSError,
-    TransportError,
-    WriteError,
-)
 
 from ._policy import (
     DEFAULT_TIMEOUT,
@@ -98,11 +89,11 @@ class UrllibTransport:
     def handle_request(
         self, request: HttpRequest, *, timeout: float = DEFAULT_TIMEOUT
     ) -> HttpResponse:
-        """Send ``request``; see :meth:`deviceflow.transports.Transport.handle_request`.
+        """Send ``request`` with urllib (the :class:`~.base.Transport` contract).
 
         Raises:
-            InsecureTransportError: the URL's scheme/host is refused (before any I/O).
-            TransportError: no response arrived.
+            InsecureTransportError: the URL's scheme or host is refused, before any I/O.
+            TransportError: no response arrived (urllib's, http.client's or ssl's error, mapped).
         """
         check_url(request, allow_insecure_http=self._allow_insecure_http)
         host = urlsplit(request.url).hostname or ""
@@ -129,7 +120,7 @@ class UrllibTransport:
                 if expected.isdigit() and len(body) < int(expected) <= MAX_BODY_BYTES:
                     raise http.client.IncompleteRead(body, int(expected) - len(body))
         if len(body) > MAX_BODY_BYTES:
-            raise TransportError(
+            raise errors.TransportError(
                 f"response body larger than {MAX_BODY_BYTES} bytes", request=request
             )
         return HttpResponse(status=status, headers=header_items, body=body)
@@ -151,11 +142,10 @@ class AsyncUrllibTransport:
     async def handle_async_request(
         self, request: HttpRequest, *, timeout: float = DEFAULT_TIMEOUT
     ) -> HttpResponse:
-        """Send ``request``; see :meth:`deviceflow.transports.AsyncTransport.handle_async_request`.
+        """Run :meth:`UrllibTransport.handle_request` in a worker thread.
 
         Raises:
-            InsecureTransportError: the URL's scheme/host is refused (before any I/O).
-            TransportError: no response arrived.
+            InsecureTransportError, TransportError: as :meth:`UrllibTransport.handle_request`.
         """
         import asyncio  # lazily: only asyncio programs get here, and they have it loaded
 
@@ -176,34 +166,38 @@ def _map_exceptions(request: HttpRequest) -> Iterator[None]:
         # Raised while connecting or sending: the request did not reach the server (entirely).
         reason = exc.reason
         if not isinstance(reason, BaseException):  # e.g. "unknown url type": nothing was sent
-            raise TransportError(f"request failed: {reason}", request=request) from exc
+            raise errors.TransportError(f"request failed: {reason}", request=request) from exc
         cause = reason
         if is_dropped_tls(cause):
-            raise ConnectError(
+            raise errors.ConnectError(
                 f"connection closed during the TLS handshake: {cause}", request=request
             ) from exc
         if isinstance(cause, ssl.SSLError | ssl.CertificateError):
-            raise TLSError(f"TLS failed: {cause}", request=request) from exc
+            raise errors.TLSError(f"TLS failed: {cause}", request=request) from exc
         if isinstance(cause, TimeoutError):
-            raise ConnectTimeoutError("timed out connecting", request=request) from exc
+            raise errors.ConnectTimeoutError("timed out connecting", request=request) from exc
         if _is_proxy_failure(cause):
-            raise ProxyError(f"proxy failed: {cause}", request=request) from exc
+            raise errors.ProxyError(f"proxy failed: {cause}", request=request) from exc
         if isinstance(cause, ConnectionResetError | BrokenPipeError | ConnectionAbortedError):
-            raise WriteError(f"connection dropped while sending: {cause}", request=request) from exc
-        raise ConnectError(f"cannot connect: {cause}", request=request) from exc
+            raise errors.WriteError(
+                f"connection dropped while sending: {cause}", request=request
+            ) from exc
+        raise errors.ConnectError(f"cannot connect: {cause}", request=request) from exc
     except ssl.SSLError as exc:
         if is_dropped_tls(exc):
-            raise ReadError(
+            raise errors.ReadError(
                 f"connection dropped while reading the response: {exc}", request=request
             ) from exc
-        raise TLSError(f"TLS failed: {exc}", request=request) from exc
+        raise errors.TLSError(f"TLS failed: {exc}", request=request) from exc
     except TimeoutError as exc:
-        raise ReadTimeoutError("timed out waiting for the response", request=request) from exc
+        raise errors.ReadTimeoutError(
+            "timed out waiting for the response", request=request
+        ) from exc
     except (http.client.HTTPException, ConnectionError) as exc:
         # RemoteDisconnected (no answer at all), IncompleteRead (truncated), resets, garbage.
-        raise ReadError(
+        raise errors.ReadError(
             f"connection dropped while reading the response: {type(exc).__name__}",
             request=request,
         ) from exc
     except OSError as exc:
-        raise ReadError(f"reading the response failed: {exc}", request=request) from exc
+        raise errors.ReadError(f"reading the response failed: {exc}", request=request) from exc

@@ -45,15 +45,8 @@ class AsyncTransport(Protocol):
     """Sends requests asynchronously; cancelling the awaiting task abandons the request."""
 
     async def handle_async_request(self, request: HttpRequest, *, timeout: float) -> HttpResponse:
-        """Send ``request`` and return the server's response, whatever its status.
-
-        Args:
-            request: the request to send.
-            timeout: seconds allowed for each network operation (connect, send, read).
-
-        Returns:
-            The response, including 4xx and 5xx responses.
+        """:meth:`Transport.handle_request`, awaited: the same arguments, result and errors.
 
         Raises:
-            TransportError: no response arrived (one of its subclasses, as specific as known).
+            TransportError: no response arrived.
         """

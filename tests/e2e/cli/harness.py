@@ -1,6 +1,6 @@
 """The CLI end-to-end harness: ``deviceflow`` subprocesses against ``deviceflow serve``.
 
-The server runs with ``tests.e2e.server.serverproc`` (its test configuration: tenant ``contoso``
+The server runs with ``tests.support.serverproc`` (its test configuration: tenant ``contoso``
 with user ``erin``); the person is played by Chromium.
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from tests.e2e.server.serverproc import CLIENT_ID, PASSWORD, USERNAME, ServerProcess
-from tests.tools import ROOT
+from tests.support.serverproc import CLIENT_ID, PASSWORD, USERNAME, ServerProcess
+from tests.support.tools import ROOT
 
 __all__ = ["CLIENT_ID", "PASSWORD", "USERNAME", "Cli", "approve", "read_event"]
 

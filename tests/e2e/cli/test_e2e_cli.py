@@ -12,27 +12,15 @@ import httpx
 import pytest
 
 from tests.e2e.cli.harness import Cli, approve, read_event
-from tests.e2e.server.serverproc import ServerProcess, write_config
-from tests.tools import chromium_browser
+from tests.support.serverproc import ServerProcess, e2e_server, serving
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("cli-e2e")]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    folder = tmp_path_factory.mktemp("cli-server")
-    proc = ServerProcess(folder=folder, config=write_config(folder))
-    proc.start()
-    try:
+    with serving(e2e_server(tmp_path_factory.mktemp("cli-server"))) as proc:
         yield proc
-    finally:
-        proc.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium_browser() as chromium:
-        yield chromium
 
 
 def sign_in(cli: Cli, browser: Any, *extra: str) -> list[dict[str, Any]]:
@@ -101,7 +89,8 @@ def test_cli_login_token_me_graph_accounts_logout(
     logout = cli.run("logout")
     assert logout.returncode == 0, logout.stderr
     assert "Signed out of Erin Example" in logout.stderr
-    # Microsoft-style endpoints have no revocation endpoint: the tokens are removed locally.
+    # Revoked at the endpoint the issuer's discovery names (tests/e2e/cli/test_e2e_logout.py).
+    assert "and revoked the sign-in at the server" in logout.stderr
     assert not (cli.cache / "default.json").exists()
     after = cli.run("token")
     assert after.returncode == 3
@@ -126,13 +115,9 @@ def test_cli_login_denied_exits_4(server: ServerProcess, browser: Any, tmp_path:
 def test_cli_login_expired_code_exits_5(tmp_path: Path) -> None:
     folder = tmp_path / "server"
     folder.mkdir()
-    short = ServerProcess(folder=folder, config=write_config(folder, device_code_lifetime=3))
-    short.start()
-    try:
+    with serving(e2e_server(folder, device_code_lifetime=3)) as short:
         cli = Cli(short, tmp_path)
         result = cli.run("login", "--json", timeout=60)
-    finally:
-        short.stop()
     assert result.returncode == 5, result.stderr
     last = json.loads(result.stdout.splitlines()[-1])
     assert last["event"] == "error"
@@ -180,7 +165,7 @@ def test_cli_debug_never_prints_secrets_and_bad_usage_exits_2(
 
 
 def test_cli_network_error_exits_6(tmp_path: Path) -> None:
-    from tests.tools import free_port
+    from tests.support.tools import free_port
 
     env_server = ServerProcess(folder=tmp_path, config=tmp_path / "none.toml", port=free_port())
     cli = Cli(env_server, tmp_path)

@@ -18,7 +18,7 @@ import pytest
 from deviceflow.cli import main
 from deviceflow.cli.context import World
 from tests.e2e.cli.harness import approve
-from tests.tools import chromium_browser
+from tests.support.tools import chromium_browser
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("cli-e2e")]
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.cli.harness import Cli
-from tests.e2e.server.serverproc import ServerProcess, write_config
-from tests.tools import ROOT, require_tool
+from tests.support.serverproc import ServerProcess, e2e_server, serving
+from tests.support.tools import ROOT, require_tool
 from tests.unit.cli.qr_raster import text_to_modules, write_png, zbar_decode
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("cli-e2e")]
@@ -27,12 +27,8 @@ BLOCKS = set("\u2580\u2584\u2588")
 def server(tmp_path: Path) -> Iterator[ServerProcess]:
     folder = tmp_path / "server"
     folder.mkdir()
-    proc = ServerProcess(folder=folder, config=write_config(folder))
-    proc.start()
-    try:
+    with serving(e2e_server(folder)) as proc:
         yield proc
-    finally:
-        proc.stop()
 
 
 def test_login_screen_in_tmux_shows_a_decodable_qr(server: ServerProcess, tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.e2e.server.serverproc import CLIENT_ID, DEVICE_GRANT, PASSWORD, USERNAME, ServerProcess
+from tests.support.serverproc import CLIENT_ID, DEVICE_GRANT, PASSWORD, USERNAME, ServerProcess
 
 
 def start_flow(

@@ -13,32 +13,22 @@ import httpx
 import pytest
 
 from tests.e2e.server.flows import enter_code, poll, poll_until_done, sign_in, start_flow
-from tests.e2e.server.serverproc import PASSWORD, ServerProcess, write_config
+from tests.support.serverproc import PASSWORD, ServerProcess, e2e_server, serving
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-server-flows")]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    folder = tmp_path_factory.mktemp("e2e-flows")
-    proc = ServerProcess(folder=folder, config=write_config(folder))
+    proc = e2e_server(tmp_path_factory.mktemp("e2e-flows"))
     proc.remember(PASSWORD)
-    proc.start()
-    try:
+    with serving(proc, clean=True):
         yield proc
-    finally:
-        assert proc.stop() == 0, "the server did not stop cleanly on SIGTERM"
-        leaked = proc.leaked()
-        assert not leaked, f"server output contains secrets: {leaked}"
 
 
 @pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 390, "height": 844})
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
+def browser_context_options() -> dict[str, Any]:
+    return {"viewport": {"width": 390, "height": 844}}  # a phone
 
 
 def test_approve_path_device_gets_tokens_and_me_answers(server: ServerProcess, page: Any) -> None:

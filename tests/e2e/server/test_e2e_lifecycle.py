@@ -10,29 +10,16 @@ from typing import Any
 import pytest
 
 from tests.e2e.server.flows import enter_code, poll, poll_until_done, sign_in, start_flow
-from tests.e2e.server.serverproc import PASSWORD, ServerProcess, write_config
+from tests.support.serverproc import PASSWORD, ServerProcess, e2e_server, serving
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-server-lifecycle")]
 
 
 def _server(folder: Path, **config: int) -> Iterator[ServerProcess]:
-    proc = ServerProcess(folder=folder, config=write_config(folder, **config))
+    proc = e2e_server(folder, **config)
     proc.remember(PASSWORD)
-    proc.start()
-    try:
+    with serving(proc, clean=True):
         yield proc
-    finally:
-        assert proc.stop() == 0, "the server did not stop cleanly on SIGTERM"
-        assert not proc.leaked(), f"server output contains secrets: {proc.leaked()}"
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context()
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
 
 
 @pytest.fixture

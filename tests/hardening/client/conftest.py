@@ -10,7 +10,7 @@ import pytest
 
 from tests.hardening.client.scenarios import CODE_LIFETIME
 from tests.hardening.client.serverkit import ServerProcess, start_server
-from tests.hardening.faultproxy import self_signed_cert
+from tests.support.tls import self_signed_cert
 
 
 @pytest.fixture(scope="package")

@@ -11,14 +11,16 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 
 from deviceflow.server.settings import Settings
 from tests.hardening import figures
 from tests.hardening.server.harness import PASSWORDS, GuardedHarness, guarded, hardening_settings
-from tests.tools import chromium_browser
+from tests.support.fixtures import anyio_backend, browser, browser_context_options, page
+
+# Shared fixtures, used by the tests here.
+__all__ = ["anyio_backend", "browser", "browser_context_options", "page"]
 
 
 @dataclass
@@ -106,19 +108,7 @@ def settings() -> Settings:
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def server(settings: Settings, anyio_backend: str) -> AsyncIterator[GuardedHarness]:
     async with guarded(settings) as harness:
         _harnesses.append(harness)
         yield harness
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """One headless Chromium (Debian's) per module."""
-    with chromium_browser() as chromium:
-        yield chromium

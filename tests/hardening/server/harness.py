@@ -11,20 +11,18 @@ from __future__ import annotations
 import base64
 import json
 import os
-import secrets
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from deviceflow.server.app import create_app
 from deviceflow.server.security import hash_password
 from deviceflow.server.settings import Settings
-from deviceflow.server.storage import open_storage
 from deviceflow.server.storage.base import Storage
-from tests.integration.server.harness import FakeClock, Harness, csrf_of
+from tests.support.app_harness import Harness, running_as
+from tests.support.clock import FakeClock
+from tests.support.pages import csrf_of
 
 SOAK = os.environ.get("DEVICEFLOW_SOAK") == "1"
 """Opt-in long variants (``DEVICEFLOW_SOAK=1``, or ``scripts/reliability --soak``)."""
@@ -123,6 +121,8 @@ class GuardedHarness(Harness):
     """A :class:`Harness` whose clients report every secret the server sends."""
 
     seen: set[str] = field(default_factory=set)
+    client_id: str = LAMP
+    users: dict[str, tuple[str, str]] = field(default_factory=lambda: dict(CREDENTIALS))
 
     def client(self, ip: str = "127.0.0.1", *, raise_errors: bool = True) -> httpx.AsyncClient:
         client = super().client(ip, raise_errors=raise_errors)
@@ -137,34 +137,6 @@ class GuardedHarness(Harness):
             remember_body(response.json(), self.seen)
         except ValueError:
             return
-
-    async def authorize(
-        self,
-        tenant: str = "contoso",
-        *,
-        scope: str = "openid profile offline_access User.Read",
-        client_id: str = LAMP,
-        ip: str = "127.0.0.1",
-    ) -> dict[str, Any]:
-        return await super().authorize(tenant, scope=scope, client_id=client_id, ip=ip)
-
-    async def poll(
-        self, device_code: str, tenant: str = "contoso", *, client_id: str = LAMP
-    ) -> httpx.Response:
-        return await super().poll(device_code, tenant, client_id=client_id)
-
-    async def tokens(
-        self, tenant: str = "contoso", *, client_id: str = LAMP, **kwargs: Any
-    ) -> dict[str, Any]:
-        """A complete approved flow; returns the token response body."""
-        started = await self.authorize(tenant, client_id=client_id, **kwargs)
-        result = await self.approve(started["user_code"], tenant=tenant)
-        assert result.status_code == 200, result.text
-        self.clock.advance(started["interval"])
-        response = await self.poll(started["device_code"], tenant, client_id=client_id)
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
 
     async def approve(
         self,
@@ -224,20 +196,8 @@ class GuardedHarness(Harness):
         return answer
 
 
-@asynccontextmanager
-async def guarded(
+def guarded(
     settings: Settings, storage: Storage | None = None, clock: FakeClock | None = None
-) -> AsyncIterator[GuardedHarness]:
+) -> AbstractAsyncContextManager[GuardedHarness]:
     """A :class:`GuardedHarness` around a fresh app (memory storage unless given)."""
-    storage = storage or open_storage("memory:")
-    clock = clock or FakeClock()
-    app = create_app(settings, storage=storage, clock=clock, rng=secrets.token_bytes)
-    harness = GuardedHarness(app=app, clock=clock, storage=storage)
-    try:
-        yield harness
-    finally:
-        for client in harness.clients:
-            await client.aclose()
-
-
-__all__ = ["FakeClock", "csrf_of"]
+    return running_as(GuardedHarness, settings, storage, clock)

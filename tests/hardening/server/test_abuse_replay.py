@@ -12,7 +12,8 @@ from __future__ import annotations
 import pytest
 
 from tests.hardening import figures
-from tests.hardening.server.harness import GuardedHarness, csrf_of
+from tests.hardening.server.harness import GuardedHarness
+from tests.support.pages import csrf_of
 
 pytestmark = pytest.mark.anyio
 

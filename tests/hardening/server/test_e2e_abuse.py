@@ -22,48 +22,42 @@ import pytest
 from hypothesis import HealthCheck, given, reject, settings
 
 from tests.e2e.server.flows import enter_code, sign_in
-from tests.e2e.server.serverproc import CLIENT_ID
 from tests.hardening import figures
 from tests.hardening.server.conftest import LogTally
 from tests.hardening.server.fuzzing import AREAS, Request, requests_for
 from tests.hardening.server.harness import HOSTILE_NAME, scaled
-from tests.hardening.server.realserver import HardServer, device_code_form
+from tests.hardening.server.realserver import device_code_form
+from tests.support.config import write_config
+from tests.support.serverproc import CLIENT_ID, ServerProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("hardening-server-abuse")]
 
 HOSTILE_USER = ("<img src=x onerror=window.__pwned=3>", "hostile-user-pw-1")
-CONFIG = f"""
-interval = 2
-
-[[tenants]]
-id = "contoso"
-name = "Contoso"
-dialect = "rfc8628"
-
-[[clients]]
-client_id = "{CLIENT_ID}"
-name = "Storm Lamp"
-scopes = ["openid", "offline_access", "User.Read"]
-
-[[clients]]
-client_id = "hostile"
-name = '''{HOSTILE_NAME}'''
-scopes = ["openid", "offline_access", "User.Read"]
-
-[[users]]
-username = "{HOSTILE_USER[0]}"
-password = "{HOSTILE_USER[1]}"
-display_name = "<b>Mallory</b>"
-tenant = "contoso"
-"""
+SCOPES = ["openid", "offline_access", "User.Read"]
+CONFIG = {
+    "interval": 2,
+    "tenants": [{"id": "contoso", "name": "Contoso", "dialect": "rfc8628"}],
+    "clients": [
+        {"client_id": CLIENT_ID, "name": "Storm Lamp", "scopes": SCOPES},
+        {"client_id": "hostile", "name": HOSTILE_NAME, "scopes": SCOPES},
+    ],
+    "users": [
+        {
+            "username": HOSTILE_USER[0],
+            "password": HOSTILE_USER[1],
+            "display_name": "<b>Mallory</b>",
+            "tenant": "contoso",
+        }
+    ],
+}
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, log_tally: LogTally) -> Iterator[HardServer]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, log_tally: LogTally
+) -> Iterator[ServerProcess]:
     folder: Path = tmp_path_factory.mktemp("abuse")
-    config = folder / "server.toml"
-    config.write_text(CONFIG, encoding="utf-8")
-    proc = HardServer(folder=folder, config=config)
+    proc = ServerProcess(folder=folder, config=write_config(folder, CONFIG))
     proc.remember(HOSTILE_USER[1])
     proc.start()
     try:
@@ -76,7 +70,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, log_tally: LogTally) -> Ite
         log_tally.secrets |= proc.secrets
 
 
-def start(server: HardServer, client_id: str = CLIENT_ID) -> dict[str, Any]:
+def start(server: ServerProcess, client_id: str = CLIENT_ID) -> dict[str, Any]:
     body: dict[str, Any] = httpx.post(
         f"{server.base_url}/contoso/oauth2/v2.0/devicecode",
         data={"client_id": client_id, "scope": "openid User.Read"},
@@ -85,7 +79,7 @@ def start(server: HardServer, client_id: str = CLIENT_ID) -> dict[str, Any]:
     return body
 
 
-def storm(server: HardServer, stop: threading.Event, answers: Counter[str]) -> None:
+def storm(server: ServerProcess, stop: threading.Event, answers: Counter[str]) -> None:
     device_code = start(server)["device_code"]
     with httpx.Client(base_url=server.base_url, timeout=5) as http:
         for _ in range(400):  # bounded even if stop never comes
@@ -96,7 +90,7 @@ def storm(server: HardServer, stop: threading.Event, answers: Counter[str]) -> N
             time.sleep(0.005)
 
 
-def test_polling_storm_leaves_honest_latency_stable(server: HardServer) -> None:
+def test_polling_storm_leaves_honest_latency_stable(server: ServerProcess) -> None:
     honest = start(server)
     latencies: list[float] = []
     errors: list[str] = []
@@ -155,7 +149,7 @@ def send(http: httpx.Client, request: Request) -> int:
         reject()  # not even sendable as HTTP/1.1
 
 
-def test_fuzzed_requests_over_http_never_get_a_5xx(server: HardServer) -> None:
+def test_fuzzed_requests_over_http_never_get_a_5xx(server: ServerProcess) -> None:
     tokens = {"device_code": start(server)["device_code"]}
     total: Counter[int] = Counter()
     with httpx.Client(base_url=server.base_url, timeout=10) as http:
@@ -183,16 +177,9 @@ def test_fuzzed_requests_over_http_never_get_a_5xx(server: HardServer) -> None:
     )
 
 
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context()
-    try:
-        yield context.new_page()
-    finally:
-        context.close()
-
-
-def test_hostile_client_and_user_names_are_inert_in_chromium(server: HardServer, page: Any) -> None:
+def test_hostile_client_and_user_names_are_inert_in_chromium(
+    server: ServerProcess, page: Any
+) -> None:
     flow = start(server, client_id="hostile")
     shown = 0
     enter_code(page, server, flow["user_code"])  # the sign-in page names the client

@@ -23,17 +23,16 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.server.serverproc import CLIENT_ID, PASSWORD, write_config
 from tests.hardening import figures
 from tests.hardening.server.conftest import LogTally
 from tests.hardening.server.harness import scaled
 from tests.hardening.server.realserver import (
-    HardServer,
     approve,
     device_code_form,
     refresh_form,
     verify_with_jwks,
 )
+from tests.support.serverproc import CLIENT_ID, PASSWORD, ServerProcess, e2e_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("hardening-server-crashes")]
 
@@ -52,7 +51,7 @@ class Flow:
         self.refresh: str | None = None
 
 
-def run_device(server: HardServer, flows: list[Flow], stop: threading.Event) -> None:
+def run_device(server: ServerProcess, flows: list[Flow], stop: threading.Event) -> None:
     """Complete flows one after another until ``stop`` or the first connection failure."""
     base = server.base_url
     with httpx.Client(base_url=base, timeout=5) as http:
@@ -96,7 +95,7 @@ def run_device(server: HardServer, flows: list[Flow], stop: threading.Event) -> 
                 return  # the server died under us: this flow stays uncertain
 
 
-def seed(server: HardServer) -> list[Flow]:
+def seed(server: ServerProcess) -> list[Flow]:
     """Before the load: one pending, one approved and one redeemed flow, known for sure."""
     flows: list[Flow] = []
     for stage in ("issued", "approved", "redeemed"):
@@ -118,7 +117,7 @@ def seed(server: HardServer) -> list[Flow]:
 
 
 def check_flow(
-    server: HardServer, flow: Flow, jwks: dict[str, Any], *, verify: bool = True
+    server: ServerProcess, flow: Flow, jwks: dict[str, Any], *, verify: bool = True
 ) -> bool:
     """Whether everything ``flow`` was told still holds after the restart."""
     base = server.base_url
@@ -152,7 +151,7 @@ def check_flow(
     return True
 
 
-def probe_uncertain(server: HardServer, flow: Flow) -> int:
+def probe_uncertain(server: ServerProcess, flow: Flow) -> int:
     """An uncertain flow may have gone either way; the server must still answer it cleanly."""
     if not flow.device_code:
         return 200
@@ -167,7 +166,7 @@ def database(kind: str, folder: Path) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{folder / 'deviceflow.sqlite3'}"
         return
-    from tests.contract.pg import fresh_database
+    from tests.support.postgres import fresh_database
 
     with fresh_database() as url:
         yield url
@@ -193,7 +192,7 @@ def test_kill_9_under_load_loses_nothing(kind: str, tmp_path: Path, log_tally: L
     rng = random.Random()
     with ExitStack() as stack:
         url = stack.enter_context(database(kind, tmp_path))
-        server = HardServer(folder=tmp_path, config=write_config(tmp_path, interval=1), db_url=url)
+        server = e2e_server(tmp_path, interval=1, db_url=url)
         server.remember(PASSWORD)
         server.start()
         every: list[Flow] = []

@@ -19,13 +19,8 @@ from deviceflow.server.app import create_app
 from deviceflow.server.storage import open_storage
 from tests.hardening import figures
 from tests.hardening.server.fuzzing import AREAS, Request, call, requests_for
-from tests.hardening.server.harness import (
-    FakeClock,
-    GuardedHarness,
-    guarded,
-    hardening_settings,
-    scaled,
-)
+from tests.hardening.server.harness import GuardedHarness, guarded, hardening_settings, scaled
+from tests.support.clock import FakeClock
 
 CASES = scaled(120, 2000)
 

@@ -11,10 +11,10 @@ from tests.hardening import figures
 from tests.hardening.server.harness import (
     RESOURCE_SERVER,
     GuardedHarness,
-    csrf_of,
     guarded,
     hardening_settings,
 )
+from tests.support.pages import csrf_of
 
 pytestmark = pytest.mark.anyio
 

@@ -11,14 +11,8 @@ import pytest
 
 from deviceflow.server.grant._policy import same_network
 from tests.hardening import figures
-from tests.hardening.server.harness import (
-    TRUSTED,
-    GuardedHarness,
-    claims_of,
-    csrf_of,
-    guarded,
-    with_tenant,
-)
+from tests.hardening.server.harness import TRUSTED, GuardedHarness, claims_of, guarded, with_tenant
+from tests.support.pages import csrf_of
 
 pytestmark = pytest.mark.anyio
 

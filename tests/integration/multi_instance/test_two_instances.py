@@ -12,18 +12,15 @@ import httpx
 import pytest
 
 from tests.e2e.server.flows import enter_code, poll, poll_until_done, sign_in, start_flow
-from tests.integration.multi_instance.conftest import (
-    UNKNOWN_CODE_LIMIT,
-    USER_CODE_LIMIT,
-    SharedDbServer,
-)
+from tests.integration.multi_instance.conftest import UNKNOWN_CODE_LIMIT, USER_CODE_LIMIT
+from tests.support.serverproc import ServerProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("multi-instance")]
 
-Pair = tuple[SharedDbServer, SharedDbServer]
+Pair = tuple[ServerProcess, ServerProcess]
 
 
-def approve(browser: Any, server: SharedDbServer, user_code: str) -> None:
+def approve(browser: Any, server: ServerProcess, user_code: str) -> None:
     """The person approves ``user_code`` on ``server``'s verification page."""
     context = browser.new_context()
     try:
@@ -59,7 +56,7 @@ def test_fifty_concurrent_polls_over_both_yield_one_token(pair: Pair, browser: A
     statuses: list[int] = []
     errors: list[str] = []
 
-    def redeem(server: SharedDbServer) -> None:
+    def redeem(server: ServerProcess) -> None:
         barrier.wait()
         response = poll(server, flow["device_code"])
         statuses.append(response.status_code)

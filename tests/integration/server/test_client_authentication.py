@@ -16,7 +16,7 @@ import pytest
 
 from deviceflow.server.security import hash_password
 from deviceflow.server.settings import Settings
-from tests.integration.server.harness import (
+from tests.support.app_harness import (
     ALICE,
     BOB,
     CLIENT_ID,

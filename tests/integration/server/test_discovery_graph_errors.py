@@ -6,7 +6,8 @@ import pytest
 from starlette.requests import Request
 from starlette.routing import Route
 
-from tests.integration.server.harness import Harness, csrf_of
+from tests.support.app_harness import Harness
+from tests.support.pages import csrf_of
 
 pytestmark = pytest.mark.anyio
 

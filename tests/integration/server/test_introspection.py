@@ -16,7 +16,7 @@ import pytest
 
 from deviceflow.server.security import hash_password
 from deviceflow.server.settings import Settings
-from tests.integration.server.harness import CLIENT_ID, CONFIG, Harness, running
+from tests.support.app_harness import CLIENT_ID, CONFIG, Harness, running
 
 pytestmark = pytest.mark.anyio
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.server.harness import CLIENT_ID, DEVICE_GRANT, Harness
+from tests.support.app_harness import CLIENT_ID, DEVICE_GRANT, Harness
 
 pytestmark = pytest.mark.anyio
 

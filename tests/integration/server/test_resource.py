@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from deviceflow.server.settings import Settings
-from tests.integration.server.harness import ALICE, BOB, CONFIG, DEVICE_GRANT, Harness, running
+from tests.support.app_harness import ALICE, BOB, CONFIG, DEVICE_GRANT, Harness, running
 
 pytestmark = pytest.mark.anyio
 

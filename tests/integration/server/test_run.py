@@ -15,7 +15,7 @@ import pytest
 
 from deviceflow.server import run
 from deviceflow.server.settings import DEMO_TENANT_GUID, Settings
-from tests.tools import free_port
+from tests.support.tools import free_port
 
 
 def test_help_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
@@ -120,7 +120,7 @@ def test_serve_answers_then_stops_cleanly_on_sigint(
 def test_issuer_lines_name_each_tenant_s_issuer() -> None:
     from deviceflow.server.grant import GrantEngine
     from deviceflow.server.storage.memory import MemoryStorage
-    from tests.integration.server.harness import CONFIG
+    from tests.support.app_harness import CONFIG
 
     settings = Settings.from_mapping({**CONFIG, "public_url": "https://login.example"})
     engine = GrantEngine(settings, storage=MemoryStorage(), clock=time.time, rng=os.urandom)

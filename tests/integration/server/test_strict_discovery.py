@@ -18,7 +18,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from tests.integration.server.harness import ALICE, BOB, CLIENT_ID, DEVICE_GRANT, Harness
+from tests.support.app_harness import ALICE, BOB, CLIENT_ID, DEVICE_GRANT, Harness
 
 pytestmark = pytest.mark.anyio
 

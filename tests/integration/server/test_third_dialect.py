@@ -20,7 +20,7 @@ import pytest
 from deviceflow.server.dialects import Verification, Wire, dialect_names, register, unregister
 from deviceflow.server.dialects.rfc8628 import Rfc8628Dialect
 from deviceflow.server.settings import DEFAULT_CHARSET, Settings, SettingsError, UserCodeFormat
-from tests.integration.server.harness import CLIENT_ID, CONFIG, DEVICE_GRANT, Harness, running
+from tests.support.app_harness import CLIENT_ID, CONFIG, DEVICE_GRANT, Harness, running
 
 if TYPE_CHECKING:
     from deviceflow.server.grant import DeviceAuthorization, Reason

@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from tests.integration.server.harness import ALICE, BOB, CLIENT_NAME, Harness, csrf_of
+from tests.support.app_harness import ALICE, BOB, CLIENT_NAME, Harness
+from tests.support.pages import csrf_of
 
 pytestmark = pytest.mark.anyio
 

@@ -22,7 +22,8 @@ from deviceflow.server.endpoints.session import SessionCodec
 from deviceflow.server.pages.permissions import describe_scopes
 from deviceflow.server.settings import Settings
 from deviceflow.server.storage import open_storage
-from tests.integration.server.harness import FakeClock, Harness
+from tests.support.app_harness import Harness
+from tests.support.clock import FakeClock
 
 
 def test_registry_knows_the_built_in_dialects_by_name() -> None:

@@ -8,16 +8,11 @@ driven by Playwright; it does not trust the local CA, so its context ignores cer
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.tools import ROOT, free_port
+from tests.support.config import write_config
+from tests.support.serverproc import ServerProcess
 
 CLIENT_ID = "7c1c9f3e-2d8b-4f6a-9b1e-5a4d3c2b1a0f"
 AZURE_CLI_CLIENT_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
@@ -30,104 +25,42 @@ SCOPES = [
 ]  # fmt: skip
 
 
-def write_config(folder: Path) -> Path:
-    """One Microsoft tenant (name, domain, GUID), our client and Azure CLI's, one user."""
-    scopes = ", ".join(f'"{s}"' for s in SCOPES)
-    path = folder / "server.toml"
-    path.write_text(
-        f"""
-interval = 1
-refresh_rotation = "microsoft"
-
-[[tenants]]
-id = "{TENANT}"
-name = "Contoso"
-dialect = "microsoft"
-guid = "{TENANT_GUID}"
-domain = "contoso.example"
-aliases = ["common", "organizations"]
-
-[[clients]]
-client_id = "{CLIENT_ID}"
-name = "Interop Lamp"
-scopes = [{scopes}]
-
-[[clients]]
-client_id = "{AZURE_CLI_CLIENT_ID}"
-name = "Azure CLI (emulated)"
-scopes = [{scopes}]
-
-[[users]]
-username = "{USERNAME}"
-password = "{PASSWORD}"
-display_name = "Adele Vance"
-given_name = "Adele"
-surname = "Vance"
-mail = "adele@contoso.example"
-job_title = "Retail Manager"
-preferred_language = "en-US"
-""",
-        encoding="utf-8",
-    )
-    return path
-
-
-@dataclass
-class TlsServer:
-    """``python -m deviceflow serve --tls`` with its data directory in ``folder``."""
-
-    folder: Path
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen[bytes] | None = None
-    stdout: str = ""
-
-    @property
-    def base_url(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
-
-    @property
-    def ca(self) -> Path:
-        return self.folder / "data" / "tls" / "ca.pem"
-
-    def start(self, timeout: float = 30.0) -> None:
-        config = write_config(self.folder)
-        out_path, err_path = self.folder / "stdout.log", self.folder / "stderr.log"
-        env = {
-            **os.environ,
-            "PYTHONUNBUFFERED": "1",
-            "DEVICEFLOW_DATA_DIR": str(self.folder / "data"),
+#: One Microsoft tenant (name, domain, GUID), our client and Azure CLI's, one user.
+CONFIG: dict[str, Any] = {
+    "interval": 1,
+    "refresh_rotation": "microsoft",
+    "tenants": [
+        {
+            "id": TENANT,
+            "name": "Contoso",
+            "dialect": "microsoft",
+            "guid": TENANT_GUID,
+            "domain": "contoso.example",
+            "aliases": ["common", "organizations"],
         }
-        env.pop("DEVICEFLOW_CONFIG", None)
-        command = [
-            sys.executable, "-m", "deviceflow", "serve", "--tls",
-            "--host", "127.0.0.1", "--port", str(self.port), "--config", str(config),
-        ]  # fmt: skip
-        with open(out_path, "wb") as out, open(err_path, "wb") as err:
-            self.process = subprocess.Popen(command, stdout=out, stderr=err, cwd=ROOT, env=env)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.stdout = out_path.read_text(errors="replace")
-            if f"listening on {self.base_url}" in self.stdout:
-                return
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.05)
-        self.stop()
-        raise AssertionError(f"server did not start: {err_path.read_text(errors='replace')}")
+    ],
+    "clients": [
+        {"client_id": CLIENT_ID, "name": "Interop Lamp", "scopes": SCOPES},
+        {"client_id": AZURE_CLI_CLIENT_ID, "name": "Azure CLI (emulated)", "scopes": SCOPES},
+    ],
+    "users": [
+        {
+            "username": USERNAME,
+            "password": PASSWORD,
+            "display_name": "Adele Vance",
+            "given_name": "Adele",
+            "surname": "Vance",
+            "mail": "adele@contoso.example",
+            "job_title": "Retail Manager",
+            "preferred_language": "en-US",
+        }
+    ],
+}
 
-    def stop(self) -> int:
-        if self.process is None:
-            return 0
-        process, self.process = self.process, None
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                return process.wait(15)
-            except subprocess.TimeoutExpired:  # pragma: no cover - only on failure
-                process.kill()
-                process.wait()
-                raise
-        return int(process.returncode)
+
+def tls_server(folder: Path) -> ServerProcess:
+    """``deviceflow serve --tls`` on :data:`CONFIG` (not started yet), its data in ``folder``."""
+    return ServerProcess(folder=folder, config=write_config(folder, CONFIG), tls=True)
 
 
 def approve(browser: Any, base_url: str, user_code: str) -> None:

@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.interop.microsoft.emulator import (
     AZURE_CLI_CLIENT_ID,
     TENANT,
     TENANT_GUID,
-    TlsServer,
     approve,
 )
+from tests.support.serverproc import ServerProcess
 
 identity = pytest.importorskip("azure.identity")
 
@@ -28,7 +29,7 @@ GRAPH = "https://graph.microsoft.com/.default"
 
 
 def test_device_code_credential_get_token_and_record_reuse(
-    emulator: TlsServer, browser: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    emulator: ServerProcess, browser: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(emulator.ca))
     monkeypatch.setenv("HOME", str(tmp_path))  # the persistent token cache lives under HOME

@@ -6,7 +6,9 @@ import time
 from typing import Any
 
 import pytest
-from tests.interop.microsoft.emulator import CLIENT_ID, TENANT, TENANT_GUID, TlsServer, approve
+
+from tests.interop.microsoft.emulator import CLIENT_ID, TENANT, TENANT_GUID, approve
+from tests.support.serverproc import ServerProcess
 
 msal = pytest.importorskip("msal")
 
@@ -14,7 +16,7 @@ pytestmark = [pytest.mark.interop, pytest.mark.xdist_group("ms-interop-msal")]
 
 
 def test_msal_device_flow_then_silent_from_cache_then_refresh(
-    emulator: TlsServer, browser: Any, monkeypatch: pytest.MonkeyPatch
+    emulator: ServerProcess, browser: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(emulator.ca))
     assert f"REQUESTS_CA_BUNDLE={emulator.ca}" in emulator.stdout

@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.interop.microsoft.emulator import CLIENT_ID, TENANT, TlsServer, approve
-from tests.tools import ROOT, missing, require_node_package, require_tool
+
+from tests.interop.microsoft.emulator import CLIENT_ID, TENANT, approve
+from tests.support.serverproc import ServerProcess
+from tests.support.tools import ROOT, missing, require_node_package, require_tool
 
 pytestmark = [pytest.mark.interop, pytest.mark.xdist_group("ms-interop-postman")]
 
@@ -50,7 +52,7 @@ def _body(execution: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_seed_postman_collection_runs_against_the_emulator(
-    emulator: TlsServer, browser: Any, tmp_path: Path
+    emulator: ServerProcess, browser: Any, tmp_path: Path
 ) -> None:
     if not (SEED / "device_auth.postman_collection.json").is_file():
         missing("shared/peers/seed-postman", "the shared folder beside the checkout")

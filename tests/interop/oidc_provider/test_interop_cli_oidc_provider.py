@@ -11,16 +11,16 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
 from tests.e2e.cli.harness import read_event
-from tests.tools import (
+from tests.support.serverproc import wait_for_output
+from tests.support.tools import (
     ROOT,
-    chromium_browser,
     free_port,
     require_node_package,
     require_tool,
@@ -51,20 +51,11 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
     issuer = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while f"listening on {issuer}" not in log.read_text(errors="replace"):
-            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
+        assert wait_for_output(proc, log, f"listening on {issuer}", 30), log.read_text()
         yield issuer
     finally:
         proc.terminate()
         proc.wait(10)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium_browser() as chromium:
-        yield chromium
 
 
 def approve_in_provider(browser: Any, url: str, login: str = "alice") -> None:

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.secret_service import reselect_keyring_backend
 
 from deviceflow.cache import AccessToken, Account, CacheEntry, CacheError, FileTokenCache
 from deviceflow.cache.keyring import (
@@ -24,6 +23,7 @@ from deviceflow.cache.keyring import (
     default_backend,
     marker_username,
 )
+from tests.support.secret_service import headless_keyring_backend, reselect_keyring_backend
 
 
 class DictKeyring:
@@ -224,18 +224,8 @@ def test_accepted_backends() -> None:
 def headless_keyring(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """The real keyring package, choosing its backend as on a headless box (no D-Bus session,
     no keyring configuration)."""
-    import keyring
-
-    previous = keyring.get_keyring()
-    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
-    monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    reselect_keyring_backend()
-    try:
+    with headless_keyring_backend(monkeypatch, tmp_path):
         yield
-    finally:
-        keyring.set_keyring(previous)
 
 
 def test_real_keyring_package_without_a_secret_service_is_refused(

@@ -168,9 +168,13 @@ class Harness:
         self.mono += seconds
 
     def run(self, *args: str) -> int:
+        return main(list(args), world=self.world())
+
+    def world(self) -> World:
+        """A fresh world on the harness's clocks, transport and streams."""
         self.stdout = Tty() if self.tty else io.StringIO()
         self.stderr = io.StringIO()
-        world = World(
+        return World(
             stdout=self.stdout,
             stderr=self.stderr,
             environ=self.environ,
@@ -179,8 +183,14 @@ class Harness:
             monotonic=lambda: self.mono,
             sleep=self.sleep,
             make_transport=lambda: self.transport,
+            resolve=self.resolve,
         )
-        return main(list(args), world=world)
+
+    def resolve(self, host: str, port: int, **_: Any) -> list[Any]:
+        """Name lookups for ``deviceflow doctor``: the fake host is at a documentation address."""
+        if host != "idp.test":
+            raise OSError(f"[Errno -2] Name or service not known: {host}")
+        return [(2, 1, 6, "", ("192.0.2.1", port))]
 
     def cache(self) -> FileTokenCache:
         return FileTokenCache(self.cache_dir)

@@ -4,11 +4,12 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.unit.cli.fakeidp import BASE, CLIENT_ID, FakeIdP, Harness, reply
 
 from deviceflow.cache import AccessToken
 from deviceflow.cli import main
 from deviceflow.cli.demo import lan_address
+from deviceflow.core import HttpRequest, HttpResponse
+from tests.unit.cli.fakeidp import BASE, CLIENT_ID, FakeIdP, Harness, reply
 
 
 def signed_in(tmp_path: Path, idp: FakeIdP | None = None) -> Harness:
@@ -218,7 +219,6 @@ def test_logout_all_and_server_refusal(tmp_path: Path) -> None:
 
 
 def test_logout_reports_unreachable_revocation(tmp_path: Path) -> None:
-    from deviceflow.core import HttpRequest, HttpResponse
     from deviceflow.errors import ConnectError
 
     h = Harness(tmp_path)
@@ -229,8 +229,9 @@ def test_logout_reports_unreachable_revocation(tmp_path: Path) -> None:
         raise ConnectError("refused")
 
     h.transport.handler = refuse
-    assert h.run("logout") == 0
+    assert h.run("logout") == 6  # removed locally, not revoked: the network exit code
     assert "Could not reach the server" in h.stderr.getvalue()
+    assert "stays valid at the server" in h.stderr.getvalue()
     assert h.cache().profiles() == []
 
 
@@ -240,8 +241,48 @@ def test_logout_reports_refused_revocation(tmp_path: Path) -> None:
     assert h.run("login", "--json", "--issuer", f"{BASE}/rfc") == 0
     original = h.transport.handler
     h.transport.handler = lambda r: reply(503) if r.url.endswith("/revoke") else original(r)
-    assert h.run("logout") == 0
+    assert h.run("logout") == 7  # removed locally, refused at the server
     assert "refused to revoke" in h.stderr.getvalue()
+    assert h.cache().profiles() == []
+
+
+def test_logout_of_an_authority_sign_in_revokes_at_the_discovered_endpoint(
+    tmp_path: Path,
+) -> None:
+    # Sign-ins by --authority record no revocation endpoint: logout asks the issuer's metadata.
+    h = signed_in(tmp_path)
+    entry = h.cache().load("default")
+    assert entry is not None and entry.revocation_url is None
+    assert h.run("logout") == 0
+    assert h.idp.revoked == ["refresh-1"]
+    assert "and revoked the sign-in at the server" in h.stderr.getvalue()
+
+
+def test_logout_says_when_the_server_offers_no_revocation(tmp_path: Path) -> None:
+    h = signed_in(tmp_path)
+    original = h.transport.handler
+    h.transport.handler = lambda r: reply(404) if "well-known" in r.url else original(r)
+    assert h.run("logout") == 0
+    assert h.idp.revoked == []
+    assert "offers no token revocation" in h.stderr.getvalue()
+    assert h.cache().profiles() == []
+
+
+def test_logout_never_sends_the_token_to_another_origin(tmp_path: Path) -> None:
+    h = signed_in(tmp_path)
+    original = h.transport.handler
+    sent: list[str] = []
+
+    def foreign(request: HttpRequest) -> HttpResponse:
+        sent.append(request.url)
+        if "well-known" in request.url:
+            return reply(200, {"revocation_endpoint": "https://elsewhere.test/revoke"})
+        return original(request)
+
+    h.transport.handler = foreign
+    assert h.run("logout") == 0
+    assert not [url for url in sent if "elsewhere" in url]
+    assert "offers no token revocation" in h.stderr.getvalue()
 
 
 def test_unknown_command_help_and_version(

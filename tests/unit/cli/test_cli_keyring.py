@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.secret_service import reselect_keyring_backend
-from tests.unit.cache.test_cache_keyring import DictKeyring
-from tests.unit.cli.fakeidp import BASE, FakeIdP, Harness
 
 from deviceflow.cache import AccessToken
+from tests.support.secret_service import headless_keyring_backend
+from tests.unit.cache.test_cache_keyring import DictKeyring
+from tests.unit.cli.fakeidp import BASE, FakeIdP, Harness
 
 
 @pytest.fixture
@@ -31,18 +31,10 @@ def no_keyring(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None
     import keyring
     from keyring.backends import fail
 
-    previous = keyring.get_keyring()
-    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
-    monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "kr-config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "kr-data"))
-    reselect_keyring_backend()
-    try:
+    with headless_keyring_backend(monkeypatch, tmp_path / "kr"):
         if not isinstance(keyring.get_keyring(), fail.Keyring):
             pytest.skip("this machine has a keyring without D-Bus")
         yield
-    finally:
-        keyring.set_keyring(previous)
 
 
 def file_text(h: Harness, profile: str = "default") -> str:

@@ -4,11 +4,11 @@ import builtins
 from pathlib import Path
 
 import pytest
-from tests.tools import require_tool
-from tests.unit.cli.qr_raster import text_to_modules, write_png, zbar_decode
 
 from deviceflow.cli import qr
 from deviceflow.cli.panel import render_qr
+from tests.support.tools import require_tool
+from tests.unit.cli.qr_raster import text_to_modules, write_png, zbar_decode
 
 URL = "http://127.0.0.1:8765/device?user_code=BCDF-GHJK"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.tools import ROOT
+from tests.support.tools import ROOT
 
 
 def test_spec_coverage_client_section_references_existing_tests() -> None:

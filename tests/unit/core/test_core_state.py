@@ -5,9 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.tools import ROOT
-
 from deviceflow.core import _state
+from tests.support.tools import ROOT
 
 
 def test_state_table_every_state_reaches_error_and_only_error_is_absorbing() -> None:

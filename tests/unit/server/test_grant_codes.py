@@ -10,9 +10,8 @@ import pytest
 
 from deviceflow.server.grant import _codes
 from deviceflow.server.settings import Settings, UserCodeFormat
-
-from .conftest import EngineFactory
-from .helpers import start
+from tests.support.grant import start
+from tests.support.grant_fixtures import EngineFactory
 
 FMT = UserCodeFormat()
 

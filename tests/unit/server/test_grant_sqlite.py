@@ -13,9 +13,8 @@ import pytest
 from deviceflow.server.grant import GrantError, IssuedTokens
 from deviceflow.server.storage.base import Storage
 from deviceflow.server.storage.sqlite import SQLiteStorage
-
-from .conftest import EngineFactory
-from .helpers import approve, poll, start, tenant_of
+from tests.support.grant import approve, poll, redeem, start, tenant_of
+from tests.support.grant_fixtures import EngineFactory
 
 
 def test_fifty_concurrent_redemptions_give_exactly_one_token_response(
@@ -29,10 +28,10 @@ def test_fifty_concurrent_redemptions_give_exactly_one_token_response(
     errors: list[str] = []
     lock = threading.Lock()
 
-    def redeem() -> None:
+    def race() -> None:
         barrier.wait()
         try:
-            tokens = poll(engine, auth.device_code)
+            tokens = redeem(engine, auth.device_code)
         except GrantError as exc:
             with lock:
                 errors.append(exc.error)
@@ -40,7 +39,7 @@ def test_fifty_concurrent_redemptions_give_exactly_one_token_response(
             with lock:
                 wins.append(tokens)
 
-    threads = [threading.Thread(target=redeem) for _ in range(50)]
+    threads = [threading.Thread(target=race) for _ in range(50)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -62,7 +61,7 @@ def test_pending_flow_and_keys_survive_a_restart(
     try:
         second = engine_factory(storage=second_store)
         approve(second, auth.user_code)
-        tokens = poll(second, auth.device_code)
+        tokens = redeem(second, auth.device_code)
         assert second.jwks() == jwks
         assert second.verify_access_token(tokens.access_token)["oid"] == tokens.user.id
     finally:
@@ -81,7 +80,7 @@ def test_database_dump_holds_no_raw_codes_or_tokens(
             auth = start(engine)
             secrets_seen += [auth.device_code, auth.user_code, auth.user_code.replace("-", "")]
         approve(engine, auth.user_code)
-        tokens = poll(engine, auth.device_code)
+        tokens = redeem(engine, auth.device_code)
         renewed = engine.refresh(
             tenant=tenant_of(engine),
             client_id=tokens.client.client_id,
@@ -115,14 +114,17 @@ def test_logs_hold_no_codes_tokens_or_passwords(
     )
     engine.authenticate(tenant=tenant_of(engine), username="adele", password="wrong-secret-pw")
     assert user is not None
-    engine.lookup_user_code(user_code=auth.user_code, ip="x", session="browser-session-secret")
+    engine.verification.lookup_user_code(
+        user_code=auth.user_code, ip="x", session="browser-session-secret"
+    )
     for _ in range(6):
         with pytest.raises(Exception):  # noqa: B017 - any refusal; we look at the logs
-            engine.lookup_user_code(user_code="BCDF-BCDF", ip="x", session="browser-session-secret")
-    with pytest.raises(GrantError):
-        poll(engine, auth.device_code)
+            engine.verification.lookup_user_code(
+                user_code="BCDF-BCDF", ip="x", session="browser-session-secret"
+            )
+    poll(engine, auth.device_code)  # pending
     approve(engine, auth.user_code)
-    tokens = poll(engine, auth.device_code)
+    tokens = redeem(engine, auth.device_code)
     with pytest.raises(GrantError):
         poll(engine, auth.device_code)
     engine.revoke(token=tokens.access_token, client_id=None)

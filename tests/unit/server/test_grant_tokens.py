@@ -13,9 +13,9 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from deviceflow.server.grant import GRAPH_AUDIENCE, GrantEngine, GrantError, IssuedTokens
 from deviceflow.server.settings import AZURE_CLI_CLIENT_ID, DEMO_CLIENT_ID, Settings
-
-from .conftest import EngineFactory
-from .helpers import FakeClock, approve, poll, start, tenant_of
+from tests.support.clock import FakeClock
+from tests.support.grant import approve, redeem, start, tenant_of
+from tests.support.grant_fixtures import EngineFactory
 
 
 def b64(text: str) -> bytes:
@@ -32,7 +32,7 @@ def signed_in(
 ) -> IssuedTokens:
     auth = start(engine, scope)
     approve(engine, auth.user_code)
-    return poll(engine, auth.device_code)
+    return redeem(engine, auth.device_code)
 
 
 def refresh(

@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 
 from deviceflow.server.grant import GrantEngine, VerificationError
+from deviceflow.server.graph._presence import Presence
 from deviceflow.server.settings import Settings
-
-from .conftest import EngineFactory
-from .helpers import FakeClock, start, tenant_of
+from deviceflow.server.storage.memory import MemoryStorage
+from tests.support.clock import FakeClock
+from tests.support.grant import start, tenant_of
+from tests.support.grant_fixtures import EngineFactory
 
 WRONG = "BCDF-BCDF"
 
@@ -17,7 +19,7 @@ def kind_of(
     engine: GrantEngine, code: str, *, ip: str = "198.51.100.1", session: str = "s1"
 ) -> str:
     with pytest.raises(VerificationError) as info:
-        engine.lookup_user_code(user_code=code, ip=ip, session=session)
+        engine.verification.lookup_user_code(user_code=code, ip=ip, session=session)
     return info.value.kind
 
 
@@ -33,7 +35,7 @@ def test_entry_is_case_and_separator_insensitive(engine_factory: EngineFactory, 
         raw=raw,
         dotted=".".join(raw),
     )
-    pending = engine.lookup_user_code(user_code=entry, ip="198.51.100.1", session="s")
+    pending = engine.verification.lookup_user_code(user_code=entry, ip="198.51.100.1", session="s")
     assert pending.user_code == code
     assert pending.client.name == "deviceflow demo"
     assert pending.device_ip == "192.0.2.10" and pending.device_user_agent == "TestTV/1.0"
@@ -56,11 +58,16 @@ def test_sixth_attempt_is_refused_even_with_the_right_code(
     for n in range(5):
         assert kind_of(engine, WRONG, session=f"fresh-{n}") == "unknown"
     with pytest.raises(VerificationError) as info:
-        engine.lookup_user_code(user_code=code, ip="198.51.100.1", session="another")
+        engine.verification.lookup_user_code(user_code=code, ip="198.51.100.1", session="another")
     assert info.value.kind == "rate_limited"
     assert info.value.retry_after is not None and 0 < info.value.retry_after <= 900
     # a second IP is unaffected
-    assert engine.lookup_user_code(user_code=code, ip="198.51.100.2", session="x").user_code == code
+    assert (
+        engine.verification.lookup_user_code(
+            user_code=code, ip="198.51.100.2", session="x"
+        ).user_code
+        == code
+    )
 
 
 def test_session_is_limited_across_ips(engine_factory: EngineFactory) -> None:
@@ -84,7 +91,7 @@ def test_success_does_not_reset_the_ip_counter(engine_factory: EngineFactory) ->
     codes = [start(engine).user_code for _ in range(3)]
     for n in range(4):
         kind_of(engine, WRONG, session=f"s{n}")
-    engine.lookup_user_code(user_code=codes[0], ip="198.51.100.1", session="s9")
+    engine.verification.lookup_user_code(user_code=codes[0], ip="198.51.100.1", session="s9")
     kind_of(engine, WRONG, session="s10")
     assert kind_of(engine, codes[1], session="s11") == "rate_limited"
 
@@ -99,7 +106,10 @@ def test_lockout_lifts_after_the_window(engine_factory: EngineFactory, clock: Fa
     clock.advance(1)
     fresh = start(engine).user_code
     assert (
-        engine.lookup_user_code(user_code=fresh, ip="198.51.100.1", session="z").user_code == fresh
+        engine.verification.lookup_user_code(
+            user_code=fresh, ip="198.51.100.1", session="z"
+        ).user_code
+        == fresh
     )
 
 
@@ -128,7 +138,9 @@ def test_used_and_expired_codes_have_their_own_kinds(
     used = start(engine).user_code
     user = engine.settings.user(tenant_of(engine), "megan")
     assert user is not None
-    engine.decide(user_code=used, approve=True, user=user, ip="x", session="s", user_agent=None)
+    engine.verification.decide(
+        user_code=used, approve=True, user=user, ip="x", session="s", user_agent=None
+    )
     assert kind_of(engine, used) == "used"
     expired = start(engine).user_code
     clock.advance(900)
@@ -144,11 +156,13 @@ def test_decide_refuses_user_of_another_tenant(
     code = start(engine).user_code
     stranger = dataclasses.replace(dev_settings.users[0], tenant="elsewhere")
     with pytest.raises(VerificationError) as info:
-        engine.decide(
+        engine.verification.decide(
             user_code=code, approve=True, user=stranger, ip="x", session="s", user_agent=None
         )
     assert info.value.kind == "invalid"
-    assert engine.lookup_user_code(user_code=code, ip="x", session="s").user_code == code
+    assert (
+        engine.verification.lookup_user_code(user_code=code, ip="x", session="s").user_code == code
+    )
 
 
 @pytest.mark.parametrize(
@@ -187,14 +201,15 @@ def test_disabled_user_cannot_sign_in(
 def test_presence_round_trip(engine_factory: EngineFactory) -> None:
     engine = engine_factory()
     user_id = engine.settings.users[0].id
-    assert engine.get_presence(user_id) == ("Available", "Available")
-    engine.set_presence(user_id, "Busy", "InACall")
-    assert engine.get_presence(user_id) == ("Busy", "InACall")
+    presence = Presence(MemoryStorage())
+    assert presence.get(user_id) == ("Available", "Available")
+    presence.set(user_id, "Busy", "InACall")
+    assert presence.get(user_id) == ("Busy", "InACall")
     assert engine.user_by_id(user_id) == engine.settings.users[0]
     with pytest.raises(ValueError, match="availability"):
-        engine.set_presence(user_id, "Sleeping", "Away")
+        presence.set(user_id, "Sleeping", "Away")
     with pytest.raises(ValueError, match="activity"):
-        engine.set_presence(user_id, "Busy", "<script>")
+        presence.set(user_id, "Busy", "<script>")
 
 
 def test_sign_in_audit_never_logs_an_unknown_username_verbatim(

@@ -12,9 +12,8 @@ import pytest
 from deviceflow.server.grant import GrantError
 from deviceflow.server.security import CodeHasher, constant_time_equals, fingerprint
 from deviceflow.server.storage.sqlite import SQLiteStorage
-
-from .conftest import EngineFactory
-from .helpers import start
+from tests.support.grant import start
+from tests.support.grant_fixtures import EngineFactory
 
 KEY = "Zq7v0dXk2mW9pL4sR8tB1nC6yH3jF5gA"
 

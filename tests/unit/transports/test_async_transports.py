@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
-from tests.tools import free_port
 
 from deviceflow.core import HttpRequest
 from deviceflow.errors import ConnectError, InsecureTransportError, ReadError
@@ -16,6 +15,7 @@ from deviceflow.transports import (
     AsyncUrllibTransport,
     UrllibTransport,
 )
+from tests.support.tools import free_port
 
 from .conftest import ScriptedServer, drop, respond
 

@@ -116,6 +116,31 @@ _BY_REASON: dict[Reason, MicrosoftError] = {
         " allow token issuance.",
     ),
     "user_disabled": MicrosoftError("invalid_grant", 50057, "The user account is disabled."),
+    # Emulated sign-in conditions (grant/_conditions.py); wording from Entra's error reference.
+    "sign_in_frequency": MicrosoftError(
+        "invalid_grant",
+        70043,
+        "The refresh token has expired or is invalid due to sign-in frequency checks by"
+        " conditional access.",
+    ),
+    "sessions_revoked": MicrosoftError(
+        "invalid_grant",
+        50173,
+        "The provided grant has expired due to it being revoked, a fresh auth token is needed."
+        " The user might have changed or reset their password.",
+    ),
+    "mfa_required": MicrosoftError(
+        "invalid_grant",
+        50076,
+        "Due to a configuration change made by your administrator, or because you moved to a new"
+        " location, you must use multi-factor authentication to access the resource.",
+    ),
+    "consent_required": MicrosoftError(
+        "invalid_grant",
+        65001,
+        "The user or administrator has not consented to use the application with ID"
+        " '{client_id}'. Send an interactive authorization request for this user and resource.",
+    ),
 }
 
 # Errors raised without a reason (request errors, and the engine's plain RFC ones), by ``error``.

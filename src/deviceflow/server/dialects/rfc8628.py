@@ -119,7 +119,7 @@ class Rfc8628Dialect:
             "revocation_endpoint": f"{base}/oauth2/v2.0/revoke",
             "introspection_endpoint": f"{base}/oauth2/v2.0/introspect",
             "jwks_uri": f"{base}/discovery/v2.0/keys",
-            "userinfo_endpoint": f"{host}/v1.0/me",
+            "userinfo_endpoint": f"{host}/oidc/userinfo",
             "grant_types_supported": [DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT],
             "response_types_supported": ["code"],
             "token_endpoint_auth_methods_supported": list(_AUTH_METHODS),

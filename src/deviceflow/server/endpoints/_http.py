@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_FORM_BYTES = 64 * 1024
@@ -35,6 +36,10 @@ _KNOWN_ESCAPED = {
 
 class FormError(ValueError):
     """A request body that is not a well-formed ``application/x-www-form-urlencoded`` form."""
+
+
+class BodyTooLargeError(FormError):
+    """A request body (declared or sent) longer than :data:`MAX_FORM_BYTES`."""
 
 
 def parse_form(body: bytes) -> dict[str, str]:
@@ -82,28 +87,37 @@ def parse_form(body: bytes) -> dict[str, str]:
     return form
 
 
-async def read_body(receive: Receive) -> bytes:
-    """Read the whole request body from an ASGI ``receive`` channel.
+async def read_body(receive: Receive, scope: Scope | None = None) -> bytes:
+    """Read the request body from an ASGI ``receive`` channel, never more than the cap.
+
+    With ``scope``, a ``Content-Length`` above the cap is refused before anything is read.
 
     Raises:
-        FormError: The body is larger than :data:`MAX_FORM_BYTES`.
+        BodyTooLargeError: The body is (or is declared) larger than :data:`MAX_FORM_BYTES`;
+            reading stops there.
+        ClientDisconnect: The client went away before the body was complete.
     """
+    if scope is not None:
+        declared = header(scope, b"content-length") or ""
+        if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
+            raise BodyTooLargeError("request body too large")
     chunks: list[bytes] = []
     size = 0
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            break
+            raise ClientDisconnect()
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_FORM_BYTES:
-            raise FormError("request body too large")
+            raise BodyTooLargeError("request body too large")
         chunks.append(chunk)
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
 
 
+logger = logging.getLogger("deviceflow.server")
 access_logger = logging.getLogger("deviceflow.server.access")
 
 
@@ -120,6 +134,9 @@ async def call_logged(app: ASGIApp, scope: Scope, receive: Receive, send: Send) 
 
     try:
         await app(scope, receive, send_wrapper)
+    except ClientDisconnect:
+        status = CLIENT_CLOSED
+        raise
     finally:
         access_logger.info("%s %s %d", scope["method"], scope["path"], status)
 
@@ -136,6 +153,32 @@ class AccessLog:
             await call_logged(self.app, scope, receive, send)
         else:
             await self.app(scope, receive, send)
+
+
+CLIENT_CLOSED = 499
+"""The access log's status for a request whose client left before it was read (nginx's 499)."""
+
+
+class QuietDisconnect:
+    """End a request quietly when its client hung up before sending the whole body.
+
+    The body readers raise :class:`ClientDisconnect`; without this layer it would end as a 500
+    and two tracebacks (the error handler's and the ASGI server's) for what is only a closed
+    connection. Nothing is sent: there is nobody to send it to.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except ClientDisconnect:
+            logger.debug(
+                "client disconnected before its request was read: %s %s",
+                scope.get("method"),
+                scope.get("path"),
+            )
 
 
 class RefuseUndecodableQuery:
@@ -169,7 +212,7 @@ def header(scope: Scope, name: bytes) -> str | None:
 
 
 def client_ip(scope: Scope) -> str:
-    """The peer address of the connection (the ASGI server applies trusted proxy headers)."""
+    """The client address: the peer, or whom a trusted proxy forwarded for (``proxies``)."""
     client = scope.get("client")
     return str(client[0]) if client else "unknown"
 

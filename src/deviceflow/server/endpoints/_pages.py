@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from deviceflow.server.endpoints._http import FormError, parse_form
+from deviceflow.server.endpoints._http import BodyTooLargeError, FormError, parse_form, read_body
 from deviceflow.server.endpoints.context import ServerContext
 from deviceflow.server.endpoints.session import COOKIE_NAME, SESSION_LIFETIME, Session
 
@@ -58,9 +59,18 @@ def page(
 
 
 async def read_form(request: Request) -> dict[str, str] | None:
-    """The urlencoded form of ``request``, or None when the body is not a valid form."""
+    """The urlencoded form of ``request``, or None when the body is not a valid form.
+
+    Reading stops at the form size cap (a larger ``Content-Length`` is refused unread).
+
+    Raises:
+        HTTPException: 413 for a body over the cap.
+        ClientDisconnect: the client left mid-body (``QuietDisconnect`` ends the request).
+    """
     try:
-        return parse_form(await request.body())
+        return parse_form(await read_body(request.receive, request.scope))
+    except BodyTooLargeError as exc:
+        raise HTTPException(413, "The request body is too large.") from exc
     except FormError:
         return None
 

@@ -42,10 +42,13 @@ def resolve(request: Request) -> tuple[ServerContext, str, Tenant | None]:
 
 
 def unknown_tenant(request: Request) -> Response:
-    """404 for a tenant segment that names no tenant."""
-    return error_response(
-        request, status=404, error="invalid_tenant", description="The tenant is not known here."
+    """404 for a tenant segment that names no tenant, worded as Entra's (AADSTS90002)."""
+    segment = request.path_params["tenant"][:64]
+    description = (
+        f"AADSTS90002: Tenant '{segment}' not found. Check to make sure you have the correct"
+        " tenant ID and are signing into the correct cloud."
     )
+    return error_response(request, status=404, error="invalid_tenant", description=description)
 
 
 async def openid_configuration(request: Request) -> Response:

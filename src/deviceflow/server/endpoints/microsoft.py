@@ -93,7 +93,7 @@ async def v1_keys(request: Request) -> Response:
 
 
 async def instance_discovery(request: Request) -> Response:
-    """``GET /common/discovery/instance``: this host is its own (only) alias."""
+    """``GET /common/discovery/instance``: this host (with its port) is its own only alias."""
     ctx = context_of(request)
     host = ctx.base_url(request.scope)
     endpoint = request.query_params.get("authorization_endpoint", "")
@@ -106,7 +106,8 @@ async def instance_discovery(request: Request) -> Response:
             error="invalid_instance",
             description="The authorization endpoint names no tenant known here.",
         )
-    name = urlsplit(host).hostname or host
+    # Host and port: MSAL Node matches the authority's "host:port" against these names.
+    name = urlsplit(host).netloc.lower() or host
     body = {
         "tenant_discovery_endpoint": f"{host}/{segment}/v2.0/.well-known/openid-configuration",
         "api-version": "1.1",

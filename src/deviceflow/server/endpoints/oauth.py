@@ -49,35 +49,43 @@ from deviceflow.server.endpoints._http import (
     send_json,
 )
 from deviceflow.server.endpoints.context import ServerContext
-from deviceflow.server.grant import GrantError
+from deviceflow.server.grant import AUTHORIZATION_PENDING, GrantError, IssuedTokens
 from deviceflow.server.settings import Tenant
-from deviceflow.server.storage.base import AsyncPoll
 
 logger = logging.getLogger("deviceflow.server.oauth")
 
 _METHODS = ("POST", "GET")
 _Encoded = tuple[bytes, tuple[tuple[bytes, bytes], ...]]
 """A JSON body and its headers, encoded once."""
+_Form = dict[str, str]
 
 
-class _WireOnce:
-    """The request's :class:`Wire`, built on first use: a pending poll answered with the RFC
-    dialect's fixed body never needs one (no request id, no header scan)."""
+class _Request:
+    """One request: its ASGI ``scope`` and ``send``, its form once read, and its :class:`Wire`.
 
-    __slots__ = ("_endpoint", "_scope", "_segment", "_wire", "form")
+    The wire is built on first use (calling the request gives it too): a pending poll answered
+    with the RFC dialect's fixed body never needs one (no request id, no header scan).
+    """
 
-    def __init__(self, endpoint: _Endpoint, scope: Scope, segment: str) -> None:
+    __slots__ = ("_endpoint", "_wire", "form", "scope", "segment", "send")
+
+    def __init__(self, endpoint: _Endpoint, scope: Scope, send: Send, segment: str) -> None:
         self._endpoint = endpoint
-        self._scope = scope
-        self._segment = segment
+        self.scope = scope
+        self.send = send
+        self.segment = segment
+        """The first path segment: the tenant as the client wrote it."""
         self._wire: Wire | None = None
         self.form: Mapping[str, str] | None = None
         """The parsed form, once it is known (the wire reads a few parameters)."""
 
-    def __call__(self) -> Wire:
+    def wire(self) -> Wire:
+        """The per-request facts the dialect spells its bodies with."""
         if self._wire is None:
-            self._wire = self._endpoint.wire(self._scope, self._segment, self.form)
+            self._wire = self._endpoint.wire(self.scope, self.segment, self.form)
         return self._wire
+
+    __call__ = wire
 
 
 class _Endpoint(abc.ABC):
@@ -129,22 +137,22 @@ class _Endpoint(abc.ABC):
             )
             await send_json(send, 400, body)
             return
-        wire = _WireOnce(self, scope, segment)
+        req = _Request(self, scope, send, segment)
         try:
             raw = await read_body(receive)
             if raw and not is_form(scope):
                 raise FormError("expected an application/x-www-form-urlencoded body")
             form = parse_form(raw)
-            wire.form = form
-            await self.handle(scope, send, tenant, dialect, form, wire)
+            req.form = form
+            await self.handle(req, tenant, dialect, form)
         except (FormError, ParameterError) as exc:
             error = exc.error if isinstance(exc, ParameterError) else "invalid_request"
-            await send_json(send, 400, dialect.error_body(error, str(exc), wire=wire()))
+            await send_json(send, 400, dialect.error_body(error, str(exc), wire=req.wire()))
         except GrantError as exc:
-            if exc.error == "invalid_client" and uses_basic(scope):
+            if exc.error == "invalid_client" and uses_basic(req.scope):
                 # RFC 6749 §5.2: a client that tried the Authorization header "MUST" get 401.
                 exc.status = 401
-            await self.send_error(send, dialect, exc, wire)
+            await self.send_error(send, dialect, exc, req)
 
     async def send_error(
         self, send: Send, dialect: Dialect, exc: GrantError, wire: Callable[[], Wire]
@@ -173,22 +181,11 @@ class _Endpoint(abc.ABC):
         await send_json(send, exc.status, body, extra_headers=headers)
 
     @abc.abstractmethod
-    async def handle(
-        self,
-        scope: Scope,
-        send: Send,
-        tenant: Tenant,
-        dialect: Dialect,
-        form: dict[str, str],
-        wire: Callable[[], Wire],
-    ) -> None:
-        """Answer one request whose tenant and form were read and checked.
-
-        ``wire()`` gives the request's :class:`Wire` (built on the first call).
-        """
+    async def handle(self, req: _Request, tenant: Tenant, dialect: Dialect, form: _Form) -> None:
+        """Answer one request whose tenant and form were read and checked."""
 
 
-def _required(form: Mapping[str, str], name: str) -> str:
+def _required(form: _Form, name: str) -> str:
     value = form.get(name, "")
     if not value:
         raise ParameterError(f"The request must include {name}.")
@@ -204,118 +201,83 @@ def _client_id(credentials: Credentials) -> str:
 class DeviceAuthorizationEndpoint(_Endpoint):
     """``POST /{tenant}/oauth2/v2.0/devicecode`` (RFC 8628 §3.1, §3.2) and the v1 twin."""
 
-    async def handle(
-        self,
-        scope: Scope,
-        send: Send,
-        tenant: Tenant,
-        dialect: Dialect,
-        form: dict[str, str],
-        wire: Callable[[], Wire],
-    ) -> None:
+    async def handle(self, req: _Request, tenant: Tenant, dialect: Dialect, form: _Form) -> None:
         """Issue a device code and a user code; answer with the §3.2 body."""
-        credentials = client_credentials(scope, form)
+        credentials = client_credentials(req.scope, form)
         client_id = _client_id(credentials)
         dialect.check_client(form, self.ctx.settings.client(client_id))
-        wanted_scope, resource = dialect.target(form, wire())
-        authorization = self.ctx.engine.authorize_device(
+        wanted_scope, resource = dialect.target(form, req.wire())
+        authorization = self.ctx.engine.device.authorize(
             tenant=tenant,
             client_id=client_id,
             scope=wanted_scope,
             resource=resource,
-            device_ip=client_ip(scope),
-            user_agent=header(scope, b"user-agent"),
+            device_ip=client_ip(req.scope),
+            user_agent=header(req.scope, b"user-agent"),
             client_secret=credentials.secret,
         )
-        verification_uri = self.ctx.base_url(scope) + self.ctx.paths["devicelogin"]
+        verification_uri = self.ctx.base_url(req.scope) + self.ctx.paths["devicelogin"]
         complete = None
         if tenant.sends_verification_uri_complete:
             complete = f"{verification_uri}?code={quote(authorization.user_code, safe='')}"
         body = dialect.device_authorization_body(
-            authorization, Verification(verification_uri, complete), wire()
+            authorization, Verification(verification_uri, complete), req.wire()
         )
-        await send_json(send, 200, body)
+        await send_json(req.send, 200, body)
 
 
 class TokenEndpoint(_Endpoint):
     """``POST /{tenant}/oauth2/v2.0/token``: device code polls (§3.4, §3.5) and refreshes.
 
-    With ``async_poll`` (PostgreSQL and SQLite offer it), a device code poll awaits the
-    engine's one hot statement there, batched with the other polls of the moment, instead of
-    running it alone on the event loop; any poll that statement does not accept goes on through
-    the engine's full, synchronous path.
+    A device code poll is answered by the engine's device grant with a value: pending (most
+    polls; its body is encoded once), ``slow_down``, or the tokens; terminal errors are raised.
     """
 
-    def __init__(
-        self, ctx: ServerContext, *, version: Version = "v2", async_poll: AsyncPoll | None = None
-    ) -> None:
+    def __init__(self, ctx: ServerContext, *, version: Version = "v2") -> None:
         super().__init__(ctx, version=version)
-        self.async_poll = async_poll
-        self._pending = ctx.engine.pending()
-        """The answer to an on-time pending poll: made once, only ever sent (never raised)."""
+        self._pending = AUTHORIZATION_PENDING.error()
+        """The answer to a pending poll: made once, only ever sent (never raised)."""
 
-    async def handle(
-        self,
-        scope: Scope,
-        send: Send,
-        tenant: Tenant,
-        dialect: Dialect,
-        form: dict[str, str],
-        wire: Callable[[], Wire],
-    ) -> None:
+    async def handle(self, req: _Request, tenant: Tenant, dialect: Dialect, form: _Form) -> None:
         """Redeem a device code or a refresh token."""
         grant_type = dialect.grant_type(_required(form, "grant_type"))
         engine = self.ctx.engine
-        issuer_name = dialect.issuer_name(scope["path_params"]["tenant"], tenant.guid)
-        credentials = client_credentials(scope, form)
+        issuer_name = dialect.issuer_name(req.segment, tenant.guid)
+        credentials = client_credentials(req.scope, form)
         if grant_type == DEVICE_CODE_GRANT:
             device_code = dialect.device_code(form)
             if not device_code:
                 raise ParameterError("The request must include device_code.")
             client_id = _client_id(credentials)
             dialect.check_client(form, self.ctx.settings.client(client_id))
-            check = engine.poll_check(
+            outcome = await engine.device.apoll(
                 tenant=tenant,
                 client_id=client_id,
                 device_code=device_code,
+                ip=client_ip(req.scope),
                 client_secret=credentials.secret,
-            )
-            if self.async_poll is not None:
-                on_time = await self.async_poll.arecord_poll(
-                    check.device_hash,
-                    client_id=check.client_id,
-                    tenant_id=check.tenant_id,
-                    now=check.now,
-                    leeway=check.leeway,
-                )
-            else:
-                on_time = engine.record_poll(check)
-            if on_time:  # the answer most polls get: sent without raising it through the engine
-                await self.send_error(send, dialect, self._pending, wire)
-                return
-            _scope, resource = dialect.target(form, wire())
-            tokens = engine.poll(
-                tenant=tenant,
-                client_id=client_id,
-                device_code=device_code,
-                ip=client_ip(scope),
-                checked=check,
                 issuer_name=issuer_name,
-                client_secret=credentials.secret,
-                resource=resource,
+                resource=form.get("resource") or None,  # every dialect's target()
             )
+            if outcome is AUTHORIZATION_PENDING:  # most polls: an answer to send, not raise
+                await self.send_error(req.send, dialect, self._pending, req)
+                return
+            if not isinstance(outcome, IssuedTokens):  # slow_down
+                await self.send_error(req.send, dialect, outcome.error(), req)
+                return
+            tokens = outcome
         elif grant_type == REFRESH_TOKEN_GRANT:
             named: str | None = credentials.client_id
             if named or dialect.names_client_on_refresh:
                 named = _client_id(credentials)
                 dialect.check_client(form, self.ctx.settings.client(named))
-            wanted_scope, resource = dialect.target(form, wire())
+            wanted_scope, resource = dialect.target(form, req.wire())
             tokens = engine.refresh(
                 tenant=tenant,
                 client_id=named,
                 refresh_token=_required(form, "refresh_token"),
                 scope=wanted_scope,
-                ip=client_ip(scope),
+                ip=client_ip(req.scope),
                 issuer_name=issuer_name,
                 client_secret=credentials.secret,
                 resource=resource,
@@ -325,7 +287,7 @@ class TokenEndpoint(_Endpoint):
                 "This server supports the device_code and refresh_token grants.",
                 error="unsupported_grant_type",
             )
-        await send_json(send, 200, dialect.token_body(tokens, wire=wire()))
+        await send_json(req.send, 200, dialect.token_body(tokens, wire=req.wire()))
 
 
 class IntrospectionEndpoint(_Endpoint):
@@ -336,65 +298,41 @@ class IntrospectionEndpoint(_Endpoint):
     ``active: false``.
     """
 
-    async def handle(
-        self,
-        scope: Scope,
-        send: Send,
-        tenant: Tenant,
-        dialect: Dialect,
-        form: dict[str, str],
-        wire: Callable[[], Wire],
-    ) -> None:
+    async def handle(self, req: _Request, tenant: Tenant, dialect: Dialect, form: _Form) -> None:
         """Answer whether a token is active, and its metadata when it is."""
-        credentials = client_credentials(scope, form)
+        credentials = client_credentials(req.scope, form)
         answer = self.ctx.engine.introspect(
             tenant=tenant,
             token=_required(form, "token"),
             client_id=credentials.client_id,
             client_secret=credentials.secret,
         )
-        await send_json(send, 200, answer)
+        await send_json(req.send, 200, answer)
 
 
 class RevocationEndpoint(_Endpoint):
     """``POST /{tenant}/oauth2/v2.0/revoke`` (RFC 7009 §2.1, §2.2)."""
 
-    async def handle(
-        self,
-        scope: Scope,
-        send: Send,
-        tenant: Tenant,
-        dialect: Dialect,
-        form: dict[str, str],
-        wire: Callable[[], Wire],
-    ) -> None:
+    async def handle(self, req: _Request, tenant: Tenant, dialect: Dialect, form: _Form) -> None:
         """Revoke a token; unknown or already revoked tokens also get 200 (RFC 7009 §2.2)."""
-        credentials = client_credentials(scope, form)
+        credentials = client_credentials(req.scope, form)
         self.ctx.engine.revoke(
             token=_required(form, "token"),
             client_id=credentials.client_id,
             client_secret=credentials.secret,
         )
-        await send_json(send, 200, None)
+        await send_json(req.send, 200, None)
 
 
-def routes(ctx: ServerContext, *, async_poll: AsyncPoll | None = None) -> list[Route]:
-    """The OAuth endpoints: v2.0 (and revocation) first, they are the hot path; then v1.
-
-    ``async_poll``: the storage's awaitable pending poll, if it has one (see
-    :class:`TokenEndpoint`).
-    """
+def routes(ctx: ServerContext) -> list[Route]:
+    """The OAuth endpoints: v2.0 (and revocation) first, they are the hot path; then v1."""
     v2, v1 = "/{tenant}/oauth2/v2.0", "/{tenant}/oauth2"
     return [
-        Route(f"{v2}/token", TokenEndpoint(ctx, async_poll=async_poll), name="token"),
+        Route(f"{v2}/token", TokenEndpoint(ctx), name="token"),
         Route(f"{v2}/devicecode", DeviceAuthorizationEndpoint(ctx), name="devicecode"),
         Route(f"{v2}/revoke", RevocationEndpoint(ctx), name="revoke"),
         Route(f"{v2}/introspect", IntrospectionEndpoint(ctx), name="introspect"),
-        Route(
-            f"{v1}/token",
-            TokenEndpoint(ctx, version="v1", async_poll=async_poll),
-            name="token_v1",
-        ),
+        Route(f"{v1}/token", TokenEndpoint(ctx, version="v1"), name="token_v1"),
         Route(
             f"{v1}/devicecode",
             DeviceAuthorizationEndpoint(ctx, version="v1"),

@@ -132,10 +132,29 @@ def _sign_in(
     return page(request, ctx, session, "sign_in.html", context, set_cookie=fresh)
 
 
-def _lookup(request: Request, ctx: ServerContext, session: Session, code: str) -> PendingRequest:
-    return ctx.engine.lookup_user_code(
-        user_code=code, ip=client_ip(request.scope), session=ctx.sessions.fingerprint(session)
-    )
+def _lookup(
+    request: Request, ctx: ServerContext, session: Session, code: str, *, fresh: bool = False
+) -> PendingRequest | Response:
+    """The live request behind ``code``, or the page that says why there is none."""
+    try:
+        return ctx.engine.verification.lookup_user_code(
+            user_code=code, ip=client_ip(request.scope), session=ctx.sessions.fingerprint(session)
+        )
+    except VerificationError as exc:
+        return _outcome(request, ctx, session, exc, fresh)
+
+
+async def _posted(
+    request: Request,
+) -> tuple[ServerContext, Session, dict[str, str], PendingRequest] | Response:
+    """A form posted from the sign-in or confirm page, and the request its code names; or the
+    page to answer with (a bad CSRF token, a code that no longer works)."""
+    ctx = context_of(request)
+    session, form = await checked_form(request, ctx)
+    if form is None:
+        return forbidden(request, ctx, session)
+    pending = _lookup(request, ctx, session, form.get("code", ""))
+    return pending if isinstance(pending, Response) else (ctx, session, form, pending)
 
 
 async def devicelogin(request: Request) -> Response:
@@ -145,10 +164,9 @@ async def devicelogin(request: Request) -> Response:
     code = request.query_params.get("code", "").strip()
     if not code:
         return _enter_code(request, ctx, session, fresh=fresh)
-    try:
-        pending = _lookup(request, ctx, session, code)
-    except VerificationError as exc:
-        return _outcome(request, ctx, session, exc, fresh)
+    pending = _lookup(request, ctx, session, code, fresh=fresh)
+    if isinstance(pending, Response):
+        return pending
     return _sign_in(request, ctx, session, pending, code, fresh=fresh)
 
 
@@ -161,24 +179,19 @@ async def submit_code(request: Request) -> Response:
     code = form.get("code", "").strip()
     if not code:
         return _enter_code(request, ctx, session, fresh=False, message="Enter a code.", status=400)
-    try:
-        pending = _lookup(request, ctx, session, code)
-    except VerificationError as exc:
-        return _outcome(request, ctx, session, exc, False)
+    pending = _lookup(request, ctx, session, code)
+    if isinstance(pending, Response):
+        return pending
     return _sign_in(request, ctx, session, pending, code, fresh=False)
 
 
 async def sign_in(request: Request) -> Response:
     """``POST /devicelogin/signin``: authenticate the user, then show the confirm page."""
-    ctx = context_of(request)
-    session, form = await checked_form(request, ctx)
-    if form is None:
-        return forbidden(request, ctx, session)
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    ctx, session, form, pending = posted
     code = form.get("code", "")
-    try:
-        pending = _lookup(request, ctx, session, code)
-    except VerificationError as exc:
-        return _outcome(request, ctx, session, exc, False)
     username = form.get("username", "").strip()
     password = form.get("password", "")
     # Password hashing takes tens of milliseconds: keep it off the event loop.
@@ -222,16 +235,11 @@ def _confirm(
 
 async def decide(request: Request) -> Response:
     """``POST /devicelogin/decide``: record Approve or Deny (once) and show the result."""
-    ctx = context_of(request)
-    session, form = await checked_form(request, ctx)
-    if form is None:
-        return forbidden(request, ctx, session)
-    code = form.get("code", "")
-    decision = form.get("decision", "")
-    try:
-        pending = _lookup(request, ctx, session, code)
-    except VerificationError as exc:
-        return _outcome(request, ctx, session, exc, False)
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    ctx, session, form, pending = posted
+    code, decision = form.get("code", ""), form.get("decision", "")
     user = ctx.engine.user_by_id(session.user_id) if session.user_id else None
     if (
         user is None
@@ -244,7 +252,7 @@ async def decide(request: Request) -> Response:
         )  # fmt: skip
     approve = decision == "approve"
     try:
-        ctx.engine.decide(
+        ctx.engine.verification.decide(
             user_code=code,
             approve=approve,
             user=user,

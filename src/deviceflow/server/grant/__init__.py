@@ -1,7 +1,8 @@
 """The framework-free grant engine: RFC 8628 device grant, refresh tokens, signing keys.
 
-The web layer (endpoints, pages, Graph emulation) calls :class:`GrantEngine` and renders what it
-returns or raises; it holds no protocol rules. See ``docs/server-seam.md`` for the seam.
+The web layer (endpoints, pages, Graph emulation) calls :class:`GrantEngine` (and its parts:
+``engine.device``, :mod:`.device`; ``engine.verification``, :mod:`.verification`) and renders
+what it returns or raises; it holds no protocol rules. See ``docs/server-seam.md`` for the seam.
 """
 
 from __future__ import annotations
@@ -15,17 +16,33 @@ from deviceflow.server.grant._types import (
     Origin,
     PendingRequest,
 )
+from deviceflow.server.grant.device import (
+    AUTHORIZATION_PENDING,
+    SLOW_DOWN_STEP,
+    AuthorizationPending,
+    DeviceCodeGrant,
+    PollOutcome,
+    SlowDown,
+)
+from deviceflow.server.grant.verification import Verification
 
 __all__ = [
+    "AUTHORIZATION_PENDING",
     "GRAPH_AUDIENCE",
+    "SLOW_DOWN_STEP",
+    "AuthorizationPending",
     "DeviceAuthorization",
+    "DeviceCodeGrant",
     "GrantEngine",
     "GrantError",
     "GrantType",
     "IssuedTokens",
     "Origin",
     "PendingRequest",
+    "PollOutcome",
     "Reason",
+    "SlowDown",
+    "Verification",
     "VerificationError",
     "VerificationKind",
 ]

@@ -2,10 +2,10 @@
 
 A public client only names itself: its ``client_id`` is public, so presenting a secret means the
 client is confused about what it is registered as, and is refused (``public_client_credential``;
-Entra's AADSTS700025). A confidential client (``public = false``) authenticates on every request
+Entra's error 700025). A confidential client (``public = false``) authenticates on every request
 with the secret whose argon2 hash the configuration holds, by HTTP Basic or in the body (the
-endpoint reads either; RFC 6749 §2.3.1): none is ``public_flows_disabled`` (Entra's AADSTS7000218
-"must contain ... 'client_secret'"), a wrong one ``client_secret_invalid`` (AADSTS7000215); both
+endpoint reads either; RFC 6749 §2.3.1): none is ``public_flows_disabled`` (Entra's error 7000218
+"must contain ... 'client_secret'"), a wrong one ``client_secret_invalid`` (7000215); both
 are ``401 invalid_client``.
 
 A confidential device polls every few seconds with the same secret, and argon2 is deliberately

@@ -26,6 +26,11 @@ Reason = Literal[
     "refresh_revoked",  # revoked, or its sign-in was
     "refresh_reused",  # strict rotation: a refresh token used twice
     "refresh_expired",
+    # Emulated sign-in conditions (``_conditions``): each refuses a session it once accepted.
+    "sign_in_frequency",  # the sign-in is older than the tenant's sign-in frequency
+    "sessions_revoked",  # the user's sessions were revoked after this sign-in
+    "mfa_required",  # multi-factor authentication is now required
+    "consent_required",  # nobody has consented to the application
 ]
 """Why the engine refused, in no dialect's words: each dialect maps a reason to its own spelling
 (the Microsoft dialect to its error number and wording; the RFC dialect needs none)."""

@@ -19,6 +19,7 @@ from typing import Any
 
 from deviceflow.server.audit import AuditLog
 from deviceflow.server.grant._codes import urlsafe
+from deviceflow.server.grant._conditions import Conditions
 from deviceflow.server.grant._errors import GrantError
 from deviceflow.server.grant._policy import device_policy
 from deviceflow.server.grant._scopes import (
@@ -88,6 +89,10 @@ class TokenService:
         A refresh token is issued when ``offline_access`` is among ``scopes``; it carries
         ``granted``, the scope of the whole grant (default: ``scopes``), however much a refresh
         narrowed this access token's (RFC 6749 §6). ``issuer_name``: see :meth:`issuer`.
+
+        Raises:
+            GrantError: ``invalid_grant`` when an emulated sign-in condition refuses
+                (:mod:`._conditions`).
         """
         settings = self._settings()
         lifetimes = settings.lifetimes
@@ -96,6 +101,15 @@ class TokenService:
         scopes = policy.restrict(scopes)
         access_lifetime = policy.access_lifetime(lifetimes.access_token)
         now = self._clock()
+        Conditions(storage=self._storage, settings=self._settings).admit(
+            tenant=tenant,
+            client=client,
+            user=user,
+            family_id=family_id,
+            grant_type=grant_type,
+            now=now,
+            absolute_expires_at=absolute_expires_at,
+        )
         issued = int(now)
         sub = urlsafe(hashlib.sha256(f"{client.client_id}:{user.id}".encode()).digest()[:24])
         common = {

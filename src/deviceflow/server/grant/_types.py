@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import Literal
 
 from deviceflow.server.settings import Client, Tenant, UserRecord
 
@@ -23,20 +23,6 @@ class DeviceAuthorization:
     user_code: str = field(repr=False)  # display form, e.g. "BCDF-GHJK"
     expires_in: int
     interval: int
-
-
-class PollCheck(NamedTuple):
-    """One poll's hot statement: the arguments of ``Storage.record_poll`` (see ``poll_check``).
-
-    A named tuple: built once per poll, and cheaper to build than a frozen dataclass.
-    """
-
-    device_hash: str
-    client_id: str
-    tenant_id: str
-    now: float
-    leeway: float | None
-    """``None``: the tenant has no interval rule (no ``slow_down``), nothing is recorded."""
 
 
 @dataclass(frozen=True)

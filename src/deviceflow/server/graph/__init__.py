@@ -12,13 +12,15 @@ within the token's tenant.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from deviceflow.server.endpoints.context import context_of
+from deviceflow.server.endpoints.context import ServerContext, context_of
 from deviceflow.server.graph._auth import (
     GRAPH_APP_ID,
     GRAPH_AUDIENCES,
@@ -27,7 +29,9 @@ from deviceflow.server.graph._auth import (
     graph_error,
     graph_json,
 )
+from deviceflow.server.graph._presence import presence_of
 from deviceflow.server.graph.presence_page import routes as presence_page_routes
+from deviceflow.server.graph.userinfo import userinfo
 from deviceflow.server.settings import UserRecord
 
 __all__ = ["GRAPH_APP_ID", "GRAPH_AUDIENCES", "GraphError", "authorize", "routes", "user_resource"]
@@ -92,75 +96,81 @@ def _version(request: Request) -> str:
     return "beta" if request.url.path.startswith("/beta/") else "v1.0"
 
 
-async def me(request: Request) -> Response:
-    """``GET /v1.0/me`` and ``/beta/me``: the signed-in user (needs ``User.Read``)."""
-    ctx = context_of(request)
-    try:
-        user, _claims = authorize(request, ctx, ME_SCOPES)
-        body = user_resource(
-            user,
-            ctx.base_url(request.scope),
-            version=_version(request),
-            select=request.query_params.get("$select"),
-        )
-    except GraphError as exc:
-        return graph_error(request, ctx, exc)
-    return graph_json(request, ctx, body)
+_Handler = Callable[[Request, ServerContext, UserRecord], dict[str, Any]]
 
 
-async def user_by_key(request: Request) -> Response:
-    """``GET /v1.0/users/{id | userPrincipalName}`` (needs ``User.ReadBasic.All``)."""
-    ctx = context_of(request)
-    key = request.path_params["key"].lower()
-    try:
-        signed_in, _claims = authorize(request, ctx, USERS_SCOPES, delegated_only=False)
-        found = next(
-            (
-                u
-                for u in ctx.settings.users
-                if u.tenant == signed_in.tenant
-                and key in (u.id.lower(), u.preferred_username.lower())
-            ),
-            None,
-        )
-        if found is None:
-            raise GraphError(
-                404,
-                "Request_ResourceNotFound",
-                f"Resource '{request.path_params['key'][:128]}' does not exist or one of its"
-                " queried reference-property objects are not present.",
-            )
-        body = user_resource(
-            found,
-            ctx.base_url(request.scope),
-            version=_version(request),
-            select=request.query_params.get("$select"),
-        )
-    except GraphError as exc:
-        return graph_error(request, ctx, exc)
-    return graph_json(request, ctx, body)
+def _graph_endpoint(
+    scopes: tuple[str, ...], *, delegated_only: bool = True
+) -> Callable[[_Handler], Callable[[Request], Awaitable[Response]]]:
+    """Make ``handler(request, ctx, user)`` an endpoint: the bearer token is checked first
+    (:func:`authorize` with ``scopes``), the dictionary it returns is the JSON answer, and a
+    :class:`GraphError` it (or the check) raises becomes Graph's error body."""
+
+    def wrap(handler: _Handler) -> Callable[[Request], Awaitable[Response]]:
+        @functools.wraps(handler)
+        async def endpoint(request: Request) -> Response:
+            ctx = context_of(request)
+            try:
+                user, _claims = authorize(request, ctx, scopes, delegated_only=delegated_only)
+                body = handler(request, ctx, user)
+            except GraphError as exc:
+                return graph_error(request, ctx, exc)
+            return graph_json(request, ctx, body)
+
+        return endpoint
+
+    return wrap
 
 
-async def presence(request: Request) -> Response:
-    """``GET /v1.0/me/presence``: availability and activity (needs ``Presence.Read``)."""
-    ctx = context_of(request)
-    try:
-        user, _claims = authorize(request, ctx, PRESENCE_SCOPES)
-    except GraphError as exc:
-        return graph_error(request, ctx, exc)
-    availability, activity = ctx.engine.get_presence(user.id)
-    base = ctx.base_url(request.scope)
-    return graph_json(
-        request,
-        ctx,
-        {
-            "@odata.context": f"{base}/{_version(request)}/$metadata#users('{user.id}')"
-            "/presence/$entity",
-            "id": user.id,
-            "availability": availability,
-            "activity": activity,
-        },
+def _user_body(request: Request, ctx: ServerContext, user: UserRecord) -> dict[str, Any]:
+    return user_resource(
+        user,
+        ctx.base_url(request.scope),
+        version=_version(request),
+        select=request.query_params.get("$select"),
     )
+
+
+@_graph_endpoint(ME_SCOPES)
+def me(request: Request, ctx: ServerContext, user: UserRecord) -> dict[str, Any]:
+    """``GET /v1.0/me`` and ``/beta/me``: the signed-in user (needs ``User.Read``)."""
+    return _user_body(request, ctx, user)
+
+
+@_graph_endpoint(USERS_SCOPES, delegated_only=False)
+def user_by_key(request: Request, ctx: ServerContext, signed_in: UserRecord) -> dict[str, Any]:
+    """``GET /v1.0/users/{id | userPrincipalName}`` (needs ``User.ReadBasic.All``)."""
+    key = request.path_params["key"].lower()
+    found = next(
+        (
+            u
+            for u in ctx.settings.users
+            if u.tenant == signed_in.tenant and key in (u.id.lower(), u.preferred_username.lower())
+        ),
+        None,
+    )
+    if found is None:
+        raise GraphError(
+            404,
+            "Request_ResourceNotFound",
+            f"Resource '{request.path_params['key'][:128]}' does not exist or one of its"
+            " queried reference-property objects are not present.",
+        )
+    return _user_body(request, ctx, found)
+
+
+@_graph_endpoint(PRESENCE_SCOPES)
+def presence(request: Request, ctx: ServerContext, user: UserRecord) -> dict[str, Any]:
+    """``GET /v1.0/me/presence``: availability and activity (needs ``Presence.Read``)."""
+    availability, activity = presence_of(request).get(user.id)
+    base = ctx.base_url(request.scope)
+    return {
+        "@odata.context": f"{base}/{_version(request)}/$metadata#users('{user.id}')"
+        "/presence/$entity",
+        "id": user.id,
+        "availability": availability,
+        "activity": activity,
+    }
 
 
 def routes() -> list[Route]:
@@ -175,5 +185,5 @@ def routes() -> list[Route]:
             suffix = "" if version == "v1.0" else "_beta"
             found.append(Route(f"/{version}/{path}", endpoint, methods=["GET"], name=name + suffix))
             found.append(Route(f"/{version}/{path}/", endpoint, methods=["GET"]))
-    found.append(Route("/oidc/userinfo", me, methods=["GET"], name="userinfo"))
+    found.append(Route("/oidc/userinfo", userinfo, methods=["GET", "POST"], name="userinfo"))
     return [*found, *presence_page_routes()]

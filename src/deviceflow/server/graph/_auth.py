@@ -44,9 +44,18 @@ def request_ids(request: Request, ctx: ServerContext) -> dict[str, str]:
     return {"request-id": request_id, "client-request-id": client_request_id}
 
 
-def graph_json(request: Request, ctx: ServerContext, body: dict[str, Any]) -> Response:
-    """A successful Graph response with its id headers."""
-    headers = {**request_ids(request, ctx), "OData-Version": "4.0"}
+NO_STORE = {"Cache-Control": "no-store"}
+"""Graph answers hold personal data and depend on the bearer token: never cache them."""
+
+
+def graph_json(
+    request: Request, ctx: ServerContext, body: dict[str, Any], *, odata: bool = True
+) -> Response:
+    """A successful Graph response with its id headers (``OData-Version`` unless ``odata`` is
+    false), never cached."""
+    headers = {**request_ids(request, ctx), **NO_STORE}
+    if odata:
+        headers["OData-Version"] = "4.0"
     return JSONResponse(body, headers=headers)
 
 
@@ -63,7 +72,7 @@ def graph_error(request: Request, ctx: ServerContext, exc: GraphError) -> Respon
             },
         }
     }
-    headers = dict(ids)
+    headers = {**ids, **NO_STORE}
     base = ctx.base_url(request.scope)
     if exc.status == 401:
         headers["WWW-Authenticate"] = (
@@ -87,9 +96,17 @@ def _audiences(claims: dict[str, Any]) -> set[str]:
 
 
 def authorize(
-    request: Request, ctx: ServerContext, accepted: Iterable[str], *, delegated_only: bool = True
+    request: Request,
+    ctx: ServerContext,
+    accepted: Iterable[str],
+    *,
+    delegated_only: bool = True,
+    token: str | None = None,
 ) -> tuple[UserRecord, dict[str, Any]]:
     """Check the bearer token of ``request`` for one of the ``accepted`` delegated scopes.
+
+    ``token``: a bearer token the request carried elsewhere than in its ``Authorization``
+    header (a form parameter, RFC 6750 §2.2).
 
     Returns:
         The signed-in user and the token's claims.
@@ -100,9 +117,10 @@ def authorize(
     """
     accepted = tuple(accepted)
     authorization = request.headers.get("authorization", "")
-    scheme, _, token = authorization.partition(" ")
-    token = token.strip()
-    if not token or scheme.lower() != "bearer":
+    if authorization or token is None:
+        scheme, _, given = authorization.partition(" ")
+        token = given.strip() if scheme.lower() == "bearer" else ""
+    if not token:
         raise GraphError(401, "InvalidAuthenticationToken", "Access token is empty.")
     try:
         claims = ctx.engine.verify_access_token(token)

@@ -18,20 +18,8 @@ from starlette.routing import Route
 from deviceflow.server.endpoints._pages import checked_form, forbidden, load_session, page
 from deviceflow.server.endpoints.context import ServerContext, context_of
 from deviceflow.server.endpoints.session import Session
+from deviceflow.server.graph._presence import ACTIVITIES, AVAILABILITIES, presence_of
 from deviceflow.server.settings import UserRecord
-
-AVAILABILITIES = (
-    "Available", "AvailableIdle", "Away", "BeRightBack", "Busy", "BusyIdle",
-    "DoNotDisturb", "Offline", "PresenceUnknown",
-)  # fmt: skip
-"""Graph's ``availability`` values."""
-
-ACTIVITIES = (
-    "Available", "Away", "BeRightBack", "Busy", "DoNotDisturb", "InACall",
-    "InAConferenceCall", "Inactive", "InAMeeting", "Offline", "OffWork", "OutOfOffice",
-    "PresenceUnknown", "Presenting", "UrgentInterruptionsOnly",
-)  # fmt: skip
-"""Graph's ``activity`` values."""
 
 
 def _sign_in_page(
@@ -58,7 +46,7 @@ def _presence_page(
     set_cookie: bool = False,
     message: str | None = None,
 ) -> Response:
-    availability, activity = ctx.engine.get_presence(user.id)
+    availability, activity = presence_of(request).get(user.id)
     context: dict[str, Any] = {
         "title": "Your presence",
         "display_name": user.display_name,
@@ -120,7 +108,7 @@ async def presence_update(request: Request) -> Response:
     availability, activity = form.get("availability", ""), form.get("activity", "")
     if availability not in AVAILABILITIES or activity not in ACTIVITIES:
         return _presence_page(request, ctx, session, user, message="Pick values from the lists.")
-    ctx.engine.set_presence(user.id, availability, activity)
+    presence_of(request).set(user.id, availability, activity)
     return _presence_page(request, ctx, session, user, message="Saved.")
 
 

@@ -92,6 +92,11 @@ class Settings:
             "toml": True,
         },
     )
+    trusted_proxies: tuple[str, ...] = _doc(
+        "Reverse proxies (IP addresses or CIDR subnets) whose `X-Forwarded-For` and"
+        " `X-Forwarded-Proto` headers are believed; default: none, the headers are ignored.",
+        (),
+    )
     is_development: bool = _doc("Set for the built-in development setup.", False, toml=False)
     dev_credentials: tuple[tuple[str, str], ...] = field(
         default=(), repr=False, metadata={"doc": "Demo (username, password) pairs.", "toml": False}

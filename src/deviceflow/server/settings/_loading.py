@@ -245,6 +245,13 @@ def _validate(settings: Settings) -> None:
         if key in seen or user.id in seen:
             raise SettingsError(f"users[{i}].username: duplicate user {user.username!r}")
         seen.update((key, user.id))
+    for proxy in settings.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError as exc:
+            raise SettingsError(
+                f"trusted_proxies: {proxy!r} is not an IP address or subnet"
+            ) from exc
     _validate_numbers(settings)
     _validate_policy(settings)
     _validate_user_code(settings.user_code)
@@ -283,6 +290,8 @@ def _validate_policy(settings: Settings) -> None:
         if lifetime is not None and lifetime <= 0:
             raise SettingsError(f"{where}.device_access_token_lifetime: must be positive")
     for i, tenant in enumerate(settings.tenants):
+        if tenant.sign_in_frequency is not None and tenant.sign_in_frequency <= 0:
+            raise SettingsError(f"tenants[{i}].sign_in_frequency: must be positive")
         for network in tenant.trusted_networks:
             try:
                 ipaddress.ip_network(network, strict=False)

@@ -117,6 +117,18 @@ class Tenant:
     device_scopes: tuple[str, ...] | None = _doc(
         "Scopes device-flow sessions may hold (others: `invalid_scope`); default: any.", None
     )
+    # Emulated sign-in conditions (server/grant/_conditions.py): each refuses refreshes.
+    sign_in_frequency: int | None = _doc(
+        "Sign-in frequency (Conditional Access), seconds: refreshing a session whose sign-in is"
+        " older answers `invalid_grant` (Microsoft dialect: Entra error 70043).",
+        None,
+    )
+    mfa_required_from: float | None = _doc(
+        "Epoch seconds from which multi-factor authentication is required: sessions that"
+        " signed in earlier cannot refresh (`invalid_grant`; Microsoft dialect: Entra error 50076);"
+        " later sign-ins count as having done it.",
+        None,
+    )
 
     @property
     def enforces_slow_down(self) -> bool:
@@ -191,6 +203,11 @@ class Client:
         "Scopes this client's device-flow sessions may hold (intersected with the tenant's).",
         None,
     )
+    consent_required: bool = _doc(
+        "Emulate missing consent: every token request of this client answers `invalid_grant`"
+        " (Microsoft dialect: Entra error 65001).",
+        False,
+    )
 
 
 @dataclass(frozen=True)
@@ -219,6 +236,12 @@ class UserRecord:
     preferred_language: str | None = _doc("Graph `preferredLanguage`.", None)
     business_phones: tuple[str, ...] = _doc("Graph `businessPhones`.", ())
     enabled: bool = _doc("Disabled users cannot sign in, and get no tokens.", True)
+    sessions_valid_from: float | None = _doc(
+        "Epoch seconds before which this user's sign-ins are revoked (Graph's"
+        " `signInSessionsValidFromDateTime`: a password change or an administrator's"
+        " revocation); their refreshes answer `invalid_grant` (Microsoft dialect: Entra error 50173).",
+        None,
+    )
 
     @property
     def preferred_username(self) -> str:

@@ -5,15 +5,16 @@ make several server instances behave as one: ``update_grant``/``update_refresh``
 compare-and-set (the row changes only while every ``expect`` column still holds its expected
 value, in one atomic statement), and ``hit`` counts atomically. ``record_poll`` is the hot path's
 one statement: a pending poll that is on time is recorded without reading the row first. Codes
-arrive here already hashed.
+arrive here already hashed. Storage holds no grant rule: the pending poll's rule comes from the
+grant layer (:mod:`deviceflow.server.grant.device`), and its parameters in a :class:`PendingPoll`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 GrantStatus = Literal["pending", "approved", "denied", "consumed"]
 RefreshStatus = Literal["active", "rotated", "revoked"]
@@ -65,8 +66,22 @@ class Counter:
     reset_at: float
 
 
+class PendingPoll(NamedTuple):
+    """One pending poll for :meth:`Storage.record_poll`, as the grant layer states it.
+
+    The fields are in the order SQL statements bind them by number (``?1`` is ``now``);
+    ``leeway`` comes last, so a check-only statement (no interval rule) binds the first four.
+    """
+
+    now: float
+    device_hash: str
+    client_id: str
+    tenant_id: str
+    leeway: float | None
+    """``None``: the tenant has no interval rule (no ``slow_down``), nothing is recorded."""
+
+
 GRANT_COLUMNS = frozenset(DeviceGrant.__dataclass_fields__)
-TUPLE_COLUMNS = frozenset({"scopes"})
 REFRESH_COLUMNS = frozenset(RefreshRecord.__dataclass_fields__)
 
 
@@ -96,22 +111,15 @@ class Storage(Protocol):
         """
         ...
 
-    def record_poll(
-        self,
-        device_hash: str,
-        *,
-        client_id: str,
-        tenant_id: str,
-        now: float,
-        leeway: float | None,
-    ) -> bool:
+    def record_poll(self, poll: PendingPoll) -> bool:
         """Accept a pending poll that is on time, in one atomic statement.
 
-        ``True`` only while the grant is ``pending``, unexpired at ``now`` (``expires_at >
-        now``), of this client and tenant, and polled on time: ``last_poll_at`` is null or
-        ``now - last_poll_at >= interval - leeway``; then ``last_poll_at`` becomes ``now``.
-        With ``leeway=None`` there is no interval rule and nothing to record: the same checks,
-        read-only. ``False`` changes nothing.
+        ``True`` only while the grant ``poll.device_hash`` is ``pending``, unexpired at ``now``
+        (``expires_at > now``), of this client and tenant, and polled on time by the grant
+        layer's rule (:func:`~deviceflow.server.grant.device.polled_on_time`; in SQL,
+        :func:`~deviceflow.server.grant.device.pending_poll_sql`); then ``last_poll_at`` becomes
+        ``now``. With ``leeway=None`` there is no interval rule and nothing to record: the same
+        checks, read-only. ``False`` changes nothing.
         """
         ...
 
@@ -153,22 +161,18 @@ class Storage(Protocol):
 class AsyncPoll(Protocol):
     """An awaitable ``record_poll`` a backend may also offer (PostgreSQL and SQLite do).
 
-    Same arguments, same statement, same answer as :meth:`Storage.record_poll`; the polls
+    Same argument, same statement, same answer as :meth:`Storage.record_poll`; the polls
     awaited at about the same time run together (PostgreSQL: one pipelined round trip, without
-    blocking the event loop; SQLite: one transaction at the end of the loop's turn). The web
-    layer uses it for the pending poll only; ``aclose`` releases what it holds on that loop.
+    blocking the event loop; SQLite: one transaction at the end of the loop's turn). The grant
+    layer awaits it for the pending poll only; ``aclose`` releases what it holds on that loop.
     """
 
-    async def arecord_poll(
-        self,
-        device_hash: str,
-        *,
-        client_id: str,
-        tenant_id: str,
-        now: float,
-        leeway: float | None,
-    ) -> bool:
-        """:meth:`Storage.record_poll`, awaitable."""
+    def arecord_poll(self, poll: PendingPoll) -> Awaitable[bool]:
+        """:meth:`Storage.record_poll`, to await on the running event loop (called from it).
+
+        The backends return their batch's future itself rather than a coroutine around it:
+        the pending poll is the hot path, and each coroutine level costs at every resumption.
+        """
         ...
 
     async def aclose(self) -> None:
@@ -216,18 +220,3 @@ def check_columns(names: Iterable[str], allowed: frozenset[str]) -> None:
     for name in names:
         if name not in allowed:
             raise ValueError(f"unknown column {name!r}")
-
-
-def encode_row(values: Mapping[str, object]) -> dict[str, object]:
-    """Field values as SQL parameters (tuples of scopes become one space-separated string)."""
-    return {
-        k: " ".join(v) if k in TUPLE_COLUMNS and isinstance(v, tuple) else v
-        for k, v in values.items()
-    }
-
-
-def decode_row(row: dict[str, Any]) -> dict[str, Any]:
-    """The inverse of :func:`encode_row`, in place; returns ``row``."""
-    for name in TUPLE_COLUMNS & row.keys():
-        row[name] = tuple(row[name].split()) if row[name] else ()
-    return row

@@ -5,15 +5,20 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Mapping
+from typing import TypeVar
 
+from deviceflow.server.grant.device import accepts_pending_poll
 from deviceflow.server.storage.base import (
     GRANT_COLUMNS,
     REFRESH_COLUMNS,
     Counter,
     DeviceGrant,
+    PendingPoll,
     RefreshRecord,
     check_columns,
 )
+
+_Row = TypeVar("_Row", DeviceGrant, RefreshRecord)
 
 
 class MemoryStorage:
@@ -54,39 +59,16 @@ class MemoryStorage:
         self, device_hash: str, expect: Mapping[str, object], changes: Mapping[str, object]
     ) -> bool:
         """See :meth:`Storage.update_grant`."""
-        check_columns([*expect, *changes], GRANT_COLUMNS)
-        with self._lock:
-            grant = self._grants.get(device_hash)
-            if grant is None or any(getattr(grant, k) != v for k, v in expect.items()):
-                return False
-            self._grants[device_hash] = dataclasses.replace(grant, **changes)  # type: ignore[arg-type]
-            return True
+        return self._compare_and_set(self._grants, GRANT_COLUMNS, device_hash, expect, changes)
 
-    def record_poll(
-        self,
-        device_hash: str,
-        *,
-        client_id: str,
-        tenant_id: str,
-        now: float,
-        leeway: float | None,
-    ) -> bool:
+    def record_poll(self, poll: PendingPoll) -> bool:
         """See :meth:`Storage.record_poll`."""
         with self._lock:
-            grant = self._grants.get(device_hash)
-            if (
-                grant is None
-                or (grant.client_id, grant.tenant_id, grant.status)
-                != (client_id, tenant_id, "pending")
-                or grant.expires_at <= now
-            ):
+            grant = self._grants.get(poll.device_hash)
+            if grant is None or not accepts_pending_poll(grant, poll):
                 return False
-            if leeway is None:
-                return True
-            last = grant.last_poll_at
-            if last is not None and now - last < grant.interval - leeway:
-                return False
-            self._grants[device_hash] = dataclasses.replace(grant, last_poll_at=now)
+            if poll.leeway is not None:  # with an interval rule, the poll is recorded
+                self._grants[poll.device_hash] = dataclasses.replace(grant, last_poll_at=poll.now)
             return True
 
     def insert_refresh(self, record: RefreshRecord) -> None:
@@ -103,12 +85,22 @@ class MemoryStorage:
         self, token_hash: str, expect: Mapping[str, object], changes: Mapping[str, object]
     ) -> bool:
         """See :meth:`Storage.update_refresh`."""
-        check_columns([*expect, *changes], REFRESH_COLUMNS)
+        return self._compare_and_set(self._refresh, REFRESH_COLUMNS, token_hash, expect, changes)
+
+    def _compare_and_set(
+        self,
+        rows: dict[str, _Row],
+        columns: frozenset[str],
+        key: str,
+        expect: Mapping[str, object],
+        changes: Mapping[str, object],
+    ) -> bool:
+        check_columns([*expect, *changes], columns)
         with self._lock:
-            record = self._refresh.get(token_hash)
-            if record is None or any(getattr(record, k) != v for k, v in expect.items()):
+            row = rows.get(key)
+            if row is None or any(getattr(row, k) != v for k, v in expect.items()):
                 return False
-            self._refresh[token_hash] = dataclasses.replace(record, **changes)  # type: ignore[arg-type]
+            rows[key] = dataclasses.replace(row, **changes)  # type: ignore[arg-type]
             return True
 
     def hit(self, key: str, *, now: float, window: float, amount: int = 1) -> Counter:

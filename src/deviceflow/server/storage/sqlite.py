@@ -1,9 +1,9 @@
 """SQLite storage (the default): WAL journal, numbered SQL migrations, one connection per thread.
 
-Every compare-and-set is a single ``UPDATE ... WHERE <expected values>`` whose row count says
-who won, so concurrent pollers in threads or in other processes sharing the file see exactly
-one winner (RFC 8628 §3.5 one-time redemption). Migrations are the ``migrations/NNNN_*.sql``
-files, applied in order and recorded in ``PRAGMA user_version``.
+The statements are :class:`~deviceflow.server.storage._sql.SQLStore`'s, so concurrent callers
+in threads or in other processes sharing the file see exactly one winner of every
+compare-and-set (RFC 8628 §3.5 one-time redemption). Migrations are the
+``migrations/NNNN_*.sql`` files, applied in order and recorded in ``PRAGMA user_version``.
 
 The pending poll also has an awaitable twin, :meth:`SQLiteStorage.arecord_poll`: the same
 statement with the same answer, but the polls awaited during one turn of the event loop run
@@ -15,50 +15,31 @@ a batch pays them once.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import sqlite3
 import threading
-from collections.abc import Mapping
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from deviceflow.server.storage.base import (
-    GRANT_COLUMNS,
-    REFRESH_COLUMNS,
-    Counter,
-    DeviceGrant,
-    RefreshRecord,
-    check_columns,
-    decode_row,
-    encode_row,
-    fail_each,
-)
+from deviceflow.server.grant.device import pending_poll_sql
+from deviceflow.server.storage._sql import Params, SQLStore, Statement
+from deviceflow.server.storage.base import PendingPoll, fail_each
 
-# Numbered parameters bound from a tuple (cheaper than names; this runs on every poll):
-# ?1 now, ?2 device_hash, ?3 client_id, ?4 tenant_id, ?5 leeway.
-_LIVE = (
-    " WHERE device_hash = ?2 AND client_id = ?3 AND tenant_id = ?4"
-    " AND status = 'pending' AND expires_at > ?1"
-)
-_CHECK_POLL = "SELECT 1 FROM device_grants" + _LIVE
-_RECORD_POLL = (
-    "UPDATE device_grants SET last_poll_at = ?1"
-    + _LIVE
-    + " AND (last_poll_at IS NULL OR ?1 - last_poll_at >= interval - ?5)"
-)
+# Numbered parameters bound from the PendingPoll itself (no dictionary: this runs on every poll).
+_LIVE, _ON_TIME = pending_poll_sql("?{n}")
+_CHECK_POLL = f"SELECT 1 FROM device_grants WHERE {_LIVE}"
+_RECORD_POLL = f"UPDATE device_grants SET last_poll_at = ?1 WHERE {_LIVE} AND {_ON_TIME}"
+
+_Poll = tuple[PendingPoll, "asyncio.Future[bool]"]
+"""One awaited poll and its answer."""
 
 
-_PollParams = tuple[float, str, str, str, float | None]
-_Poll = tuple[_PollParams, "asyncio.Future[bool]"]
-"""One awaited poll: the statement's parameters (``_RECORD_POLL``'s order) and its answer."""
-
-
-def _run_poll(cursor: sqlite3.Cursor, params: _PollParams) -> bool:
-    """The poll statement for ``params`` (``_RECORD_POLL``'s order): ``True`` when accepted."""
-    if params[4] is None:  # no interval rule: nothing to record, only to check
-        return cursor.execute(_CHECK_POLL, params[:4]).fetchone() is not None
-    return cursor.execute(_RECORD_POLL, params).rowcount == 1
+def _run_poll(cursor: sqlite3.Cursor, poll: PendingPoll) -> bool:
+    """The poll statement for ``poll``: ``True`` when accepted."""
+    if poll.leeway is None:  # no interval rule: nothing to record, only to check
+        return cursor.execute(_CHECK_POLL, poll[:4]).fetchone() is not None
+    return cursor.execute(_RECORD_POLL, poll).rowcount == 1
 
 
 class _PollBatch:
@@ -82,8 +63,11 @@ def migrations() -> list[tuple[int, str]]:
     return sorted(found)
 
 
-class SQLiteStorage:
+class SQLiteStorage(SQLStore):
     """A :class:`~deviceflow.server.storage.base.Storage` in one SQLite file."""
+
+    mark = "?"
+    same = "IS"
 
     def __init__(self, path: str | Path, *, busy_timeout: float = 10.0) -> None:
         self._path = str(path)
@@ -112,6 +96,47 @@ class SQLiteStorage:
         self._local.conn = conn
         return conn
 
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        with conn:  # commits, or rolls back on an exception
+            current = conn.execute("PRAGMA user_version").fetchone()[0]
+            for version, sql in migrations():
+                if version > current:
+                    for statement in sql.split(";"):
+                        if statement.strip():
+                            conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version = {int(version)}")
+
+    def close(self) -> None:
+        """Close every connection this storage opened (in any thread)."""
+        with self._lock:
+            self._closed = True
+            connections, self._connections = self._connections, []
+            self._local = threading.local()  # forget every thread's cached connection
+        for conn in connections:
+            conn.close()
+
+    # -- statements (the protocol's other methods are SQLStore's) ----------------------------
+
+    def _one(self, sql: str, params: Params) -> tuple[Any, ...] | None:
+        row: tuple[Any, ...] | None = self._conn().execute(sql, params).fetchone()
+        return row
+
+    def _count(self, sql: str, params: Params) -> int:
+        return self._conn().execute(sql, params).rowcount
+
+    def _transaction(self, statements: Sequence[Statement]) -> list[int]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        with conn:  # commits, or rolls back on an exception
+            return [conn.execute(sql, params).rowcount for sql, params in statements]
+
+    # -- the pending poll -------------------------------------------------------------------
+
+    def record_poll(self, poll: PendingPoll) -> bool:
+        """See :meth:`Storage.record_poll`."""
+        return _run_poll(self._poll_cursor(), poll)
+
     def _poll_cursor(self) -> sqlite3.Cursor:
         """This thread's cursor for the poll statement, made once: a new cursor per statement
         costs about a third of the whole poll (each use reads its one row before the next)."""
@@ -120,20 +145,27 @@ class SQLiteStorage:
             cursor = self._local.poll_cursor = self._conn().cursor()
         return cursor
 
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            current = conn.execute("PRAGMA user_version").fetchone()[0]
-            for version, sql in migrations():
-                if version > current:
-                    for statement in sql.split(";"):
-                        if statement.strip():
-                            conn.execute(statement)
-                    conn.execute(f"PRAGMA user_version = {int(version)}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+    def arecord_poll(self, poll: PendingPoll) -> asyncio.Future[bool]:
+        """:meth:`record_poll`, awaitable: the polls awaited during one turn of the event loop
+        run together in one transaction at its end (same statement, same answer).
+
+        Returns:
+            The answer's future (on the running loop).
+
+        Raises:
+            RuntimeError: no event loop is running.
+            sqlite3.Error: (from the future) the batch's transaction failed; every poll of
+                the batch gets it.
+        """
+        loop = asyncio.get_running_loop()
+        batch: _PollBatch | None = getattr(self._local, "poll_batch", None)
+        if batch is None or batch.loop is not loop:  # the first poll, or this thread's new loop
+            batch = self._local.poll_batch = _PollBatch(loop)
+        future: asyncio.Future[bool] = loop.create_future()
+        if not batch.waiting:
+            loop.call_soon(self._flush, batch)
+        batch.waiting.append((poll, future))
+        return future
 
     def _flush(self, batch: _PollBatch) -> None:
         """Run every poll of ``batch`` in one transaction on this thread's connection; answer
@@ -141,7 +173,7 @@ class SQLiteStorage:
         waiting, batch.waiting = batch.waiting, []
         if not waiting:
             return
-        writes = any(params[4] is not None for params, _ in waiting)
+        writes = any(poll.leeway is not None for poll, _ in waiting)
         try:
             # Inside the try: a closed storage or a connection that cannot open fails the
             # polls too (they have left the queue: nothing else would ever answer them).
@@ -150,7 +182,7 @@ class SQLiteStorage:
             # of the batch meets a snapshot another writer has moved on from.
             cursor.execute("BEGIN IMMEDIATE" if writes else "BEGIN")
             try:
-                answers = [_run_poll(cursor, params) for params, _ in waiting]
+                answers = [_run_poll(cursor, poll) for poll, _ in waiting]
                 cursor.execute("COMMIT")
             except BaseException:
                 if cursor.connection.in_transaction:
@@ -163,31 +195,6 @@ class SQLiteStorage:
             if not future.done():
                 future.set_result(answer)
 
-    async def arecord_poll(
-        self,
-        device_hash: str,
-        *,
-        client_id: str,
-        tenant_id: str,
-        now: float,
-        leeway: float | None,
-    ) -> bool:
-        """:meth:`record_poll`, awaitable: the polls awaited during one turn of the event loop
-        run together in one transaction at its end (same statement, same answer).
-
-        Raises:
-            sqlite3.Error: the batch's transaction failed (every poll of the batch gets it).
-        """
-        loop = asyncio.get_running_loop()
-        batch: _PollBatch | None = getattr(self._local, "poll_batch", None)
-        if batch is None or batch.loop is not loop:  # the first poll, or this thread's new loop
-            batch = self._local.poll_batch = _PollBatch(loop)
-        future: asyncio.Future[bool] = loop.create_future()
-        if not batch.waiting:
-            loop.call_soon(self._flush, batch)
-        batch.waiting.append(((now, device_hash, client_id, tenant_id, leeway), future))
-        return await future
-
     async def aclose(self) -> None:
         """Answer the polls still waiting on this thread's loop now, and forget its batch (a
         batch left by an earlier loop of this thread is only forgotten: its loop is gone)."""
@@ -196,159 +203,3 @@ class SQLiteStorage:
             self._local.poll_batch = None
             if batch.loop is asyncio.get_running_loop():
                 self._flush(batch)
-
-    def close(self) -> None:
-        """Close every connection this storage opened (in any thread)."""
-        with self._lock:
-            self._closed = True
-            connections, self._connections = self._connections, []
-            self._local = threading.local()  # forget every thread's cached connection
-        for conn in connections:
-            conn.close()
-
-    # -- device grants ----------------------------------------------------------------------
-
-    def insert_grant(self, grant: DeviceGrant) -> bool:
-        """See :meth:`Storage.insert_grant`."""
-        conn = self._conn()
-        row = encode_row(dataclasses.asdict(grant))
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            conn.execute(
-                "DELETE FROM device_grants WHERE user_hash = ? AND expires_at <= ?",
-                (grant.user_hash, grant.created_at),
-            )
-            columns = ", ".join(row)
-            marks = ", ".join("?" for _ in row)
-            conn.execute(
-                f"INSERT INTO device_grants ({columns}) VALUES ({marks})", tuple(row.values())
-            )
-        except sqlite3.IntegrityError:
-            conn.execute("ROLLBACK")
-            return False
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-        return True
-
-    def find_grant(
-        self, *, device_hash: str | None = None, user_hash: str | None = None
-    ) -> DeviceGrant | None:
-        """See :meth:`Storage.find_grant`."""
-        column, value = (
-            ("device_hash", device_hash) if device_hash is not None else ("user_hash", user_hash)
-        )
-        row = self._select("device_grants", column, value)
-        return None if row is None else DeviceGrant(**row)
-
-    def update_grant(
-        self, device_hash: str, expect: Mapping[str, object], changes: Mapping[str, object]
-    ) -> bool:
-        """See :meth:`Storage.update_grant`."""
-        check_columns([*expect, *changes], GRANT_COLUMNS)
-        return self._update("device_grants", "device_hash", device_hash, expect, changes)
-
-    def record_poll(
-        self,
-        device_hash: str,
-        *,
-        client_id: str,
-        tenant_id: str,
-        now: float,
-        leeway: float | None,
-    ) -> bool:
-        """See :meth:`Storage.record_poll`."""
-        return _run_poll(self._poll_cursor(), (now, device_hash, client_id, tenant_id, leeway))
-
-    # -- refresh tokens ---------------------------------------------------------------------
-
-    def insert_refresh(self, record: RefreshRecord) -> None:
-        """See :meth:`Storage.insert_refresh`."""
-        row = encode_row(dataclasses.asdict(record))
-        columns = ", ".join(row)
-        marks = ", ".join("?" for _ in row)
-        self._conn().execute(
-            f"INSERT INTO refresh_tokens ({columns}) VALUES ({marks})", tuple(row.values())
-        )
-
-    def find_refresh(self, token_hash: str) -> RefreshRecord | None:
-        """See :meth:`Storage.find_refresh`."""
-        row = self._select("refresh_tokens", "token_hash", token_hash)
-        return None if row is None else RefreshRecord(**row)
-
-    def update_refresh(
-        self, token_hash: str, expect: Mapping[str, object], changes: Mapping[str, object]
-    ) -> bool:
-        """See :meth:`Storage.update_refresh`."""
-        check_columns([*expect, *changes], REFRESH_COLUMNS)
-        return self._update("refresh_tokens", "token_hash", token_hash, expect, changes)
-
-    # -- counters and values ----------------------------------------------------------------
-
-    def hit(self, key: str, *, now: float, window: float, amount: int = 1) -> Counter:
-        """See :meth:`Storage.hit`."""
-        conn = self._conn()
-        if amount == 0:
-            row = conn.execute(
-                "SELECT count, reset_at FROM counters WHERE key = ?", (key,)
-            ).fetchone()
-            if row is None or row[1] <= now:
-                return Counter(count=0, reset_at=now + window)
-            return Counter(count=row[0], reset_at=row[1])
-        row = conn.execute(
-            "INSERT INTO counters (key, count, reset_at) VALUES (?, ?, ?) "
-            "ON CONFLICT (key) DO UPDATE SET "
-            "count = CASE WHEN counters.reset_at <= ? THEN excluded.count"
-            " ELSE counters.count + excluded.count END, "
-            "reset_at = CASE WHEN counters.reset_at <= ? THEN excluded.reset_at"
-            " ELSE counters.reset_at END "
-            "RETURNING count, reset_at",
-            (key, amount, now + window, now, now),
-        ).fetchone()
-        return Counter(count=row[0], reset_at=row[1])
-
-    def get_value(self, namespace: str, key: str) -> str | None:
-        """See :meth:`Storage.get_value`."""
-        row = (
-            self._conn()
-            .execute("SELECT value FROM kv WHERE namespace = ? AND key = ?", (namespace, key))
-            .fetchone()
-        )
-        return None if row is None else str(row[0])
-
-    def put_value(self, namespace: str, key: str, value: str, *, replace: bool = True) -> bool:
-        """See :meth:`Storage.put_value`."""
-        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
-        cursor = self._conn().execute(
-            f"{verb} INTO kv (namespace, key, value) VALUES (?, ?, ?)", (namespace, key, value)
-        )
-        return cursor.rowcount == 1
-
-    # -- helpers ----------------------------------------------------------------------------
-
-    def _select(self, table: str, column: str, value: object) -> dict[str, Any] | None:
-        cursor = self._conn().execute(f"SELECT * FROM {table} WHERE {column} = ?", (value,))
-        row = cursor.fetchone()
-        if row is None:
-            return None
-        names = [d[0] for d in cursor.description]
-        return decode_row(dict(zip(names, row, strict=True)))
-
-    def _update(
-        self,
-        table: str,
-        key_column: str,
-        key: str,
-        expect: Mapping[str, object],
-        changes: Mapping[str, object],
-    ) -> bool:
-        if not changes:
-            raise ValueError("nothing to update")
-        sets = ", ".join(f"{name} = ?" for name in changes)
-        wheres = "".join(f" AND {name} IS ?" for name in expect)
-        params = [*encode_row(changes).values(), key, *encode_row(expect).values()]
-        cursor = self._conn().execute(
-            f"UPDATE {table} SET {sets} WHERE {key_column} = ?{wheres}", params
-        )
-        return cursor.rowcount == 1

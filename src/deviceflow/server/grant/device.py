@@ -1,0 +1,406 @@
+"""The device authorization grant (RFC 8628): device request, polling, one-time redemption.
+
+Theory of operation. A device request creates one grant row keyed by the device code's digest,
+with the user code's digest as a second unique key. The row moves ``pending`` -> ``approved`` or
+``denied`` (the verification page, once) -> ``consumed`` (the poll that redeems it, once). Every
+move is a compare-and-set in storage, so two approvers or fifty pollers in any number of server
+instances see exactly one winner. Polls are judged against the row's ``last_poll_at`` (the last
+*accepted* poll) and its ``interval``, which grows by :data:`SLOW_DOWN_STEP` at each
+``slow_down``; the on-time rule is :func:`polled_on_time`, and :func:`pending_poll_sql` spells
+the same rule for SQL storage.
+
+A poll is answered with a value, the way the client core answers with events:
+:data:`AUTHORIZATION_PENDING`, a :class:`SlowDown`, or the :class:`IssuedTokens`; only terminal
+outcomes (denied, expired, unknown or replayed codes) raise :class:`GrantError`. Nearly every
+poll of a fleet is pending, so a poll first runs one atomic statement in storage ("a pending,
+live grant of this client, polled on time: record the poll", :meth:`Storage.record_poll`, or
+its awaitable batched twin in :meth:`DeviceCodeGrant.apoll`) and answers pending when it
+succeeds; anything else (or a lost race) takes the full path, which reads the row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from deviceflow.server.grant import _codes
+from deviceflow.server.grant._errors import GrantError
+from deviceflow.server.grant._policy import device_policy
+from deviceflow.server.grant._scopes import for_resource, known_scopes, resolve_scopes
+from deviceflow.server.grant._services import Services
+from deviceflow.server.grant._types import DeviceAuthorization, IssuedTokens
+from deviceflow.server.security import Bucket, fingerprint
+from deviceflow.server.settings import Client, Tenant
+from deviceflow.server.storage.base import DeviceGrant, PendingPoll, async_poll
+
+__all__ = [
+    "AUTHORIZATION_PENDING",
+    "SLOW_DOWN_STEP",
+    "AuthorizationPending",
+    "DeviceCodeGrant",
+    "PollOutcome",
+    "SlowDown",
+    "accepts_pending_poll",
+    "pending_poll_sql",
+    "polled_on_time",
+]
+
+SLOW_DOWN_STEP = 5
+"""Seconds a ``slow_down`` adds to the interval (RFC 8628 §3.5: "increased by 5 seconds")."""
+
+_MAX_CODE_ATTEMPTS = 16
+_SLOW_DOWN_BURST = Bucket("slow_down_burst", 5, 60)
+"""Five ``slow_down`` answers to one device code within a minute make a burst."""
+
+
+# -- the on-time rule (RFC 8628 §3.5), once in Python and once in SQL -------------------------
+
+
+def polled_on_time(now: float, last: float | None, interval: float, leeway: float) -> bool:
+    """Whether a poll at ``now`` is on time for a grant last polled at ``last``.
+
+    §3.5: "the client SHOULD wait at least the number of seconds specified by the interval
+    parameter"; measured from the last accepted poll, less ``leeway`` for network jitter. The
+    first poll is always on time.
+    """
+    return last is None or now - last >= interval - leeway
+
+
+def accepts_pending_poll(grant: DeviceGrant, poll: PendingPoll) -> bool:
+    """Whether storage's one statement accepts ``poll`` for ``grant`` (the rule of
+    :func:`pending_poll_sql`, for a store that keeps rows in memory)."""
+    return (
+        grant.status == "pending"
+        and grant.expires_at > poll.now
+        and (grant.client_id, grant.tenant_id) == (poll.client_id, poll.tenant_id)
+        and (
+            poll.leeway is None
+            or polled_on_time(poll.now, grant.last_poll_at, grant.interval, poll.leeway)
+        )
+    )
+
+
+def pending_poll_sql(placeholder: str) -> tuple[str, str]:
+    """The pending poll's rule as two SQL conditions on ``device_grants``: ``(live, on_time)``.
+
+    ``live``: the grant is pending, unexpired at ``now``, of this client and tenant;
+    ``on_time``: :func:`polled_on_time`. Parameters are the fields of
+    :class:`~deviceflow.server.storage.base.PendingPoll`, spelled by ``placeholder`` with
+    ``{name}`` and ``{n}`` (its 1-based position): ``"?{n}"``, ``"${n}"``, ``"%({name})s"``.
+    """
+    now, device_hash, client_id, tenant_id, leeway = (
+        placeholder.format(name=name, n=n) for n, name in enumerate(PendingPoll._fields, 1)
+    )
+    live = (
+        f"device_hash = {device_hash} AND client_id = {client_id} AND tenant_id = {tenant_id}"
+        f" AND status = 'pending' AND expires_at > {now}"
+    )
+    return live, f"(last_poll_at IS NULL OR {now} - last_poll_at >= interval - {leeway})"
+
+
+# -- what a poll answers -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationPending:
+    """``authorization_pending`` (§3.5): the user has not finished; poll again later."""
+
+    def error(self) -> GrantError:
+        """The error response this answer is sent as (a new one per call: keep it)."""
+        return GrantError(
+            "authorization_pending", "the user has not yet finished", reason="pending"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SlowDown:
+    """``slow_down`` (§3.5): polled too soon; from now on poll every ``interval`` seconds."""
+
+    interval: int
+
+    def error(self) -> GrantError:
+        """The error response this answer is sent as."""
+        return GrantError("slow_down", f"poll at most every {self.interval} seconds")
+
+
+AUTHORIZATION_PENDING = AuthorizationPending()
+"""The one pending answer (a poll never builds another)."""
+
+PollOutcome = AuthorizationPending | SlowDown | IssuedTokens
+"""What :meth:`DeviceCodeGrant.poll` answers when it does not raise."""
+
+
+class _Redemption(NamedTuple):
+    """What a poll asks of the tokens, should it redeem the code."""
+
+    issuer_name: str | None
+    resource: str | None
+
+
+class DeviceCodeGrant:
+    """The device code grant from request to redemption (``GrantEngine.device``)."""
+
+    def __init__(self, services: Services) -> None:
+        self._s = services
+        self._storage = services.storage
+        self._batched = async_poll(services.storage)
+        # What every poll uses, looked up once.
+        self._settings, self._clock = services.settings, services.clock
+        self._hasher, self._client = services.hasher, services.client
+
+    # -- device authorization (RFC 8628 §3.1, §3.2) -----------------------------------------
+
+    def authorize(
+        self,
+        *,
+        tenant: Tenant,
+        client_id: str,
+        scope: str | None,
+        resource: str | None,
+        device_ip: str,
+        user_agent: str | None,
+        client_secret: str | None = None,
+    ) -> DeviceAuthorization:
+        """Start a device flow: new device code and user code, stored only as digests.
+
+        ``client_secret``: what the client presented (HTTP Basic or the body), None for none.
+
+        Raises:
+            GrantError: ``invalid_client``, ``unauthorized_client``, ``invalid_scope``, or
+                ``invalid_target`` (``reason="unknown_resource"``: a ``resource`` no client's
+                scopes name, asked for without a scope).
+        """
+        client = self._s.client(tenant, client_id, client_secret)
+        policy = device_policy(tenant, client)
+        policy.check_enabled(tenant)
+        if resource is not None and not (scope or "").strip():  # an unknown API: not a scope error
+            for_resource(client.scopes, resource, known=known_scopes(self._s.settings().clients))
+        scopes = resolve_scopes(client, scope, resource)
+        policy.check_scopes(scopes)
+        settings = self._s.settings()
+        fmt = tenant.user_code_format(settings.user_code)
+        hasher = self._s.hasher()
+        now = self._s.clock()
+        for _ in range(_MAX_CODE_ATTEMPTS):
+            device_code = _codes.generate_device_code(self._s.rng)
+            user_code = _codes.generate_user_code(fmt, self._s.rng)
+            grant = DeviceGrant(
+                device_hash=hasher.digest("device", device_code),
+                user_hash=hasher.digest("user", user_code),
+                client_id=client.client_id,
+                tenant_id=tenant.id,
+                scopes=scopes,
+                device_ip=device_ip,
+                device_user_agent=user_agent,
+                created_at=now,
+                expires_at=now + settings.lifetimes.device_code,
+                interval=settings.interval,
+            )
+            # A collision with a live user code is retried with a fresh code (checklist 1).
+            if self._storage.insert_grant(grant):
+                break
+        else:
+            raise GrantError("temporarily_unavailable", "no free user code", status=503)
+        self._s.audit.event(
+            "device_code_issued",
+            device_code=fingerprint(grant.device_hash),
+            user_code=fingerprint(grant.user_hash),
+            client_id=client.client_id,
+            tenant=tenant.id,
+            scopes=" ".join(scopes),
+            ip=device_ip,
+        )
+        return DeviceAuthorization(
+            device_code=device_code,
+            user_code=_codes.display_user_code(user_code, fmt),
+            expires_in=settings.lifetimes.device_code,
+            interval=settings.interval,
+        )
+
+    # -- polling and redemption (RFC 8628 §3.4, §3.5) ---------------------------------------
+
+    def poll(
+        self,
+        *,
+        tenant: Tenant,
+        client_id: str,
+        device_code: str,
+        ip: str,
+        client_secret: str | None = None,
+        issuer_name: str | None = None,
+        resource: str | None = None,
+    ) -> PollOutcome:
+        """Answer one device access token request.
+
+        ``client_secret``: what the client presented (a confidential client's is checked on
+        every poll; a secret that passed once costs one digest after). ``issuer_name``: the
+        tenant name the tokens' ``iss`` carries (``GrantEngine.issuer``). ``resource``: the
+        access token is for that API only (the refresh token keeps the whole grant); a resource
+        the grant holds nothing of is refused before the device code is spent.
+
+        Returns:
+            :data:`AUTHORIZATION_PENDING`; a :class:`SlowDown` (the interval grew by
+            :data:`SLOW_DOWN_STEP`, for tenants that enforce it); or the tokens, once.
+
+        Raises:
+            GrantError: ``access_denied``, ``expired_token``, ``invalid_grant`` (unknown,
+                foreign or already redeemed code; disabled user), ``invalid_client``,
+                ``unauthorized_client``, or ``rate_limited`` (HTTP 429, ``retry_after``) once an
+                IP has sent too many unknown codes; ``invalid_target`` for a wrong ``resource``.
+                The grant is left as it was; a replayed code revokes the tokens it was redeemed
+                for, and unknown codes count against ``ip``.
+        """
+        client, poll = self._pending_poll(tenant, client_id, device_code, client_secret)
+        if self._storage.record_poll(poll):
+            return AUTHORIZATION_PENDING
+        return self._answer(tenant, client, poll, ip, _Redemption(issuer_name, resource))
+
+    async def apoll(
+        self,
+        *,
+        tenant: Tenant,
+        client_id: str,
+        device_code: str,
+        ip: str,
+        client_secret: str | None = None,
+        issuer_name: str | None = None,
+        resource: str | None = None,
+    ) -> PollOutcome:
+        """:meth:`poll`, with its one statement awaited where the storage offers that
+        (:class:`~deviceflow.server.storage.base.AsyncPoll`: batched with the polls of the
+        moment; PostgreSQL's does not block the event loop). Same answers, same errors; the
+        storage's own errors (a failed batch) propagate.
+        """
+        client, poll = self._pending_poll(tenant, client_id, device_code, client_secret)
+        batched = self._batched
+        if batched is None:
+            on_time = self._storage.record_poll(poll)
+        else:
+            on_time = await batched.arecord_poll(poll)
+        if on_time:
+            return AUTHORIZATION_PENDING
+        return self._answer(tenant, client, poll, ip, _Redemption(issuer_name, resource))
+
+    async def aclose(self) -> None:
+        """Release what the awaited polls hold on this event loop (the app's lifespan ends
+        with it); the next :meth:`apoll` takes what it needs again."""
+        if self._batched is not None:
+            await self._batched.aclose()
+
+    def _pending_poll(
+        self, tenant: Tenant, client_id: str, device_code: str, secret: str | None
+    ) -> tuple[Client, PendingPoll]:
+        """Check the client; the poll as storage's one statement takes it."""
+        client = self._client(tenant, client_id, secret)
+        if not tenant.device_flow:  # a flow begun before the switch (the policy only refuses)
+            device_policy(tenant, client).check_enabled(tenant)
+        leeway = self._settings().rate_limits.poll_leeway if tenant.enforces_slow_down else None
+        return client, PendingPoll(
+            self._clock(),
+            self._hasher().digest("device", device_code),
+            client.client_id,
+            tenant.id,
+            leeway,
+        )
+
+    def _answer(
+        self, tenant: Tenant, client: Client, poll: PendingPoll, ip: str, asked: _Redemption
+    ) -> PollOutcome:
+        """The full path, for a poll the one statement did not accept: read the row, decide."""
+        now, device_hash, client_id, _tenant_id, leeway = poll
+        grant = self._storage.find_grant(device_hash=device_hash)
+        if grant is None or grant.tenant_id != tenant.id or grant.client_id != client_id:
+            raise self._unknown_device_code(ip)
+        if grant.status == "consumed":
+            raise self._replayed(grant, ip)
+        if grant.status == "denied":
+            raise GrantError("access_denied", "the user denied the request", reason="denied")
+        if now >= grant.expires_at:
+            raise GrantError("expired_token", "the device code has expired", reason="expired")
+        last = grant.last_poll_at
+        if leeway is not None and not polled_on_time(now, last, grant.interval, leeway):
+            return self._slow_down(grant, ip)
+        if grant.status == "pending":
+            self._storage.update_grant(device_hash, {"last_poll_at": last}, {"last_poll_at": now})
+            return AUTHORIZATION_PENDING
+        return self._redeem(tenant, client, grant, now, ip, asked)
+
+    def _slow_down(self, grant: DeviceGrant, ip: str) -> SlowDown:
+        # §3.5: on slow_down "the interval MUST be increased by 5 seconds for this and all
+        # subsequent requests".
+        device_hash, interval = grant.device_hash, grant.interval + SLOW_DOWN_STEP
+        self._storage.update_grant(
+            device_hash, {"interval": grant.interval}, {"interval": interval}
+        )
+        audit = self._s.audit
+        audit.event("slow_down", device_code=fingerprint(device_hash), ip=ip, interval=interval)
+        if self._s.limiter.record(_SLOW_DOWN_BURST, device_hash):  # a storm: one event
+            audit.event("slow_down_burst", device_code=fingerprint(device_hash), ip=ip)
+        return SlowDown(interval=interval)
+
+    def _redeem(
+        self,
+        tenant: Tenant,
+        client: Client,
+        grant: DeviceGrant,
+        now: float,
+        ip: str,
+        asked: _Redemption,
+    ) -> IssuedTokens:
+        device_hash = grant.device_hash
+        scopes = grant.scopes  # a wrong resource is refused before the code is spent
+        if asked.resource:
+            known = known_scopes(self._s.settings().clients)
+            scopes = for_resource(scopes, asked.resource, known=known)
+        family = self._s.tokens.new_id()
+        won = self._storage.update_grant(
+            device_hash,
+            {"status": "approved"},
+            {"status": "consumed", "family_id": family, "last_poll_at": now},
+        )
+        if not won:
+            raise self._replayed(self._storage.find_grant(device_hash=device_hash) or grant, ip)
+        user = self._s.settings().user_by_id(grant.user_id or "")
+        if user is None or not user.enabled:  # checklist 19: re-check at redemption
+            raise GrantError(
+                "invalid_grant", "the user account is disabled", reason="user_disabled"
+            )
+        tokens = self._s.tokens.issue(
+            tenant=tenant,
+            client=client,
+            user=user,
+            scopes=scopes,
+            family_id=family,
+            grant_type="device_code",
+            issuer_name=asked.issuer_name,
+            granted=grant.scopes,
+        )
+        self._s.audit.event(
+            "tokens_redeemed", device_code=fingerprint(device_hash), family=family, ip=ip
+        )
+        return tokens
+
+    def _unknown_device_code(self, ip: str) -> GrantError:
+        limits = self._s.settings().rate_limits
+        bucket = Bucket(
+            "device_code_ip", limits.unknown_device_code_polls, limits.unknown_device_code_window
+        )
+        wait = self._s.limiter.retry_after(bucket, ip)
+        if wait is not None:
+            return GrantError(
+                "rate_limited", "too many unknown device codes", status=429, retry_after=wait
+            )
+        if self._s.limiter.record(bucket, ip):
+            self._s.audit.event("unknown_device_code_lockout", ip=ip)
+        return GrantError("invalid_grant", "unknown device code", reason="unknown_device_code")
+
+    def _replayed(self, grant: DeviceGrant, ip: str) -> GrantError:
+        # Checklist 8: a second redemption revokes what the first one got.
+        if grant.family_id:
+            self._s.tokens.revoke_family(grant.family_id)
+        self._s.audit.event(
+            "redemption_replayed", device_code=fingerprint(grant.device_hash), ip=ip
+        )
+        return GrantError(
+            "invalid_grant", "the device code was already redeemed", reason="code_redeemed"
+        )

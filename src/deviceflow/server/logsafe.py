@@ -1,0 +1,65 @@
+"""Log lines that a request cannot forge: control characters escaped, tracebacks indented.
+
+Access log lines, audit events and error messages carry strings a client chose (a path, a header,
+a username). A ``%0a`` in a URL decodes to a newline, and a log line holding it would become two
+lines, the second looking like any other record, an audit event for example; a ``\\x1b`` could
+drive the terminal showing the log. :class:`SafeFormatter`, which ``deviceflow serve`` installs
+on its log handler, writes every record on one line: control characters (C0, DEL, C1 and the
+Unicode line and paragraph separators) become backslash escapes (``\\n``, ``\\x1b``,
+``\\u2028``). A traceback, the one legitimate multi-line part, follows its record with every
+line indented, so a line that starts at column 0 is always the start of a real record.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from types import TracebackType
+from typing import TextIO, TypeAlias
+
+_ExcInfo: TypeAlias = (
+    "tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]"
+)
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_CONTINUATION = "    "
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    char = match.group()
+    named = _NAMED.get(char)
+    if named is not None:
+        return named
+    code = ord(char)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with every control character written as a backslash escape."""
+    return _CONTROL.sub(_escape_one, text)
+
+
+def _indented(text: str) -> str:
+    lines = text.split("\n")
+    return "\n".join(_CONTINUATION + escape_controls(line) for line in lines)
+
+
+class SafeFormatter(logging.Formatter):
+    """A :class:`logging.Formatter` whose records are one line each (see the module docstring)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return escape_controls(super().formatMessage(record))
+
+    def formatException(self, ei: _ExcInfo) -> str:
+        return _indented(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:
+        return _indented(super().formatStack(stack_info))
+
+
+def install(level: str, stream: TextIO, fmt: str) -> None:
+    """Configure the root logger with one handler on ``stream`` using :class:`SafeFormatter`."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(SafeFormatter(fmt))
+    logging.basicConfig(level=level, handlers=[handler])

@@ -1,0 +1,200 @@
+"""What the SQLite and PostgreSQL stores share: their tables' statements, written once.
+
+The two backends differ in how they reach the database (SQLite: one connection per thread;
+PostgreSQL: a pool), in their migrations and in the pending poll (each has its own fast path);
+every other statement is the same SQL with another placeholder. So :class:`SQLStore` holds
+those methods once, and a backend supplies its placeholder, its null-safe equality and three
+ways to run statements. It is internal, not an extension point: a new backend implements
+:class:`~deviceflow.server.storage.base.Storage` (a protocol) however suits it.
+
+Every compare-and-set is one ``UPDATE ... WHERE <key> AND <expected values>`` whose row count
+says who won, so concurrent callers in any thread, process or instance see exactly one winner.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from deviceflow.server.storage.base import (
+    GRANT_COLUMNS,
+    REFRESH_COLUMNS,
+    Counter,
+    DeviceGrant,
+    RefreshRecord,
+    check_columns,
+)
+
+Params = Sequence[Any] | Mapping[str, Any]
+Statement = tuple[str, Params]
+
+_TUPLE_COLUMNS = frozenset({"scopes"})
+_COLUMNS = {"device_grants": GRANT_COLUMNS, "refresh_tokens": REFRESH_COLUMNS}
+_GRANT_FIELDS = tuple(DeviceGrant.__dataclass_fields__)
+_REFRESH_FIELDS = tuple(RefreshRecord.__dataclass_fields__)
+
+
+def encode_row(values: Mapping[str, object]) -> dict[str, object]:
+    """Field values as SQL parameters (tuples of scopes become one space-separated string)."""
+    return {
+        k: " ".join(v) if k in _TUPLE_COLUMNS and isinstance(v, tuple) else v
+        for k, v in values.items()
+    }
+
+
+def decode_row(row: dict[str, Any]) -> dict[str, Any]:
+    """The inverse of :func:`encode_row`, in place; returns ``row``."""
+    for name in _TUPLE_COLUMNS & row.keys():
+        row[name] = tuple(row[name].split()) if row[name] else ()
+    return row
+
+
+class SQLStore(abc.ABC):
+    """The storage methods both SQL backends share (see the module docstring)."""
+
+    mark: ClassVar[str]
+    """The backend's placeholder (``?``, ``%s``)."""
+    same: ClassVar[str]
+    """The backend's null-safe equality (``IS``, ``IS NOT DISTINCT FROM``)."""
+
+    @abc.abstractmethod
+    def _one(self, sql: str, params: Params) -> tuple[Any, ...] | None:
+        """Run one statement on its own (committed); its first row."""
+
+    @abc.abstractmethod
+    def _count(self, sql: str, params: Params) -> int:
+        """Run one statement on its own (committed); the number of rows it changed."""
+
+    @abc.abstractmethod
+    def _transaction(self, statements: Sequence[Statement]) -> list[int]:
+        """Run ``statements`` in one transaction, all or nothing; each one's row count."""
+
+    # -- device grants ----------------------------------------------------------------------
+
+    def insert_grant(self, grant: DeviceGrant) -> bool:
+        """See :meth:`Storage.insert_grant`."""
+        m = self.mark
+        counts = self._transaction(
+            [
+                (
+                    f"DELETE FROM device_grants WHERE user_hash = {m} AND expires_at <= {m}",
+                    (grant.user_hash, grant.created_at),
+                ),
+                self._insert("device_grants", grant, " ON CONFLICT DO NOTHING"),
+            ]
+        )
+        return counts[-1] == 1
+
+    def find_grant(
+        self, *, device_hash: str | None = None, user_hash: str | None = None
+    ) -> DeviceGrant | None:
+        """See :meth:`Storage.find_grant`."""
+        column, value = (
+            ("device_hash", device_hash) if device_hash is not None else ("user_hash", user_hash)
+        )
+        row = self._select("device_grants", _GRANT_FIELDS, column, value)
+        return None if row is None else DeviceGrant(**row)
+
+    def update_grant(
+        self, device_hash: str, expect: Mapping[str, object], changes: Mapping[str, object]
+    ) -> bool:
+        """See :meth:`Storage.update_grant`."""
+        return self._update("device_grants", "device_hash", device_hash, expect, changes)
+
+    # -- refresh tokens ---------------------------------------------------------------------
+
+    def insert_refresh(self, record: RefreshRecord) -> None:
+        """See :meth:`Storage.insert_refresh`."""
+        self._count(*self._insert("refresh_tokens", record))
+
+    def find_refresh(self, token_hash: str) -> RefreshRecord | None:
+        """See :meth:`Storage.find_refresh`."""
+        row = self._select("refresh_tokens", _REFRESH_FIELDS, "token_hash", token_hash)
+        return None if row is None else RefreshRecord(**row)
+
+    def update_refresh(
+        self, token_hash: str, expect: Mapping[str, object], changes: Mapping[str, object]
+    ) -> bool:
+        """See :meth:`Storage.update_refresh`."""
+        return self._update("refresh_tokens", "token_hash", token_hash, expect, changes)
+
+    # -- counters and values ----------------------------------------------------------------
+
+    def hit(self, key: str, *, now: float, window: float, amount: int = 1) -> Counter:
+        """See :meth:`Storage.hit`."""
+        m = self.mark
+        if amount == 0:
+            row = self._one(f"SELECT count, reset_at FROM counters WHERE key = {m}", (key,))
+            if row is None or row[1] <= now:
+                return Counter(count=0, reset_at=now + window)
+            return Counter(count=row[0], reset_at=row[1])
+        row = self._one(
+            f"INSERT INTO counters (key, count, reset_at) VALUES ({m}, {m}, {m}) "
+            "ON CONFLICT (key) DO UPDATE SET "
+            f"count = CASE WHEN counters.reset_at <= {m} THEN excluded.count"
+            " ELSE counters.count + excluded.count END, "
+            f"reset_at = CASE WHEN counters.reset_at <= {m} THEN excluded.reset_at"
+            " ELSE counters.reset_at END "
+            "RETURNING count, reset_at",
+            (key, amount, now + window, now, now),
+        )
+        assert row is not None  # INSERT ... ON CONFLICT DO UPDATE always returns the row
+        return Counter(count=row[0], reset_at=row[1])
+
+    def get_value(self, namespace: str, key: str) -> str | None:
+        """See :meth:`Storage.get_value`."""
+        m = self.mark
+        row = self._one(
+            f"SELECT value FROM kv WHERE namespace = {m} AND key = {m}", (namespace, key)
+        )
+        return None if row is None else str(row[0])
+
+    def put_value(self, namespace: str, key: str, value: str, *, replace: bool = True) -> bool:
+        """See :meth:`Storage.put_value`."""
+        m = self.mark
+        action = "DO UPDATE SET value = excluded.value" if replace else "DO NOTHING"
+        sql = (
+            f"INSERT INTO kv (namespace, key, value) VALUES ({m}, {m}, {m})"
+            f" ON CONFLICT (namespace, key) {action}"
+        )
+        return self._count(sql, (namespace, key, value)) == 1
+
+    # -- statements -------------------------------------------------------------------------
+
+    def _insert(
+        self, table: str, record: DeviceGrant | RefreshRecord, suffix: str = ""
+    ) -> Statement:
+        row = encode_row(dataclasses.asdict(record))
+        marks = ", ".join(self.mark for _ in row)
+        return f"INSERT INTO {table} ({', '.join(row)}) VALUES ({marks}){suffix}", (
+            tuple(row.values())
+        )
+
+    def _select(
+        self, table: str, fields: tuple[str, ...], column: str, value: object
+    ) -> dict[str, Any] | None:
+        found = self._one(
+            f"SELECT {', '.join(fields)} FROM {table} WHERE {column} = {self.mark}", (value,)
+        )
+        return None if found is None else decode_row(dict(zip(fields, found, strict=True)))
+
+    def _update(
+        self,
+        table: str,
+        key_column: str,
+        key: str,
+        expect: Mapping[str, object],
+        changes: Mapping[str, object],
+    ) -> bool:
+        check_columns([*expect, *changes], _COLUMNS[table])
+        if not changes:
+            raise ValueError("nothing to update")
+        m = self.mark
+        sets = ", ".join(f"{name} = {m}" for name in changes)
+        wheres = "".join(f" AND {name} {self.same} {m}" for name in expect)
+        params = [*encode_row(changes).values(), key, *encode_row(expect).values()]
+        return (
+            self._count(f"UPDATE {table} SET {sets} WHERE {key_column} = {m}{wheres}", params) == 1
+        )
