@@ -73,6 +73,8 @@ class ServerProcess:
     secrets: set[str] = field(default_factory=set)
     #: ``--db`` for the server; empty means SQLite in ``folder`` (see :attr:`db`).
     db_url: str = ""
+    #: ``--tls``: HTTPS with the server's local CA (its certificate is :attr:`ca`).
+    tls: bool = False
 
     @property
     def db(self) -> Path:
@@ -80,7 +82,12 @@ class ServerProcess:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    @property
+    def ca(self) -> Path:
+        """The local CA of ``--tls`` (kept beside the SQLite database)."""
+        return self.folder / "tls" / "ca.pem"
 
     def log_files(self) -> list[Path]:
         return sorted(self.folder.glob("server-*.log"))
@@ -96,7 +103,7 @@ class ServerProcess:
             sys.executable, "-m", "deviceflow", "serve",
             "--host", "127.0.0.1", "--port", str(self.port),
             "--config", str(self.config), "--db", self.db_url or f"sqlite:///{self.db}",
-        ]  # fmt: skip
+        ] + (["--tls"] if self.tls else [])  # fmt: skip
         out: IO[bytes]
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
             self.process = subprocess.Popen(command, stdout=out, stderr=err, cwd=ROOT, env=env)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from deviceflow.core import HttpRequest, HttpResponse
-from deviceflow.core._endpoints import _same_issuer, is_guid, split_url
+from deviceflow.core._authority import _same_issuer, is_guid
+from deviceflow.core._endpoints import split_url
 
 
 def test_http_request_value_semantics() -> None:

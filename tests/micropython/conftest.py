@@ -1,0 +1,62 @@
+"""Fixtures for the MicroPython tests: the .mpy build, real servers, Debian's Chromium."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.server.serverproc import PASSWORD, USERNAME, ServerProcess, write_config
+from tests.micropython.device import build
+from tests.tools import chromium_browser
+
+
+@pytest.fixture(scope="session")
+def lib(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``scripts/build-micro``'s output plus the compiled device programs."""
+    return build(tmp_path_factory.mktemp("mpy"))
+
+
+def _server(folder: Path, *, tls: bool) -> Iterator[ServerProcess]:
+    server = ServerProcess(folder=folder, config=write_config(folder), tls=tls)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+    assert not server.leaked()
+
+
+@pytest.fixture(scope="module")
+def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    yield from _server(tmp_path_factory.mktemp("serve-http"), tls=False)
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    yield from _server(tmp_path_factory.mktemp("serve-tls"), tls=True)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium_browser() as chromium:
+        yield chromium
+
+
+def approve_in(browser: Any, code: dict[str, Any]) -> None:
+    """The person: open the QR code's URL in Chromium, sign in, approve."""
+    context = browser.new_context(ignore_https_errors=True)  # the server's local CA
+    try:
+        page = context.new_page()
+        page.goto(code["verification_uri_complete"])
+        if not page.get_by_label("Username").count():
+            page.get_by_role("button", name="Next").click()
+        page.get_by_label("Username").fill(USERNAME)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("button", name="Approve").click()
+        assert "approved" in page.inner_text("body").lower()
+    finally:
+        context.close()
