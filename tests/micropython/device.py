@@ -1,4 +1,4 @@
-"""The board in the MicroPython end-to-end tests: the Unix-port ``micropython`` running the .mpy build.
+"""The board in the MicroPython end-to-end tests: the Unix-port ``micropython`` on the .mpy build.
 
 :func:`build` runs ``scripts/build-micro`` (the documented command) into a temporary folder and
 compiles the device-side test programs (``mp_device.py``, ``mp_display.py``) next to it, so every

@@ -1,6 +1,7 @@
 """Render the sign-in screen on the Unix port and write it as a PGM image (for zbarimg).
 
-Run by ``test_micro_display.py``: ``micropython mp_display.py WIDTH HEIGHT FORMAT URL OUT``.
+Run (compiled) by ``test_micro_display.py``, with the arguments ``WIDTH HEIGHT FORMAT URL OUT``
+(``URL`` empty: the server sent no ``verification_uri_complete``).
 Prints ``QR yes|no`` and exits; the image is the frame scaled 4x, light pixels white.
 """
 
@@ -25,7 +26,8 @@ def main(width, height, fmt, url, out, scale=4):
     formats = {"MONO_VLSB": framebuf.MONO_VLSB, "MONO_HLSB": framebuf.MONO_HLSB}
     buf = bytearray((width * height + 7) // 8 + width)
     fb = framebuf.FrameBuffer(buf, width, height, formats[fmt])
-    drawn = render(fb, width, height, Code(url), light=1, dark_background=(height == 64))
+    code = Code(None if url == "-" else url)
+    drawn = render(fb, width, height, code, light=1, dark_background=(height == 64))
     with open(out, "wb") as f:
         f.write(b"P5 %d %d 255\n" % (width * scale, height * scale))
         for y in range(height):
@@ -39,4 +41,4 @@ def main(width, height, fmt, url, out, scale=4):
     print("QR " + ("yes" if drawn else "no"))
 
 
-main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5])
+main(int(sys.argv[-5]), int(sys.argv[-4]), sys.argv[-3], sys.argv[-2], sys.argv[-1])

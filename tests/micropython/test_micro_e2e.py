@@ -21,9 +21,8 @@ from tests.hardening.faultproxy import self_signed_cert
 from tests.micropython.conftest import approve_in
 from tests.micropython.device import (
     CLIENT_ID,
-    HEAP,
-    SIGN_IN_HEAP,
     REFRESH_HEAP,
+    SIGN_IN_HEAP,
     Board,
     fingerprint,
     heap_in_use,

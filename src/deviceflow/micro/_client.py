@@ -187,14 +187,11 @@ class DeviceClient:
         elif not isinstance(body, bytes):
             body = json.dumps(body).encode()
             extra.append(("Content-Type", "application/json"))
-        for attempt in (1, 2):
-            pairs = [("Authorization", "Bearer " + self.token()), ("Accept", "application/json")]
-            request = HttpRequest(method=method, url=url, headers=pairs + extra, body=body)
-            response = self._exchange(request)
-            if response.status != 401 or attempt == 2:
-                break
+        response = self._call(method, url, extra, body)
+        if response.status == 401:
             self._load()["expires_at"] = 0  # the server says it is no good: refresh once
-            del response
+            response = None
+            response = self._call(method, url, extra, body)
         status, data = response.status, response.body
         json_answer = "json" in (response.header("Content-Type") or "")
         del response
@@ -204,6 +201,10 @@ class DeviceClient:
             except ValueError:
                 pass
         return status, data
+
+    def _call(self, method, url, extra, body):
+        pairs = [("Authorization", "Bearer " + self.token()), ("Accept", "application/json")]
+        return self._exchange(HttpRequest(method=method, url=url, headers=pairs + extra, body=body))
 
     def forget(self):
         """Delete the stored tokens (sign out on this device)."""

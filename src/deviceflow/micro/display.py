@@ -35,9 +35,19 @@ def qr_matrix(text):
         import adafruit_miniqr
     except ImportError:
         return None
-    qr = adafruit_miniqr.QRCode(error_correct=adafruit_miniqr.L)
-    qr.add_data(text.encode())
-    qr.make()
+    data = text.encode()
+    # The encoder's own choice of version (None) is sometimes one too small for the data
+    # ("Code length overflow"): then the next versions are tried.
+    for version in (None, 2, 3, 4, 5, 6, 7, 8):
+        qr = adafruit_miniqr.QRCode(qr_type=version, error_correct=adafruit_miniqr.L)
+        qr.add_data(data)
+        try:
+            qr.make()
+            break
+        except RuntimeError:
+            qr = None
+    if qr is None:
+        return None
     matrix = qr.matrix
     return matrix.width, lambda x, y: matrix[x, y]
 
