@@ -38,8 +38,8 @@ class PicoW:
         self.oled.show()
 
     def set_led(self, rgb):
-        for pwm, value in zip(self.leds, rgb):
-            pwm.duty_u16(value * 257)
+        for index in range(3):
+            self.leds[index].duty_u16(rgb[index] * 257)
         self.oled.fill(0)
         self.oled.show()
 
