@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.server.serverproc import PASSWORD, USERNAME, ServerProcess, write_config
-from tests.micropython.device import build
+from tests.e2e.server.serverproc import PASSWORD, USERNAME, ServerProcess
+from tests.micropython.device import build, write_board_config
 from tests.tools import chromium_browser
 
 
@@ -20,7 +20,7 @@ def lib(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _server(folder: Path, *, tls: bool) -> Iterator[ServerProcess]:
-    server = ServerProcess(folder=folder, config=write_config(folder), tls=tls)
+    server = ServerProcess(folder=folder, config=write_board_config(folder), tls=tls)
     server.start()
     try:
         yield server

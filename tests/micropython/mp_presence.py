@@ -42,7 +42,7 @@ with open(sys.argv[-1]) as f:
     config = json.load(f)
 client = DeviceClient(
     "e2e-lamp",
-    config["base"] + "/contoso",
+    config["base"] + "/" + config["tenant"],
     scopes="User.Read Presence.Read offline_access",
     store=config["store"],
 )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.micropython.device import run_module
+from tests.micropython.device import HEAP, run_module
 from tests.tools import require_tool
 
 pytestmark = pytest.mark.micropython
@@ -36,7 +36,7 @@ def test_display_qr_decodes_to_the_url(
     image = tmp_path / "frame.pgm"
     args = [str(width), str(height), fmt, complete or "-", str(image)]
     drawn = subprocess.run(
-        run_module(lib, "mp_display", args, "128k"), capture_output=True, text=True, timeout=60
+        run_module(lib, "mp_display", args, HEAP), capture_output=True, text=True, timeout=60
     )
     assert drawn.stdout.strip() == "QR yes", drawn.stdout + drawn.stderr
     header = image.read_bytes()[:20]

@@ -2,8 +2,8 @@
 
 One board's life per scheme, each step a new ``micropython`` process on the .mpy build (a restart):
 sign in (approved in Chromium), the token from the store, a Graph call, a refresh after forced
-expiry, then ``SignInRequired`` once the refresh token is revoked (RFC 7009). The stored token and
-the Graph call run in 64 KiB of heap; see ``device.py`` for the refresh and sign-in heaps.
+expiry, then ``SignInRequired`` once the refresh token is revoked (RFC 7009). Every step runs in
+64 KiB of heap (``device.HEAP``), against the emulator's Microsoft dialect.
 """
 
 from __future__ import annotations
@@ -21,8 +21,7 @@ from tests.hardening.faultproxy import self_signed_cert
 from tests.micropython.conftest import approve_in
 from tests.micropython.device import (
     CLIENT_ID,
-    REFRESH_HEAP,
-    SIGN_IN_HEAP,
+    TENANT,
     Board,
     fingerprint,
     heap_in_use,
@@ -58,19 +57,19 @@ def _life(board: Board, server: ServerProcess, browser: Any, verify: Any) -> Non
     assert json.loads(body)["displayName"] == "Erin Example"
 
     board.expire()
-    refreshed = board.run("token", heap=REFRESH_HEAP)
+    refreshed = board.run("token")
     assert fingerprint(refreshed) != first, refreshed
     assert board.stored()["refresh_token"] != saved["refresh_token"]  # rotated, and kept
     assert fingerprint(board.run("token")) == fingerprint(refreshed)  # stored again, no refresh
 
     revoked = httpx.post(
-        server.base_url + "/contoso/oauth2/v2.0/revoke",
+        f"{server.base_url}/{TENANT}/oauth2/v2.0/revoke",
         data={"token": board.stored()["refresh_token"], "client_id": CLIENT_ID},
         verify=verify,
     )
     assert revoked.status_code == 200
     board.expire()
-    refused = board.run("token", heap=REFRESH_HEAP)
+    refused = board.run("token")
     assert outcome(refused, "ERROR").startswith("SignInRequired "), refused
     assert not board.store.exists()  # the refused tokens are forgotten
     assert outcome(board.run("me"), "ERROR").startswith("SignInRequired ")
@@ -100,7 +99,7 @@ def test_micro_tls_unverifiable_server_is_refused(
     if ca == "wrong":  # a CA that did not sign the server's certificate
         wrong = self_signed_cert(tmp_path)[0]
     board = Board(lib=lib, folder=tmp_path, base_url=tls_server.base_url, ca=wrong)
-    lines = board.run("sign-in", heap=SIGN_IN_HEAP)
+    lines = board.run("sign-in")
     error = outcome(lines, "ERROR")
     assert error.startswith("TLSError "), lines
     assert "ca=" in error

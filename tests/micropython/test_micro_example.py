@@ -10,7 +10,7 @@ import pytest
 
 from tests.e2e.server.serverproc import ServerProcess
 from tests.hardening.client.serverkit import approve_http
-from tests.micropython.device import HERE, SIGN_IN_HEAP, run_module, tool
+from tests.micropython.device import HEAP, HERE, TENANT, run_module, tool
 from tests.tools import ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.micropython, pytest.mark.xdist_group("micropython")]
@@ -31,11 +31,13 @@ def test_presence_light_signs_in_then_follows_presence(
     config = tmp_path / "presence.json"
     store = tmp_path / "token.json"
     config.write_text(
-        json.dumps({"base": http_server.base_url, "store": str(store), "updates": 2}),
+        json.dumps(
+            {"base": http_server.base_url, "tenant": TENANT, "store": str(store), "updates": 2}
+        ),
         encoding="utf-8",
     )
     boot = f"import sys; sys.path[:0] = [{str(programs)!r}, {str(lib)!r}]; import mp_presence"
-    command = run_module(lib, "mp_presence", [str(config)], SIGN_IN_HEAP)
+    command = run_module(lib, "mp_presence", [str(config)], HEAP)
     command[command.index("-c") + 1] = boot
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

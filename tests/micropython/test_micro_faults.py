@@ -27,7 +27,7 @@ from tests.hardening.faultproxy import (
     TOO_MANY_RETRY_AFTER,
     FaultProxy,
 )
-from tests.micropython.device import HEAP, REFRESH_HEAP, Board, fingerprint, outcome
+from tests.micropython.device import Board, fingerprint, outcome
 
 pytestmark = [pytest.mark.e2e, pytest.mark.micropython, pytest.mark.xdist_group("micropython")]
 
@@ -50,7 +50,7 @@ def test_micro_faults_are_survived(lib: Path, http_server: ServerProcess, tmp_pa
         ], proxy.summary()
 
         proxy.schedule += [DROP, STATUS_503]  # the Graph call
-        me = board.run("me", heap=HEAP)
+        me = board.run("me")
         status, _, body = outcome(me, "ME").partition(" ")
         assert status == "200", (me, proxy.summary())
         assert json.loads(body)["displayName"] == "Erin Example"
@@ -59,7 +59,7 @@ def test_micro_faults_are_survived(lib: Path, http_server: ServerProcess, tmp_pa
         proxy.schedule += [RESET]  # the refresh
         before = board.stored()["access_token"]
         board.expire()
-        assert fingerprint(board.run("token", heap=REFRESH_HEAP))
+        assert fingerprint(board.run("token"))
         assert board.stored()["access_token"] != before
         assert proxy.injected()[-1].fault == RESET, proxy.summary()
         assert proxy.injected()[-1].kind == "refresh", proxy.summary()

@@ -9,8 +9,9 @@ Three ways to get :class:`Endpoints`:
   ``discovery_requests`` in order and pass the first useful answer to
   ``endpoints_from_metadata``.
 
-The last two live in ``_authority``: a board resolves its endpoints once and keeps the URLs, so
-the flow and the refresh grant import only this small module (see ``deviceflow.micro``).
+The last two live in ``_authority``: a board resolves its endpoints once and keeps the URLs
+(see ``deviceflow.micro``). :func:`split_url` lives in ``_url`` (re-exported here), so that a
+board can check a URL without loading this module.
 
 The dialect decides the request shapes: ``"v2"`` (Microsoft v2.0: ``scope``, ``device_code``,
 ``client_info=1``), ``"v1"`` (Microsoft v1: ``resource``, device code sent as ``code``) or
@@ -18,6 +19,7 @@ The dialect decides the request shapes: ``"v2"`` (Microsoft v2.0: ``scope``, ``d
 """
 
 from ._messages import _Frozen
+from ._url import split_url as split_url
 
 # typing.TYPE_CHECKING without importing typing (MicroPython has none; CPython skips ~2 ms of
 # start-up): type checkers treat the name as true.
@@ -27,34 +29,6 @@ DIALECT_V2 = "v2"
 DIALECT_V1 = "v1"
 DIALECT_RFC8628 = "rfc8628"
 DIALECTS = (DIALECT_V2, DIALECT_V1, DIALECT_RFC8628)
-
-
-def split_url(url: str) -> "tuple[str, str, str]":
-    """Split an absolute http(s) URL into ``(scheme, authority, rest)``; ``ValueError`` otherwise.
-
-    ``rest`` is the path plus query (``""`` when there is none). URLs with whitespace, control
-    characters, a fragment or user information are refused.
-    """
-    if not isinstance(url, str):
-        raise TypeError("URL must be a str")
-    for char in url:
-        if ord(char) <= 32 or ord(char) == 127:
-            raise ValueError("URL contains whitespace or control characters: " + repr(url))
-    scheme, sep, remainder = url.partition("://")
-    scheme = scheme.lower()
-    if not sep or scheme not in ("http", "https"):
-        raise ValueError("not an absolute http(s) URL: " + repr(url))
-    if "#" in remainder:
-        raise ValueError("URL must not have a fragment: " + repr(url))
-    cut = len(remainder)
-    for mark in ("/", "?"):
-        index = remainder.find(mark)
-        if 0 <= index < cut:
-            cut = index
-    authority, rest = remainder[:cut], remainder[cut:]
-    if not authority or "@" in authority:
-        raise ValueError("URL needs a host and no user information: " + repr(url))
-    return scheme, authority, rest
 
 
 def _check_url(name: str, url: object, *, optional: bool = False) -> "str | None":

@@ -22,8 +22,7 @@ from deviceflow.core._errors import (
     RemoteProtocolError,
 )
 
-from ._client import DeviceClient, SignInRequired
-from ._http import TLSError, TransportError
+from ._client import DeviceClient, SignInRequired, TLSError, TransportError
 
 __all__ = [
     "AccessDeniedError",

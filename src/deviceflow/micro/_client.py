@@ -1,13 +1,17 @@
 """``DeviceClient``: the device flow, a token store on flash and Graph calls, on MicroPython.
 
-Theory of operation: the protocol is the core's (``DeviceFlow`` for the sign-in, ``_refresh`` for
-the refresh grant); this module only drives it with :func:`deviceflow.micro._http.send`, a clock
-(``time.time()``, which must be set, e.g. by ``ntptime``, for tokens to survive a reboot) and
-``time.sleep``. RAM is the constraint: the flow's modules are imported on the first
-``sign_in()``, the refresh grant's on the first refresh, and a stored, unexpired token needs
-neither. Faults are survived as the CPython client survives them: while polling, the core turns a
-dropped connection, 5xx, 429 (``Retry-After``) and ``slow_down`` into a later poll; the other
-requests (device authorization, refresh, the caller's) are retried a few times with back-off.
+Theory of operation: RAM is the constraint (64 KiB of heap on a small board), so what stays
+loaded is small: this module (the client, the store, the errors) and the core's errors. The rest
+is loaded by phase and :func:`_unload` drops it before the next phase starts, so that no two
+phases share the heap: the HTTP exchange (:mod:`._http`, kept between requests until a phase
+needs the room), the endpoints (the core's ``_authority``; a discovery document is fetched with
+nothing of the core loaded, trimmed, and only then interpreted; the result is kept in the store,
+so a board resolves them once), the device code (:mod:`._device`), the caller's ``show`` (with
+nothing of ours loaded but this module: a QR encoder and a frame buffer need the room), and the
+polling or a refresh (:mod:`._grant`). A stored, unexpired token needs none of them.
+
+Time comes from ``time.time()``, which must be set (``ntptime``) for tokens to survive a reboot,
+since the store keeps wall-clock expiry times.
 """
 
 import gc
@@ -16,45 +20,49 @@ import os
 import sys
 import time
 
-from deviceflow.core._errors import DeviceFlowError, InvalidGrantError, OAuthError
-from deviceflow.core._messages import HttpRequest
-
-from ._http import TLSError, TransportError, load_ca, send
+from deviceflow.core._errors import DeviceFlowError
+from micropython import const
 
 #: A token this close to expiry (seconds) is refreshed before use.
-LEEWAY = 60
-#: Attempts for one request outside the polling loop, and the first pause between two.
-ATTEMPTS = 4
-FIRST_PAUSE = 1
-#: The longest pause a ``Retry-After`` may impose on a request outside the polling loop.
-MAX_PAUSE = 30
-_TRANSIENT = (408, 429, 500, 502, 503, 504)
-# OAuth answers to a refresh that only a new sign-in can fix (RFC 6749 §5.2, OpenID Connect).
-_SIGN_IN_AGAIN = ("interaction_required", "login_required", "consent_required")
-
-
-# The core modules every phase uses; the others are dropped when a phase ends (see _unload).
-_RESIDENT = ("deviceflow.core._errors", "deviceflow.core._messages")
-
-
-def _unload():
-    """Forget the core modules a phase imported, so that the next phase has their RAM back.
-
-    A phase (sign-in, refresh) imports what it needs from ``deviceflow.core``; once it has
-    returned, nothing refers to those modules but ``sys.modules`` and their package, and a board
-    with 64 KiB of heap wants the ~40 KiB back. Their qstrs stay: MicroPython never frees those.
-    """
-    core = sys.modules.get("deviceflow.core")
-    for name in list(sys.modules):
-        if name.startswith("deviceflow.core._") and name not in _RESIDENT:
-            del sys.modules[name]
-            if core is not None and hasattr(core, name[16:]):
-                delattr(core, name[16:])
-    gc.collect()
+_LEEWAY = const(60)
+#: The modules a phase loads, and :func:`_unload` drops: ours, and the core's but its errors.
+_PHASES = (
+    "deviceflow.micro._http",
+    "deviceflow.micro._setup",
+    "deviceflow.micro._device",
+    "deviceflow.micro._grant",
+)
 
 
 class SignInRequired(DeviceFlowError):
     """No usable token and no refresh token that works: call ``sign_in()`` again."""
+
+
+class TransportError(DeviceFlowError):
+    """The request did not complete: refused, reset, dropped, timed out or cut short."""
+
+
+class TLSError(TransportError):
+    """The server's certificate could not be verified, or the TLS handshake failed."""
+
+
+def _unload():
+    """Forget the modules a phase imported, so that the next phase has their RAM back.
+
+    Once a phase has returned nothing refers to them but ``sys.modules`` and their package (the
+    callers ``del`` the names they imported them as), and a board with 64 KiB of heap wants the
+    ~15-20 KiB back. Interned names stay: MicroPython never frees those.
+    """
+    for name in list(sys.modules):
+        if name in _PHASES or (
+            name.startswith("deviceflow.core._") and name != "deviceflow.core._errors"
+        ):
+            del sys.modules[name]
+            dot = name.rfind(".")
+            package = sys.modules.get(name[:dot])
+            if package is not None and hasattr(package, name[dot + 1 :]):
+                delattr(package, name[dot + 1 :])
+    gc.collect()
 
 
 class DeviceClient:
@@ -91,10 +99,15 @@ class DeviceClient:
         self.client_id = client_id
         self.where = issuer or authority
         self.issuer = issuer
-        self.scopes = tuple(scopes.split())
+        self.scopes = " ".join(scopes.split())
         self.store = store
         self.timeout = timeout
-        self._cadata = load_ca(ca) if ca else None
+        self._tls = None
+        if ca:
+            from ._http import context
+
+            # Made once, now, while the heap is in one piece: it is ~3 KiB in one block.
+            self._tls = context(ca)
         self._saved = None
 
     # --- the public API --------------------------------------------------------------------------
@@ -103,9 +116,8 @@ class DeviceClient:
         """Run the device flow: show the code, wait for the person, store the tokens.
 
         Args:
-            show: called once with the core's ``DeviceCodeIssued`` (``.user_code``,
-                ``.verification_uri``, ``.verification_uri_complete`` or ``None``,
-                ``.expires_at``, ``.message``).
+            show: called once with the code to show: ``.user_code``, ``.verification_uri``,
+                ``.verification_uri_complete`` (or ``None``), ``.expires_at``, ``.message``.
 
         Raises:
             AccessDeniedError: the person declined.
@@ -115,35 +127,19 @@ class DeviceClient:
             TLSError: the server's certificate cannot be verified.
         """
         try:
-            self._urls()
-            _unload()  # discovery's code, before the flow's
-            self._sign_in(show)
+            urls = self._urls()
+            _unload()
+            from . import _device
+
+            code, poll, due = _device.start(self, urls)
+            del _device  # each phase's module is let go like this, or it outlives _unload()
+            _unload()
+            show(code)
+            from . import _grant
+
+            _grant.poll(self, urls, code, poll, due)
         finally:
             _unload()
-
-    def _sign_in(self, show):
-        from deviceflow.core._events import TokenIssued
-        from deviceflow.core._flow import DeviceFlow
-
-        flow = DeviceFlow(self.client_id, self._endpoints(), scopes=self.scopes)
-        event = flow.receive(self._exchange(flow.start()), time.time())
-        show(event)
-        while not isinstance(event, TokenIssued):
-            pause = event.next_poll_at - time.time()
-            if pause > 0:
-                time.sleep(pause)
-            request = flow.poll(time.time())
-            try:
-                response = send(request, self._cadata, self.timeout)
-            except TLSError:
-                raise
-            except TransportError as exc:
-                event = flow.transport_failed(time.time(), str(exc))
-                continue
-            del request
-            event = flow.receive(response, time.time())
-            del response
-        self._keep(event.token)
 
     def token(self):
         """A valid access token: the stored one, or a new one from the refresh token.
@@ -157,11 +153,19 @@ class DeviceClient:
         saved = self._load()
         access = saved.get("access_token")
         expires_at = saved.get("expires_at")
-        if access and (expires_at is None or expires_at - LEEWAY > time.time()):
+        if access and (expires_at is None or expires_at - _LEEWAY > time.time()):
             return access
+        if not saved.get("refresh_token"):
+            raise SignInRequired("no refresh token here: call sign_in()")
+        # The old token is no use now (expired, or refused with 401): its RAM is, for the new one.
+        saved.pop("access_token", None)
         del access
         try:
-            return self._refresh()
+            urls = self._urls()
+            _unload()
+            from . import _grant
+
+            return _grant.refresh(self, urls)
         finally:
             _unload()
 
@@ -171,7 +175,7 @@ class DeviceClient:
         Args:
             method: ``"GET"``, ``"POST"``, ...
             url: the absolute URL.
-            body: ``bytes``, or a ``dict``/``list`` sent as JSON.
+            body: ``bytes`` or ``str``, or a ``dict``/``list`` sent as JSON.
             headers: extra ``(name, value)`` pairs.
 
         Returns:
@@ -180,31 +184,24 @@ class DeviceClient:
         Raises:
             SignInRequired: no token can be had without a new sign-in.
             TransportError: the server stayed unreachable (or answered 5xx/429) after retries.
+            RemoteProtocolError: an answer labelled JSON is not JSON.
         """
-        extra = list(headers or ())
+        extra = [("Accept", "application/json")] + list(headers or ())
         if body is None:
             body = b""
-        elif not isinstance(body, bytes):
-            body = json.dumps(body).encode()
+        elif not isinstance(body, (bytes, str)):
+            body = json.dumps(body)
             extra.append(("Content-Type", "application/json"))
-        response = self._call(method, url, extra, body)
-        if response.status == 401:
+        for attempt in (1, 2):
+            bearer = [("Authorization", "Bearer " + self.token())]
+            from ._http import exchange
+
+            response = exchange(self, method, url, bearer + extra, body)
+            del bearer, exchange
+            if response.status != 401 or attempt == 2:
+                return response.status, response.body
             self._load()["expires_at"] = 0  # the server says it is no good: refresh once
             response = None
-            response = self._call(method, url, extra, body)
-        status, data = response.status, response.body
-        json_answer = "json" in (response.header("Content-Type") or "")
-        del response
-        if json_answer and data:
-            try:
-                data = json.loads(data)
-            except ValueError:
-                pass
-        return status, data
-
-    def _call(self, method, url, extra, body):
-        pairs = [("Authorization", "Bearer " + self.token()), ("Accept", "application/json")]
-        return self._exchange(HttpRequest(method=method, url=url, headers=pairs + extra, body=body))
 
     def forget(self):
         """Delete the stored tokens (sign out on this device)."""
@@ -242,97 +239,16 @@ class DeviceClient:
             os.remove(self.store)
             os.rename(temporary, self.store)
 
-    def _keep(self, token):
-        saved = self._load()
-        saved["access_token"] = token.access_token
-        saved["expires_at"] = token.expires_at
-        if token.refresh_token:
-            saved["refresh_token"] = token.refresh_token
-        self._save()
-
-    # --- the network ---------------------------------------------------------------------------
-
-    def _endpoints(self):
-        from deviceflow.core._endpoints import Endpoints
-
-        urls = self._urls()
-        return Endpoints(device_authorization_url=urls[0], token_url=urls[1], dialect=urls[2])
-
     def _urls(self):
-        # The endpoints are resolved once and kept in the store with the tokens: a board that
-        # restarts does not run discovery (nor load its code) again.
+        # [device authorization URL, token URL, dialect]: resolved once, by the core's
+        # _authority in a phase of its own (:mod:`._setup`), and kept in the store with the
+        # tokens, so that a board that restarts does not resolve them (nor load that code) again.
         saved = self._load()
         if not saved.get("endpoints"):
-            saved["endpoints"] = self._resolve()
+            _unload()
+            from . import _setup
+
+            saved["endpoints"] = _setup.endpoints(self)
+            del _setup
+            _unload()
         return saved["endpoints"]
-
-    def _resolve(self):
-        from deviceflow.core import _authority
-
-        if self.issuer is None:
-            found = _authority.microsoft_endpoints(authority=self.where)
-        else:
-            found = None
-            for request in _authority.discovery_requests(self.issuer):
-                response = self._exchange(request)
-                if response.status == 200:
-                    found = _authority.endpoints_from_metadata(response, issuer=self.issuer)
-                    break
-            if found is None:
-                raise TransportError("no discovery document at " + self.issuer)
-        return [found.device_authorization_url, found.token_url, found.dialect]
-
-    def _refresh(self):
-        from deviceflow.core._refresh import parse_token_response, refresh_request
-
-        saved = self._load()
-        refresh_token = saved.get("refresh_token")
-        if not refresh_token:
-            raise SignInRequired("no refresh token here: call sign_in()")
-        request = refresh_request(self._endpoints(), self.client_id, refresh_token)
-        del refresh_token
-        response = self._exchange(request)
-        del request
-        try:
-            token = parse_token_response(response, time.time(), requested_scopes=self.scopes)
-        except OAuthError as exc:
-            if isinstance(exc, InvalidGrantError) or exc.error in _SIGN_IN_AGAIN:
-                self.forget()
-                raise SignInRequired("the refresh token was refused: " + str(exc))
-            raise
-        del response
-        self._keep(token)
-        return token.access_token
-
-    def _exchange(self, request):
-        """Send ``request``, retrying dropped connections, 408, 429 and 5xx with back-off."""
-        pause = FIRST_PAUSE
-        for attempt in range(1, ATTEMPTS + 1):
-            try:
-                response = send(request, self._cadata, self.timeout)
-            except TLSError:
-                raise
-            except TransportError:
-                if attempt == ATTEMPTS:
-                    raise
-            else:
-                if response.status not in _TRANSIENT:
-                    return response
-                if attempt == ATTEMPTS:
-                    raise TransportError("HTTP " + str(response.status) + " from " + request.url)
-                pause = _retry_after(response, pause)
-                del response
-            time.sleep(pause)
-            pause = min(pause * 2, MAX_PAUSE)
-        raise AssertionError("unreachable")
-
-
-def _retry_after(response, pause):
-    if response.header("Retry-After") is None:
-        return pause
-    from deviceflow.core._codec import retry_after
-
-    after = retry_after(response)
-    if after is None:
-        return pause
-    return min(max(after, pause), MAX_PAUSE)

@@ -1,110 +1,203 @@
 """One HTTP/1.1 exchange over MicroPython's ``socket`` and ``ssl``, for a board with little RAM.
 
-Theory of operation: :func:`send` takes the core's :class:`HttpRequest`, opens one connection
-(``Connection: close``: a board rarely has the RAM to keep two TLS sessions), writes the request,
-reads the status line and the few headers the client needs, then the body with a single
-``read(Content-Length)`` so the body exists once in memory, as one ``bytes`` object. It returns
-the core's :class:`HttpResponse`. Every failure becomes :class:`TransportError` (or
-:class:`TLSError` for a certificate the board cannot verify); no bare ``OSError`` escapes.
+Theory of operation: :func:`send` opens one connection (``Connection: close``: a board rarely has
+the RAM to keep two TLS sessions) and writes the request a line at a time, so no string ever holds
+the whole head. :class:`Response` reads the status line and the few headers the client needs,
+then the body, being itself the stream ``json.load`` reads from: it ends where the body ends
+(``Content-Length``, chunked, or the server closing). A JSON answer is thus parsed straight off
+the socket and the body never exists in memory as bytes or text, only as the parsed value (a
+token response's members, not the response as well). Other answers are kept as ``bytes``.
+
+Every failure becomes :class:`TransportError` (or :class:`TLSError` for a certificate the board
+cannot verify); no bare ``OSError`` escapes. A body cut short is a :class:`TransportError` too
+(worth retrying); a complete body labelled JSON that does not parse is the core's
+``RemoteProtocolError``.
 
 TLS is always verified: ``CERT_REQUIRED`` with the CA given as ``ca`` (a PEM or DER file) or, when
 the port has them, the platform's default roots. A port without default roots and no ``ca`` fails
 the handshake with a :class:`TLSError` that says so; verification is never switched off. Plain
-``http`` is accepted for loopback hosts only (tests, a local emulator).
+``http`` is accepted for loopback hosts only (tests, a local emulator). The heap figures behind
+these choices are in ``docs/micropython.md``.
 """
 
+import io
+import json
 import socket
+import time
 
-from deviceflow.core._errors import DeviceFlowError
-from deviceflow.core._messages import HttpResponse
+from deviceflow.core._errors import RemoteProtocolError
+from micropython import const
 
-#: The response headers kept for the core (the rest are read and dropped, to save RAM).
-_KEEP = (b"content-type", b"retry-after", b"date", b"www-authenticate")
+from ._client import TLSError, TransportError
+
+#: The response headers kept (the rest are read and dropped, to save RAM).
+_KEEP = (b"content-type", b"retry-after", b"date")
 #: The longest body accepted; a device-flow or Graph answer is a few kilobytes.
-MAX_BODY = 32 * 1024
-_LOOPBACK = ("localhost", "127.0.0.1", "::1")
+_MAX_BODY = const(32768)
+#: Attempts for one request outside the polling loop, and the first pause between two.
+_ATTEMPTS = const(4)
+_FIRST_PAUSE = const(1)
+#: The longest pause a ``Retry-After`` may impose on a request outside the polling loop.
+_MAX_PAUSE = const(30)
+_TRANSIENT = (408, 429, 500, 502, 503, 504)
 
 
-class TransportError(DeviceFlowError):
-    """The request did not complete: refused, reset, dropped, timed out or cut short."""
+class Response(io.IOBase):
+    """One answer: ``status``, the kept ``headers`` (lower-case names) and ``body``.
+
+    ``body`` is the parsed value of a JSON answer (with ``parse``), else ``bytes``. ``status``,
+    ``body`` (as bytes) and :meth:`header` are what the core's decoders read from an
+    ``HttpResponse``. While the body is read, ``left`` counts the bytes left of it
+    (``Content-Length``) or of the current chunk (``None``: until the server closes), and ``cut``
+    tells a body cut short from a bad one.
+    """
+
+    def __init__(self, sock, parse):
+        self.sock = sock
+        parts = sock.readline().split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
+            raise OSError("no HTTP status line")
+        self.status = _number(parts[1])
+        self.headers = []
+        self.left = None
+        self.chunked = False
+        while True:
+            line = sock.readline()
+            if not line:
+                raise OSError("connection closed in the headers")
+            if line in (b"\r\n", b"\n"):
+                break
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                self.left = _number(value.strip())
+            elif name == b"transfer-encoding":
+                self.chunked = b"chunked" in value.lower()
+            elif name in _KEEP:
+                self.headers.append((name.decode(), value.strip().decode()))
+        del parts, line
+        if self.chunked:
+            self.left = None
+        self.seen = 0
+        self.cut = False
+        if parse and self.left != 0 and "json" in (self.header("content-type") or ""):
+            try:
+                self.body = json.load(self)
+            except ValueError:
+                if self.cut:
+                    raise OSError("connection closed in the body")
+                raise RemoteProtocolError("the answer is not the JSON it says", status=self.status)
+        else:
+            self.body = b""
+            buf = bytearray(512)
+            count = self.readinto(buf)
+            while count:
+                self.body += buf[:count]
+                count = self.readinto(buf)
+            if self.cut:
+                raise OSError("connection closed in the body")
+        self.sock = None
+
+    def readinto(self, buf):
+        left = self.left
+        if self.chunked and not left:
+            if left == 0:
+                self.sock.readline()  # the CRLF that ends a chunk
+            left = self.left = _number(self.sock.readline().split(b";")[0].strip(), 16)
+            self.chunked = left != 0  # a zero-size chunk ends the body (trailers are ignored)
+        if left == 0:
+            return 0
+        if left is not None and left < len(buf):
+            buf = memoryview(buf)[:left]
+        count = self.sock.readinto(buf)
+        if not count:
+            self.cut = left is not None
+            return 0
+        self.seen += count
+        if self.seen > _MAX_BODY:
+            raise OSError("response body too large")
+        if left is not None:
+            self.left = left - count
+        return count
+
+    def header(self, name):
+        name = name.lower()
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
 
 
-class TLSError(TransportError):
-    """The server's certificate could not be verified, or the TLS handshake failed."""
+def context(ca):
+    """An ``SSLContext`` that verifies servers against the CA file ``ca`` (PEM or DER).
 
-
-def _parts(url):
-    # The core checked the URLs it built (split_url); importing it here would cost ~8 KiB of RAM
-    # on every request, so only the pieces a socket needs are taken apart.
-    scheme, _, rest = url.partition("://")
-    authority, slash, path = rest.partition("/")
-    if authority.startswith("["):
-        host, _, port = authority[1:].partition("]")
-        port = port[1:]
-    else:
-        host, _, port = authority.partition(":")
-    if scheme not in ("http", "https") or not host:
-        raise ValueError("not an http(s) URL: " + url)
-    port = int(port) if port else (443 if scheme == "https" else 80)
-    return scheme, authority, host, port, slash + path
-
-
-def load_ca(path):
-    """The DER bytes of the CA certificate in ``path`` (a PEM or DER file).
-
+    ``None`` gives the platform's default roots, where the port has any. A client keeps one for
+    all its connections: it is the one large object of a TLS connection on the heap (~3 KiB),
+    better allocated once, early, than per request in a heap that has become fragmented.
     MicroPython's ``ssl`` takes a CA as DER only; a PEM file is decoded here.
 
     Raises:
         TLSError: the file cannot be read or holds no certificate.
     """
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError:
-        raise TLSError("cannot read the CA file " + path)
-    start = data.find(b"-----BEGIN CERTIFICATE-----")
-    if start < 0:
-        return data
-    from binascii import a2b_base64
-
-    try:
-        return a2b_base64(data[start + 27 : data.find(b"-----END", start)])
-    except ValueError:
-        raise TLSError("the CA file " + path + " is not a PEM certificate")
-
-
-def _context(cadata):
     import ssl
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.verify_mode = ssl.CERT_REQUIRED
-    if cadata is not None:
-        ctx.load_verify_locations(cadata=cadata)
-    elif hasattr(ctx, "load_default_certs"):
-        ctx.load_default_certs()
+    if ca is None:
+        if hasattr(ctx, "load_default_certs"):
+            ctx.load_default_certs()
+        return ctx
+    try:
+        with open(ca, "rb") as f:
+            der = f.read()
+        start = der.find(b"-----BEGIN CERTIFICATE-----")
+        if start >= 0:
+            from binascii import a2b_base64
+
+            der = a2b_base64(der[start + 27 : der.find(b"-----END", start)])
+        ctx.load_verify_locations(cadata=der)
+    except (OSError, ValueError) as exc:
+        raise TLSError("cannot load the CA file " + ca + " (" + str(exc) + ")")
     return ctx
 
 
-def send(request, cadata=None, timeout=20):
-    """Send ``request`` and return the response.
+def send(method, url, headers, body, tls=None, timeout=20, parse=True):
+    """Send one request and return its :class:`Response`.
 
     Args:
-        request: the core's ``HttpRequest``.
-        cadata: the DER CA certificate to verify ``https`` servers with (``None``: the
+        method: ``"GET"``, ``"POST"``, ...
+        url: the absolute ``http(s)`` URL.
+        headers: ``(name, value)`` pairs to send besides ``Host``, ``Connection`` and
+            ``Content-Length``.
+        body: the request body (``bytes`` or ``str``; empty for none).
+        tls: the :func:`context` to verify ``https`` servers with (``None``: one with the
             platform's roots, where the port has any).
         timeout: seconds allowed for each socket operation.
-
-    Returns:
-        The core's ``HttpResponse`` (status, the headers in ``_KEEP``, the body).
+        parse: parse a JSON answer (``False``: every body as ``bytes``).
 
     Raises:
         TransportError: the connection failed, broke or the answer was cut short.
         TLSError: the certificate could not be verified (not worth retrying).
+        RemoteProtocolError: a complete answer labelled JSON is not JSON.
         ValueError: plain ``http`` to a host that is not loopback.
     """
-    scheme, authority, host, port, target = _parts(request.url)
-    if scheme == "http" and host not in _LOOPBACK:
+    # The URLs come checked (the core's split_url) from the endpoints, or from the caller: only
+    # what a socket needs is taken apart here.
+    scheme, _, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    authority, mark, query = authority.partition("?")
+    if mark:  # http://host?query
+        path = mark + query + slash + path
+    if scheme not in ("http", "https") or not authority:
+        raise ValueError("not an http(s) URL: " + url)
+    if authority.startswith("["):
+        host, _, port = authority[1:].partition("]")
+        port = port[1:]
+    else:
+        host, _, port = authority.partition(":")
+    if scheme == "http" and host not in ("localhost", "127.0.0.1", "::1"):
         raise ValueError("refusing plain http to " + host + ": use https")
+    port = int(port) if port else (443 if scheme == "https" else 80)
     sock = None
     stage = "connect"
     try:
@@ -114,14 +207,28 @@ def send(request, cadata=None, timeout=20):
         sock.connect(address[-1])
         if scheme == "https":
             stage = "tls"
-            sock = _context(cadata).wrap_socket(sock, server_hostname=host)
+            sock = (tls or context(None)).wrap_socket(sock, server_hostname=host)
         stage = "write"
-        _write_request(sock, request, authority, target or "/")
+        sock.write(method + " /" + path + " HTTP/1.1\r\n")
+        sock.write("Host: " + authority + "\r\nConnection: close\r\n")
+        for name, value in headers:
+            sock.write(name + ": " + value + "\r\n")
+        if body or method in ("POST", "PUT", "PATCH"):
+            sock.write("Content-Length: " + str(len(body)) + "\r\n")
+        sock.write("\r\n")
+        if body:
+            sock.write(body)
         stage = "read"
-        return _read_response(sock)
+        return Response(sock, parse)
     except (OSError, ValueError) as exc:
         # mbedtls reports an untrusted certificate as ValueError, a missing CA as OSError.
-        raise _error(stage, exc, authority)
+        text = " ".join(str(exc).split())
+        if stage == "tls" and (isinstance(exc, ValueError) or "CA_CHAIN" in text or "X509" in text):
+            raise TLSError(
+                "cannot verify the certificate of " + authority + " (" + text + "); give ca= "
+                "the CA file that signed it"
+            )
+        raise TransportError(stage + " failed for " + authority + ": " + text)
     finally:
         if sock is not None:
             try:
@@ -130,75 +237,37 @@ def send(request, cadata=None, timeout=20):
                 pass
 
 
-def _write_request(sock, request, authority, target):
-    head = request.method + " " + target + " HTTP/1.1\r\nHost: " + authority
-    head += "\r\nConnection: close\r\nUser-Agent: deviceflow-micro\r\n"
-    for name, value in request.headers:
-        head += name + ": " + value + "\r\n"
-    if request.body or request.method in ("POST", "PUT", "PATCH"):
-        head += "Content-Length: " + str(len(request.body)) + "\r\n"
-    sock.write(head.encode() + b"\r\n")
-    del head
-    if request.body:
-        sock.write(request.body)
+def exchange(client, method, url, headers, body, parse=True):
+    """:func:`send` with ``client``'s TLS context and timeout, retrying what is worth it.
 
+    A dropped connection, 408, 429 and 5xx are retried (four attempts in all) after 1, 2, 4 s,
+    or after what ``Retry-After`` says, up to :data:`_MAX_PAUSE`; the polling loop has rules of its
+    own (``_grant.poll``).
+    """
+    pause = _FIRST_PAUSE
+    for attempt in range(1, _ATTEMPTS + 1):
+        try:
+            response = send(method, url, headers, body, client._tls, client.timeout, parse)
+        except TLSError:
+            raise
+        except TransportError:
+            if attempt == _ATTEMPTS:
+                raise
+        else:
+            if response.status not in _TRANSIENT:
+                return response
+            if attempt == _ATTEMPTS:
+                raise TransportError("HTTP " + str(response.status) + " from " + url)
+            if response.header("Retry-After") is not None:
+                from deviceflow.core._codec import retry_after
 
-def _read_response(sock):
-    line = sock.readline()
-    parts = line.split(None, 2)
-    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1."):
-        raise OSError("no HTTP status line")
-    status = _number(parts[1])
-    headers = []
-    length = None
-    chunked = False
-    while True:
-        line = sock.readline()
-        if not line:
-            raise OSError("connection closed in the headers")
-        if line in (b"\r\n", b"\n"):
-            break
-        name, _, value = line.partition(b":")
-        name = name.strip().lower()
-        if name == b"content-length":
-            length = _number(value.strip())
-        elif name == b"transfer-encoding":
-            chunked = b"chunked" in value.lower()
-        elif name in _KEEP:
-            headers.append((name.decode(), value.strip().decode()))
-    del line
-    if chunked:
-        body = _read_chunked(sock)
-    elif length is not None:
-        if length > MAX_BODY:
-            raise OSError("response body too large")
-        body = sock.read(length) if length else b""
-        if len(body) != length:
-            raise OSError("connection closed in the body")
-    else:
-        body = sock.read(MAX_BODY + 1)
-        if len(body) > MAX_BODY:
-            raise OSError("response body too large")
-    return HttpResponse(status=status, headers=headers, body=body)
-
-
-def _read_chunked(sock):
-    chunks = []
-    total = 0
-    while True:
-        size = _number(sock.readline().split(b";")[0].strip(), 16)
-        if size == 0:
-            break
-        total += size
-        if total > MAX_BODY:
-            raise OSError("response body too large")
-        chunk = sock.read(size)
-        if len(chunk) != size:
-            raise OSError("connection closed in the body")
-        chunks.append(chunk)
-        sock.readline()
-    # The only place two copies coexist: a chunked answer (our server sends Content-Length).
-    return b"".join(chunks)
+                after = retry_after(response)
+                if after is not None:
+                    pause = min(max(after, pause), _MAX_PAUSE)
+            del response
+        time.sleep(pause)
+        pause = min(pause * 2, _MAX_PAUSE)
+    raise AssertionError("unreachable")
 
 
 def _number(text, base=10):
@@ -206,13 +275,3 @@ def _number(text, base=10):
         return int(text, base)
     except ValueError:
         raise OSError("malformed HTTP answer")
-
-
-def _error(stage, exc, authority):
-    text = " ".join(str(exc).split())
-    if stage == "tls" and (isinstance(exc, ValueError) or "CA_CHAIN" in text or "X509" in text):
-        return TLSError(
-            "cannot verify the certificate of " + authority + " (" + text + "); give ca= the "
-            "CA file that signed it"
-        )
-    return TransportError(stage + " failed for " + authority + ": " + text)

@@ -23,6 +23,8 @@ The QR code comes from ``adafruit_miniqr`` (install it next to this package: see
 is drawn and :func:`render` returns ``False``.
 """
 
+import sys
+
 #: Modules of light margin around the QR code (the standard asks for 4; readers cope with 2, and
 #: a 64-pixel screen has no room to spare).
 QUIET = 2
@@ -30,26 +32,39 @@ _FONT = 8
 
 
 def qr_matrix(text):
-    """The QR code of ``text`` as ``(size, is_dark(x, y))``, or ``None`` without an encoder."""
+    """The QR code of ``text`` as ``(size, is_dark(x, y))``, or ``None`` without an encoder.
+
+    The encoder is needed once per sign-in and takes ~13 KiB of heap once imported (its tables):
+    the modules are copied out of it, one byte each, and it is dropped from ``sys.modules``
+    before this returns, so that the polling that follows ``show`` has the room.
+    """
     try:
         import adafruit_miniqr
     except ImportError:
         return None
-    data = text.encode()
-    # The encoder's own choice of version (None) is sometimes one too small for the data
-    # ("Code length overflow"): then the next versions are tried.
-    for version in (None, 2, 3, 4, 5, 6, 7, 8):
-        qr = adafruit_miniqr.QRCode(qr_type=version, error_correct=adafruit_miniqr.L)
-        qr.add_data(data)
-        try:
-            qr.make()
-            break
-        except RuntimeError:
-            qr = None
-    if qr is None:
-        return None
-    matrix = qr.matrix
-    return matrix.width, lambda x, y: matrix[x, y]
+    try:
+        data = text.encode()
+        # The encoder's own choice of version (None) is sometimes one too small for the data
+        # ("Code length overflow"): then the next versions are tried.
+        for version in (None, 2, 3, 4, 5, 6, 7, 8):
+            qr = adafruit_miniqr.QRCode(qr_type=version, error_correct=adafruit_miniqr.L)
+            qr.add_data(data)
+            try:
+                qr.make()
+                break
+            except RuntimeError:
+                qr = None
+        if qr is None:
+            return None
+        matrix = qr.matrix
+        size = matrix.width
+        dark = bytearray(size * size)
+        for y in range(size):
+            for x in range(size):
+                dark[y * size + x] = 1 if matrix[x, y] else 0
+        return size, lambda x, y: dark[y * size + x]
+    finally:
+        sys.modules.pop("adafruit_miniqr", None)
 
 
 def _wrap(text, columns):

@@ -11,6 +11,7 @@ code, sign in, approve or deny), posting each form's CSRF token back exactly as 
 from __future__ import annotations
 
 import re
+import ssl
 from pathlib import Path
 
 import httpx
@@ -76,9 +77,14 @@ def _csrf(html: str) -> str:
     return match.group(1)
 
 
-def approve_http(base_url: str, user_code: str, *, deny: bool = False) -> int:
-    """Enter ``user_code`` on the verification pages, sign in and decide; return the status."""
-    with httpx.Client(base_url=base_url, timeout=30) as browser:
+def approve_http(
+    base_url: str, user_code: str, *, deny: bool = False, verify: ssl.SSLContext | bool = True
+) -> int:
+    """Enter ``user_code`` on the verification pages, sign in and decide; return the status.
+
+    ``verify``: as httpx takes it (a context trusting the CA of a ``--tls`` server).
+    """
+    with httpx.Client(base_url=base_url, timeout=30, verify=verify) as browser:
         page = browser.get("/devicelogin")
         entered = browser.post(
             "/devicelogin", data={"csrf_token": _csrf(page.text), "code": user_code}
