@@ -46,12 +46,19 @@ def browser() -> Iterator[Any]:
 
 
 def approve_in(browser: Any, code: dict[str, Any]) -> None:
-    """The person: open the QR code's URL in Chromium, sign in, approve."""
+    """The person: open the QR code's URL in Chromium, type the code if asked, sign in, approve.
+
+    The QR code holds ``verification_uri_complete`` when the server sends one, else
+    ``verification_uri`` (Microsoft's dialect sends no complete URI, as Entra does).
+    """
     context = browser.new_context(ignore_https_errors=True)  # the server's local CA
     try:
         page = context.new_page()
-        page.goto(code["verification_uri_complete"])
+        page.goto(code["verification_uri_complete"] or code["verification_uri"])
         if not page.get_by_label("Username").count():
+            field = page.get_by_label("Code")
+            if not field.input_value():
+                field.fill(code["user_code"])
             page.get_by_role("button", name="Next").click()
         page.get_by_label("Username").fill(USERNAME)
         page.get_by_label("Password").fill(PASSWORD)

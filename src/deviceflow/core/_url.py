@@ -1,8 +1,15 @@
-"""The core's one check of an absolute http(s) URL, :func:`split_url`.
+"""The core's one check of an absolute http(s) URL, :func:`split_url`, and :func:`url_member`.
 
-Kept apart from ``_endpoints`` (which re-exports it) so that a board can check the URLs a server
-sends without loading the endpoint and message classes (see ``deviceflow.micro``).
+Kept apart from ``_endpoints`` (which re-exports ``split_url``) so that a board can check the URLs
+a server sends without loading the endpoint and message classes (see ``deviceflow.micro``).
 """
+
+# typing.TYPE_CHECKING without importing typing (MicroPython has none; CPython skips ~2 ms of
+# start-up): type checkers treat the name as true.
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def split_url(url: str) -> "tuple[str, str, str]":
@@ -34,3 +41,20 @@ def split_url(url: str) -> "tuple[str, str, str]":
     if not authority or "@" in authority:
         raise ValueError("URL needs a host and no user information: " + repr(url))
     return scheme, authority, rest
+
+
+def url_member(obj: "dict[str, Any]", names: "tuple[str, ...]") -> "str | None":
+    """The first member of ``obj`` among ``names`` that is an http(s) URL :func:`split_url` takes.
+
+    For the URLs a server sends to be shown (``verification_uri`` and its spellings): a member
+    that is missing, empty, not a string or not such a URL is passed over.
+    """
+    for name in names:
+        value = obj.get(name)
+        if isinstance(value, str) and value:
+            try:
+                split_url(value)
+            except ValueError:
+                continue
+            return value
+    return None

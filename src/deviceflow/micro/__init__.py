@@ -9,7 +9,7 @@
     client.sign_in(lambda code: print(code.message))   # once; the tokens go to store
     status, me = client.request("GET", "https://graph.microsoft.com/v1.0/me")
 
-This package runs on MicroPython only (``socket``, ``ssl``, ``time.sleep``); the protocol is
+This package runs on MicroPython only (``socket``, ``tls``, ``time.sleep``); the protocol is
 ``deviceflow.core``'s. See ``docs/micropython.md``: installing with ``mip``, the ``.mpy`` build,
 memory, TLS roots. The display helper is :mod:`deviceflow.micro.display`.
 """

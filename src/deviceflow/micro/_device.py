@@ -11,9 +11,9 @@ characters, or one built from the code and the URL.
 
 import time
 
-from deviceflow.core._codec import clean_text, form_encode, optional_str, required_str, seconds
+from deviceflow.core import _codec as codec
 from deviceflow.core._errors import RemoteProtocolError
-from deviceflow.core._url import split_url
+from deviceflow.core._url import url_member
 
 from ._grant import FORM, PADDING, answer
 from ._http import exchange
@@ -26,18 +26,6 @@ class Code:
     (or ``None``), ``expires_at`` (``time.time()`` clock), ``message`` and ``interval``."""
 
 
-def _uri(obj, names):
-    for name in names:
-        value = optional_str(obj, name)
-        if value is not None:
-            try:
-                split_url(value)
-            except ValueError:
-                continue
-            return value
-    return None
-
-
 def start(client, urls):
     """Ask ``urls[0]`` for a device code.
 
@@ -45,28 +33,32 @@ def start(client, urls):
         ``(code, poll, due)``: the :class:`Code` to show, the body of every poll (it holds the
         device code, which ``show`` never sees) and when the first poll is due.
     """
+    saved = client._load()
+    for name in ("access_token", "refresh_token", "expires_at"):  # a sign-in replaces them
+        saved.pop(name, None)
+    del saved
     form = [("client_id", client.client_id), ("scope", client.scopes)]
-    response = exchange(client, "POST", urls[0], FORM, form_encode(form))
+    response = exchange(client, "POST", urls[0], FORM, codec.form_encode(form))
     now = time.time()
     obj = answer(response, _WHAT)
     status = response.status
     code = Code()
-    device_code = required_str(obj, "device_code", _WHAT, status)
-    code.user_code = clean_text(required_str(obj, "user_code", _WHAT, status), 100)
-    code.verification_uri = _uri(obj, ("verification_uri", "verification_url"))
+    device_code = codec.required_str(obj, "device_code", _WHAT, status)
+    code.user_code = codec.clean_text(codec.required_str(obj, "user_code", _WHAT, status), 100)
+    code.verification_uri = url_member(obj, ("verification_uri", "verification_url"))
     if code.verification_uri is None:
         raise RemoteProtocolError(
             _WHAT + ": 'verification_uri' is missing or not an http(s) URL", status=status
         )
-    code.verification_uri_complete = _uri(
+    code.verification_uri_complete = url_member(
         obj, ("verification_uri_complete", "verification_url_complete")
     )
-    lifetime = seconds(obj, "expires_in", _WHAT, status, 1800)
+    lifetime = codec.seconds(obj, "expires_in", _WHAT, status, 1800)
     if not lifetime:
         raise RemoteProtocolError(_WHAT + ": 'expires_in' is zero", status=status)
     code.expires_at = now + lifetime
-    code.interval = max(seconds(obj, "interval", _WHAT, status, 5) or 0, 1)
-    code.message = clean_text(optional_str(obj, "message") or "") or (
+    code.interval = max(codec.seconds(obj, "interval", _WHAT, status, 5) or 0, 1)
+    code.message = codec.clean_text(codec.optional_str(obj, "message") or "") or (
         "To sign in, open " + code.verification_uri + " and enter the code " + code.user_code + "."
     )
     del obj, response
@@ -74,4 +66,4 @@ def start(client, urls):
     poll += [("client_id", client.client_id), ("device_code", device_code)]
     if urls[2] == "v2":
         poll.append(("client_info", "1"))
-    return code, form_encode(poll), now + code.interval * PADDING
+    return code, codec.form_encode(poll), now + code.interval * PADDING

@@ -21,25 +21,11 @@ among it, is let go before the store is written.
 
 import time
 
-from deviceflow.core._codec import (
-    decode_json_object,
-    error_code,
-    form_encode,
-    is_success,
-    is_transient_status,
-    oauth_error,
-    optional_str,
-    parse_number,
-    required_str,
-    retry_after,
-    seconds,
-    try_decode_json_object,
-)
+from deviceflow.core import _codec as codec
 from deviceflow.core._errors import (
     OAUTH_ERRORS,
     ExpiredTokenError,
     InvalidGrantError,
-    OAuthError,
     RemoteProtocolError,
 )
 
@@ -58,7 +44,7 @@ def _object(response):
     """The answer as a dict, or ``None`` when it is not a JSON object."""
     body = response.body
     if isinstance(body, bytes):  # not labelled JSON: maybe JSON all the same
-        return try_decode_json_object(response)
+        return codec.try_decode_json_object(response)
     return body if isinstance(body, dict) else None
 
 
@@ -68,12 +54,12 @@ def answer(response, what):
     obj = _object(response)
     if obj is None:
         if isinstance(response.body, bytes):
-            decode_json_object(response, what)  # raises, quoting a snippet of the body
+            codec.decode_json_object(response, what)  # raises, quoting a snippet of the body
         raise RemoteProtocolError(what + " is not a JSON object", status=status)
-    code = error_code(obj)
+    code = codec.error_code(obj)
     if code is not None and "access_token" not in obj:
-        raise oauth_error(obj, code, status)
-    if not is_success(status):
+        raise codec.oauth_error(obj, code, status)
+    if not codec.is_success(status):
         raise RemoteProtocolError(what + " has no 'error' member", status=status)
     return obj
 
@@ -82,14 +68,18 @@ def _keep(client, response, now):
     """Store the tokens of a token response (or raise its error); return the access token."""
     obj = answer(response, _WHAT)
     status = response.status
+    access = codec.required_str(obj, "access_token", _WHAT, status)
+    lifetime = codec.seconds(obj, "expires_in", _WHAT, status, None)
+    rotated = codec.optional_str(obj, "refresh_token")
+    response.body = obj = None  # the ID token and the rest: gone before the store is written
     saved = client._load()
-    access = saved["access_token"] = required_str(obj, "access_token", _WHAT, status)
-    lifetime = seconds(obj, "expires_in", _WHAT, status, None)
-    saved["expires_at"] = None if lifetime is None else now + lifetime
-    rotated = optional_str(obj, "refresh_token")
     if rotated:  # Microsoft rotates it on every refresh: keep the new one at once
         saved["refresh_token"] = rotated
-    response.body = obj = None  # the ID token and the rest: not kept, not needed to write the store
+    elif "refresh_token" not in saved:  # let go by refresh(), and kept by the server
+        client._saved = None
+        saved = client._load()  # the store on flash has it
+    saved["access_token"] = access
+    saved["expires_at"] = None if lifetime is None else now + lifetime
     client._save()
     return access
 
@@ -125,7 +115,7 @@ def poll(client, urls, code, body, due):
         if response is not None:
             status = response.status
             obj = _object(response)
-            error = error_code(obj)
+            error = codec.error_code(obj)
             if error is not None and "access_token" in obj:
                 error = None  # a token that also names an error is a token
             if error == "authorization_pending":
@@ -135,7 +125,7 @@ def poll(client, urls, code, body, due):
             if error == "slow_down":
                 # RFC 8628 §3.5: 5 s more for this and every later poll (or what the server says).
                 failures = 0
-                interval = max(interval + 5, int(parse_number(obj.get("interval")) or 0))
+                interval = max(interval + 5, int(codec.parse_number(obj.get("interval")) or 0))
                 padding = 1.4
                 due = now + interval * padding
                 continue
@@ -143,11 +133,11 @@ def poll(client, urls, code, body, due):
             # a known OAuth error is final whatever the status.
             if not (
                 error in ("server_error", "temporarily_unavailable")
-                or (error not in OAUTH_ERRORS and is_transient_status(status))
+                or (error not in OAUTH_ERRORS and codec.is_transient_status(status))
             ):
                 del obj
                 return _keep(client, response, now)
-            after = retry_after(response)
+            after = codec.retry_after(response)
             del response, obj
         failures += 1
         base = interval * padding
@@ -161,16 +151,25 @@ def refresh(client, urls):
     Raises:
         SignInRequired: the refresh token was refused; the store is forgotten.
     """
+    # The old tokens leave the store in RAM (the refresh token goes into the request body, the
+    # access token is no use now), so that no second copy of them, 2-5 KB at Entra, is held while
+    # the answer with the new ones is read. The store on flash keeps them until it is rewritten,
+    # and is read again if the refresh does not go through.
+    saved = client._load()
+    saved.pop("access_token", None)
     form = [("grant_type", "refresh_token"), ("client_id", client.client_id)]
-    form.append(("refresh_token", client._load()["refresh_token"]))
+    form.append(("refresh_token", saved.pop("refresh_token")))
     if urls[2] == "v2":
         form.append(("client_info", "1"))
-    response = exchange(client, "POST", urls[1], FORM, form_encode(form))
-    del form
+    body = codec.form_encode(form)
+    del form, saved
     try:
+        response = exchange(client, "POST", urls[1], FORM, body)
+        del body
         return _keep(client, response, time.time())
-    except OAuthError as exc:
-        if isinstance(exc, InvalidGrantError) or exc.error in _SIGN_IN_AGAIN:
+    except Exception as exc:
+        client._saved = None  # back to the store on flash
+        if isinstance(exc, InvalidGrantError) or getattr(exc, "error", None) in _SIGN_IN_AGAIN:
             client.forget()
             raise SignInRequired("the refresh token was refused: " + str(exc))
         raise

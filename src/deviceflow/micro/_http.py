@@ -1,4 +1,4 @@
-"""One HTTP/1.1 exchange over MicroPython's ``socket`` and ``ssl``, for a board with little RAM.
+"""One HTTP/1.1 exchange over MicroPython's ``socket`` and ``tls``, for a board with little RAM.
 
 Theory of operation: :func:`send` opens one connection (``Connection: close``: a board rarely has
 the RAM to keep two TLS sessions) and writes the request a line at a time, so no string ever holds
@@ -13,11 +13,9 @@ cannot verify); no bare ``OSError`` escapes. A body cut short is a :class:`Trans
 (worth retrying); a complete body labelled JSON that does not parse is the core's
 ``RemoteProtocolError``.
 
-TLS is always verified: ``CERT_REQUIRED`` with the CA given as ``ca`` (a PEM or DER file) or, when
-the port has them, the platform's default roots. A port without default roots and no ``ca`` fails
-the handshake with a :class:`TLSError` that says so; verification is never switched off. Plain
-``http`` is accepted for loopback hosts only (tests, a local emulator). The heap figures behind
-these choices are in ``docs/micropython.md``.
+TLS is always verified, with the client's context (``_setup.context``); plain ``http`` is
+accepted for loopback hosts only (tests, a local emulator). The heap figures behind these choices
+are in ``docs/micropython.md``.
 """
 
 import io
@@ -128,39 +126,6 @@ class Response(io.IOBase):
         return None
 
 
-def context(ca):
-    """An ``SSLContext`` that verifies servers against the CA file ``ca`` (PEM or DER).
-
-    ``None`` gives the platform's default roots, where the port has any. A client keeps one for
-    all its connections: it is the one large object of a TLS connection on the heap (~3 KiB),
-    better allocated once, early, than per request in a heap that has become fragmented.
-    MicroPython's ``ssl`` takes a CA as DER only; a PEM file is decoded here.
-
-    Raises:
-        TLSError: the file cannot be read or holds no certificate.
-    """
-    import ssl
-
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.verify_mode = ssl.CERT_REQUIRED
-    if ca is None:
-        if hasattr(ctx, "load_default_certs"):
-            ctx.load_default_certs()
-        return ctx
-    try:
-        with open(ca, "rb") as f:
-            der = f.read()
-        start = der.find(b"-----BEGIN CERTIFICATE-----")
-        if start >= 0:
-            from binascii import a2b_base64
-
-            der = a2b_base64(der[start + 27 : der.find(b"-----END", start)])
-        ctx.load_verify_locations(cadata=der)
-    except (OSError, ValueError) as exc:
-        raise TLSError("cannot load the CA file " + ca + " (" + str(exc) + ")")
-    return ctx
-
-
 def send(method, url, headers, body, tls=None, timeout=20, parse=True):
     """Send one request and return its :class:`Response`.
 
@@ -170,7 +135,7 @@ def send(method, url, headers, body, tls=None, timeout=20, parse=True):
         headers: ``(name, value)`` pairs to send besides ``Host``, ``Connection`` and
             ``Content-Length``.
         body: the request body (``bytes`` or ``str``; empty for none).
-        tls: the :func:`context` to verify ``https`` servers with (``None``: one with the
+        tls: the ``_setup.context`` to verify ``https`` servers with (``None``: one with the
             platform's roots, where the port has any).
         timeout: seconds allowed for each socket operation.
         parse: parse a JSON answer (``False``: every body as ``bytes``).
@@ -207,12 +172,18 @@ def send(method, url, headers, body, tls=None, timeout=20, parse=True):
         sock.connect(address[-1])
         if scheme == "https":
             stage = "tls"
-            sock = (tls or context(None)).wrap_socket(sock, server_hostname=host)
+            if tls is None:
+                from ._setup import context
+
+                tls = context(None)
+            sock = tls.wrap_socket(sock, server_hostname=host)
         stage = "write"
         sock.write(method + " /" + path + " HTTP/1.1\r\n")
         sock.write("Host: " + authority + "\r\nConnection: close\r\n")
         for name, value in headers:
-            sock.write(name + ": " + value + "\r\n")
+            sock.write(name + ": ")
+            sock.write(value)  # a bearer token: 1-3 KB, not copied again to add a line end
+            sock.write("\r\n")
         if body or method in ("POST", "PUT", "PATCH"):
             sock.write("Content-Length: " + str(len(body)) + "\r\n")
         sock.write("\r\n")
