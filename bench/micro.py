@@ -1,12 +1,13 @@
 """deviceflow.micro on MicroPython's Unix port: bundle size and the heap each step needs.
 
-``python -m bench.micro`` builds the .mpy bundle (``scripts/build-micro``), starts a real
-``deviceflow serve`` twice (plain HTTP, and ``--tls`` with the board verifying the server against
+``python -m bench.micro`` builds the .mpy bundle (``scripts/build-micro``) and, for each step of a
+board's life, finds the smallest ``-X heapsize`` (in 4 KiB steps) with which the step completes,
+by bisection: sign-in (approved over HTTP by a stand-in person), the token from the store after a
+restart, a Graph ``GET /v1.0/me``, and a refresh after forced expiry. Three services: a real
+``deviceflow serve`` over plain HTTP and over ``--tls`` (the board verifying the server against
 its CA and finding the endpoints by discovery; SQLite, interval 1 s, the Microsoft dialect), and
-for each step of a board's life finds the smallest ``-X heapsize`` (in 4 KiB steps) with which
-the step completes, by bisection: sign-in (approved over HTTP by a stand-in person), the token
-from the store after a restart, a Graph ``GET /v1.0/me``, and a refresh after forced expiry. The
-Unix port is 64-bit: its objects are twice a 32-bit board's, so a board needs less than these
+``tests.micropython.entra.EntraSized`` over TLS (Entra-sized tokens, larger than the emulator's).
+The Unix port is 64-bit: its objects are twice a 32-bit board's, so a board needs less than these
 figures. Prints one Markdown table.
 """
 
@@ -22,6 +23,7 @@ from typing import Any
 from tests.e2e.server.serverproc import ServerProcess
 from tests.hardening.client.serverkit import approve_http
 from tests.micropython.device import Board, build, write_board_config
+from tests.micropython.entra import EntraSized
 
 LOW, HIGH, STEP = 32, 256, 4  # KiB
 STEPS = (
@@ -45,10 +47,12 @@ def _smallest(works: Callable[[int], bool]) -> int:
     return high
 
 
-def _measure(board: Board, verify: ssl.SSLContext | bool) -> dict[str, int]:
-    """The smallest heap (KiB) of each step of ``board``'s life."""
+def _measure(board: Board, verify: ssl.SSLContext | bool | None) -> dict[str, int]:
+    """The smallest heap (KiB) of each step of ``board``'s life (``verify=None``: no approval)."""
 
     def approve(code: dict[str, Any]) -> None:
+        if verify is None:
+            return
         args = (board.base_url, code["user_code"])
         threading.Thread(target=approve_http, args=args, kwargs={"verify": verify}).start()
 
@@ -98,11 +102,16 @@ def main() -> None:
                 columns.append(_measure(board, verify))
             finally:
                 server.stop()
+        where = folder / "entra"
+        where.mkdir()
+        with EntraSized(where) as entra:
+            board = Board(lib=lib, folder=where, base_url=entra.base_url, ca=entra.ca)
+            columns.append(_measure(board, None))
     print(f"bundle: {bundle} bytes of .mpy (scripts/build-micro)\n")
-    print("| step (Unix port, 64-bit, .mpy build) | HTTP | TLS, discovery |")
-    print("|---|---|---|")
+    print("| step (Unix port, 64-bit, .mpy build) | HTTP | TLS, discovery | TLS, Entra-sized |")
+    print("|---|---|---|---|")
     for name, key in STEPS:
-        print(f"| {name} | {columns[0][key]} KiB | {columns[1][key]} KiB |")
+        print(f"| {name} | " + " | ".join(f"{column[key]} KiB" for column in columns) + " |")
 
 
 if __name__ == "__main__":

@@ -84,27 +84,27 @@ def _keep(client, response, now):
     return access
 
 
-def poll(client, urls, code, body, due):
-    """Poll ``urls[1]`` with ``body`` from ``due`` on, until the person has finished; store the
-    tokens and return the access token.
+def poll(client, urls, body, due, interval, expires_at):
+    """Poll ``urls[1]`` with ``body`` from ``due`` on, every ``interval`` seconds (padded), until
+    the person has finished; store the tokens and return the access token.
 
     Raises:
-        ExpiredTokenError: the code expired first (``code.expires_at``).
+        ExpiredTokenError: the code expired first (at ``expires_at``).
         OAuthError: the server's verdict (``AccessDeniedError``, ...).
         TLSError: the server's certificate cannot be verified.
     """
-    interval = code.interval
     padding = PADDING
     failures = 0
     while True:
-        pause = min(due, code.expires_at) - time.time()
+        pause = min(due, expires_at) - time.time()
         if pause > 0:
             time.sleep(pause)
-        if time.time() >= code.expires_at:
+        if time.time() >= expires_at:
             raise ExpiredTokenError(
                 "expired_token", "the device code expired before the user finished"
             )
-        after = None
+        # The last answer is let go before the next is read: Entra's pending answers are ~2 KiB.
+        after = response = obj = None
         try:
             response = send("POST", urls[1], FORM, body, client._tls, client.timeout)
         except TLSError:
@@ -138,7 +138,6 @@ def poll(client, urls, code, body, due):
                 del obj
                 return _keep(client, response, now)
             after = codec.retry_after(response)
-            del response, obj
         failures += 1
         base = interval * padding
         delay = min(base * 2 ** (failures - 1), max(base, 60))
