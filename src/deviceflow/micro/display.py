@@ -81,7 +81,7 @@ def _wrap(text, columns):
 
 
 def render(fb, width, height, code, *, light=1, dark_background=False):
-    """Draw the sign-in screen for ``code`` (the core's ``DeviceCodeIssued``) into ``fb``.
+    """Draw the sign-in screen for ``code`` (what ``DeviceClient.sign_in`` shows) into ``fb``.
 
     Args:
         fb: a ``framebuf.FrameBuffer`` (any monochrome format) of ``width`` x ``height``.
