@@ -7,8 +7,10 @@ character device code (microsoft-identity reference §3) and, by default, a 3,00
 access token, a 1,600-character ID token and a 2,000-character refresh token with
 ``client_info``: more than Entra issues for Graph's delegated scopes, so that the figures err on
 the large side. Every device code is approved after one ``authorization_pending`` (Entra's body,
-with its trace and correlation ids). ``/v1.0/me`` answers 401 to any token but the last one
-issued, so a call that succeeds proves the board sent the whole token.
+with its trace and correlation ids), or with ``slow_down=True`` after one ``slow_down`` (RFC 8628
+§3.5; Entra sends none, other providers do). ``polls`` records when each token request came.
+``/v1.0/me`` answers 401 to any token but the last one issued, so a call that succeeds proves the
+board sent the whole token.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import secrets
 import ssl
 import string
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -51,7 +54,9 @@ class EntraSized:
     access: int = 3000
     id_token: int = 1600
     refresh: int = 2000
+    slow_down: bool = False
     issued: list[dict[str, Any]] = field(default_factory=list)
+    polls: list[float] = field(default_factory=list)
     _pending: set[str] = field(default_factory=set)
     _server: ThreadingHTTPServer | None = None
 
@@ -94,9 +99,10 @@ class EntraSized:
             }
         if not path.endswith("/oauth2/v2.0/token"):
             return 404, {"error": "invalid_request"}
+        self.polls.append(time.monotonic())
         if form.get("device_code") in self._pending:
             self._pending.discard(form["device_code"])
-            return 400, _PENDING
+            return 400, {"error": "slow_down"} if self.slow_down else _PENDING
         body = {
             "token_type": "Bearer",
             "scope": "openid profile offline_access User.Read Presence.Read email",

@@ -3,9 +3,10 @@
 A :class:`~tests.hardening.faultproxy.FaultProxy` sits between the board and a real
 ``deviceflow serve``: the device authorization request is dropped once, polls get a 503 with
 ``Retry-After``, a dropped connection and a 429 with ``Retry-After``; the Graph call is dropped
-once and answered 503 once; the refresh is reset once. Each must end in success, with the faults
-actually injected. (``slow_down`` is the core's rule, covered by the core's cases that also run
-under MicroPython: the board only sleeps until ``next_poll_at``.)
+once, cut off halfway through its body once (the board parses JSON off the socket, and must tell
+a body cut short, worth retrying, from a bad one) and answered 503 once; the refresh is reset
+once. Each must end in success, with the faults actually injected. And a ``slow_down`` adds 5 s
+to the polling interval (RFC 8628 §3.5), for a stand-in service that sends one.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ from tests.hardening.faultproxy import (
     STATUS_503,
     STATUS_503_RETRY_AFTER,
     TOO_MANY_RETRY_AFTER,
+    TRUNCATE,
     FaultProxy,
 )
 from tests.micropython.device import Board, fingerprint, outcome
+from tests.micropython.entra import EntraSized
 
 pytestmark = [pytest.mark.e2e, pytest.mark.micropython, pytest.mark.xdist_group("micropython")]
 
@@ -49,12 +52,12 @@ def test_micro_faults_are_survived(lib: Path, http_server: ServerProcess, tmp_pa
             TOO_MANY_RETRY_AFTER,
         ], proxy.summary()
 
-        proxy.schedule += [DROP, STATUS_503]  # the Graph call
+        proxy.schedule += [DROP, TRUNCATE, STATUS_503]  # the Graph call
         me = board.run("me")
         status, _, body = outcome(me, "ME").partition(" ")
         assert status == "200", (me, proxy.summary())
         assert json.loads(body)["displayName"] == "Erin Example"
-        assert len(proxy.injected()) == 6, proxy.summary()
+        assert [e.fault for e in proxy.injected()[4:]] == [DROP, TRUNCATE, STATUS_503]
 
         proxy.schedule += [RESET]  # the refresh
         before = board.stored()["access_token"]
@@ -64,3 +67,13 @@ def test_micro_faults_are_survived(lib: Path, http_server: ServerProcess, tmp_pa
         assert proxy.injected()[-1].fault == RESET, proxy.summary()
         assert proxy.injected()[-1].kind == "refresh", proxy.summary()
         assert not proxy.errors
+
+
+def test_micro_slow_down_adds_five_seconds(lib: Path, tmp_path: Path) -> None:
+    with EntraSized(tmp_path, slow_down=True) as service:  # interval 1 s
+        board = Board(lib=lib, folder=tmp_path, base_url=service.base_url, ca=service.ca)
+        lines = board.sign_in(lambda code: None)
+        assert "SIGNED-IN" in lines, lines
+        assert len(service.polls) == 2, service.polls
+        # The next poll waits the new interval, 1 + 5 s (padded for clock drift).
+        assert service.polls[1] - service.polls[0] >= 6, service.polls

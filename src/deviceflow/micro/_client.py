@@ -31,6 +31,7 @@ _GC_EVERY = const(4096)
 _PHASES = (
     "deviceflow.micro._http",
     "deviceflow.micro._setup",
+    "deviceflow.micro._answer",
     "deviceflow.micro._device",
     "deviceflow.micro._grant",
 )
@@ -157,6 +158,10 @@ class DeviceClient:
             show(code)
             interval, expires_at = code.interval, code.expires_at
             del code  # the message and URLs: not needed to poll
+            # Collected now, from here: a collection that an allocation in the next import sets
+            # off runs deeper in the stack, where words the caller's display code left behind
+            # still point at what it used (a QR encoder: 13 KiB), and keep it.
+            gc.collect()
             from . import _grant
 
             _grant.poll(self, urls, poll, due, interval, expires_at)

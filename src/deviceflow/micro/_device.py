@@ -15,7 +15,7 @@ from deviceflow.core import _codec as codec
 from deviceflow.core._errors import RemoteProtocolError
 from deviceflow.core._url import url_member
 
-from ._grant import FORM, PADDING, answer
+from ._answer import FORM, PADDING, answer
 from ._http import exchange
 
 _WHAT = "device authorization response"

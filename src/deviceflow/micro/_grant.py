@@ -22,46 +22,15 @@ among it, is let go before the store is written.
 import time
 
 from deviceflow.core import _codec as codec
-from deviceflow.core._errors import (
-    OAUTH_ERRORS,
-    ExpiredTokenError,
-    InvalidGrantError,
-    RemoteProtocolError,
-)
+from deviceflow.core._errors import OAUTH_ERRORS, ExpiredTokenError, InvalidGrantError
 
+from ._answer import FORM, PADDING, answer, as_object
 from ._client import SignInRequired, TLSError, TransportError
 from ._http import exchange, send
 
-FORM = [("Accept", "application/json"), ("Content-Type", "application/x-www-form-urlencoded")]
-#: Every wait is the interval times this (clock drift); 1.4 once the server has said slow_down.
-PADDING = 1.2
 _WHAT = "token response"
 # OAuth answers to a refresh that only a new sign-in can fix (RFC 6749 §5.2, OpenID Connect).
 _SIGN_IN_AGAIN = ("interaction_required", "login_required", "consent_required")
-
-
-def _object(response):
-    """The answer as a dict, or ``None`` when it is not a JSON object."""
-    body = response.body
-    if isinstance(body, bytes):  # not labelled JSON: maybe JSON all the same
-        return codec.try_decode_json_object(response)
-    return body if isinstance(body, dict) else None
-
-
-def answer(response, what):
-    """The body of a successful answer, or the core's typed error for the others."""
-    status = response.status
-    obj = _object(response)
-    if obj is None:
-        if isinstance(response.body, bytes):
-            codec.decode_json_object(response, what)  # raises, quoting a snippet of the body
-        raise RemoteProtocolError(what + " is not a JSON object", status=status)
-    code = codec.error_code(obj)
-    if code is not None and "access_token" not in obj:
-        raise codec.oauth_error(obj, code, status)
-    if not codec.is_success(status):
-        raise RemoteProtocolError(what + " has no 'error' member", status=status)
-    return obj
 
 
 def _keep(client, response, now):
@@ -114,7 +83,7 @@ def poll(client, urls, body, due, interval, expires_at):
         now = time.time()
         if response is not None:
             status = response.status
-            obj = _object(response)
+            obj = as_object(response)
             error = codec.error_code(obj)
             if error is not None and "access_token" in obj:
                 error = None  # a token that also names an error is a token
