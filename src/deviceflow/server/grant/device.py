@@ -326,12 +326,15 @@ class DeviceCodeGrant:
         bucket = Bucket(
             "device_code_ip", limits.unknown_device_code_polls, limits.unknown_device_code_window
         )
-        wait = self._s.limiter.retry_after(bucket, ip)
-        if wait is not None:
+        attempt = self._s.limiter.admit(bucket, ip)  # counted first: atomic across instances
+        if attempt.refused:
             return GrantError(
-                "rate_limited", "too many unknown device codes", status=429, retry_after=wait
+                "rate_limited",
+                "too many unknown device codes",
+                status=429,
+                retry_after=attempt.retry_after,
             )
-        if self._s.limiter.record(bucket, ip):
+        if attempt.is_last:
             self._s.audit.event("unknown_device_code_lockout", ip=ip)
         return GrantError("invalid_grant", "unknown device code", reason="unknown_device_code")
 
