@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -66,6 +67,25 @@ def verify_password(password_hash: str | None, password: str) -> bool:
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
     return password_hash is not None
+
+
+def address_key(ip: str) -> str:
+    """The rate-limit key of a client address: an IPv4 address itself, an IPv6 one's /64.
+
+    One IPv6 subscriber (a home, a phone, a cloud machine) is usually given a whole /64 and
+    may pick any address in it, so per-address counters would give it 2**64 fresh starts.
+    IPv4-mapped IPv6 addresses count as their IPv4 address; anything that does not parse (no
+    peer address) is its own key. Every per-address bucket keys by this function.
+    """
+    try:
+        address = ipaddress.ip_address(ip.split("%", 1)[0])
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,17 @@ def test_session_is_limited_across_ips(engine_factory: EngineFactory) -> None:
     assert kind_of(engine, code, ip="203.0.113.99", session="one-browser") == "rate_limited"
 
 
+def test_addresses_of_one_ipv6_64_share_one_counter(engine_factory: EngineFactory) -> None:
+    # An IPv6 client usually holds a whole /64: each address of it must not get its own 5.
+    engine = engine_factory()
+    for n in range(5):
+        ip = f"2001:db8:1:2::{n + 1:x}"
+        assert kind_of(engine, WRONG, ip=ip, session=f"fresh-{n}") == "unknown"
+    assert kind_of(engine, WRONG, ip="2001:db8:1:2:ffff:1:2:3", session="new") == "rate_limited"
+    assert kind_of(engine, WRONG, ip="2001:db8:1:3::1", session="other") == "unknown"
+    assert kind_of(engine, WRONG, ip="198.51.100.7", session="v4") == "unknown"  # IPv4: per address
+
+
 def test_normalised_variants_share_one_counter(engine_factory: EngineFactory) -> None:
     engine = engine_factory()
     variants = ["wdjb mjht", "WDJB-MJHT", "wdjbmjht", "W-D-J-B-M-J-H-T", "WdJb MjHt"]

@@ -28,7 +28,7 @@ from deviceflow.server.grant._policy import device_policy
 from deviceflow.server.grant._scopes import resolve_scopes
 from deviceflow.server.grant._services import Services
 from deviceflow.server.grant._types import DeviceAuthorization, IssuedTokens
-from deviceflow.server.security import Bucket, fingerprint
+from deviceflow.server.security import Bucket, address_key, fingerprint
 from deviceflow.server.settings import Tenant
 from deviceflow.server.storage.base import DeviceGrant, PendingPoll, async_poll
 
@@ -326,7 +326,8 @@ class DeviceCodeGrant:
         bucket = Bucket(
             "device_code_ip", limits.unknown_device_code_polls, limits.unknown_device_code_window
         )
-        attempt = self._s.limiter.admit(bucket, ip)  # counted first: atomic across instances
+        # Counted first (atomic across instances); per address, an IPv6 client's /64.
+        attempt = self._s.limiter.admit(bucket, address_key(ip))
         if attempt.refused:
             return GrantError(
                 "rate_limited",

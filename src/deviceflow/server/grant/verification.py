@@ -1,10 +1,10 @@
 """User-code entry and approval (RFC 8628 §3.3, §5.1): what the verification pages ask for.
 
-Wrong user codes are counted per client IP and per browser session (and all together, for an
-alarm); past the limit even a right code is refused for a while. A code is looked up only after
-normalisation, so ``wdjb mjht`` and ``WDJB-MJHT`` share one counter. Approving or denying is a
-compare-and-set on the grant row (once, by one user); the proximity policy may warn about or
-block an approver outside the device's network.
+Wrong user codes are counted per client address (an IPv6 client's /64) and per browser session
+(and all together, for an alarm); past the limit even a right code is refused for a while. A
+code is looked up only after normalisation, so ``wdjb mjht`` and ``WDJB-MJHT`` share one
+counter. Approving or denying is a compare-and-set on the grant row (once, by one user); the
+proximity policy may warn about or block an approver outside the device's network.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from deviceflow.server.grant._errors import VerificationError
 from deviceflow.server.grant._policy import device_policy
 from deviceflow.server.grant._services import Services
 from deviceflow.server.grant._types import PendingRequest
-from deviceflow.server.security import Bucket, fingerprint
+from deviceflow.server.security import Bucket, address_key, fingerprint
 from deviceflow.server.settings import UserRecord
 from deviceflow.server.storage.base import DeviceGrant
 
@@ -108,7 +108,7 @@ class Verification:
         # Each entry is counted first and judged by its own number (atomic across instances);
         # an entry that finds a code is taken back: only wrong codes use up the limit.
         attempts = [
-            limiter.admit(Bucket("user_code_ip", failures, window), ip),
+            limiter.admit(Bucket("user_code_ip", failures, window), address_key(ip)),
             limiter.admit(
                 Bucket("user_code_session", failures, window), hasher.digest("session", session)
             ),
