@@ -1,11 +1,14 @@
 """The verification pages (RFC 8628 §3.3): enter code -> sign in -> confirm -> result.
 
 ``GET /devicelogin`` shows the code form; ``GET /devicelogin?code=...`` is the
-``verification_uri_complete`` of §3.3.1, which skips typing but still shows the code on the
-confirm page so the user compares it with the device ("the authorization server SHOULD display
-the user_code ... and instruct the user to confirm"). Every form carries a CSRF token bound to
-the signed session cookie, and every code lookup goes through the engine, which counts wrong
-codes per client IP and per browser session (§5.1) and answers 429 past the limit.
+``verification_uri_complete`` of §3.3.1, which spares the typing: the form comes pre-filled, and
+the code is shown again on the confirm page so the user compares it with the device ("the
+authorization server SHOULD display the user_code ... and instruct the user to confirm"). A GET
+never looks a code up: wrong codes count against the address, and a GET can be sent by any page
+the victim visits (six image tags would lock their address out), so only the CSRF-checked POST
+does. Every form carries a CSRF token bound to the signed session cookie, and every code lookup
+goes through the engine, which counts wrong codes per client address and per browser session
+(§5.1) and answers 429 past the limit.
 """
 
 from __future__ import annotations
@@ -102,10 +105,11 @@ def _enter_code(
     session: Session,
     *,
     fresh: bool,
+    code: str = "",
     message: str | None = None,
     status: int = 200,
 ) -> Response:
-    context = {"title": "Enter code", "code": "", "message": message}
+    context = {"title": "Enter code", "code": code, "message": message}
     return page(request, ctx, session, "enter_code.html", context, status=status, set_cookie=fresh)
 
 
@@ -133,7 +137,7 @@ def _sign_in(
 
 
 def _lookup(
-    request: Request, ctx: ServerContext, session: Session, code: str, *, fresh: bool = False
+    request: Request, ctx: ServerContext, session: Session, code: str
 ) -> PendingRequest | Response:
     """The live request behind ``code``, or the page that says why there is none."""
     try:
@@ -141,7 +145,7 @@ def _lookup(
             user_code=code, ip=client_ip(request.scope), session=ctx.sessions.fingerprint(session)
         )
     except VerificationError as exc:
-        return _outcome(request, ctx, session, exc, fresh)
+        return _outcome(request, ctx, session, exc, False)
 
 
 async def _posted(
@@ -157,17 +161,16 @@ async def _posted(
     return pending if isinstance(pending, Response) else (ctx, session, form, pending)
 
 
+_PREFILL_CHARS = 32
+"""The most of a complete URI's ``code`` put back into the form (the field's ``maxlength``)."""
+
+
 async def devicelogin(request: Request) -> Response:
-    """``GET /devicelogin[?code=...]``: the code form, or (complete URI) straight to sign-in."""
+    """``GET /devicelogin[?code=...]``: the code form, pre-filled from a complete URI."""
     ctx = context_of(request)
     session, fresh = load_session(request, ctx)
-    code = request.query_params.get("code", "").strip()
-    if not code:
-        return _enter_code(request, ctx, session, fresh=fresh)
-    pending = _lookup(request, ctx, session, code, fresh=fresh)
-    if isinstance(pending, Response):
-        return pending
-    return _sign_in(request, ctx, session, pending, code, fresh=fresh)
+    code = request.query_params.get("code", "").strip()[:_PREFILL_CHARS]
+    return _enter_code(request, ctx, session, fresh=fresh, code=code)
 
 
 async def submit_code(request: Request) -> Response:
