@@ -17,7 +17,6 @@ import logging
 import math
 from typing import Any
 
-import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -197,9 +196,8 @@ async def sign_in(request: Request) -> Response:
     code = form.get("code", "")
     username = form.get("username", "").strip()
     password = form.get("password", "")
-    # Password hashing takes tens of milliseconds: keep it off the event loop.
-    user = await anyio.to_thread.run_sync(
-        lambda: ctx.engine.authenticate(tenant=pending.tenant, username=username, password=password)
+    user = await ctx.engine.sign_in.aauthenticate(
+        tenant=pending.tenant, username=username, password=password
     )
     if user is None:
         return _sign_in(
