@@ -6,14 +6,17 @@ one authentication function, so what one protection proves for one form holds fo
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import argon2
 import httpx
 import pytest
 
-from tests.support.app_harness import Harness
+from deviceflow.server.endpoints.context import format_time
+from deviceflow.server.settings import Settings
+from tests.support.app_harness import ALICE, BOB, CONFIG, Harness, running
 from tests.support.pages import csrf_of
 
 pytestmark = pytest.mark.anyio
@@ -80,3 +83,60 @@ async def test_unknown_username_costs_one_argon2_check_like_a_known_one(
         response = await sign_in(username, "not-the-password")
         assert "username or password is not right" in response.text
         assert len(argon2_checks) - before == 1, username
+
+
+@pytest.fixture
+async def strict(anyio_backend: str) -> AsyncIterator[Harness]:
+    """The harness app with small password limits: 3 per account, 6 per address."""
+    limits = {"sign_in_failures": 3, "sign_in_address_failures": 6, "sign_in_window": 600}
+    async with running(Settings.from_mapping({**CONFIG, "rate_limits": limits})) as harness:
+        yield harness
+
+
+def text_of(response: httpx.Response) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.text))
+
+
+@pytest.mark.parametrize("form", FORMS)
+async def test_thirty_wrong_passwords_lock_the_account_and_then_the_right_one_is_refused(
+    server: Harness, form: Callable[[Harness], Awaitable[SignIn]]
+) -> None:
+    sign_in = await form(server)
+    statuses = [(await sign_in(ALICE[0], f"guess-{n}")).status_code for n in range(30)]
+    assert statuses == [200] * 5 + [429] * 25  # [rate_limits] sign_in_failures = 5
+    locked = await sign_in(*ALICE)
+    assert locked.status_code == 429
+    assert int(locked.headers["retry-after"]) == 900
+    until = format_time(server.clock() + 900)
+    assert "Too many wrong passwords for this account" in text_of(locked)
+    assert f"try again after {until}" in text_of(locked)
+    assert ">Sign in</button>" not in locked.text
+    # The account is locked from every address and on every form, the other user is not.
+    elsewhere = await (await presence_form(server, "198.51.100.9"))(*ALICE)
+    assert elsewhere.status_code == 429
+    assert "Your presence" in (await (await presence_form(server, "198.51.100.9"))(*BOB)).text
+    server.clock.advance(900)
+    assert "Your presence" in (await (await presence_form(server))(*ALICE)).text
+
+
+async def test_wrong_passwords_from_one_address_pause_every_account_there(
+    strict: Harness,
+) -> None:
+    sign_in = await presence_form(strict, "2001:db8:5:6::1")
+    for n in range(6):  # three names, two each: no account reaches its own limit of 3
+        response = await sign_in(f"name-{n % 3}", "wrong")
+        assert "username or password is not right" in response.text
+    other_address_in_the_64 = await presence_form(strict, "2001:db8:5:6::2")
+    locked = await other_address_in_the_64(*ALICE)
+    assert locked.status_code == 429
+    assert "Too many wrong passwords were entered from your network" in text_of(locked)
+    assert "Your presence" in (await (await presence_form(strict, "2001:db8:5:7::1"))(*ALICE)).text
+
+
+async def test_a_right_password_does_not_use_up_the_account_limit(strict: Harness) -> None:
+    sign_in = await presence_form(strict)
+    for _ in range(5):
+        assert "Your presence" in (await sign_in(*ALICE)).text
+    for _ in range(3):
+        assert (await sign_in(ALICE[0], "wrong")).status_code == 200
+    assert (await sign_in(*ALICE)).status_code == 429

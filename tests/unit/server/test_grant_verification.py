@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from deviceflow.server.grant import GrantEngine, VerificationError
+from deviceflow.server.grant import GrantEngine, SignInError, VerificationError
 from deviceflow.server.graph._presence import Presence
 from deviceflow.server.settings import Settings
 from deviceflow.server.storage.memory import MemoryStorage
@@ -194,6 +194,23 @@ def test_authenticate(
     assert (user is not None) is ok
     if user is not None:
         assert user.username == "adele"
+
+
+def test_wrong_passwords_lock_the_account_even_for_the_right_one(
+    engine_factory: EngineFactory, clock: FakeClock
+) -> None:
+    engine = engine_factory()
+    tenant = tenant_of(engine)
+    for n in range(5):
+        address = f"198.51.100.{n}"  # from many addresses: the account limit still holds
+        assert (
+            engine.authenticate(tenant=tenant, username="adele", password="no", ip=address) is None
+        )
+    with pytest.raises(SignInError) as info:
+        engine.authenticate(tenant=tenant, username="ADELE", password="adele-password", ip="x")
+    assert (info.value.kind, info.value.retry_after) == ("account_locked", 900)
+    clock.advance(900)
+    assert engine.authenticate(tenant=tenant, username="adele", password="adele-password")
 
 
 def test_disabled_user_cannot_sign_in(

@@ -1,17 +1,27 @@
-"""Helpers the HTML pages share: the session cookie, CSRF-checked forms, rendering."""
+"""Helpers the HTML pages share: the session cookie, CSRF-checked forms, rendering, and the one
+password check every sign-in form uses."""
 
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from deviceflow.server.endpoints._http import BodyTooLargeError, FormError, parse_form, read_body
-from deviceflow.server.endpoints.context import ServerContext
+from deviceflow.server.endpoints._http import (
+    BodyTooLargeError,
+    FormError,
+    client_ip,
+    parse_form,
+    read_body,
+)
+from deviceflow.server.endpoints.context import ServerContext, format_time
 from deviceflow.server.endpoints.session import COOKIE_NAME, SESSION_LIFETIME, Session
+from deviceflow.server.grant import SignInError
+from deviceflow.server.settings import Tenant, UserRecord
 
 logger = logging.getLogger("deviceflow.server.pages")
 
@@ -103,3 +113,48 @@ async def checked_form(
         logger.info("form refused: missing session or bad CSRF token")
         return session, None
     return session, form
+
+
+def retry_later(
+    ctx: ServerContext, retry_after: int | None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The result page's "try again after" lines and the ``Retry-After`` header for a refusal."""
+    wait = max(1, int(retry_after or 60))
+    context = {"retry_at": format_time(ctx.clock() + wait), "retry_minutes": math.ceil(wait / 60)}
+    return context, {"Retry-After": str(wait)}
+
+
+async def authenticate(
+    request: Request, ctx: ServerContext, *, tenant: Tenant | None, username: str, password: str
+) -> UserRecord | None:
+    """Check a password posted to any sign-in form (``tenant``: ``None`` for any tenant).
+
+    Raises:
+        SignInError: too many wrong passwords for the account or from the client's address
+            (answer with :func:`sign_in_refused`).
+    """
+    return await ctx.engine.sign_in.aauthenticate(
+        tenant=tenant, username=username, password=password, ip=client_ip(request.scope)
+    )
+
+
+_REFUSALS = {
+    "account_locked": "Too many wrong passwords for this account.",
+    "address_locked": "Too many wrong passwords were entered from your network.",
+}
+
+
+def sign_in_refused(
+    request: Request, ctx: ServerContext, session: Session, error: SignInError
+) -> Response:
+    """The 429 page of a sign-in refused by :func:`authenticate`: why, and until when."""
+    retry, headers = retry_later(ctx, error.retry_after)
+    context = {
+        "title": "Too many attempts",
+        "message": _REFUSALS[error.kind],
+        "detail": "For your security, signing in is paused for a while.",
+        "tone": "error",
+        "start_over": False,
+        **retry,
+    }
+    return page(request, ctx, session, "result.html", context, status=429, headers=headers)

@@ -14,7 +14,6 @@ goes through the engine, which counts wrong codes per client address and per bro
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any
 
 from starlette.requests import Request
@@ -22,10 +21,18 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from deviceflow.server.endpoints._http import client_ip
-from deviceflow.server.endpoints._pages import checked_form, forbidden, load_session, page
+from deviceflow.server.endpoints._pages import (
+    authenticate,
+    checked_form,
+    forbidden,
+    load_session,
+    page,
+    retry_later,
+    sign_in_refused,
+)
 from deviceflow.server.endpoints.context import ServerContext, context_of, format_time
 from deviceflow.server.endpoints.session import Session
-from deviceflow.server.grant import PendingRequest, VerificationError
+from deviceflow.server.grant import PendingRequest, SignInError, VerificationError
 from deviceflow.server.pages.permissions import describe_scopes
 
 logger = logging.getLogger("deviceflow.server.verification")
@@ -88,10 +95,8 @@ def _outcome(
     }
     headers: dict[str, str] = {}
     if error.kind == "rate_limited":
-        retry_after = max(1, int(error.retry_after or 60))
-        context["retry_at"] = format_time(ctx.clock() + retry_after)
-        context["retry_minutes"] = max(1, math.ceil(retry_after / 60))
-        headers["Retry-After"] = str(retry_after)
+        retry, headers = retry_later(ctx, error.retry_after)
+        context.update(retry)
     return page(
         request, ctx, session, "result.html", context,
         status=status, set_cookie=fresh, headers=headers,
@@ -196,9 +201,12 @@ async def sign_in(request: Request) -> Response:
     code = form.get("code", "")
     username = form.get("username", "").strip()
     password = form.get("password", "")
-    user = await ctx.engine.sign_in.aauthenticate(
-        tenant=pending.tenant, username=username, password=password
-    )
+    try:
+        user = await authenticate(
+            request, ctx, tenant=pending.tenant, username=username, password=password
+        )
+    except SignInError as exc:
+        return sign_in_refused(request, ctx, session, exc)
     if user is None:
         return _sign_in(
             request, ctx, session, pending, code, fresh=False, username=username,

@@ -184,10 +184,16 @@ class GrantEngine:
         """The configured user with this object id."""
         return self.settings.user_by_id(user_id)
 
-    def authenticate(self, *, tenant: Tenant, username: str, password: str) -> UserRecord | None:
+    def authenticate(
+        self, *, tenant: Tenant, username: str, password: str, ip: str = "unknown"
+    ) -> UserRecord | None:
         """The enabled user of ``tenant`` with this username and password, else ``None``.
 
         :meth:`PasswordSignIn.authenticate <deviceflow.server.grant._signin.PasswordSignIn.
-        authenticate>` for one tenant: unknown users cost the same time as known ones.
+        authenticate>` for one tenant: unknown users cost the same time as known ones, and
+        wrong passwords are limited per account and per address ``ip``.
+
+        Raises:
+            SignInError: too many wrong passwords for the account or from ``ip``.
         """
-        return self.sign_in.authenticate(tenant=tenant, username=username, password=password)
+        return self.sign_in.authenticate(tenant=tenant, username=username, password=password, ip=ip)

@@ -13,9 +13,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from deviceflow.server.endpoints._pages import checked_form, forbidden, load_session, page
+from deviceflow.server.endpoints._pages import (
+    authenticate,
+    checked_form,
+    forbidden,
+    load_session,
+    page,
+    sign_in_refused,
+)
 from deviceflow.server.endpoints.context import ServerContext, context_of
 from deviceflow.server.endpoints.session import Session
+from deviceflow.server.grant import SignInError
 from deviceflow.server.graph._presence import ACTIVITIES, AVAILABILITIES, presence_of
 from deviceflow.server.settings import UserRecord
 
@@ -80,7 +88,10 @@ async def presence_sign_in(request: Request) -> Response:
         return forbidden(request, ctx, session)
     username, password = form.get("username", "").strip(), form.get("password", "")
     # A user of any tenant; an unknown name costs one (dummy) argon2 check like a known one.
-    user = await ctx.engine.sign_in.aauthenticate(tenant=None, username=username, password=password)
+    try:
+        user = await authenticate(request, ctx, tenant=None, username=username, password=password)
+    except SignInError as exc:
+        return sign_in_refused(request, ctx, session, exc)
     if user is not None:
         session = session.signed_in(user.id, user.tenant, ctx.clock())
         return _presence_page(request, ctx, session, user, set_cookie=True)

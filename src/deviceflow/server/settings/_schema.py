@@ -226,7 +226,7 @@ class Lifetimes:
 
 @dataclass(frozen=True)
 class RateLimits:
-    """Guessing protection (RFC 8628 §5.1, §5.2) and poll timing."""
+    """Guessing protection (RFC 8628 §5.1, §5.2; passwords) and poll timing."""
 
     user_code_failures: int = _doc("Wrong user codes allowed per IP and per session.", 5)
     user_code_window: int = _doc("Window for the above, seconds.", 900)
@@ -239,6 +239,18 @@ class RateLimits:
         "Wrong user codes from all IPs together that raise one `guessing_alarm` audit event.", 50
     )
     guessing_alarm_window: int = _doc("Window for the above, seconds.", 300)
+    sign_in_failures: int = _doc(
+        "Wrong passwords allowed per account (a user, on every password form and from every"
+        " address) in `sign_in_window`; then its sign-in pauses until the window ends, even"
+        " for the right password.",
+        5,
+    )
+    sign_in_address_failures: int = _doc(
+        "Wrong passwords allowed per client address (an IPv6 client's /64), whatever accounts"
+        " they name, in `sign_in_window`.",
+        20,
+    )
+    sign_in_window: int = _doc("Window for the two above, seconds.", 900)
 
 
 def derived_id(*parts: str) -> str:
