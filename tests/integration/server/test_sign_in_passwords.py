@@ -10,6 +10,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import anyio
 import argon2
 import httpx
 import pytest
@@ -140,3 +141,25 @@ async def test_a_right_password_does_not_use_up_the_account_limit(strict: Harnes
     for _ in range(3):
         assert (await sign_in(ALICE[0], "wrong")).status_code == 200
     assert (await sign_in(*ALICE)).status_code == 429
+
+
+async def test_sign_ins_past_the_waiting_room_get_try_again_shortly(anyio_backend: str) -> None:
+    limits = {"sign_in_checks": 1, "sign_in_queue": 1}
+    async with running(Settings.from_mapping({**CONFIG, "rate_limits": limits})) as server:
+        forms = [await presence_form(server, f"198.51.100.{n}") for n in range(5)]
+        answers: list[httpx.Response] = []
+
+        async def sign_in(form: SignIn) -> None:
+            answers.append(await form(ALICE[0], "wrong"))
+
+        async with anyio.create_task_group() as tasks:
+            for form in forms:  # each waits for its check in a thread: they overlap
+                tasks.start_soon(sign_in, form)
+        statuses = sorted(answer.status_code for answer in answers)
+        assert statuses == [200, 200, 503, 503, 503]  # one checked, one waiting, three sent away
+        busy = next(answer for answer in answers if answer.status_code == 503)
+        assert "try again" in text_of(busy) and busy.headers["retry-after"] == "5"
+        # Sent away uncounted: the account limit (5) still has three wrong passwords left.
+        for _ in range(3):
+            assert (await forms[0](ALICE[0], "wrong")).status_code == 200
+        assert (await forms[0](*ALICE)).status_code == 429

@@ -147,7 +147,17 @@ _REFUSALS = {
 def sign_in_refused(
     request: Request, ctx: ServerContext, session: Session, error: SignInError
 ) -> Response:
-    """The 429 page of a sign-in refused by :func:`authenticate`: why, and until when."""
+    """The page of a sign-in refused by :func:`authenticate`: 429, why and until when; or 503,
+    try again shortly (too many sign-ins at once)."""
+    if error.kind == "busy":
+        busy = {
+            "title": "Please try again",
+            "message": "Many sign-ins are being checked right now.",
+            "detail": "Wait a few seconds, then go back and sign in again.",
+            "tone": "error", "start_over": False, "retry_at": None, "retry_minutes": None,
+        }  # fmt: skip
+        headers = {"Retry-After": str(error.retry_after)}
+        return page(request, ctx, session, "result.html", busy, status=503, headers=headers)
     retry, headers = retry_later(ctx, error.retry_after)
     context = {
         "title": "Too many attempts",

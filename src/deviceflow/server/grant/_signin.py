@@ -10,6 +10,12 @@ returns the attempt's number (:meth:`RateLimiter.admit`), so instances sharing a
 exactly the limit between them. Past either limit the sign-in is refused until the window ends,
 even with the right password, and nothing is hashed.
 
+Hashing is the expensive part (argon2id with 64 MiB of memory per check): the pages' sign-ins
+(:meth:`PasswordSignIn.aauthenticate`) hash in worker threads, at most ``sign_in_checks`` at
+once; up to ``sign_in_queue`` more wait their turn, and any beyond are refused at once as
+``busy`` (counted nowhere), so a flood of sign-ins holds a few checks' worth of memory and
+leaves the event loop free for token polls.
+
 An admitted attempt runs exactly one argon2 verification per candidate, and one against a dummy
 hash when there is none, so an unknown name costs what a known one costs (no username probing by
 timing). A right password takes its attempt back (only wrong passwords use up the limits; it
@@ -20,6 +26,7 @@ keyed fingerprint).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import anyio.to_thread
@@ -30,15 +37,16 @@ from deviceflow.server.settings import Tenant, UserRecord
 
 __all__ = ["PasswordSignIn", "SignInError", "SignInRefusal"]
 
-SignInRefusal = Literal["account_locked", "address_locked"]
+SignInRefusal = Literal["account_locked", "address_locked", "busy"]
 
 
 class SignInError(Exception):
     """A sign-in refused before its password was checked.
 
-    ``kind`` says why: ``account_locked`` (too many wrong passwords for the account) or
-    ``address_locked`` (too many from the client's address); ``retry_after`` is the number of
-    seconds until it may try again.
+    ``kind`` says why: ``account_locked`` (too many wrong passwords for the account),
+    ``address_locked`` (too many from the client's address) or ``busy`` (too many sign-ins
+    waiting for a password check: try again shortly); ``retry_after`` is the number of seconds
+    until it may try again.
     """
 
     def __init__(self, kind: SignInRefusal, *, retry_after: int) -> None:
@@ -52,13 +60,15 @@ class PasswordSignIn:
 
     def __init__(self, services: Services) -> None:
         self._s = services
+        self._gate = _HashGate()
 
     def authenticate(
         self, *, tenant: Tenant | None, username: str, password: str, ip: str
     ) -> UserRecord | None:
         """The enabled user (of ``tenant``, or of any tenant) with this name and password.
 
-        The hashing runs on the calling thread: the pages use :meth:`aauthenticate`.
+        The hashing runs on the calling thread, outside the bound on checks at once (for
+        callers that bound their own concurrency): the pages use :meth:`aauthenticate`.
 
         Raises:
             SignInError: the account or the address ``ip`` has had too many wrong passwords;
@@ -71,13 +81,22 @@ class PasswordSignIn:
     async def aauthenticate(
         self, *, tenant: Tenant | None, username: str, password: str, ip: str
     ) -> UserRecord | None:
-        """:meth:`authenticate` with the hashing in a worker thread (the event loop stays free).
+        """:meth:`authenticate` with the hashing in a worker thread (the event loop stays free),
+        at most ``sign_in_checks`` at once.
 
         Raises:
-            SignInError: as :meth:`authenticate`.
+            SignInError: as :meth:`authenticate`; or ``busy`` when ``sign_in_queue`` sign-ins
+                already wait for a check (this one is not counted).
         """
+        limits = self._s.settings().rate_limits
+        gate, checks = self._gate, limits.sign_in_checks
+        if gate.is_full(checks, limits.sign_in_queue):
+            self._s.audit.event("sign_in", result=False, refused="busy", ip=ip)
+            raise SignInError("busy", retry_after=_BUSY_RETRY)
+        # No await between the check above and the gate taking its place: the two are one step
+        # of the event loop.
         candidates, attempts = self._admit(tenant, username, ip)
-        user = await anyio.to_thread.run_sync(_check, candidates, password)
+        user = await gate.run(checks, _check, candidates, password)
         return self._finish(tenant, username, ip, candidates, attempts, user)
 
     def _admit(
@@ -143,6 +162,43 @@ class PasswordSignIn:
         if candidates:
             return candidates[0].username
         return "unknown:" + fingerprint(self._s.hasher().digest("username", username))
+
+
+_BUSY_RETRY = 5
+"""Seconds a sign-in refused as ``busy`` is told to wait."""
+
+
+class _HashGate:
+    """Password checks in worker threads, ``checks`` at once; counts the ones running or
+    waiting. Used from one event loop (the app's), so a plain counter is enough."""
+
+    def __init__(self) -> None:
+        self._limiter: anyio.CapacityLimiter | None = None
+        self._taken = 0
+
+    def is_full(self, checks: int, queue: int) -> bool:
+        """Whether ``checks`` running and ``queue`` waiting are all taken."""
+        return self._taken >= checks + queue
+
+    async def run(
+        self,
+        checks: int,
+        check: Callable[[tuple[UserRecord, ...], str], UserRecord | None],
+        candidates: tuple[UserRecord, ...],
+        password: str,
+    ) -> UserRecord | None:
+        """``check(candidates, password)`` in a worker thread once one of ``checks`` is free."""
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(checks)
+        elif self._limiter.total_tokens != checks:  # the settings were replaced
+            self._limiter.total_tokens = checks
+        self._taken += 1
+        try:
+            return await anyio.to_thread.run_sync(
+                check, candidates, password, limiter=self._limiter
+            )
+        finally:
+            self._taken -= 1
 
 
 def _tenant_of(tenant: Tenant | None) -> str:

@@ -251,6 +251,16 @@ class RateLimits:
         20,
     )
     sign_in_window: int = _doc("Window for the two above, seconds.", 900)
+    sign_in_checks: int = _doc(
+        "Password checks that run at once, per server process (each is argon2id with 64 MiB"
+        " of memory, in a worker thread); further sign-ins wait their turn.",
+        2,
+    )
+    sign_in_queue: int = _doc(
+        "Sign-ins that may wait for a password check, per server process; more get a plain"
+        " 503 'try again shortly' page, so a sign-in flood costs neither memory nor polls.",
+        16,
+    )
 
 
 def derived_id(*parts: str) -> str:
