@@ -25,32 +25,36 @@ pytestmark = pytest.mark.anyio
 SignIn = Callable[[str, str], Awaitable[httpx.Response]]
 
 
+def form_poster(
+    browser: httpx.AsyncClient, page: httpx.Response, path: str, **fields: str
+) -> SignIn:
+    """Sign-ins posted to ``path`` with the CSRF token of the latest page that had a form (a
+    sign-in changes the token)."""
+    token = [csrf_of(page.text)]
+
+    async def sign_in(username: str, password: str) -> httpx.Response:
+        form = {"csrf_token": token[0], **fields, "username": username, "password": password}
+        response = await browser.post(path, data=form)
+        if 'name="csrf_token"' in response.text:
+            token[0] = csrf_of(response.text)
+        return response
+
+    return sign_in
+
+
 async def devicelogin_form(server: Harness, ip: str = "127.0.0.1") -> SignIn:
     """A sign-in on ``/devicelogin`` (after entering a live code) from ``ip``."""
     started = await server.authorize()
     browser = server.client(ip)
     page = await server.enter_code(browser, started["user_code"])
     assert page.status_code == 200, page.text
-
-    async def sign_in(username: str, password: str) -> httpx.Response:
-        form = {"csrf_token": csrf_of(page.text), "code": started["user_code"]}
-        return await browser.post(
-            "/devicelogin/signin", data={**form, "username": username, "password": password}
-        )
-
-    return sign_in
+    return form_poster(browser, page, "/devicelogin/signin", code=started["user_code"])
 
 
 async def presence_form(server: Harness, ip: str = "127.0.0.1") -> SignIn:
     """A sign-in on the presence page from ``ip``."""
     browser = server.client(ip)
-    page = await browser.get("/presence")
-
-    async def sign_in(username: str, password: str) -> httpx.Response:
-        form = {"csrf_token": csrf_of(page.text), "username": username, "password": password}
-        return await browser.post("/presence/signin", data=form)
-
-    return sign_in
+    return form_poster(browser, await browser.get("/presence"), "/presence/signin")
 
 
 FORMS = [

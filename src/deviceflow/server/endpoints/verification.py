@@ -212,7 +212,7 @@ async def sign_in(request: Request) -> Response:
             request, ctx, session, pending, code, fresh=False, username=username,
             message="That username or password is not right.",
         )  # fmt: skip
-    session = session.signed_in(user.id, pending.tenant.id, ctx.clock())
+    session = ctx.sessions.signed_in(session, user.id, pending.tenant.id)  # a new id and token
     return _confirm(request, ctx, session, pending, code, username=user.username)
 
 

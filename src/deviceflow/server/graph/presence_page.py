@@ -93,7 +93,7 @@ async def presence_sign_in(request: Request) -> Response:
     except SignInError as exc:
         return sign_in_refused(request, ctx, session, exc)
     if user is not None:
-        session = session.signed_in(user.id, user.tenant, ctx.clock())
+        session = ctx.sessions.signed_in(session, user.id, user.tenant)  # a new id and token
         return _presence_page(request, ctx, session, user, set_cookie=True)
     message = "That username or password is not right."
     return _sign_in_page(request, ctx, session, fresh=False, message=message)
