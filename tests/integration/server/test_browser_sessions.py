@@ -63,3 +63,30 @@ async def test_presence_sign_in_rotates_the_session_id_and_the_csrf_token(
         data={"csrf_token": csrf_of(page.text), "availability": "Busy", "activity": "Busy"},
     )
     assert stale.status_code == 403
+
+
+async def test_approving_another_device_after_the_reauth_time_asks_for_the_password(
+    server: Harness,
+) -> None:
+    first, second, third = [await server.authorize() for _ in range(3)]
+    browser = server.client()
+    entered = await server.enter_code(browser, first["user_code"])
+    confirm = await server.sign_in(browser, entered, first["user_code"])
+    token = csrf_of(confirm.text)
+
+    async def approve(code: str) -> httpx.Response:
+        form = {"csrf_token": token, "code": code, "decision": "approve"}
+        return await browser.post("/devicelogin/decide", data=form)
+
+    assert "Device approved" in (await approve(first["user_code"])).text
+    server.clock.advance(60)  # within [lifetimes] reauth (300 s): one sign-in, several devices
+    assert "Device approved" in (await approve(second["user_code"])).text
+    server.clock.advance(241)
+    again = await approve(third["user_code"])
+    assert "Please sign in again to approve this device" in again.text
+    assert ">Sign in</button>" in again.text
+    server.clock.advance(third["interval"])
+    assert (await server.poll(third["device_code"])).json()["error"] == "authorization_pending"
+    confirm = await server.sign_in(browser, again, third["user_code"])
+    token = csrf_of(confirm.text)
+    assert "Device approved" in (await approve(third["user_code"])).text

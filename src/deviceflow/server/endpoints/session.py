@@ -33,6 +33,7 @@ class Session:
 
     sid: str
     issued_at: int
+    """When the session began; for a signed-in session, when the user signed in."""
     user_id: str | None = None
     tenant_id: str | None = None
     label: str = ""

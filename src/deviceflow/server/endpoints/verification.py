@@ -260,6 +260,13 @@ async def decide(request: Request) -> Response:
             message="Please sign in to continue.",
         )  # fmt: skip
     approve = decision == "approve"
+    if approve and ctx.clock() - session.issued_at > ctx.settings.lifetimes.reauth:
+        # A browser left signed in must not approve device after device for an hour: after
+        # [lifetimes] reauth seconds, approving asks for the password again (denying does not).
+        return _sign_in(
+            request, ctx, session, pending, code, fresh=False, username=user.username,
+            message="Please sign in again to approve this device.",
+        )  # fmt: skip
     try:
         ctx.engine.verification.decide(
             user_code=code,

@@ -222,6 +222,11 @@ class Lifetimes:
     refresh_token_absolute: int = _doc(
         "Absolute cap on a refresh-token family, however often it is renewed.", 180 * 86400
     )
+    reauth: int = _doc(
+        "How long after signing in on the verification pages a browser may approve devices"
+        " without the password; later approvals ask for it again.",
+        300,
+    )
 
 
 @dataclass(frozen=True)
