@@ -176,6 +176,12 @@ class Client:
         "Scopes this client's device-flow sessions may hold (intersected with the tenant's).",
         None,
     )
+    post_logout_redirect_uris: tuple[str, ...] = _doc(
+        "Where the logout endpoint (`end_session_endpoint`) may send the browser back, exactly"
+        " as the client passes `post_logout_redirect_uri` with its `client_id`; any other"
+        " value gets the signed-out page.",
+        (),
+    )
 
 
 @dataclass(frozen=True)
