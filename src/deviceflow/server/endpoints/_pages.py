@@ -4,7 +4,6 @@ password check every sign-in form uses."""
 from __future__ import annotations
 
 import logging
-import math
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -85,18 +84,46 @@ async def read_form(request: Request) -> dict[str, str] | None:
         return None
 
 
+def result_page(
+    request: Request,
+    ctx: ServerContext,
+    session: Session,
+    title: str,
+    message: str,
+    detail: str,
+    *,
+    tone: str = "error",
+    status: int = 200,
+    start_over: bool = False,
+    retry_after: int | None = None,
+    set_cookie: bool = False,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The result page: a title, a message and a detail; ``start_over`` links to the code form;
+    ``retry_after`` (seconds) adds "try again after" with the time, and ``Retry-After``."""
+    context: dict[str, Any] = {
+        "title": title, "message": message, "detail": detail, "tone": tone,
+        "start_over": start_over, "retry_at": None, "retry_minutes": None,
+    }  # fmt: skip
+    headers = dict(headers or {})
+    if retry_after is not None:
+        wait = max(1, retry_after)
+        context.update(retry_at=format_time(ctx.clock() + wait), retry_minutes=-(-wait // 60))
+        headers["Retry-After"] = str(wait)
+    return page(
+        request, ctx, session, "result.html", context,
+        status=status, set_cookie=set_cookie, headers=headers,
+    )  # fmt: skip
+
+
 def forbidden(request: Request, ctx: ServerContext, session: Session) -> Response:
     """The 403 page for a form that failed the CSRF check (with a fresh cookie)."""
-    context = {
-        "title": "Please start again",
-        "message": "This form has expired or did not come from this site.",
-        "detail": "Open the sign-in page again and re-enter the code from your device.",
-        "tone": "error",
-        "retry_at": None,
-        "retry_minutes": None,
-        "start_over": True,
-    }
-    return page(request, ctx, session, "result.html", context, status=403, set_cookie=True)
+    return result_page(
+        request, ctx, session, "Please start again",
+        "This form has expired or did not come from this site.",
+        "Open the sign-in page again and re-enter the code from your device.",
+        status=403, start_over=True, set_cookie=True,
+    )  # fmt: skip
 
 
 async def checked_form(
@@ -115,56 +142,43 @@ async def checked_form(
     return session, form
 
 
-def retry_later(
-    ctx: ServerContext, retry_after: int | None
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """The result page's "try again after" lines and the ``Retry-After`` header for a refusal."""
-    wait = max(1, int(retry_after or 60))
-    context = {"retry_at": format_time(ctx.clock() + wait), "retry_minutes": math.ceil(wait / 60)}
-    return context, {"Retry-After": str(wait)}
-
-
 async def authenticate(
-    request: Request, ctx: ServerContext, *, tenant: Tenant | None, username: str, password: str
-) -> UserRecord | None:
+    request: Request,
+    ctx: ServerContext,
+    session: Session,
+    *,
+    tenant: Tenant | None,
+    username: str,
+    password: str,
+) -> UserRecord | Response | None:
     """Check a password posted to any sign-in form (``tenant``: ``None`` for any tenant).
 
-    Raises:
-        SignInError: too many wrong passwords for the account or from the client's address
-            (answer with :func:`sign_in_refused`).
+    Returns:
+        The user; ``None`` when the name or the password is wrong; or the page refusing the
+        sign-in unchecked: 429 after too many wrong passwords for the account or from the
+        client's address (why, and until when), 503 when too many sign-ins wait for a check
+        (try again shortly).
     """
-    return await ctx.engine.sign_in.aauthenticate(
-        tenant=tenant, username=username, password=password, ip=client_ip(request.scope)
-    )
+    try:
+        return await ctx.engine.sign_in.aauthenticate(
+            tenant=tenant, username=username, password=password, ip=client_ip(request.scope)
+        )
+    except SignInError as error:
+        if error.kind == "busy":
+            return result_page(
+                request, ctx, session, "Please try again",
+                "Many sign-ins are being checked right now.",
+                "Wait a few seconds, then go back and sign in again.",
+                status=503, headers={"Retry-After": str(error.retry_after)},
+            )  # fmt: skip
+        return result_page(
+            request, ctx, session, "Too many attempts", _REFUSALS[error.kind],
+            "For your security, signing in is paused for a while.",
+            status=429, retry_after=error.retry_after,
+        )  # fmt: skip
 
 
 _REFUSALS = {
     "account_locked": "Too many wrong passwords for this account.",
     "address_locked": "Too many wrong passwords were entered from your network.",
 }
-
-
-def sign_in_refused(
-    request: Request, ctx: ServerContext, session: Session, error: SignInError
-) -> Response:
-    """The page of a sign-in refused by :func:`authenticate`: 429, why and until when; or 503,
-    try again shortly (too many sign-ins at once)."""
-    if error.kind == "busy":
-        busy = {
-            "title": "Please try again",
-            "message": "Many sign-ins are being checked right now.",
-            "detail": "Wait a few seconds, then go back and sign in again.",
-            "tone": "error", "start_over": False, "retry_at": None, "retry_minutes": None,
-        }  # fmt: skip
-        headers = {"Retry-After": str(error.retry_after)}
-        return page(request, ctx, session, "result.html", busy, status=503, headers=headers)
-    retry, headers = retry_later(ctx, error.retry_after)
-    context = {
-        "title": "Too many attempts",
-        "message": _REFUSALS[error.kind],
-        "detail": "For your security, signing in is paused for a while.",
-        "tone": "error",
-        "start_over": False,
-        **retry,
-    }
-    return page(request, ctx, session, "result.html", context, status=429, headers=headers)

@@ -28,6 +28,7 @@ from deviceflow.server.endpoints._pages import (
     forbidden,
     load_session,
     page,
+    result_page,
     with_cookie,
 )
 from deviceflow.server.endpoints.context import ServerContext, context_of
@@ -68,13 +69,10 @@ def _signed_out(
     if target is not None:
         response: Response = RedirectResponse(target, status_code=303, headers=PAGE_HEADERS)
         return with_cookie(response, request, ctx, session) if set_cookie else response
-    context = {
-        "title": "Signed out",
-        "message": "You have signed out in this browser.",
-        "detail": "You can close this window.",
-        "tone": "success", "retry_at": None, "retry_minutes": None, "start_over": False,
-    }  # fmt: skip
-    return page(request, ctx, session, "result.html", context, set_cookie=set_cookie)
+    return result_page(
+        request, ctx, session, "Signed out", "You have signed out in this browser.",
+        "You can close this window.", tone="success", set_cookie=set_cookie,
+    )  # fmt: skip
 
 
 def _tenant(request: Request) -> tuple[ServerContext, Tenant | None]:

@@ -14,7 +14,6 @@ goes through the engine, which counts wrong codes per client address and per bro
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -27,12 +26,11 @@ from deviceflow.server.endpoints._pages import (
     forbidden,
     load_session,
     page,
-    retry_later,
-    sign_in_refused,
+    result_page,
 )
 from deviceflow.server.endpoints.context import ServerContext, context_of, format_time
 from deviceflow.server.endpoints.session import Session
-from deviceflow.server.grant import PendingRequest, SignInError, VerificationError
+from deviceflow.server.grant import PendingRequest, VerificationError
 from deviceflow.server.pages.permissions import describe_scopes
 
 logger = logging.getLogger("deviceflow.server.verification")
@@ -84,23 +82,16 @@ def _outcome(
     request: Request, ctx: ServerContext, session: Session, error: VerificationError, fresh: bool
 ) -> Response:
     status, title, message, detail = _OUTCOMES.get(error.kind, _OUTCOMES["invalid"])
-    context: dict[str, Any] = {
-        "title": title,
-        "message": message,
-        "detail": detail,
-        "tone": "error",
-        "retry_at": None,
-        "retry_minutes": None,
-        "start_over": error.kind != "rate_limited",
-    }
-    headers: dict[str, str] = {}
-    if error.kind == "rate_limited":
-        retry, headers = retry_later(ctx, error.retry_after)
-        context.update(retry)
-    return page(
-        request, ctx, session, "result.html", context,
-        status=status, set_cookie=fresh, headers=headers,
+    limited = error.kind == "rate_limited"
+    return result_page(
+        request, ctx, session, title, message, detail,
+        status=status, start_over=not limited, set_cookie=fresh,
+        retry_after=(error.retry_after or 60) if limited else None,
     )  # fmt: skip
+
+
+_CODE_FIELD_CHARS = 32
+"""The code field's ``maxlength``: the most of a complete URI's ``code`` put into the form."""
 
 
 def _enter_code(
@@ -109,11 +100,13 @@ def _enter_code(
     session: Session,
     *,
     fresh: bool,
-    code: str = "",
-    message: str | None = None,
     status: int = 200,
+    **fields: str,
 ) -> Response:
-    context = {"title": "Enter code", "code": code, "message": message}
+    """The code form; ``fields``: its ``code`` (pre-filled, cut to the field's ``maxlength``)
+    and ``message``."""
+    context = {"title": "Enter code", "message": None, **fields}
+    context["code"] = fields.get("code", "").strip()[:_CODE_FIELD_CHARS]
     return page(request, ctx, session, "enter_code.html", context, status=status, set_cookie=fresh)
 
 
@@ -165,16 +158,13 @@ async def _posted(
     return pending if isinstance(pending, Response) else (ctx, session, form, pending)
 
 
-_PREFILL_CHARS = 32
-"""The most of a complete URI's ``code`` put back into the form (the field's ``maxlength``)."""
-
-
 async def devicelogin(request: Request) -> Response:
     """``GET /devicelogin[?code=...]``: the code form, pre-filled from a complete URI."""
     ctx = context_of(request)
     session, fresh = load_session(request, ctx)
-    code = request.query_params.get("code", "").strip()[:_PREFILL_CHARS]
-    return _enter_code(request, ctx, session, fresh=fresh, code=code)
+    return _enter_code(
+        request, ctx, session, fresh=fresh, code=request.query_params.get("code", "")
+    )
 
 
 async def submit_code(request: Request) -> Response:
@@ -201,12 +191,11 @@ async def sign_in(request: Request) -> Response:
     code = form.get("code", "")
     username = form.get("username", "").strip()
     password = form.get("password", "")
-    try:
-        user = await authenticate(
-            request, ctx, tenant=pending.tenant, username=username, password=password
-        )
-    except SignInError as exc:
-        return sign_in_refused(request, ctx, session, exc)
+    user = await authenticate(
+        request, ctx, session, tenant=pending.tenant, username=username, password=password
+    )
+    if isinstance(user, Response):
+        return user
     if user is None:
         return _sign_in(
             request, ctx, session, pending, code, fresh=False, username=username,
@@ -278,23 +267,17 @@ async def decide(request: Request) -> Response:
         )
     except VerificationError as exc:
         return _outcome(request, ctx, session, exc, False)
-    context: dict[str, Any]
+    name = pending.client.name
     if approve:
-        context = {
-            "title": "Device approved",
-            "message": f"You have signed in {pending.client.name} on your device.",
-            "detail": "You can close this window and return to your device.",
-            "tone": "success",
-        }
-    else:
-        context = {
-            "title": "Access denied",
-            "message": f"You denied {pending.client.name} access to your account.",
-            "detail": "The device will not be signed in. You can close this window.",
-            "tone": "error",
-        }
-    context.update({"retry_at": None, "retry_minutes": None, "start_over": False})
-    return page(request, ctx, session, "result.html", context)
+        return result_page(
+            request, ctx, session, "Device approved",
+            f"You have signed in {name} on your device.",
+            "You can close this window and return to your device.", tone="success",
+        )  # fmt: skip
+    return result_page(
+        request, ctx, session, "Access denied", f"You denied {name} access to your account.",
+        "The device will not be signed in. You can close this window.",
+    )  # fmt: skip
 
 
 def routes() -> list[Route]:

@@ -19,11 +19,9 @@ from deviceflow.server.endpoints._pages import (
     forbidden,
     load_session,
     page,
-    sign_in_refused,
 )
 from deviceflow.server.endpoints.context import ServerContext, context_of
 from deviceflow.server.endpoints.session import Session
-from deviceflow.server.grant import SignInError
 from deviceflow.server.graph._presence import ACTIVITIES, AVAILABILITIES, presence_of
 from deviceflow.server.settings import UserRecord
 
@@ -88,10 +86,11 @@ async def presence_sign_in(request: Request) -> Response:
         return forbidden(request, ctx, session)
     username, password = form.get("username", "").strip(), form.get("password", "")
     # A user of any tenant; an unknown name costs one (dummy) argon2 check like a known one.
-    try:
-        user = await authenticate(request, ctx, tenant=None, username=username, password=password)
-    except SignInError as exc:
-        return sign_in_refused(request, ctx, session, exc)
+    user = await authenticate(
+        request, ctx, session, tenant=None, username=username, password=password
+    )
+    if isinstance(user, Response):
+        return user
     if user is not None:
         session = ctx.sessions.signed_in(session, user.id, user.tenant)  # a new id and token
         return _presence_page(request, ctx, session, user, set_cookie=True)
