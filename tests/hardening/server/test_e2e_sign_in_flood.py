@@ -19,6 +19,7 @@ import statistics
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,8 @@ def server(
 ) -> Iterator[ServerProcess]:
     folder: Path = tmp_path_factory.mktemp(f"sign-in-flood-{request.param}")
     config = write_config(folder, {**e2e_config(), "rate_limits": LIMITS})
-    with fresh_database() if request.param == "postgresql" else _no_database() as url:
+    database = fresh_database() if request.param == "postgresql" else nullcontext("")
+    with database as url:  # "": SQLite in the server's folder
         proc = ServerProcess(folder=folder, config=config, db_url=url)
         proc.start()
         try:
@@ -58,16 +60,6 @@ def server(
             assert not proc.tracebacks(), proc.tracebacks()
             assert not proc.leaked(), proc.leaked()
             log_tally.lines += proc.log_lines()
-
-
-class _no_database:
-    """No database to create: the server keeps SQLite in its folder."""
-
-    def __enter__(self) -> str:
-        return ""
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def backend_of(server: ServerProcess) -> str:
