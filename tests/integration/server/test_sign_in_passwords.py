@@ -167,3 +167,21 @@ async def test_sign_ins_past_the_waiting_room_get_try_again_shortly(anyio_backen
         for _ in range(3):
             assert (await forms[0](ALICE[0], "wrong")).status_code == 200
         assert (await forms[0](*ALICE)).status_code == 429
+
+
+async def test_many_right_sign_ins_of_one_account_at_once_are_not_taken_for_guessing(
+    server: Harness,
+) -> None:
+    # Counted when its check may run, not while waiting its turn: ten sign-ins of one account
+    # at once (one office, one shared test account) stay under its limit of five.
+    forms = [await presence_form(server) for _ in range(10)]
+    answers: list[httpx.Response] = []
+
+    async def sign_in(form: SignIn) -> None:
+        answers.append(await form(*ALICE))
+
+    async with anyio.create_task_group() as tasks:
+        for form in forms:
+            tasks.start_soon(sign_in, form)
+    assert [answer.status_code for answer in answers] == [200] * 10
+    assert all("Your presence" in answer.text for answer in answers)

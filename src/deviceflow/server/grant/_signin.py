@@ -2,7 +2,7 @@
 
 Theory of operation. A sign-in names a tenant (the device-login page: the tenant of the code
 being approved) or none (the presence page: a user of any tenant). The users it could mean are
-looked up first. Then the attempt is counted, before any hashing, against the account (each
+looked up first. Then the attempt is counted, just before its hashing, against the account (each
 user it could mean, by object id, so every form and every spelling of the name share one
 counter; a name that means nobody is counted by itself, so it behaves like an account) and
 against the client address (an IPv6 client's /64). Counting is one atomic statement that
@@ -14,7 +14,9 @@ Hashing is the expensive part (argon2id with 64 MiB of memory per check): the pa
 (:meth:`PasswordSignIn.aauthenticate`) hash in worker threads, at most ``sign_in_checks`` at
 once; up to ``sign_in_queue`` more wait their turn, and any beyond are refused at once as
 ``busy`` (counted nowhere), so a flood of sign-ins holds a few checks' worth of memory and
-leaves the event loop free for token polls.
+leaves the event loop free for token polls. A sign-in is counted when its turn comes, not while
+it waits: a count includes at most ``sign_in_checks`` attempts per process whose outcome is not
+known yet, so many right passwords of one account at once are not taken for guessing.
 
 An admitted attempt runs exactly one argon2 verification per candidate, and one against a dummy
 hash when there is none, so an unknown name costs what a known one costs (no username probing by
@@ -26,7 +28,8 @@ keyed fingerprint).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Literal
 
 import anyio.to_thread
@@ -95,8 +98,12 @@ class PasswordSignIn:
             raise SignInError("busy", retry_after=_BUSY_RETRY)
         # No await between the check above and the gate taking its place: the two are one step
         # of the event loop.
-        candidates, attempts = self._admit(tenant, username, ip)
-        user = await gate.run(checks, _check, candidates, password)
+        async with gate.turn(checks):
+            # Counted once this check may run: a sign-in waiting its turn holds no place in the
+            # account's or the address's limit (an office's sign-ins may queue up together),
+            # while every password that is checked was counted first.
+            candidates, attempts = self._admit(tenant, username, ip)
+            user = await anyio.to_thread.run_sync(_check, candidates, password)
         return self._finish(tenant, username, ip, candidates, attempts, user)
 
     def _admit(
@@ -169,8 +176,8 @@ _BUSY_RETRY = 5
 
 
 class _HashGate:
-    """Password checks in worker threads, ``checks`` at once; counts the ones running or
-    waiting. Used from one event loop (the app's), so a plain counter is enough."""
+    """Turns for password checks, ``checks`` at once; counts the sign-ins holding or awaiting
+    one. Used from one event loop (the app's), so a plain counter is enough."""
 
     def __init__(self) -> None:
         self._limiter: anyio.CapacityLimiter | None = None
@@ -180,23 +187,17 @@ class _HashGate:
         """Whether ``checks`` running and ``queue`` waiting are all taken."""
         return self._taken >= checks + queue
 
-    async def run(
-        self,
-        checks: int,
-        check: Callable[[tuple[UserRecord, ...], str], UserRecord | None],
-        candidates: tuple[UserRecord, ...],
-        password: str,
-    ) -> UserRecord | None:
-        """``check(candidates, password)`` in a worker thread once one of ``checks`` is free."""
+    @contextlib.asynccontextmanager
+    async def turn(self, checks: int) -> AsyncIterator[None]:
+        """Wait until fewer than ``checks`` others hold a turn; hold one for the block."""
         if self._limiter is None:
             self._limiter = anyio.CapacityLimiter(checks)
         elif self._limiter.total_tokens != checks:  # the settings were replaced
             self._limiter.total_tokens = checks
         self._taken += 1
         try:
-            return await anyio.to_thread.run_sync(
-                check, candidates, password, limiter=self._limiter
-            )
+            async with self._limiter:
+                yield
         finally:
             self._taken -= 1
 
