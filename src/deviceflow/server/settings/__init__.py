@@ -17,7 +17,8 @@ TOML shape (every key optional unless marked required)::
                    verification_uri_complete, user_code_style, device_flow, proximity,
                    trusted_networks, device_access_token_lifetime, device_scopes
     [[clients]]    client_id (required), name, public, scopes, tenants, logo_uri, client_uri,
-                   device_flow_enabled, proximity, device_access_token_lifetime, device_scopes
+                   device_flow_enabled, proximity, device_access_token_lifetime, device_scopes,
+                   post_logout_redirect_uris
     [[users]]      username (required), password or password_hash (required), tenant ...
 """
 
