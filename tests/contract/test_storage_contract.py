@@ -141,6 +141,18 @@ def test_counters_count_within_a_window(storage: Storage) -> None:
     assert storage.hit("k", now=31.0, window=10.0, amount=0).count == 0
 
 
+def test_counters_take_back_never_below_zero(storage: Storage) -> None:
+    assert storage.hit("k", now=0.0, window=10.0).count == 1
+    assert storage.hit("k", now=1.0, window=10.0).count == 2
+    assert storage.hit("k", now=2.0, window=10.0, amount=-1).count == 1
+    assert storage.hit("k", now=3.0, window=10.0, amount=-1).count == 0
+    assert storage.hit("k", now=4.0, window=10.0, amount=-1).count == 0
+    assert storage.hit("k", now=5.0, window=10.0).count == 1
+    assert storage.hit("fresh", now=5.0, window=10.0, amount=-1).count == 0
+    assert storage.hit("k", now=10.0, window=10.0, amount=-1).count == 0  # a new window
+    assert storage.hit("k", now=11.0, window=10.0).count == 1
+
+
 def test_values(storage: Storage) -> None:
     assert storage.get_value("ns", "k") is None
     assert storage.put_value("ns", "k", "one")

@@ -170,6 +170,16 @@ def test_unknown_device_codes_are_capped_per_ip(
 # -- slow_down -----------------------------------------------------------------------------
 
 
+def test_unknown_device_codes_are_capped_per_ipv6_64(engine_factory: EngineFactory) -> None:
+    engine = engine_factory()
+    limit = engine.settings.rate_limits.unknown_device_code_polls
+    for n in range(limit):
+        assert answer(engine, f"guess-{n}", ip=f"2001:db8:a:b::{n + 1:x}") == "invalid_grant"
+    err = error_of(lambda: poll(engine, "guess-x", ip="2001:db8:a:b:1::1"))
+    assert (err.error, err.status) == ("rate_limited", 429)
+    assert answer(engine, "guess-y", ip="2001:db8:a:c::1") == "invalid_grant"  # another /64
+
+
 def test_first_poll_is_never_throttled(
     engine_factory: EngineFactory, rfc_settings: Settings
 ) -> None:

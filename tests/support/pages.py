@@ -8,6 +8,7 @@ person against a real server (enter the code, sign in, approve or deny) over pla
 from __future__ import annotations
 
 import re
+import ssl
 
 import httpx
 
@@ -30,6 +31,7 @@ def approve_over_http(
     decision: str = "approve",
     timeout: float = 10,
     require_pages: bool = False,
+    verify: ssl.SSLContext | bool = True,
 ) -> httpx.Response:
     """Enter ``user_code`` on the verification pages, sign in and decide.
 
@@ -37,7 +39,7 @@ def approve_over_http(
     else the answer to the decision. With ``require_pages`` a refused step fails the test
     instead of being returned.
     """
-    with httpx.Client(base_url=base_url, timeout=timeout) as browser:
+    with httpx.Client(base_url=base_url, timeout=timeout, verify=verify) as browser:
         page = browser.get("/devicelogin")
         entered = browser.post(
             "/devicelogin", data={"csrf_token": csrf_of(page.text), "code": user_code}

@@ -166,6 +166,20 @@ class ServerProcess:
         os.kill(process.pid, signal.SIGKILL)
         process.wait(10)
 
+    def memory_kib(self, field: str = "VmRSS") -> int:
+        """A memory figure of the running server from ``/proc/PID/status`` (``VmRSS``: resident
+        now; ``VmHWM``: the peak since start or :meth:`reset_peak_memory`), in KiB."""
+        assert self.process is not None
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+        raise AssertionError(f"no {field} for the server")
+
+    def reset_peak_memory(self) -> None:
+        """Reset the peak (``VmHWM``) to the current resident size (``/proc/PID/clear_refs``)."""
+        assert self.process is not None
+        Path(f"/proc/{self.process.pid}/clear_refs").write_text("5")
+
     def remember(self, *values: str | None) -> None:
         """Record secrets seen on the wire; :meth:`leaked` later looks for them in the logs."""
         for value in values:

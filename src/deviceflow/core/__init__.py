@@ -4,16 +4,13 @@ See ``docs/core.md`` for the state diagram and a driver loop. Nothing here opens
 or reads a clock: callers pass ``now`` and send the :class:`HttpRequest` values themselves.
 """
 
-from ._endpoints import (
-    DIALECT_RFC8628,
-    DIALECT_V1,
-    DIALECT_V2,
+from ._authority import (
     Discovery,
-    Endpoints,
     discovery_requests,
     endpoints_from_metadata,
     microsoft_endpoints,
 )
+from ._endpoints import DIALECT_RFC8628, DIALECT_V1, DIALECT_V2, Endpoints
 from ._errors import (
     OAUTH_ERRORS,
     AccessDeniedError,

@@ -15,7 +15,6 @@ from lists of pairs.
 import json
 
 from ._errors import OAuthError, RemoteProtocolError, oauth_error_class
-from ._messages import HttpRequest, HttpResponse
 
 # typing.TYPE_CHECKING without importing typing (MicroPython has none; CPython skips ~2 ms of
 # start-up): type checkers treat the name as true.
@@ -24,7 +23,12 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    # Only the request builders need the message classes at run time, and import them there: a
+    # board decoding answers of its own (deviceflow.micro) does not load them.
+    from ._messages import HttpRequest, HttpResponse
+
 _UNRESERVED = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
+_UNRESERVED_BYTES = _UNRESERVED.encode("ascii")
 _HEX = "0123456789ABCDEF"
 _B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 _DIGITS = "0123456789"
@@ -41,14 +45,25 @@ JSON_CONTENT_TYPE = "application/json"
 
 
 def quote(text: str, safe: str = "") -> str:
-    """Percent-encode ``text`` as UTF-8 (RFC 3986 §2.1), keeping unreserved chars and ``safe``."""
+    """Percent-encode ``text`` as UTF-8 (RFC 3986 §2.1), keeping unreserved chars and ``safe``.
+
+    Runs of kept bytes are copied whole, and text with nothing to escape (a token, a device code)
+    comes back as it is: on a board, a list of one string per character of a 2 KB refresh token
+    would not fit in the heap.
+    """
+    data = text.encode("utf-8")
     out = []
-    for byte in text.encode("utf-8"):
-        char = chr(byte)
-        if byte < 128 and (char in _UNRESERVED or char in safe):
-            out.append(char)
-        else:
-            out.append("%" + _HEX[byte >> 4] + _HEX[byte & 15])
+    start = 0
+    for index in range(len(data)):
+        byte = data[index]
+        if byte < 128 and (byte in _UNRESERVED_BYTES or chr(byte) in safe):
+            continue
+        out.append(data[start:index].decode("ascii"))
+        out.append("%" + _HEX[byte >> 4] + _HEX[byte & 15])
+        start = index + 1
+    if not out:
+        return text
+    out.append(data[start:].decode("ascii"))
     return "".join(out)
 
 
@@ -64,8 +79,10 @@ def _form_quote(text: str) -> str:
     return quote(text, " ").replace(" ", "+")
 
 
-def form_post(url: str, pairs: "list[tuple[str, str]]") -> HttpRequest:
+def form_post(url: str, pairs: "list[tuple[str, str]]") -> "HttpRequest":
     """A ``POST`` of a form that asks for JSON back (every OAuth endpoint we call)."""
+    from ._messages import HttpRequest
+
     return HttpRequest(
         method="POST",
         url=url,
@@ -74,8 +91,10 @@ def form_post(url: str, pairs: "list[tuple[str, str]]") -> HttpRequest:
     )
 
 
-def json_get(url: str) -> HttpRequest:
+def json_get(url: str) -> "HttpRequest":
     """A ``GET`` that asks for JSON back (discovery documents)."""
+    from ._messages import HttpRequest
+
     return HttpRequest(method="GET", url=url, headers=[("Accept", JSON_CONTENT_TYPE)])
 
 
@@ -109,7 +128,7 @@ def is_transient_status(status: int) -> bool:
     return status in (408, 429) or 500 <= status <= 599
 
 
-def decode_json_object(response: HttpResponse, what: str) -> "dict[str, Any]":
+def decode_json_object(response: "HttpResponse", what: str) -> "dict[str, Any]":
     """Decode the response body as a JSON object, or raise :class:`RemoteProtocolError`.
 
     A body that is not JSON (an HTML error page, a proxy's text) is quoted as a short, sanitised
@@ -131,7 +150,7 @@ def decode_json_object(response: HttpResponse, what: str) -> "dict[str, Any]":
     return value
 
 
-def try_decode_json_object(response: HttpResponse) -> "dict[str, Any] | None":
+def try_decode_json_object(response: "HttpResponse") -> "dict[str, Any] | None":
     """Like :func:`decode_json_object`, but ``None`` instead of raising."""
     try:
         return decode_json_object(response, "body")
@@ -146,7 +165,12 @@ def clean_text(value: str, limit: int = 1000) -> str:
     """Make server-supplied text safe to print: control characters become spaces, runs collapse.
 
     A hostile server could otherwise move the cursor or rewrite a terminal with escape sequences.
+    Text that is clean already (the usual case) is returned as it is, found so by looking at its
+    bytes: going through it a character at a time would make, on MicroPython, one interned string
+    per distinct character, which a board never gets back.
     """
+    if _is_clean(value, limit):
+        return value
     out: "list[str]" = []
     space = False
     for char in value:
@@ -161,6 +185,22 @@ def clean_text(value: str, limit: int = 1000) -> str:
         if len(out) >= limit:
             break
     return "".join(out)
+
+
+def _is_clean(value: str, limit: int) -> bool:
+    """Whether :func:`clean_text` would return ``value`` unchanged."""
+    if len(value) > limit or value.startswith(" ") or value.endswith(" ") or "  " in value:
+        return False
+    # In UTF-8, the C0 controls and DEL are single bytes below 32 and 127, the C1 controls
+    # (U+0080-U+009F) are 0xC2 followed by 0x80-0x9F; no other character has such bytes.
+    data = value.encode("utf-8", "surrogatepass")
+    for index in range(len(data)):
+        byte = data[index]
+        if byte < 32 or byte == 127:
+            return False
+        if byte == 0xC2 and index + 1 < len(data) and data[index + 1] < 0xA0:
+            return False
+    return True
 
 
 def optional_str(obj: "dict[str, Any]", name: str) -> "str | None":
@@ -369,7 +409,7 @@ def _days_from_civil(year: int, month: int, day: int) -> int:
     return era * 146097 + doe - 719468
 
 
-def retry_after(response: HttpResponse) -> "float | None":
+def retry_after(response: "HttpResponse") -> "float | None":
     """The ``Retry-After`` delay in seconds (RFC 9110 §10.2.3), or ``None``.
 
     The HTTP-date form is measured against the response's own ``Date`` header, so the core needs

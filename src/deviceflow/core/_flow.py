@@ -42,7 +42,7 @@ from ._codec import (
     seconds,
     try_decode_json_object,
 )
-from ._endpoints import DIALECT_RFC8628, DIALECT_V1, DIALECT_V2, Endpoints, split_url
+from ._endpoints import DIALECT_RFC8628, DIALECT_V1, DIALECT_V2, Endpoints
 from ._errors import (
     OAUTH_ERRORS,
     DeviceFlowError,
@@ -76,6 +76,7 @@ from ._timing import (
     slowed_interval,
 )
 from ._token import token_from_json
+from ._url import url_member
 from ._validate import is_text
 
 # typing.TYPE_CHECKING without importing typing (MicroPython has none; CPython skips ~2 ms of
@@ -110,18 +111,6 @@ def _normalise_scopes(scopes: object) -> "tuple[str, ...]":
         if scope and scope not in out:
             out.append(scope)
     return tuple(out)
-
-
-def _display_uri(obj: "dict[str, Any]", names: "tuple[str, ...]") -> "str | None":
-    for name in names:
-        value = optional_str(obj, name)
-        if value is not None:
-            try:
-                split_url(value)
-            except ValueError:
-                continue
-            return value
-    return None
 
 
 class DeviceFlow:
@@ -333,13 +322,13 @@ class DeviceFlow:
         device_code = required_str(obj, "device_code", _WHAT_DEVICE, status)
         user_code = clean_text(required_str(obj, "user_code", _WHAT_DEVICE, status), 100)
         # Microsoft v1 spells it verification_url (reference §3, §8).
-        uri = _display_uri(obj, ("verification_uri", "verification_url"))
+        uri = url_member(obj, ("verification_uri", "verification_url"))
         if uri is None:
             raise RemoteProtocolError(
                 _WHAT_DEVICE + ": 'verification_uri' is missing or not an http(s) URL",
                 status=status,
             )
-        complete = _display_uri(obj, ("verification_uri_complete", "verification_url_complete"))
+        complete = url_member(obj, ("verification_uri_complete", "verification_url_complete"))
         expires_in = seconds(obj, "expires_in", _WHAT_DEVICE, status, DEFAULT_EXPIRES_IN)
         if not expires_in:
             raise RemoteProtocolError(_WHAT_DEVICE + ": 'expires_in' is zero", status=status)

@@ -6,7 +6,8 @@ is given; there is no module-level app, engine or settings. Routes, by area:
 - per tenant (Microsoft's layout): ``/{tenant}/oauth2/v2.0/devicecode``, ``.../token``,
   ``.../revoke``, the v1 ``/{tenant}/oauth2/devicecode`` and ``.../token``
   (``endpoints.oauth``), discovery and JWKS (``endpoints.discovery``);
-- verification pages: ``/devicelogin`` (``endpoints.verification``);
+- verification pages: ``/devicelogin`` (``endpoints.verification``); the logout endpoint
+  discovery lists, ``/{tenant}/oauth2/v2.0/logout`` and v1's (``endpoints.logout``);
 - Graph emulation: ``/v1.0/me``, ``/v1.0/me/presence``, and the ``/presence`` page.
 """
 
@@ -25,7 +26,7 @@ from starlette.staticfiles import StaticFiles
 
 from deviceflow.server import errors
 from deviceflow.server.dialects import registered
-from deviceflow.server.endpoints import discovery, microsoft, oauth, verification
+from deviceflow.server.endpoints import discovery, logout, microsoft, oauth, verification
 from deviceflow.server.endpoints._hotpath import TOKEN_SUFFIXES, TokenHotPath
 from deviceflow.server.endpoints._http import AccessLog, QuietDisconnect, RefuseUndecodableQuery
 from deviceflow.server.endpoints.context import ServerContext
@@ -105,6 +106,7 @@ def create_app(
         *graph_routes(),
         *discovery.routes(),
         *microsoft.routes(),
+        *logout.routes(),
         Mount("/static", static, name="static"),
     ]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -95,6 +96,25 @@ def verify_password(password_hash: str | None, password: str) -> bool:
     return password_hash is not None
 
 
+def address_key(ip: str) -> str:
+    """The rate-limit key of a client address: an IPv4 address itself, an IPv6 one's /64.
+
+    One IPv6 subscriber (a home, a phone, a cloud machine) is usually given a whole /64 and
+    may pick any address in it, so per-address counters would give it 2**64 fresh starts.
+    IPv4-mapped IPv6 addresses count as their IPv4 address; anything that does not parse (no
+    peer address) is its own key. Every per-address bucket keys by this function.
+    """
+    try:
+        address = ipaddress.ip_address(ip.split("%", 1)[0])
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
 @dataclass(frozen=True)
 class Bucket:
     """One rate limit: at most ``limit`` events per ``window`` seconds for a key."""
@@ -104,22 +124,57 @@ class Bucket:
     window: float
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """One attempt counted by :meth:`RateLimiter.admit`: its place in the window, the verdict."""
+
+    bucket: Bucket
+    key: str
+    count: int
+    """This attempt's number in the window (1 for the first)."""
+    retry_after: int | None
+    """``None``: admitted; else refused, and seconds until the window ends."""
+
+    @property
+    def refused(self) -> bool:
+        """Whether the attempt was over the limit."""
+        return self.retry_after is not None
+
+    @property
+    def is_last(self) -> bool:
+        """Whether this was the last attempt the limit admits (its failure locks the key)."""
+        return self.count == self.bucket.limit
+
+
 class RateLimiter:
-    """Fixed-window counters kept in storage, so several server instances share them."""
+    """Fixed-window counters kept in storage, so several server instances share them.
+
+    Check-and-count is one atomic statement (:meth:`Storage.hit` adds and returns the new
+    count): an attempt is counted first and judged by its own number, so concurrent attempts,
+    on one instance or several, each get a distinct number and exactly ``limit`` of them are
+    admitted. Reading the count and adding to it later let every attempt that read in between
+    through. An admitted attempt that turns out not to be a failure is taken back
+    (:meth:`refund`): only failures use up the limit.
+    """
 
     def __init__(self, storage: Storage, clock: Callable[[], float]) -> None:
         self._storage = storage
         self._clock = clock
 
-    def retry_after(self, bucket: Bucket, key: str) -> int | None:
-        """Seconds until ``key`` may try again, or ``None`` when it is under the limit."""
+    def admit(self, bucket: Bucket, key: str) -> Attempt:
+        """Count one attempt for ``key``, then judge it: refused past ``bucket.limit``."""
         now = self._clock()
-        counter = self._storage.hit(
-            f"{bucket.prefix}:{key}", now=now, window=bucket.window, amount=0
-        )
-        if counter.count >= bucket.limit:
-            return max(1, int(counter.reset_at - now + 0.999))
-        return None
+        counter = self._storage.hit(f"{bucket.prefix}:{key}", now=now, window=bucket.window)
+        wait = None
+        if counter.count > bucket.limit:
+            wait = max(1, int(counter.reset_at - now + 0.999))
+        return Attempt(bucket, key, counter.count, wait)
+
+    def refund(self, attempt: Attempt) -> None:
+        """Take an admitted attempt back (it was no failure); the count never drops below 0."""
+        now = self._clock()
+        key = f"{attempt.bucket.prefix}:{attempt.key}"
+        self._storage.hit(key, now=now, window=attempt.bucket.window, amount=-1)
 
     def record(self, bucket: Bucket, key: str) -> bool:
         """Count one event for ``key``; return whether this event reached the limit."""

@@ -61,6 +61,8 @@ def test_deny_path_device_gets_access_denied(server: ServerProcess, page: Any) -
 def test_complete_uri_path_still_shows_the_code(server: ServerProcess, page: Any) -> None:
     flow = start_flow(server)
     page.goto(flow["verification_uri_complete"])
+    assert page.get_by_label("Code").input_value() == flow["user_code"]  # pre-filled
+    page.get_by_role("button", name="Next").click()
     sign_in(page)
     assert flow["user_code"] in page.inner_text("body")
     page.get_by_role("button", name="Approve").click()
@@ -77,6 +79,7 @@ def test_second_redemption_is_refused(server: ServerProcess, page: Any) -> None:
     assert again.status_code == 400
     assert again.json()["error"] == "invalid_grant"
     page.goto(flow["verification_uri_complete"])
+    page.get_by_role("button", name="Next").click()
     assert "already been used" in page.inner_text("body")
 
 
@@ -151,6 +154,7 @@ def test_screenshot_of_each_page(server: ServerProcess, page: Any, tmp_path: Pat
     page.get_by_role("button", name="Approve").click()
     _shoot(page, tmp_path, "result", "Device approved", "return to your device")
     page.goto(f"{server.base_url}/devicelogin?code=BCDF-GHJK")
+    page.get_by_role("button", name="Next").click()
     _shoot(page, tmp_path, "error", "Code not recognised", "Enter another code")
     assert poll_until_done(server, flow).status_code == 200
     assert sorted(p.name for p in tmp_path.glob("*.png")) == [

@@ -10,6 +10,7 @@ code, sign in, approve or deny), posting each form's CSRF token back exactly as 
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 from typing import Any
 
@@ -68,8 +69,13 @@ def start_server(folder: Path, **config: Any) -> ServerProcess:
     return server
 
 
-def approve_http(base_url: str, user_code: str, *, deny: bool = False) -> int:
-    """Enter ``user_code`` on the verification pages, sign in and decide; return the status."""
+def approve_http(
+    base_url: str, user_code: str, *, deny: bool = False, verify: ssl.SSLContext | bool = True
+) -> int:
+    """Enter ``user_code`` on the verification pages, sign in and decide; return the status.
+
+    ``verify``: as httpx takes it (a context trusting the CA of a ``--tls`` server).
+    """
     decided = approve_over_http(
         base_url,
         user_code,
@@ -78,5 +84,6 @@ def approve_http(base_url: str, user_code: str, *, deny: bool = False) -> int:
         decision="deny" if deny else "approve",
         timeout=30,
         require_pages=True,
+        verify=verify,
     )
     return decided.status_code

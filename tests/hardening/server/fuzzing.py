@@ -33,6 +33,9 @@ AREAS: dict[str, list[tuple[str, str]]] = {
         ("POST", "/devicelogin"),
         ("POST", "/devicelogin/signin"),
         ("POST", "/devicelogin/decide"),
+        ("GET", "/{t}/oauth2/v2.0/logout"),
+        ("POST", "/{t}/oauth2/v2.0/logout"),
+        ("POST", "/{t}/oauth2/logout"),
     ],
     "discovery and JWKS": [
         ("GET", "/{t}/v2.0/.well-known/openid-configuration"),
@@ -53,7 +56,8 @@ AREAS: dict[str, list[tuple[str, str]]] = {
 NAMES = [
     "grant_type", "device_code", "code", "client_id", "scope", "resource", "refresh_token",
     "token", "token_type_hint", "csrf_token", "decision", "username", "availability",
-    "activity", "client_secret", "client_info", "client_assertion",
+    "activity", "client_secret", "client_info", "client_assertion", "post_logout_redirect_uri",
+    "state",
 ]  # fmt: skip
 TENANTS = ["contoso", "fabrikam", "guarded", "closed", "closed-ms", "common", "CONTOSO"]
 IPS = ["203.0.113.1", "203.0.113.2", "198.51.100.3", "::1", "10.20.0.5"]

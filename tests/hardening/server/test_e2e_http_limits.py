@@ -39,24 +39,15 @@ def server(
         log_tally.lines += proc.log_lines()
 
 
-def memory_kib(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise AssertionError(f"no {field} for {pid}")
-
-
 def test_a_256_mib_page_post_leaves_memory_flat(server: ServerProcess) -> None:
-    assert server.process is not None
-    pid = server.process.pid
     # Warm the page path first, so the baseline includes what any request loads.
     with socket.create_connection(("127.0.0.1", server.port), timeout=20) as warm:
         warm.sendall(b"GET /devicelogin HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
         while warm.recv(65536):
             pass
     # Reset the peak (VmHWM) to the current size: start-up hashed passwords with 64 MiB each.
-    Path(f"/proc/{pid}/clear_refs").write_text("5")
-    before = memory_kib(pid, "VmRSS")
+    server.reset_peak_memory()
+    before = server.memory_kib("VmRSS")
     chunk = b"a" * MIB
     sent = 0
     answer = b""
@@ -77,7 +68,7 @@ def test_a_256_mib_page_post_leaves_memory_flat(server: ServerProcess) -> None:
             answer = s.recv(65536)
         except ConnectionResetError:
             answer = b""
-    peak = memory_kib(pid, "VmHWM")
+    peak = server.memory_kib("VmHWM")
     grown_mib = max(0, peak - before) / 1024
     assert grown_mib < 32, f"peak memory grew by {grown_mib:.0f} MiB"  # was ~510 MiB
     assert answer == b"" or answer.startswith(b"HTTP/1.1 413 "), answer[:100]

@@ -47,7 +47,7 @@ async def every_page(server: GuardedHarness) -> dict[str, httpx.Response]:
         },
     )
     pages["used"] = await server.enter_code(server.client(), started["user_code"])
-    pages["complete uri, unknown"] = await browser.get("/devicelogin?code=BCDF-GHJK")
+    pages["complete uri, pre-filled"] = await browser.get("/devicelogin?code=BCDF-GHJK")
     pages["forbidden"] = await browser.post("/devicelogin", data={"code": "x"})
     guesser = server.client("203.0.113.5")
     for _ in range(6):

@@ -15,6 +15,7 @@ __all__ = ["browser"]  # a shared fixture, used by the tests here
 
 UNKNOWN_CODE_LIMIT = 4
 USER_CODE_LIMIT = 3
+PASSWORD_LIMIT = 3
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +27,7 @@ def pair(
     limits = {
         "unknown_device_code_polls": UNKNOWN_CODE_LIMIT,
         "user_code_failures": USER_CODE_LIMIT,
+        "sign_in_failures": PASSWORD_LIMIT,
     }
     config = write_config(folder, {**e2e_config(), "rate_limits": limits})
     with fresh_database() as url:

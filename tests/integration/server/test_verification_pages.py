@@ -183,17 +183,38 @@ async def test_second_decision_in_open_confirm_page_is_refused(server: Harness) 
     assert (await server.poll(started["device_code"])).json()["error"] == "access_denied"
 
 
-async def test_complete_uri_goes_straight_to_sign_in(server: Harness) -> None:
+async def test_complete_uri_prefills_the_code_form(server: Harness) -> None:
     started = await server.authorize()
     path = started["verification_uri_complete"].removeprefix("http://testserver")
-    response = await server.client().get(path)
-    assert response.status_code == 200
-    assert ">Sign in</button>" in response.text
+    browser = server.client()
+    page = await browser.get(path)
+    assert page.status_code == 200
+    assert f'value="{started["user_code"]}"' in page.text and ">Next</button>" in page.text
+    entered = await browser.post(
+        "/devicelogin", data={"csrf_token": csrf_of(page.text), "code": started["user_code"]}
+    )
+    assert entered.status_code == 200
+    assert ">Sign in</button>" in entered.text
 
 
-async def test_complete_uri_with_unknown_code(server: Harness) -> None:
-    response = await server.client().get("/devicelogin", params={"code": "BCDF-GHJK"})
-    assert response.status_code == 404
+async def test_complete_uri_gets_count_no_wrong_code(server: Harness) -> None:
+    # Six image tags on any web page would otherwise lock the victim's address out: a GET only
+    # pre-fills the form, and only the CSRF-checked POST looks the code up and counts it.
+    started = await server.authorize()
+    browser = server.client("10.3.3.3")
+    for _ in range(6):
+        page = await browser.get("/devicelogin", params={"code": "BCDF-GHJK"})
+        assert page.status_code == 200
+        assert 'value="BCDF-GHJK"' in page.text
+    entered = await browser.post(
+        "/devicelogin", data={"csrf_token": csrf_of(page.text), "code": started["user_code"]}
+    )
+    assert entered.status_code == 200
+    assert ">Sign in</button>" in entered.text
+    wrong = await browser.post(
+        "/devicelogin", data={"csrf_token": csrf_of(page.text), "code": "BCDF-GHJK"}
+    )
+    assert wrong.status_code == 404
 
 
 async def test_sixth_attempt_is_refused_even_with_the_right_code(server: Harness) -> None:

@@ -61,7 +61,7 @@ def test_microsoft_error_body_maps_the_reason_to_aadsts() -> None:
 def test_session_codec_round_trip_and_refusals() -> None:
     clock = FakeClock()
     codec = SessionCodec(b"k" * 32, clock=clock, rng=secrets.token_bytes)
-    session = codec.new().signed_in("user-1", "contoso", clock())
+    session = codec.signed_in(codec.new(), "user-1", "contoso")
     cookie = codec.dump(session)
     assert codec.load(cookie) == session
     assert codec.load(None) is None
@@ -74,6 +74,19 @@ def test_session_codec_round_trip_and_refusals() -> None:
     assert codec.check_csrf(session, codec.csrf_token(session))
     clock.advance(3601)
     assert codec.load(cookie) is None
+
+
+def test_session_rotation_keeps_the_label_of_the_wrong_code_bucket() -> None:
+    codec = SessionCodec(b"k" * 32, clock=FakeClock(), rng=secrets.token_bytes)
+    first = codec.new()
+    signed = codec.signed_in(first, "user-1", "contoso")
+    out = codec.signed_out(signed)
+    assert len({first.sid, signed.sid, out.sid}) == 3
+    assert len({codec.csrf_token(s) for s in (first, signed, out)}) == 3
+    assert (out.user_id, out.tenant_id) == (None, None)
+    # One browser, one per-session bucket of wrong user codes, whatever it signs in or out of.
+    assert codec.fingerprint(first) == codec.fingerprint(signed) == codec.fingerprint(out)
+    assert codec.load(codec.dump(out)) == out
 
 
 def test_session_codec_refuses_wrong_shapes() -> None:
@@ -149,7 +162,7 @@ async def test_access_log_omits_query_strings(
 ) -> None:
     with caplog.at_level(logging.INFO, logger="deviceflow.server.access"):
         await server.client().get("/devicelogin", params={"code": "BCDF-GHJK"})
-    assert "GET /devicelogin 404" in caplog.text  # an unknown code
+    assert "GET /devicelogin 200" in caplog.text  # the code form, pre-filled
     assert "BCDF" not in caplog.text
 
 

@@ -170,3 +170,34 @@ def test_codec_aadsts_codes_from_list_or_description() -> None:
 def test_codec_clean_text_limits_and_strips_controls() -> None:
     assert codec.clean_text("a\x00b\x9bc  d\u200be", 100) == "a b c d\u200be"
     assert codec.clean_text("abcdef", 3) == "abc"
+
+
+def _clean_text_by_characters(value: str, limit: int) -> str:
+    """clean_text's definition, a character at a time (it looks at bytes for speed and RAM)."""
+    out: list[str] = []
+    space = False
+    for char in value:
+        code = ord(char)
+        if code < 32 or 127 <= code < 160 or char == " ":
+            space = bool(out)
+            continue
+        if space:
+            out.append(" ")
+            space = False
+        out.append(char)
+        if len(out) >= limit:
+            break
+    return "".join(out)
+
+
+_EDGES = st.sampled_from(
+    [" ", "a", "\x00", "\x1f", "\x7f", "\x80", "\x9f", "\xa0", "\xc2", "\ud800"]
+)
+
+
+@given(
+    st.text(st.one_of(_EDGES, st.characters(exclude_categories=()))),
+    st.integers(min_value=1, max_value=12),
+)
+def test_codec_clean_text_matches_its_definition(value: str, limit: int) -> None:
+    assert codec.clean_text(value, limit) == _clean_text_by_characters(value, limit)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from deviceflow.core import HttpRequest, HttpResponse
-from deviceflow.core._endpoints import _same_issuer, is_guid, split_url
+from deviceflow.core._authority import _same_issuer, is_guid
+from deviceflow.core._endpoints import split_url
 
 
 def test_http_request_value_semantics() -> None:
@@ -46,6 +49,18 @@ def test_http_response_value_semantics() -> None:
 def test_http_message_invalid_values_raise(factory: object, exc: type[Exception]) -> None:
     with pytest.raises(exc):
         factory()  # type: ignore[operator]
+
+
+@given(
+    st.text(st.one_of(st.sampled_from(" \x00\x7f\x80\xa0a/"), st.characters(exclude_categories=())))
+)
+def test_split_url_refuses_exactly_whitespace_and_controls(path: str) -> None:
+    url = "https://host/" + path
+    if any(ord(char) <= 32 or ord(char) == 127 for char in url):
+        with pytest.raises(ValueError, match="whitespace or control"):
+            split_url(url)
+    elif "#" not in path:
+        assert split_url(url)[2] == "/" + path
 
 
 def test_split_url_and_guid_helpers() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from deviceflow.server.grant import GrantEngine, VerificationError
+from deviceflow.server.grant import GrantEngine, SignInError, VerificationError
 from deviceflow.server.graph._presence import Presence
 from deviceflow.server.settings import Settings
 from deviceflow.server.storage.memory import MemoryStorage
@@ -76,6 +76,17 @@ def test_session_is_limited_across_ips(engine_factory: EngineFactory) -> None:
     for n in range(5):
         kind_of(engine, WRONG, ip=f"203.0.113.{n}", session="one-browser")
     assert kind_of(engine, code, ip="203.0.113.99", session="one-browser") == "rate_limited"
+
+
+def test_addresses_of_one_ipv6_64_share_one_counter(engine_factory: EngineFactory) -> None:
+    # An IPv6 client usually holds a whole /64: each address of it must not get its own 5.
+    engine = engine_factory()
+    for n in range(5):
+        ip = f"2001:db8:1:2::{n + 1:x}"
+        assert kind_of(engine, WRONG, ip=ip, session=f"fresh-{n}") == "unknown"
+    assert kind_of(engine, WRONG, ip="2001:db8:1:2:ffff:1:2:3", session="new") == "rate_limited"
+    assert kind_of(engine, WRONG, ip="2001:db8:1:3::1", session="other") == "unknown"
+    assert kind_of(engine, WRONG, ip="198.51.100.7", session="v4") == "unknown"  # IPv4: per address
 
 
 def test_normalised_variants_share_one_counter(engine_factory: EngineFactory) -> None:
@@ -183,6 +194,23 @@ def test_authenticate(
     assert (user is not None) is ok
     if user is not None:
         assert user.username == "adele"
+
+
+def test_wrong_passwords_lock_the_account_even_for_the_right_one(
+    engine_factory: EngineFactory, clock: FakeClock
+) -> None:
+    engine = engine_factory()
+    tenant = tenant_of(engine)
+    for n in range(5):
+        address = f"198.51.100.{n}"  # from many addresses: the account limit still holds
+        assert (
+            engine.authenticate(tenant=tenant, username="adele", password="no", ip=address) is None
+        )
+    with pytest.raises(SignInError) as info:
+        engine.authenticate(tenant=tenant, username="ADELE", password="adele-password", ip="x")
+    assert (info.value.kind, info.value.retry_after) == ("account_locked", 900)
+    clock.advance(900)
+    assert engine.authenticate(tenant=tenant, username="adele", password="adele-password")
 
 
 def test_disabled_user_cannot_sign_in(

@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 
 from deviceflow.server.grant import GrantError
-from deviceflow.server.security import CodeHasher, constant_time_equals, fingerprint
+from deviceflow.server.security import (
+    CodeHasher,
+    address_key,
+    constant_time_equals,
+    fingerprint,
+)
 from deviceflow.server.storage.sqlite import SQLiteStorage
 from tests.support.grant import start
 from tests.support.grant_fixtures import EngineFactory
@@ -26,6 +31,21 @@ def test_digest_is_hmac_sha256_of_kind_and_value(key: bytes) -> None:
         expected = hmac.new(key, f"device:{value}".encode(), hashlib.sha256).hexdigest()
         assert hasher.digest("device", value) == expected
         assert hasher.digest("device", value) == expected  # the keyed state is not consumed
+
+
+@pytest.mark.parametrize(
+    ("ip", "key"),
+    [
+        pytest.param("198.51.100.7", "198.51.100.7", id="ipv4 per address"),
+        pytest.param("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64", id="ipv6 by /64"),
+        pytest.param("2001:DB8:1:2::1", "2001:db8:1:2::/64", id="ipv6 spelt another way"),
+        pytest.param("::ffff:198.51.100.7", "198.51.100.7", id="ipv4-mapped ipv6"),
+        pytest.param("fe80::1%eth0", "fe80::/64", id="scoped ipv6"),
+        pytest.param("unknown", "unknown", id="not an address"),
+    ],
+)
+def test_address_key_groups_ipv6_by_64(ip: str, key: str) -> None:
+    assert address_key(ip) == key
 
 
 def test_constant_time_equals() -> None:

@@ -1,4 +1,5 @@
-"""Helpers the HTML pages share: the session cookie, CSRF-checked forms, rendering."""
+"""Helpers the HTML pages share: the session cookie, CSRF-checked forms, rendering, and the one
+password check every sign-in form uses."""
 
 from __future__ import annotations
 
@@ -9,9 +10,17 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from deviceflow.server.endpoints._http import BodyTooLargeError, FormError, parse_form, read_body
-from deviceflow.server.endpoints.context import ServerContext
+from deviceflow.server.endpoints._http import (
+    BodyTooLargeError,
+    FormError,
+    client_ip,
+    parse_form,
+    read_body,
+)
+from deviceflow.server.endpoints.context import ServerContext, format_time
 from deviceflow.server.endpoints.session import COOKIE_NAME, SESSION_LIFETIME, Session
+from deviceflow.server.grant import SignInError
+from deviceflow.server.settings import Tenant, UserRecord
 
 logger = logging.getLogger("deviceflow.server.pages")
 
@@ -75,18 +84,46 @@ async def read_form(request: Request) -> dict[str, str] | None:
         return None
 
 
+def result_page(
+    request: Request,
+    ctx: ServerContext,
+    session: Session,
+    title: str,
+    message: str,
+    detail: str,
+    *,
+    tone: str = "error",
+    status: int = 200,
+    start_over: bool = False,
+    retry_after: int | None = None,
+    set_cookie: bool = False,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """The result page: a title, a message and a detail; ``start_over`` links to the code form;
+    ``retry_after`` (seconds) adds "try again after" with the time, and ``Retry-After``."""
+    context: dict[str, Any] = {
+        "title": title, "message": message, "detail": detail, "tone": tone,
+        "start_over": start_over, "retry_at": None, "retry_minutes": None,
+    }  # fmt: skip
+    headers = dict(headers or {})
+    if retry_after is not None:
+        wait = max(1, retry_after)
+        context.update(retry_at=format_time(ctx.clock() + wait), retry_minutes=-(-wait // 60))
+        headers["Retry-After"] = str(wait)
+    return page(
+        request, ctx, session, "result.html", context,
+        status=status, set_cookie=set_cookie, headers=headers,
+    )  # fmt: skip
+
+
 def forbidden(request: Request, ctx: ServerContext, session: Session) -> Response:
     """The 403 page for a form that failed the CSRF check (with a fresh cookie)."""
-    context = {
-        "title": "Please start again",
-        "message": "This form has expired or did not come from this site.",
-        "detail": "Open the sign-in page again and re-enter the code from your device.",
-        "tone": "error",
-        "retry_at": None,
-        "retry_minutes": None,
-        "start_over": True,
-    }
-    return page(request, ctx, session, "result.html", context, status=403, set_cookie=True)
+    return result_page(
+        request, ctx, session, "Please start again",
+        "This form has expired or did not come from this site.",
+        "Open the sign-in page again and re-enter the code from your device.",
+        status=403, start_over=True, set_cookie=True,
+    )  # fmt: skip
 
 
 async def checked_form(
@@ -103,3 +140,45 @@ async def checked_form(
         logger.info("form refused: missing session or bad CSRF token")
         return session, None
     return session, form
+
+
+async def authenticate(
+    request: Request,
+    ctx: ServerContext,
+    session: Session,
+    *,
+    tenant: Tenant | None,
+    username: str,
+    password: str,
+) -> UserRecord | Response | None:
+    """Check a password posted to any sign-in form (``tenant``: ``None`` for any tenant).
+
+    Returns:
+        The user; ``None`` when the name or the password is wrong; or the page refusing the
+        sign-in unchecked: 429 after too many wrong passwords for the account or from the
+        client's address (why, and until when), 503 when too many sign-ins wait for a check
+        (try again shortly).
+    """
+    try:
+        return await ctx.engine.sign_in.aauthenticate(
+            tenant=tenant, username=username, password=password, ip=client_ip(request.scope)
+        )
+    except SignInError as error:
+        if error.kind == "busy":
+            return result_page(
+                request, ctx, session, "Please try again",
+                "Many sign-ins are being checked right now.",
+                "Wait a few seconds, then go back and sign in again.",
+                status=503, headers={"Retry-After": str(error.retry_after)},
+            )  # fmt: skip
+        return result_page(
+            request, ctx, session, "Too many attempts", _REFUSALS[error.kind],
+            "For your security, signing in is paused for a while.",
+            status=429, retry_after=error.retry_after,
+        )  # fmt: skip
+
+
+_REFUSALS = {
+    "account_locked": "Too many wrong passwords for this account.",
+    "address_locked": "Too many wrong passwords were entered from your network.",
+}

@@ -1,10 +1,16 @@
 """The verification pages' browser session: a signed cookie and the CSRF tokens derived from it.
 
 The cookie holds no secret and no code: a random session id, the signed-in user's id (once they
-have signed in), the tenant they signed in to, and when the session began. It is signed with
-HMAC-SHA256 under a key the app gets from the engine, so a server restart (same storage) keeps
-sessions valid. CSRF tokens are ``HMAC(key, "csrf" | session id)``: a form post must carry the
-token of the session cookie it arrives with (the double-submit pattern, with a signed cookie).
+have signed in), the tenant they signed in to, when the session began (for a signed-in session:
+when the user signed in), and the browser's label. It is signed with HMAC-SHA256 under a key the
+app gets from the engine, so a server restart (same storage) keeps sessions valid. CSRF tokens
+are ``HMAC(key, "csrf" | session id)``: a form post must carry the token of the session cookie it
+arrives with (the double-submit pattern, with a signed cookie).
+
+Signing in and signing out give the browser a new session id, hence a new CSRF token: a session
+id or token someone learnt before (a cookie planted in the victim's browser, a page seen over
+their shoulder) carries no form of the signed-in session. The label, the browser's first session
+id, stays: it names the per-session bucket of wrong user codes, which a sign-in must not reset.
 """
 
 from __future__ import annotations
@@ -27,16 +33,12 @@ class Session:
 
     sid: str
     issued_at: int
+    """When the session began; for a signed-in session, when the user signed in."""
     user_id: str | None = None
     tenant_id: str | None = None
-
-    def signed_in(self, user_id: str, tenant_id: str, now: float) -> Session:
-        """A copy for a fresh sign-in.
-
-        The session id is kept: it is also the per-session bucket for wrong user codes, and a
-        sign-in must not reset that counter.
-        """
-        return replace(self, user_id=user_id, tenant_id=tenant_id, issued_at=int(now))
+    label: str = ""
+    """The browser's first session id, kept across rotations (rate-limit buckets); ``sid``
+    when empty."""
 
 
 def _b64(data: bytes) -> str:
@@ -59,6 +61,18 @@ class SessionCodec:
         """A fresh anonymous session."""
         return Session(sid=self._rng(16).hex(), issued_at=int(self._clock()))
 
+    def signed_in(self, session: Session, user_id: str, tenant_id: str) -> Session:
+        """``session`` after a sign-in: a new session id (so a new CSRF token), the same label."""
+        return replace(self.signed_out(session), user_id=user_id, tenant_id=tenant_id)
+
+    def signed_out(self, session: Session) -> Session:
+        """``session`` after a sign-out: anonymous, a new session id, the same label."""
+        return Session(
+            sid=self._rng(16).hex(),
+            issued_at=int(self._clock()),
+            label=session.label or session.sid,
+        )
+
     def _mac(self, purpose: bytes, data: bytes) -> bytes:
         return hmac.new(self._key, purpose + b"|" + data, hashlib.sha256).digest()
 
@@ -70,6 +84,7 @@ class SessionCodec:
                 "t": session.issued_at,
                 "u": session.user_id,
                 "n": session.tenant_id,
+                **({"l": session.label} if session.label else {}),
             },
             separators=(",", ":"),
         ).encode()
@@ -89,7 +104,7 @@ class SessionCodec:
         if not isinstance(data, dict):
             return None
         sid, issued_at = data.get("s"), data.get("t")
-        user_id, tenant_id = data.get("u"), data.get("n")
+        user_id, tenant_id, label = data.get("u"), data.get("n"), data.get("l")
         if not isinstance(sid, str) or not isinstance(issued_at, int):
             return None
         if self._clock() - issued_at > SESSION_LIFETIME:
@@ -99,6 +114,7 @@ class SessionCodec:
             issued_at=issued_at,
             user_id=user_id if isinstance(user_id, str) else None,
             tenant_id=tenant_id if isinstance(tenant_id, str) else None,
+            label=label if isinstance(label, str) else "",
         )
 
     def csrf_token(self, session: Session) -> str:
@@ -113,4 +129,4 @@ class SessionCodec:
 
     def fingerprint(self, session: Session) -> str:
         """A short, non-reversible label of the session for rate-limit buckets and logs."""
-        return self._mac(b"label", session.sid.encode()).hex()[:16]
+        return self._mac(b"label", (session.label or session.sid).encode()).hex()[:16]

@@ -1,26 +1,33 @@
 """The verification pages (RFC 8628 §3.3): enter code -> sign in -> confirm -> result.
 
 ``GET /devicelogin`` shows the code form; ``GET /devicelogin?code=...`` is the
-``verification_uri_complete`` of §3.3.1, which skips typing but still shows the code on the
-confirm page so the user compares it with the device ("the authorization server SHOULD display
-the user_code ... and instruct the user to confirm"). Every form carries a CSRF token bound to
-the signed session cookie, and every code lookup goes through the engine, which counts wrong
-codes per client IP and per browser session (§5.1) and answers 429 past the limit.
+``verification_uri_complete`` of §3.3.1, which spares the typing: the form comes pre-filled, and
+the code is shown again on the confirm page so the user compares it with the device ("the
+authorization server SHOULD display the user_code ... and instruct the user to confirm"). A GET
+never looks a code up: wrong codes count against the address, and a GET can be sent by any page
+the victim visits (six image tags would lock their address out), so only the CSRF-checked POST
+does. Every form carries a CSRF token bound to the signed session cookie, and every code lookup
+goes through the engine, which counts wrong codes per client address and per browser session
+(§5.1) and answers 429 past the limit.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-from typing import Any
 
-import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from deviceflow.server.endpoints._http import client_ip
-from deviceflow.server.endpoints._pages import checked_form, forbidden, load_session, page
+from deviceflow.server.endpoints._pages import (
+    authenticate,
+    checked_form,
+    forbidden,
+    load_session,
+    page,
+    result_page,
+)
 from deviceflow.server.endpoints.context import ServerContext, context_of, format_time
 from deviceflow.server.endpoints.session import Session
 from deviceflow.server.grant import PendingRequest, VerificationError
@@ -75,25 +82,16 @@ def _outcome(
     request: Request, ctx: ServerContext, session: Session, error: VerificationError, fresh: bool
 ) -> Response:
     status, title, message, detail = _OUTCOMES.get(error.kind, _OUTCOMES["invalid"])
-    context: dict[str, Any] = {
-        "title": title,
-        "message": message,
-        "detail": detail,
-        "tone": "error",
-        "retry_at": None,
-        "retry_minutes": None,
-        "start_over": error.kind != "rate_limited",
-    }
-    headers: dict[str, str] = {}
-    if error.kind == "rate_limited":
-        retry_after = max(1, int(error.retry_after or 60))
-        context["retry_at"] = format_time(ctx.clock() + retry_after)
-        context["retry_minutes"] = max(1, math.ceil(retry_after / 60))
-        headers["Retry-After"] = str(retry_after)
-    return page(
-        request, ctx, session, "result.html", context,
-        status=status, set_cookie=fresh, headers=headers,
+    limited = error.kind == "rate_limited"
+    return result_page(
+        request, ctx, session, title, message, detail,
+        status=status, start_over=not limited, set_cookie=fresh,
+        retry_after=(error.retry_after or 60) if limited else None,
     )  # fmt: skip
+
+
+_CODE_FIELD_CHARS = 32
+"""The code field's ``maxlength``: the most of a complete URI's ``code`` put into the form."""
 
 
 def _enter_code(
@@ -102,10 +100,13 @@ def _enter_code(
     session: Session,
     *,
     fresh: bool,
-    message: str | None = None,
     status: int = 200,
+    **fields: str,
 ) -> Response:
-    context = {"title": "Enter code", "code": "", "message": message}
+    """The code form; ``fields``: its ``code`` (pre-filled, cut to the field's ``maxlength``)
+    and ``message``."""
+    context = {"title": "Enter code", "message": None, **fields}
+    context["code"] = fields.get("code", "").strip()[:_CODE_FIELD_CHARS]
     return page(request, ctx, session, "enter_code.html", context, status=status, set_cookie=fresh)
 
 
@@ -133,7 +134,7 @@ def _sign_in(
 
 
 def _lookup(
-    request: Request, ctx: ServerContext, session: Session, code: str, *, fresh: bool = False
+    request: Request, ctx: ServerContext, session: Session, code: str
 ) -> PendingRequest | Response:
     """The live request behind ``code``, or the page that says why there is none."""
     try:
@@ -141,7 +142,7 @@ def _lookup(
             user_code=code, ip=client_ip(request.scope), session=ctx.sessions.fingerprint(session)
         )
     except VerificationError as exc:
-        return _outcome(request, ctx, session, exc, fresh)
+        return _outcome(request, ctx, session, exc, False)
 
 
 async def _posted(
@@ -158,16 +159,12 @@ async def _posted(
 
 
 async def devicelogin(request: Request) -> Response:
-    """``GET /devicelogin[?code=...]``: the code form, or (complete URI) straight to sign-in."""
+    """``GET /devicelogin[?code=...]``: the code form, pre-filled from a complete URI."""
     ctx = context_of(request)
     session, fresh = load_session(request, ctx)
-    code = request.query_params.get("code", "").strip()
-    if not code:
-        return _enter_code(request, ctx, session, fresh=fresh)
-    pending = _lookup(request, ctx, session, code, fresh=fresh)
-    if isinstance(pending, Response):
-        return pending
-    return _sign_in(request, ctx, session, pending, code, fresh=fresh)
+    return _enter_code(
+        request, ctx, session, fresh=fresh, code=request.query_params.get("code", "")
+    )
 
 
 async def submit_code(request: Request) -> Response:
@@ -194,16 +191,17 @@ async def sign_in(request: Request) -> Response:
     code = form.get("code", "")
     username = form.get("username", "").strip()
     password = form.get("password", "")
-    # Password hashing takes tens of milliseconds: keep it off the event loop.
-    user = await anyio.to_thread.run_sync(
-        lambda: ctx.engine.authenticate(tenant=pending.tenant, username=username, password=password)
+    user = await authenticate(
+        request, ctx, session, tenant=pending.tenant, username=username, password=password
     )
+    if isinstance(user, Response):
+        return user
     if user is None:
         return _sign_in(
             request, ctx, session, pending, code, fresh=False, username=username,
             message="That username or password is not right.",
         )  # fmt: skip
-    session = session.signed_in(user.id, pending.tenant.id, ctx.clock())
+    session = ctx.sessions.signed_in(session, user.id, pending.tenant.id)  # a new id and token
     return _confirm(request, ctx, session, pending, code, username=user.username)
 
 
@@ -251,6 +249,13 @@ async def decide(request: Request) -> Response:
             message="Please sign in to continue.",
         )  # fmt: skip
     approve = decision == "approve"
+    if approve and ctx.clock() - session.issued_at > ctx.settings.lifetimes.reauth:
+        # A browser left signed in must not approve device after device for an hour: after
+        # [lifetimes] reauth seconds, approving asks for the password again (denying does not).
+        return _sign_in(
+            request, ctx, session, pending, code, fresh=False, username=user.username,
+            message="Please sign in again to approve this device.",
+        )  # fmt: skip
     try:
         ctx.engine.verification.decide(
             user_code=code,
@@ -262,23 +267,17 @@ async def decide(request: Request) -> Response:
         )
     except VerificationError as exc:
         return _outcome(request, ctx, session, exc, False)
-    context: dict[str, Any]
+    name = pending.client.name
     if approve:
-        context = {
-            "title": "Device approved",
-            "message": f"You have signed in {pending.client.name} on your device.",
-            "detail": "You can close this window and return to your device.",
-            "tone": "success",
-        }
-    else:
-        context = {
-            "title": "Access denied",
-            "message": f"You denied {pending.client.name} access to your account.",
-            "detail": "The device will not be signed in. You can close this window.",
-            "tone": "error",
-        }
-    context.update({"retry_at": None, "retry_minutes": None, "start_over": False})
-    return page(request, ctx, session, "result.html", context)
+        return result_page(
+            request, ctx, session, "Device approved",
+            f"You have signed in {name} on your device.",
+            "You can close this window and return to your device.", tone="success",
+        )  # fmt: skip
+    return result_page(
+        request, ctx, session, "Access denied", f"You denied {name} access to your account.",
+        "The device will not be signed in. You can close this window.",
+    )  # fmt: skip
 
 
 def routes() -> list[Route]:

@@ -1,14 +1,16 @@
 """The framework-free grant engine: RFC 8628 device grant, refresh tokens, signing keys.
 
 The web layer (endpoints, pages, Graph emulation) calls :class:`GrantEngine` (and its parts:
-``engine.device``, :mod:`.device`; ``engine.verification``, :mod:`.verification`) and renders
-what it returns or raises; it holds no protocol rules. See ``docs/server-seam.md`` for the seam.
+``engine.device``, :mod:`.device`; ``engine.verification``, :mod:`.verification`;
+``engine.sign_in``, :mod:`._signin`) and renders what it returns or raises; it holds no protocol
+rules. See ``docs/server-seam.md`` for the seam.
 """
 
 from __future__ import annotations
 
 from deviceflow.server.grant._engine import GRAPH_AUDIENCE, GrantEngine
 from deviceflow.server.grant._errors import GrantError, Reason, VerificationError, VerificationKind
+from deviceflow.server.grant._signin import PasswordSignIn, SignInError, SignInRefusal
 from deviceflow.server.grant._types import (
     DeviceAuthorization,
     GrantType,
@@ -38,9 +40,12 @@ __all__ = [
     "GrantType",
     "IssuedTokens",
     "Origin",
+    "PasswordSignIn",
     "PendingRequest",
     "PollOutcome",
     "Reason",
+    "SignInError",
+    "SignInRefusal",
     "SlowDown",
     "Verification",
     "VerificationError",

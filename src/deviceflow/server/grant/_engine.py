@@ -2,9 +2,10 @@
 
 ``engine.device`` (:mod:`.device`) is the device authorization grant from request to
 redemption, polling included; ``engine.verification`` (:mod:`.verification`) is user-code entry
-and approval; the engine itself holds what they share (settings, storage, clock, randomness,
-audit, rate limits, the code digest key, the client check) and the token side: refresh,
-revocation, introspection, signing keys, sign-in. Storage keeps every piece of state.
+and approval; ``engine.sign_in`` (:mod:`._signin`) checks the passwords of every page; the engine
+itself holds what they share (settings, storage, clock, randomness, audit, rate limits, the code
+digest key, the client check) and the token side: refresh, revocation, introspection, signing
+keys. Storage keeps every piece of state.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from deviceflow.server.grant._clients import ClientAuthenticator
 from deviceflow.server.grant._scopes import GRAPH_AUDIENCE
 from deviceflow.server.grant._services import Services
 from deviceflow.server.grant._signer import Signer
+from deviceflow.server.grant._signin import PasswordSignIn
 from deviceflow.server.grant._tokens import TokenService
 from deviceflow.server.grant._types import IssuedTokens
 from deviceflow.server.grant.device import DeviceCodeGrant
@@ -28,7 +30,6 @@ from deviceflow.server.security import (
     RateLimiter,
     fingerprint,
     secret_key_bytes,
-    verify_password,
 )
 from deviceflow.server.settings import Client, Settings, Tenant, UserRecord
 from deviceflow.server.storage.base import Storage
@@ -78,6 +79,7 @@ class GrantEngine:
         )  # fmt: skip
         self.device = DeviceCodeGrant(services)
         self.verification = Verification(services)
+        self.sign_in = PasswordSignIn(services)
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -209,20 +211,16 @@ class GrantEngine:
         """The configured user with this object id."""
         return self.settings.user_by_id(user_id)
 
-    def authenticate(self, *, tenant: Tenant, username: str, password: str) -> UserRecord | None:
+    def authenticate(
+        self, *, tenant: Tenant, username: str, password: str, ip: str = "unknown"
+    ) -> UserRecord | None:
         """The enabled user of ``tenant`` with this username and password, else ``None``.
 
-        Unknown users cost the same time as known ones (a dummy argon2 verification).
+        :meth:`PasswordSignIn.authenticate <deviceflow.server.grant._signin.PasswordSignIn.
+        authenticate>` for one tenant: unknown users cost the same time as known ones, and
+        wrong passwords are limited per account and per address ``ip``.
+
+        Raises:
+            SignInError: too many wrong passwords for the account or from ``ip``.
         """
-        user = self.settings.user(tenant, username)
-        ok = verify_password(user.password_hash if user else None, password)
-        success = ok and user is not None and user.enabled
-        # A name that matches no user may be a password typed into the wrong field: only known
-        # usernames reach the audit log as they are, anything else as a keyed fingerprint.
-        shown = (
-            user.username
-            if user is not None
-            else "unknown:" + fingerprint(self._code_hasher().digest("username", username))
-        )
-        self._audit.event("sign_in", tenant=tenant.id, username=shown, result=success)
-        return user if success else None
+        return self.sign_in.authenticate(tenant=tenant, username=username, password=password, ip=ip)

@@ -29,7 +29,7 @@ from deviceflow.server.grant._policy import device_policy
 from deviceflow.server.grant._scopes import for_resource, known_scopes, resolve_scopes
 from deviceflow.server.grant._services import Services
 from deviceflow.server.grant._types import DeviceAuthorization, IssuedTokens
-from deviceflow.server.security import Bucket, fingerprint
+from deviceflow.server.security import Bucket, address_key, fingerprint
 from deviceflow.server.settings import Client, Tenant
 from deviceflow.server.storage.base import DeviceGrant, PendingPoll, async_poll
 
@@ -385,12 +385,16 @@ class DeviceCodeGrant:
         bucket = Bucket(
             "device_code_ip", limits.unknown_device_code_polls, limits.unknown_device_code_window
         )
-        wait = self._s.limiter.retry_after(bucket, ip)
-        if wait is not None:
+        # Counted first (atomic across instances); per address, an IPv6 client's /64.
+        attempt = self._s.limiter.admit(bucket, address_key(ip))
+        if attempt.refused:
             return GrantError(
-                "rate_limited", "too many unknown device codes", status=429, retry_after=wait
+                "rate_limited",
+                "too many unknown device codes",
+                status=429,
+                retry_after=attempt.retry_after,
             )
-        if self._s.limiter.record(bucket, ip):
+        if attempt.is_last:
             self._s.audit.event("unknown_device_code_lockout", ip=ip)
         return GrantError("invalid_grant", "unknown device code", reason="unknown_device_code")
 

@@ -1,10 +1,10 @@
 """User-code entry and approval (RFC 8628 §3.3, §5.1): what the verification pages ask for.
 
-Wrong user codes are counted per client IP and per browser session (and all together, for an
-alarm); past the limit even a right code is refused for a while. A code is looked up only after
-normalisation, so ``wdjb mjht`` and ``WDJB-MJHT`` share one counter. Approving or denying is a
-compare-and-set on the grant row (once, by one user); the proximity policy may warn about or
-block an approver outside the device's network.
+Wrong user codes are counted per client address (an IPv6 client's /64) and per browser session
+(and all together, for an alarm); past the limit even a right code is refused for a while. A
+code is looked up only after normalisation, so ``wdjb mjht`` and ``WDJB-MJHT`` share one
+counter. Approving or denying is a compare-and-set on the grant row (once, by one user); the
+proximity policy may warn about or block an approver outside the device's network.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from deviceflow.server.grant._errors import VerificationError
 from deviceflow.server.grant._policy import device_policy
 from deviceflow.server.grant._services import Services
 from deviceflow.server.grant._types import PendingRequest
-from deviceflow.server.security import Bucket, fingerprint
+from deviceflow.server.security import Bucket, address_key, fingerprint
 from deviceflow.server.settings import UserRecord
 from deviceflow.server.storage.base import DeviceGrant
 
@@ -105,29 +105,36 @@ class Verification:
         limits, limiter, audit = settings.rate_limits, self._s.limiter, self._s.audit
         failures, window = limits.user_code_failures, limits.user_code_window
         # Counters are chosen after normalisation, so "wdjb mjht" and "WDJB-MJHT" share them.
-        keys = (
-            (Bucket("user_code_ip", failures, window), ip),
-            (Bucket("user_code_session", failures, window), hasher.digest("session", session)),
-        )
-        for bucket, key in keys:
-            wait = limiter.retry_after(bucket, key)
-            if wait is not None:
-                audit.event("user_code_attempt", result="rate_limited", ip=ip)
-                raise VerificationError("rate_limited", retry_after=wait)
+        # Each entry is counted first and judged by its own number (atomic across instances);
+        # an entry that finds a code is taken back: only wrong codes use up the limit.
+        attempts = [
+            limiter.admit(Bucket("user_code_ip", failures, window), address_key(ip)),
+            limiter.admit(
+                Bucket("user_code_session", failures, window), hasher.digest("session", session)
+            ),
+        ]
+        refused = [a.retry_after for a in attempts if a.retry_after is not None]
+        if refused:
+            for attempt in attempts:
+                if not attempt.refused:
+                    limiter.refund(attempt)
+            audit.event("user_code_attempt", result="rate_limited", ip=ip)
+            raise VerificationError("rate_limited", retry_after=max(refused))
         user_hash = hasher.digest("user", code)
         grant = None
         if any(_codes.is_well_formed(code, fmt) for fmt in settings.user_code_formats()):
             grant = self._s.storage.find_grant(user_hash=user_hash)
         if grant is None:
             # A success never resets these counters (checklist 3).
-            reached = [limiter.record(bucket, key) for bucket, key in keys]
             audit.event(
                 "user_code_attempt", user_code=fingerprint(user_hash), result="unknown", ip=ip
             )
-            if any(reached):
-                audit.event("user_code_lockout", ip=ip, session=fingerprint(keys[1][1]))
+            if any(attempt.is_last for attempt in attempts):
+                audit.event("user_code_lockout", ip=ip, session=fingerprint(attempts[1].key))
             self._count_global_failure(ip)
             raise VerificationError("unknown")
+        for attempt in attempts:
+            limiter.refund(attempt)
         result = (
             "used" if grant.status != "pending" else "expired" if now >= grant.expires_at else "ok"
         )

@@ -7,15 +7,19 @@ verification pages.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
-import anyio.to_thread
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from deviceflow.server.endpoints._pages import checked_form, forbidden, load_session, page
+from deviceflow.server.endpoints._pages import (
+    authenticate,
+    checked_form,
+    forbidden,
+    load_session,
+    page,
+)
 from deviceflow.server.endpoints.context import ServerContext, context_of
 from deviceflow.server.endpoints.session import Session
 from deviceflow.server.graph._presence import ACTIVITIES, AVAILABILITIES, presence_of
@@ -81,17 +85,15 @@ async def presence_sign_in(request: Request) -> Response:
     if form is None:
         return forbidden(request, ctx, session)
     username, password = form.get("username", "").strip(), form.get("password", "")
-    for tenant in ctx.settings.tenants:
-        if ctx.settings.user(tenant, username) is None:
-            continue
-        user = await anyio.to_thread.run_sync(
-            functools.partial(
-                ctx.engine.authenticate, tenant=tenant, username=username, password=password
-            )
-        )
-        if user is not None:
-            session = session.signed_in(user.id, tenant.id, ctx.clock())
-            return _presence_page(request, ctx, session, user, set_cookie=True)
+    # A user of any tenant; an unknown name costs one (dummy) argon2 check like a known one.
+    user = await authenticate(
+        request, ctx, session, tenant=None, username=username, password=password
+    )
+    if isinstance(user, Response):
+        return user
+    if user is not None:
+        session = ctx.sessions.signed_in(session, user.id, user.tenant)  # a new id and token
+        return _presence_page(request, ctx, session, user, set_cookie=True)
     message = "That username or password is not right."
     return _sign_in_page(request, ctx, session, fresh=False, message=message)
 

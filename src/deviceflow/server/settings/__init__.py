@@ -18,7 +18,7 @@ TOML shape (every key optional unless marked required)::
                    trusted_networks, device_access_token_lifetime, device_scopes
     [[clients]]    client_id (required), name, public, secret_hash, scopes, tenants, logo_uri,
                    client_uri, device_flow_enabled, proximity, device_access_token_lifetime,
-                   device_scopes
+                   device_scopes, post_logout_redirect_uris
     [[users]]      username (required), password or password_hash (required), tenant ...
 """
 

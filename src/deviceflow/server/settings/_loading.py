@@ -237,6 +237,12 @@ def _validate(settings: Settings) -> None:
         for name in client.tenants or ():
             if name not in ids:
                 raise SettingsError(f"clients[{i}].tenants: unknown tenant {name!r}")
+        for uri in client.post_logout_redirect_uris:
+            if not uri.startswith(("https://", "http://")) or "#" in uri:
+                raise SettingsError(
+                    f"clients[{i}].post_logout_redirect_uris: {uri!r} is not an absolute"
+                    " http(s) URL without a fragment"
+                )
     seen = set()
     for i, user in enumerate(settings.users):
         if user.tenant not in ids:

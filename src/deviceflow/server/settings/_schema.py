@@ -208,6 +208,12 @@ class Client:
         " (Microsoft dialect: Entra error 65001).",
         False,
     )
+    post_logout_redirect_uris: tuple[str, ...] = _doc(
+        "Where the logout endpoint (`end_session_endpoint`) may send the browser back, exactly"
+        " as the client passes `post_logout_redirect_uri` with its `client_id`; any other"
+        " value gets the signed-out page.",
+        (),
+    )
 
 
 @dataclass(frozen=True)
@@ -239,7 +245,8 @@ class UserRecord:
     sessions_valid_from: float | None = _doc(
         "Epoch seconds before which this user's sign-ins are revoked (Graph's"
         " `signInSessionsValidFromDateTime`: a password change or an administrator's"
-        " revocation); their refreshes answer `invalid_grant` (Microsoft dialect: Entra error 50173).",
+        " revocation); their refreshes answer `invalid_grant` (Microsoft dialect: Entra error"
+        " 50173).",
         None,
     )
 
@@ -260,11 +267,16 @@ class Lifetimes:
     refresh_token_absolute: int = _doc(
         "Absolute cap on a refresh-token family, however often it is renewed.", 180 * 86400
     )
+    reauth: int = _doc(
+        "How long after signing in on the verification pages a browser may approve devices"
+        " without the password; later approvals ask for it again.",
+        300,
+    )
 
 
 @dataclass(frozen=True)
 class RateLimits:
-    """Guessing protection (RFC 8628 §5.1, §5.2) and poll timing."""
+    """Guessing protection (RFC 8628 §5.1, §5.2; passwords) and poll timing."""
 
     user_code_failures: int = _doc("Wrong user codes allowed per IP and per session.", 5)
     user_code_window: int = _doc("Window for the above, seconds.", 900)
@@ -277,6 +289,28 @@ class RateLimits:
         "Wrong user codes from all IPs together that raise one `guessing_alarm` audit event.", 50
     )
     guessing_alarm_window: int = _doc("Window for the above, seconds.", 300)
+    sign_in_failures: int = _doc(
+        "Wrong passwords allowed per account (a user, on every password form and from every"
+        " address) in `sign_in_window`; then its sign-in pauses until the window ends, even"
+        " for the right password.",
+        5,
+    )
+    sign_in_address_failures: int = _doc(
+        "Wrong passwords allowed per client address (an IPv6 client's /64), whatever accounts"
+        " they name, in `sign_in_window`.",
+        20,
+    )
+    sign_in_window: int = _doc("Window for the two above, seconds.", 900)
+    sign_in_checks: int = _doc(
+        "Password checks that run at once, per server process (each is argon2id with 64 MiB"
+        " of memory, in a worker thread); further sign-ins wait their turn.",
+        2,
+    )
+    sign_in_queue: int = _doc(
+        "Sign-ins that may wait for a password check, per server process; more get a plain"
+        " 503 'try again shortly' page, so a sign-in flood costs neither memory nor polls.",
+        16,
+    )
 
 
 def derived_id(*parts: str) -> str:

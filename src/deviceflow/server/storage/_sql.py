@@ -130,15 +130,16 @@ class SQLStore(abc.ABC):
             if row is None or row[1] <= now:
                 return Counter(count=0, reset_at=now + window)
             return Counter(count=row[0], reset_at=row[1])
+        # A negative amount (a take-back) never takes a count below zero.
         row = self._one(
             f"INSERT INTO counters (key, count, reset_at) VALUES ({m}, {m}, {m}) "
             "ON CONFLICT (key) DO UPDATE SET "
             f"count = CASE WHEN counters.reset_at <= {m} THEN excluded.count"
-            " ELSE counters.count + excluded.count END, "
+            f" WHEN counters.count + {m} < 0 THEN 0 ELSE counters.count + {m} END, "
             f"reset_at = CASE WHEN counters.reset_at <= {m} THEN excluded.reset_at"
             " ELSE counters.reset_at END "
             "RETURNING count, reset_at",
-            (key, amount, now + window, now, now),
+            (key, max(amount, 0), now + window, now, amount, amount, now),
         )
         assert row is not None  # INSERT ... ON CONFLICT DO UPDATE always returns the row
         return Counter(count=row[0], reset_at=row[1])

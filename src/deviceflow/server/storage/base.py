@@ -142,7 +142,8 @@ class Storage(Protocol):
         ...
 
     def hit(self, key: str, *, now: float, window: float, amount: int = 1) -> Counter:
-        """Add ``amount`` to counter ``key`` (0 reads it); a window past ``reset_at`` restarts."""
+        """Add ``amount`` to counter ``key`` and return it, atomically (0 reads it; a negative
+        amount takes events back, never below zero); a window past ``reset_at`` restarts."""
         ...
 
     def get_value(self, namespace: str, key: str) -> str | None:

@@ -109,7 +109,7 @@ class MemoryStorage:
             counter = self._counters.get(key)
             if counter is None or counter.reset_at <= now:
                 counter = Counter(count=0, reset_at=now + window)
-            counter = Counter(count=counter.count + amount, reset_at=counter.reset_at)
+            counter = Counter(count=max(0, counter.count + amount), reset_at=counter.reset_at)
             if amount:
                 self._counters[key] = counter
             return counter
