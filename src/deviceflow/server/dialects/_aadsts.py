@@ -94,6 +94,12 @@ _BY_REASON: dict[Reason, MicrosoftError] = {
         " allow token issuance.",
     ),
     "user_disabled": MicrosoftError("invalid_grant", 50057, "The user account is disabled."),
+    "device_authorization_limited": MicrosoftError(  # Entra's throttling number (unverified)
+        "temporarily_unavailable",
+        90055,
+        "There are too many incoming requests. Retry after the number of seconds in the"
+        " Retry-After header.",
+    ),
 }
 
 # Errors raised without a reason (request errors, and the engine's plain RFC ones), by ``error``.

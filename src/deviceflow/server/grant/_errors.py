@@ -22,6 +22,7 @@ Reason = Literal[
     "refresh_revoked",  # revoked, or its sign-in was
     "refresh_reused",  # strict rotation: a refresh token used twice
     "refresh_expired",
+    "device_authorization_limited",  # too many new flows from this address or for this client
 ]
 """Why the engine refused, in no dialect's words: each dialect maps a reason to its own spelling
 (the Microsoft dialect to its error number and wording; the RFC dialect needs none)."""

@@ -162,6 +162,7 @@ class DeviceCodeGrant:
         policy.check_enabled(tenant)
         scopes = resolve_scopes(client, scope, resource)
         policy.check_scopes(scopes)
+        self._admit(client.client_id, device_ip)
         settings = self._s.settings()
         fmt = tenant.user_code_format(settings.user_code)
         hasher = self._s.hasher()
@@ -201,6 +202,39 @@ class DeviceCodeGrant:
             expires_in=settings.lifetimes.device_code,
             interval=settings.interval,
         )
+
+    def _admit(self, client_id: str, device_ip: str) -> None:
+        """Count one new flow against its address and its client, or refuse it (429) when
+        either is at its limit; a refused request counts nowhere (issue 12: each flow stores
+        a grant, so floods are bounded per address and, from any addresses, per client)."""
+        limits = self._s.settings().rate_limits
+        window = limits.device_authorization_window
+        keys = (
+            (Bucket("devicecode_ip", limits.device_authorizations_per_ip, window), device_ip),
+            (
+                Bucket("devicecode_client", limits.device_authorizations_per_client, window),
+                client_id,
+            ),
+        )
+        limiter = self._s.limiter
+        for bucket, key in keys:
+            wait = limiter.retry_after(bucket, key)
+            if wait is not None:
+                raise GrantError(
+                    "rate_limited",
+                    f"too many device authorization requests; retry after {wait} seconds",
+                    status=429,
+                    retry_after=wait,
+                    reason="device_authorization_limited",
+                )
+        for bucket, key in keys:
+            if limiter.record(bucket, key):  # this flow reached the limit: one event per window
+                self._s.audit.event(
+                    "device_authorization_limit",
+                    limit=bucket.prefix,
+                    client_id=client_id,
+                    ip=device_ip,
+                )
 
     # -- polling and redemption (RFC 8628 §3.4, §3.5) ---------------------------------------
 
