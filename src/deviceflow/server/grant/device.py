@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from deviceflow.server.grant import _codes
+from deviceflow.server.grant._bounds import bounded_device
 from deviceflow.server.grant._errors import GrantError
 from deviceflow.server.grant._policy import device_policy
 from deviceflow.server.grant._scopes import resolve_scopes
@@ -154,14 +155,19 @@ class DeviceCodeGrant:
     ) -> DeviceAuthorization:
         """Start a device flow: new device code and user code, stored only as digests.
 
+        ``device_ip`` and ``user_agent`` are stored clipped (:mod:`._bounds`).
+
         Raises:
-            GrantError: ``invalid_client``, ``unauthorized_client`` or ``invalid_scope``.
+            GrantError: ``invalid_client``, ``unauthorized_client``, ``invalid_scope``, or
+                ``rate_limited`` (HTTP 429, ``retry_after``) past the new flows allowed per
+                address or per client (``[rate_limits]``); a refused request stores nothing.
         """
         client = self._s.client(tenant, client_id)
         policy = device_policy(tenant, client)
         policy.check_enabled(tenant)
         scopes = resolve_scopes(client, scope, resource)
         policy.check_scopes(scopes)
+        device_ip, user_agent = bounded_device(device_ip, user_agent)
         self._admit(client.client_id, device_ip)
         settings = self._s.settings()
         fmt = tenant.user_code_format(settings.user_code)

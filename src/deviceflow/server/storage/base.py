@@ -31,6 +31,8 @@ class DeviceGrant:
     scopes: tuple[str, ...]
     device_ip: str
     device_user_agent: str | None
+    """What the request said about the device, clipped by the grant layer (at most 64 and 256
+    characters: :mod:`deviceflow.server.grant._bounds`)."""
     created_at: float
     expires_at: float
     interval: int

@@ -1,23 +1,29 @@
-"""Device authorization is rate-limited per client address and per client (issue 12).
+"""What one device authorization request may cost the server (issue 12).
 
 Every granted request stores a grant row, so an unthrottled ``/devicecode`` lets anyone grow the
-database at will. Past the limit the endpoint answers 429 with ``Retry-After``, in the tenant's
-dialect, and stores nothing.
+database at will: past a limit per address and per client the endpoint answers 429 with
+``Retry-After``, in the tenant's dialect, and stores nothing. What it stores from the request
+itself (the device's User-Agent and address) is clipped to a bound.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from deviceflow.server.grant._bounds import USER_AGENT_CHARS
 from deviceflow.server.settings import RateLimits, Settings
+from deviceflow.server.storage.sqlite import SQLiteStorage
 from tests.support.app_harness import CLIENT_ID, Harness, running
 
 pytestmark = pytest.mark.anyio
 
+MIB = 1024 * 1024
 FORM = {"client_id": CLIENT_ID, "scope": "openid offline_access"}
 
 
@@ -109,3 +115,34 @@ def test_device_authorization_limits_come_from_rate_limits_table(
     assert configured.rate_limits.device_authorizations_per_ip == 7
     assert configured.rate_limits.device_authorizations_per_client == 70
     assert configured.rate_limits.device_authorization_window == 30
+
+
+async def test_device_authorization_with_a_1_mib_user_agent_stores_and_shows_a_bounded_one(
+    server_settings: Settings, anyio_backend: str, tmp_path: Path
+) -> None:
+    db = tmp_path / "server.sqlite3"
+    storage = SQLiteStorage(db)
+    huge = "TV/1.0 " + "x" * MIB
+    try:
+        async with running(server_settings, storage=storage) as server:
+            device = server.client("192.0.2.40")
+            for _ in range(3):
+                response = await device.post(
+                    "/contoso/oauth2/v2.0/devicecode", data=FORM, headers={"user-agent": huge}
+                )
+                assert response.status_code == 200
+            browser = server.client("192.0.2.40")
+            user_code = response.json()["user_code"]
+            entered = await server.enter_code(browser, user_code)
+            confirm = await server.sign_in(browser, entered, user_code)
+            assert confirm.status_code == 200
+            assert len(confirm.content) < 16 * 1024  # was 1 MiB
+            assert "TV/1.0 xxx" in confirm.text
+    finally:
+        storage.close()
+    with sqlite3.connect(db) as conn:
+        (longest,) = conn.execute(
+            "SELECT max(length(device_user_agent)) FROM device_grants"
+        ).fetchone()
+    assert longest <= USER_AGENT_CHARS
+    assert db.stat().st_size < MIB
