@@ -222,6 +222,12 @@ class Lifetimes:
     refresh_token_absolute: int = _doc(
         "Absolute cap on a refresh-token family, however often it is renewed.", 180 * 86400
     )
+    expired_retention: int = _doc(
+        "How long expired device codes, refresh tokens and rate-limit counters stay stored"
+        " before the purge (`purge_interval`) deletes them; meanwhile a late poll still gets"
+        " `expired_token` and a replayed device code still revokes its tokens.",
+        900,
+    )
 
 
 @dataclass(frozen=True)

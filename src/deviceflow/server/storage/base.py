@@ -147,6 +147,14 @@ class Storage(Protocol):
         """Add ``amount`` to counter ``key`` (0 reads it); a window past ``reset_at`` restarts."""
         ...
 
+    def purge_expired(self, before: float) -> int:
+        """Delete the grants and refresh records whose ``expires_at`` is before ``before``, and
+        the counters whose window ended before it (``reset_at``); return how many rows went.
+
+        Named values stay. Safe to run from several instances at once (each row goes once).
+        """
+        ...
+
     def get_value(self, namespace: str, key: str) -> str | None:
         """A small named value (signing keys, revocation marks, presence)."""
         ...
