@@ -24,12 +24,14 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import KW_ONLY, dataclass
 
 from deviceflow.server.storage.base import Storage
 
 logger = logging.getLogger("deviceflow.server.purge")
 
 
+@dataclass(frozen=True)
 class Purger:
     """Deletes what expired more than ``retention`` seconds ago, every ``interval`` seconds.
 
@@ -40,18 +42,11 @@ class Purger:
         retention: Seconds an expired row is kept (``lifetimes.expired_retention``).
     """
 
-    def __init__(
-        self,
-        storage: Storage,
-        *,
-        clock: Callable[[], float],
-        interval: float,
-        retention: float,
-    ) -> None:
-        self._storage = storage
-        self._clock = clock
-        self.interval = interval
-        self.retention = retention
+    storage: Storage
+    _: KW_ONLY
+    clock: Callable[[], float]
+    interval: float
+    retention: float
 
     def purge(self) -> int:
         """Purge once, now; return how many rows went.
@@ -59,7 +54,7 @@ class Purger:
         Raises:
             Exception: whatever the storage raises (:meth:`run` logs it and goes on).
         """
-        removed = self._storage.purge_expired(self._clock() - self.retention)
+        removed = self.storage.purge_expired(self.clock() - self.retention)
         if removed:
             logger.info("purged %d expired rows (grants, refresh tokens, counters)", removed)
         return removed
