@@ -70,18 +70,25 @@ async def test_device_authorization_per_client_limit_spans_addresses(
 
 
 async def test_device_authorization_refused_requests_do_not_count(
-    server_settings: Settings, anyio_backend: str
+    server_settings: Settings, anyio_backend: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = limited(
         server_settings, device_authorizations_per_ip=2, device_authorizations_per_client=3
     )
     async with running(settings) as server:
-        for _ in range(2):
-            assert (await devicecode(server, "192.0.2.1")).status_code == 200
-        for _ in range(5):  # refused by the address's limit: not counted against the client
-            assert_throttled(await devicecode(server, "192.0.2.1"))
-        assert (await devicecode(server, "192.0.2.2")).status_code == 200
-        assert_throttled(await devicecode(server, "192.0.2.3"))
+        with caplog.at_level("INFO", logger="deviceflow.audit"):
+            for _ in range(2):
+                assert (await devicecode(server, "192.0.2.1")).status_code == 200
+            for _ in range(5):  # refused by the address's limit: not counted for the client
+                assert_throttled(await devicecode(server, "192.0.2.1"))
+            assert (await devicecode(server, "192.0.2.2")).status_code == 200
+            assert_throttled(await devicecode(server, "192.0.2.3"))
+    reached = [
+        (r.audit["limit"], r.audit["ip"])
+        for r in caplog.records
+        if getattr(r, "audit", {}).get("event") == "device_authorization_limit"
+    ]
+    assert reached == [("devicecode_ip", "192.0.2.1"), ("devicecode_client", "192.0.2.2")]
 
 
 async def test_device_authorization_throttled_in_the_microsoft_dialect(
