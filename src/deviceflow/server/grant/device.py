@@ -23,12 +23,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from deviceflow.server.grant import _codes
+from deviceflow.server.grant._bounds import bounded_device
 from deviceflow.server.grant._errors import GrantError
 from deviceflow.server.grant._policy import device_policy
 from deviceflow.server.grant._scopes import resolve_scopes
 from deviceflow.server.grant._services import Services
 from deviceflow.server.grant._types import DeviceAuthorization, IssuedTokens
-from deviceflow.server.security import Bucket, address_key, fingerprint
+from deviceflow.server.security import Attempt, Bucket, address_key, fingerprint
 from deviceflow.server.settings import Tenant
 from deviceflow.server.storage.base import DeviceGrant, PendingPoll, async_poll
 
@@ -154,14 +155,20 @@ class DeviceCodeGrant:
     ) -> DeviceAuthorization:
         """Start a device flow: new device code and user code, stored only as digests.
 
+        ``device_ip`` and ``user_agent`` are stored clipped (:mod:`._bounds`).
+
         Raises:
-            GrantError: ``invalid_client``, ``unauthorized_client`` or ``invalid_scope``.
+            GrantError: ``invalid_client``, ``unauthorized_client``, ``invalid_scope``, or
+                ``rate_limited`` (HTTP 429, ``retry_after``) past the new flows allowed per
+                address or per client (``[rate_limits]``); a refused request stores nothing.
         """
         client = self._s.client(tenant, client_id)
         policy = device_policy(tenant, client)
         policy.check_enabled(tenant)
         scopes = resolve_scopes(client, scope, resource)
         policy.check_scopes(scopes)
+        device_ip, user_agent = bounded_device(device_ip, user_agent)
+        self._admit(client.client_id, device_ip)
         settings = self._s.settings()
         fmt = tenant.user_code_format(settings.user_code)
         hasher = self._s.hasher()
@@ -201,6 +208,47 @@ class DeviceCodeGrant:
             expires_in=settings.lifetimes.device_code,
             interval=settings.interval,
         )
+
+    def _admit(self, client_id: str, device_ip: str) -> None:
+        """Count one new flow against its address and its client, or refuse it (429) when
+        either is at its limit; a refused request counts nowhere (issue 12: each flow stores
+        a grant, so floods are bounded per address and, from any addresses, per client)."""
+        limits = self._s.settings().rate_limits
+        window = limits.device_authorization_window
+        keys = (
+            (
+                Bucket("devicecode_ip", limits.device_authorizations_per_ip, window),
+                address_key(device_ip),
+            ),
+            (
+                Bucket("devicecode_client", limits.device_authorizations_per_client, window),
+                client_id,
+            ),
+        )
+        limiter = self._s.limiter
+        admitted: list[Attempt] = []
+        for bucket, key in keys:
+            attempt = limiter.admit(bucket, key)  # counted and judged in one statement
+            if attempt.refused:
+                for earlier in (*admitted, attempt):  # a refused request counts nowhere
+                    limiter.refund(earlier)
+                raise GrantError(
+                    "rate_limited",
+                    "too many device authorization requests;"
+                    f" retry after {attempt.retry_after} seconds",
+                    status=429,
+                    retry_after=attempt.retry_after,
+                    reason="device_authorization_limited",
+                )
+            admitted.append(attempt)
+        for attempt in admitted:
+            if attempt.is_last:  # this flow reached the limit: one event per window
+                self._s.audit.event(
+                    "device_authorization_limit",
+                    limit=attempt.bucket.prefix,
+                    client_id=client_id,
+                    ip=device_ip,
+                )
 
     # -- polling and redemption (RFC 8628 §3.4, §3.5) ---------------------------------------
 
