@@ -36,6 +36,7 @@ from deviceflow.server.graph import routes as graph_routes
 from deviceflow.server.graph._presence import Presence
 from deviceflow.server.pages import Pages
 from deviceflow.server.proxies import TrustedProxies
+from deviceflow.server.purge import Purger
 from deviceflow.server.security import secret_key_bytes
 from deviceflow.server.settings import Settings
 from deviceflow.server.storage.base import Storage
@@ -110,14 +111,23 @@ def create_app(
         Mount("/static", static, name="static"),
     ]
 
+    purger = Purger(
+        storage,
+        clock=clock,
+        interval=settings.purge_interval,
+        retention=settings.lifetimes.expired_retention,
+    )
+
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        # Expired rows are purged on a schedule while the app runs (deviceflow.server.purge).
         # The awaited polls' connections belong to this loop: close them before it ends.
-        # (Without lifespan events, storage.close() closes them.)
-        try:
-            yield
-        finally:
-            await engine.device.aclose()
+        # (Without lifespan events, storage.close() closes them, and nothing purges.)
+        async with purger.running():
+            try:
+                yield
+            finally:
+                await engine.device.aclose()
 
     # Forwarded headers count only from the proxies the configuration names (module docstring).
     proxies = [Middleware(TrustedProxies, proxies=settings.trusted_proxies)]

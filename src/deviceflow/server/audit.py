@@ -2,8 +2,8 @@
 
 One event per flow step: ``device_code_issued``, ``user_code_attempt``, ``user_code_lockout``,
 ``grant_approved`` / ``grant_denied``, ``tokens_redeemed``, ``redemption_replayed``,
-``refresh_reuse``, ``slow_down``, ``unknown_device_code_lockout``, ``sign_in``,
-``password_lockout``, ``token_revoked``.
+``refresh_reuse``, ``slow_down``, ``unknown_device_code_lockout``, ``device_authorization_limit``,
+``sign_in``, ``password_lockout``, ``token_revoked``.
 Codes and tokens appear only as short fingerprints of their keyed digests, never raw; passwords
 never appear at all. The record's ``audit`` attribute carries the fields as a dict, and the
 message renders them as sorted JSON, so any handler or formatter can pick either.

@@ -214,7 +214,7 @@ def uvicorn_options() -> dict[str, object]:
         # uvicorn believes X-Forwarded-For from loopback by default: off. The app believes it
         # from `trusted_proxies` only (deviceflow.server.proxies).
         "proxy_headers": False,
-        "lifespan": "off",
+        "lifespan": "off",  # the bench's bare ASGI ceiling has none; serve turns it on
         # Idle keep-alive connections (TLS ones linger) must not hold a stop forever.
         "timeout_graceful_shutdown": 5,
     }
@@ -251,7 +251,8 @@ async def _serve(
             app,
             host=args.host,
             port=args.port,
-            **uvicorn_options(),  # type: ignore[arg-type]
+            # The app's lifespan purges expired rows on a schedule (deviceflow.server.purge).
+            **{**uvicorn_options(), "lifespan": "on"},  # type: ignore[arg-type]
             ssl_certfile=str(tls.certfile) if tls else None,
             ssl_keyfile=str(tls.keyfile) if tls else None,
         )

@@ -1,5 +1,5 @@
 """Resource limits of the HTTP layer over real sockets, measured (issue 12): a 256 MiB page POST
-leaves the server's memory flat.
+leaves the server's memory flat, on SQLite and on PostgreSQL.
 
 The body is sent chunked (no ``Content-Length`` to refuse up front), so the server must read it
 and stop at the 64 KiB form cap; its peak resident memory (``VmHWM``, reset just before through
@@ -16,6 +16,7 @@ import pytest
 
 from tests.hardening import figures
 from tests.hardening.server.conftest import LogTally
+from tests.hardening.server.test_e2e_crashes import database
 from tests.support.config import write_config
 from tests.support.serverproc import ServerProcess, e2e_config
 
@@ -24,19 +25,20 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("hardening-http-limits")]
 MIB = 1024 * 1024
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def server(
-    tmp_path_factory: pytest.TempPathFactory, log_tally: LogTally
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, log_tally: LogTally
 ) -> Iterator[ServerProcess]:
     folder: Path = tmp_path_factory.mktemp("http-limits")
-    proc = ServerProcess(folder=folder, config=write_config(folder, e2e_config()))
-    proc.start()
-    try:
-        yield proc
-    finally:
-        assert proc.stop() == 0
-        assert not proc.tracebacks(), proc.tracebacks()
-        log_tally.lines += proc.log_lines()
+    with database(request.param, folder) as url:
+        proc = ServerProcess(folder=folder, config=write_config(folder, e2e_config()), db_url=url)
+        proc.start()
+        try:
+            yield proc
+        finally:
+            assert proc.stop() == 0
+            assert not proc.tracebacks(), proc.tracebacks()
+            log_tally.lines += proc.log_lines()
 
 
 def test_a_256_mib_page_post_leaves_memory_flat(server: ServerProcess) -> None:
@@ -72,9 +74,10 @@ def test_a_256_mib_page_post_leaves_memory_flat(server: ServerProcess) -> None:
     grown_mib = max(0, peak - before) / 1024
     assert grown_mib < 32, f"peak memory grew by {grown_mib:.0f} MiB"  # was ~510 MiB
     assert answer == b"" or answer.startswith(b"HTTP/1.1 413 "), answer[:100]
+    backend = "PostgreSQL" if server.db_url.startswith("postgresql") else "SQLite"
     figures.record(
         "Resource limits",
-        "256 MiB page POST (chunked), one server process",
+        f"256 MiB page POST (chunked), one server process, {backend}",
         body_mib=sent // MIB,
         rss_before_mib=round(before / 1024),
         peak_growth_mib=round(grown_mib, 1),

@@ -9,7 +9,7 @@ import secrets
 import pytest
 
 from deviceflow.server.grant import _codes
-from deviceflow.server.settings import Settings, UserCodeFormat
+from deviceflow.server.settings import RateLimits, Settings, UserCodeFormat
 from tests.support.grant import start
 from tests.support.grant_fixtures import EngineFactory
 
@@ -26,7 +26,10 @@ def test_ten_thousand_user_codes_use_only_the_alphabet() -> None:
 
 
 def test_ten_thousand_live_codes_never_collide(engine_factory: EngineFactory) -> None:
-    engine = engine_factory()
+    unlimited = RateLimits(
+        device_authorizations_per_ip=10_000, device_authorizations_per_client=10_000
+    )
+    engine = engine_factory(rate_limits=unlimited)
     user_codes = {start(engine).user_code for _ in range(10_000)}
     assert len(user_codes) == 10_000
 

@@ -141,6 +141,12 @@ _BY_REASON: dict[Reason, MicrosoftError] = {
         "The user or administrator has not consented to use the application with ID"
         " '{client_id}'. Send an interactive authorization request for this user and resource.",
     ),
+    "device_authorization_limited": MicrosoftError(  # Entra's throttling number (unverified)
+        "temporarily_unavailable",
+        90055,
+        "There are too many incoming requests. Retry after the number of seconds in the"
+        " Retry-After header.",
+    ),
 }
 
 # Errors raised without a reason (request errors, and the engine's plain RFC ones), by ``error``.

@@ -31,6 +31,7 @@ Reason = Literal[
     "sessions_revoked",  # the user's sessions were revoked after this sign-in
     "mfa_required",  # multi-factor authentication is now required
     "consent_required",  # nobody has consented to the application
+    "device_authorization_limited",  # too many new flows from this address or for this client
 ]
 """Why the engine refused, in no dialect's words: each dialect maps a reason to its own spelling
 (the Microsoft dialect to its error number and wording; the RFC dialect needs none)."""

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from deviceflow.server.grant import _codes
+from deviceflow.server.grant._admission import admit_device_flow
+from deviceflow.server.grant._bounds import bounded_device
 from deviceflow.server.grant._errors import GrantError
 from deviceflow.server.grant._policy import device_policy
 from deviceflow.server.grant._scopes import for_resource, known_scopes, resolve_scopes
@@ -164,11 +166,14 @@ class DeviceCodeGrant:
         """Start a device flow: new device code and user code, stored only as digests.
 
         ``client_secret``: what the client presented (HTTP Basic or the body), None for none.
+        ``device_ip`` and ``user_agent`` are stored clipped (:mod:`._bounds`).
 
         Raises:
-            GrantError: ``invalid_client``, ``unauthorized_client``, ``invalid_scope``, or
+            GrantError: ``invalid_client``, ``unauthorized_client``, ``invalid_scope``,
                 ``invalid_target`` (``reason="unknown_resource"``: a ``resource`` no client's
-                scopes name, asked for without a scope).
+                scopes name, asked for without a scope), or ``rate_limited`` (HTTP 429,
+                ``retry_after``) past the new flows allowed per address or per client
+                (``[rate_limits]``); a refused request stores nothing.
         """
         client = self._s.client(tenant, client_id, client_secret)
         policy = device_policy(tenant, client)
@@ -177,6 +182,8 @@ class DeviceCodeGrant:
             for_resource(client.scopes, resource, known=known_scopes(self._s.settings().clients))
         scopes = resolve_scopes(client, scope, resource)
         policy.check_scopes(scopes)
+        device_ip, user_agent = bounded_device(device_ip, user_agent)
+        admit_device_flow(self._s, client.client_id, device_ip)
         settings = self._s.settings()
         fmt = tenant.user_code_format(settings.user_code)
         hasher = self._s.hasher()

@@ -67,6 +67,12 @@ class Settings:
     users: tuple[UserRecord, ...] = _doc("`[[users]]`.", toml=False)
     public_url: str | None = _doc("Issuer base URL; default: the address the server binds.", None)
     interval: int = _doc("Polling interval advertised to devices, seconds.", 5)
+    purge_interval: int = _doc(
+        "Seconds between purges of expired device codes, refresh tokens and rate-limit counters"
+        " (each instance purges, at startup and then at this interval; see"
+        " `lifetimes.expired_retention`).",
+        300,
+    )
     refresh_rotation: Rotation = _doc(
         "`strict`: rotate refresh tokens, reuse revokes the family; `reusable`: the previous"
         " token stays valid; or a dialect's name: as that dialect's provider does (see"

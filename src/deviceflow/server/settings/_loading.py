@@ -278,7 +278,10 @@ def _check_secret_hash(client: Client, where: str) -> None:
 
 
 def _validate_numbers(settings: Settings) -> None:
-    checks: list[tuple[str, float]] = [("interval", settings.interval)]
+    checks: list[tuple[str, float]] = [
+        ("interval", settings.interval),
+        ("purge_interval", settings.purge_interval),
+    ]
     for table, name in ((settings.lifetimes, "lifetimes"), (settings.rate_limits, "rate_limits")):
         checks += [(f"{name}.{f.name}", getattr(table, f.name)) for f in dataclasses.fields(table)]
     for where, number in checks:

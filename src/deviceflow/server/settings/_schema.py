@@ -272,6 +272,12 @@ class Lifetimes:
         " without the password; later approvals ask for it again.",
         300,
     )
+    expired_retention: int = _doc(
+        "How long expired device codes, refresh tokens and rate-limit counters stay stored"
+        " before the purge (`purge_interval`) deletes them; meanwhile a late poll still gets"
+        " `expired_token` and a replayed device code still revokes its tokens.",
+        900,
+    )
 
 
 @dataclass(frozen=True)
@@ -282,6 +288,17 @@ class RateLimits:
     user_code_window: int = _doc("Window for the above, seconds.", 900)
     unknown_device_code_polls: int = _doc("Polls with unknown device codes allowed per IP.", 20)
     unknown_device_code_window: int = _doc("Window for the above, seconds.", 900)
+    device_authorizations_per_ip: int = _doc(
+        "Device authorization requests (new flows) allowed per client IP per window; room for"
+        " a fleet behind one NAT starting flows together (then 429 with `Retry-After`).",
+        120,
+    )
+    device_authorizations_per_client: int = _doc(
+        "Device authorization requests allowed per client (`client_id`) per window, from all"
+        " addresses together: bounds the grants a flood can store.",
+        1200,
+    )
+    device_authorization_window: int = _doc("Window for the two above, seconds.", 60)
     poll_leeway: float = _doc(
         "Tolerance for network jitter when judging a poll early (`slow_down`), seconds.", 1.0
     )

@@ -31,6 +31,8 @@ class DeviceGrant:
     scopes: tuple[str, ...]
     device_ip: str
     device_user_agent: str | None
+    """What the request said about the device, clipped by the grant layer (at most 64 and 256
+    characters: :mod:`deviceflow.server.grant._bounds`)."""
     created_at: float
     expires_at: float
     interval: int
@@ -144,6 +146,14 @@ class Storage(Protocol):
     def hit(self, key: str, *, now: float, window: float, amount: int = 1) -> Counter:
         """Add ``amount`` to counter ``key`` and return it, atomically (0 reads it; a negative
         amount takes events back, never below zero); a window past ``reset_at`` restarts."""
+        ...
+
+    def purge_expired(self, before: float) -> int:
+        """Delete the grants and refresh records whose ``expires_at`` is before ``before``, and
+        the counters whose window ended before it (``reset_at``); return how many rows went.
+
+        Named values stay. Safe to run from several instances at once (each row goes once).
+        """
         ...
 
     def get_value(self, namespace: str, key: str) -> str | None:

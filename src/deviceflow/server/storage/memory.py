@@ -114,6 +114,22 @@ class MemoryStorage:
                 self._counters[key] = counter
             return counter
 
+    def purge_expired(self, before: float) -> int:
+        """See :meth:`Storage.purge_expired`."""
+        with self._lock:
+            grants = [g for g in self._grants.values() if g.expires_at < before]
+            for grant in grants:
+                del self._grants[grant.device_hash]
+                if self._by_user.get(grant.user_hash) == grant.device_hash:
+                    del self._by_user[grant.user_hash]
+            refresh = [k for k, r in self._refresh.items() if r.expires_at < before]
+            for key in refresh:
+                del self._refresh[key]
+            counters = [k for k, c in self._counters.items() if c.reset_at < before]
+            for key in counters:
+                del self._counters[key]
+            return len(grants) + len(refresh) + len(counters)
+
     def get_value(self, namespace: str, key: str) -> str | None:
         """See :meth:`Storage.get_value`."""
         with self._lock:
