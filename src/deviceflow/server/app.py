@@ -7,11 +7,13 @@ is given; there is no module-level app, engine or settings. Routes, by area:
   ``.../revoke``, the v1 ``/{tenant}/oauth2/devicecode`` and ``.../token``
   (``endpoints.oauth``), discovery and JWKS (``endpoints.discovery``);
 - verification pages: ``/devicelogin`` (``endpoints.verification``);
-- Graph emulation: ``/v1.0/me``, ``/v1.0/me/presence``, and the ``/presence`` page.
+- Graph emulation: ``/v1.0/me``, ``/v1.0/me/presence``, and the ``/presence`` page;
+- with ``settings.test_control``: ``/test-control/...`` (``testcontrol``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 from collections.abc import AsyncIterator, Callable
@@ -23,7 +25,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Router
 from starlette.staticfiles import StaticFiles
 
-from deviceflow.server import errors
+from deviceflow.server import errors, testcontrol
 from deviceflow.server.dialects import registered
 from deviceflow.server.endpoints import discovery, microsoft, oauth, verification
 from deviceflow.server.endpoints._hotpath import TOKEN_SUFFIXES, TokenHotPath
@@ -79,6 +81,8 @@ def create_app(
     Raises:
         ValueError: a tenant names an unknown dialect (one not registered).
     """
+    if settings.test_control and not settings.test_control_token:
+        settings = dataclasses.replace(settings, test_control_token=testcontrol.new_token(rng))
     engine = GrantEngine(settings, storage=storage, clock=clock, rng=rng)
     pages = Pages()
     page_routes = verification.routes()
@@ -94,6 +98,9 @@ def create_app(
     )
     static = StaticFiles(packages=[("deviceflow.server.pages", "static")])
     oauth_routes = oauth.routes(ctx)
+    faults = testcontrol.Faults() if settings.test_control else None
+    if faults is not None:  # the token endpoints answer queued failures first
+        oauth_routes = testcontrol.wrap_token_routes(oauth_routes, faults, ctx)
     token_endpoints = {r.name: r.endpoint for r in oauth_routes if r.name in ("token", "token_v1")}
     routes: list[BaseRoute] = [
         # The OAuth endpoints come first: they are the hot path.
@@ -103,6 +110,7 @@ def create_app(
         *discovery.routes(),
         *microsoft.routes(),
         Mount("/static", static, name="static"),
+        *(testcontrol.routes() if faults is not None else ()),
     ]
 
     @asynccontextmanager
@@ -143,4 +151,5 @@ def create_app(
     app.state.ctx = ctx
     app.state.pages = pages
     app.state.presence = Presence(storage)
+    app.state.test_control = faults
     return app

@@ -7,6 +7,7 @@ what it returns or raises; it holds no protocol rules. See ``docs/server-seam.md
 
 from __future__ import annotations
 
+from deviceflow.server.grant._cae import ContinuousAccess, parse_claims
 from deviceflow.server.grant._engine import GRAPH_AUDIENCE, GrantEngine
 from deviceflow.server.grant._errors import GrantError, Reason, VerificationError, VerificationKind
 from deviceflow.server.grant._types import (
@@ -31,6 +32,7 @@ __all__ = [
     "GRAPH_AUDIENCE",
     "SLOW_DOWN_STEP",
     "AuthorizationPending",
+    "ContinuousAccess",
     "DeviceAuthorization",
     "DeviceCodeGrant",
     "GrantEngine",
@@ -45,4 +47,5 @@ __all__ = [
     "Verification",
     "VerificationError",
     "VerificationKind",
+    "parse_claims",
 ]
