@@ -107,9 +107,9 @@ def satisfies(token: dict[str, Any], demanded: dict[str, Any]) -> bool:
 
 
 def sessions_revoked(storage: Storage, record: RefreshRecord) -> bool:
-    """Whether ``record`` was issued before its user's sign-in sessions were revoked."""
+    """Whether ``record`` was issued before (or as) its user's sign-in sessions were revoked."""
     stamp = storage.get_value(_REVOKED, record.user_id)
-    return stamp is not None and record.issued_at < float(stamp)
+    return stamp is not None and record.issued_at <= float(stamp)
 
 
 class ContinuousAccess:
