@@ -47,7 +47,10 @@ async def refresh(
 
 def access_claims(token: str) -> dict[str, Any]:
     payload = token.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims: dict[str, Any] = json.loads(
+        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    )
+    return claims
 
 
 async def test_a_demand_challenges_older_tokens_until_a_refresh_with_the_claims(
@@ -145,3 +148,15 @@ async def test_claims_without_access_token_rules_change_nothing(harness: Harness
         refresh_token = body["refresh_token"]
         issued = access_claims(body["access_token"])
         assert issued["nbf"] == issued["iat"]  # an nbf an hour ahead is not honoured
+
+
+async def test_a_second_demand_in_the_same_second_is_not_met_by_the_first_ones_token(
+    harness: Harness,
+) -> None:
+    tokens = await harness.tokens(TENANT)
+    first = (await control(harness, "demand-claims", {"username": "bob"})).json()["claims"]
+    answered = (await refresh(harness, tokens["refresh_token"], first)).json()
+    assert (await me(harness, answered["access_token"])).status_code == 200
+    second = (await control(harness, "revoke-sessions", {"username": "bob"})).json()["claims"]
+    assert json.loads(second)["access_token"]["nbf"]["value"] == str(int(harness.clock()) + 2)
+    assert challenged_claims(await me(harness, answered["access_token"])) == second

@@ -23,7 +23,7 @@ async def bearer(harness: Harness, scope: str = BOB_SCOPES) -> dict[str, str]:
 
 def user_id(harness: Harness, username: str) -> str:
     settings = harness.app.state.ctx.settings
-    return next(u.id for u in settings.users if u.username == username)
+    return str(next(u.id for u in settings.users if u.username == username))
 
 
 async def call(

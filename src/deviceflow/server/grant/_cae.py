@@ -12,8 +12,8 @@ issues a token that satisfies it (:meth:`ContinuousAccess.satisfy`): ``nbf`` rai
 asked for (at most a minute ahead), ``acrs`` carrying the authentication contexts asked for,
 ``xms_cc`` the client capabilities declared.
 
-The ``nbf`` asked for is the second *after* the event: a token stamped with the event's own
-second could have been issued just before it. Demands live in storage, one per user, so every
+The ``nbf`` asked for is the second *after* the event (and after an earlier demand's): a token
+stamped with the event's own second could have been issued just before it. Demands live in storage, one per user, so every
 instance of a deployment agrees. A session revocation also records its time, before which no
 refresh token of the user is accepted (:func:`sessions_revoked`): the challenge then needs a new
 sign-in, not a refresh.
@@ -139,12 +139,20 @@ class ContinuousAccess:
         is remembered for the resource's error message (``revoked`` or a policy change).
         Returns the claims (JSON), as challenges carry them.
         """
+        storage = self._s.storage
         if claims is None:
+            # The next second; past an earlier demand's, so that tokens which answered that one
+            # (in this same second) do not answer this one.
             after = math.floor(self._s.clock()) + 1
+            earlier = storage.get_value(_DEMANDS, user_id)
+            if earlier is not None:
+                nbf = _access_rules(json.loads(earlier)["claims"]).get("nbf")
+                after = max(after, (_seconds(_wanted(nbf)) or 0) + 1)
             claims = {"access_token": {"nbf": {"essential": True, "value": str(after)}}}
         text = json.dumps(claims, separators=(",", ":"))
-        stored = json.dumps({"claims": claims, "reason": reason or "policy"})
-        self._s.storage.put_value(_DEMANDS, user_id, stored)
+        storage.put_value(
+            _DEMANDS, user_id, json.dumps({"claims": claims, "reason": reason or "policy"})
+        )
         return text
 
     def challenge(self, token: dict[str, Any]) -> tuple[str, str] | None:
