@@ -14,9 +14,9 @@ asked for (at most a minute ahead), ``acrs`` carrying the authentication context
 
 The ``nbf`` asked for is the second *after* the event (and after an earlier demand's): a token
 stamped with the event's own second could have been issued just before it. Demands live in
-storage, one per user, so every instance of a deployment agrees. A session revocation also records its time, before which no
-refresh token of the user is accepted (:func:`sessions_revoked`): the challenge then needs a new
-sign-in, not a refresh.
+storage, one per user, so every instance of a deployment agrees. A session revocation also
+records its time, before which no refresh token of the user is accepted
+(:func:`sessions_revoked`): the challenge then needs a new sign-in, not a refresh.
 """
 
 from __future__ import annotations
