@@ -55,8 +55,8 @@ def trusting(bundle: Path, *, setenv: Callable[[str, str], None] | None = None) 
     """
     wanted = trust_environment(bundle)
     if setenv is not None:
-        for name, value in wanted.items():
-            setenv(name, value)
+        for name, path in wanted.items():
+            setenv(name, path)
         yield
         return
     saved = {name: os.environ.get(name) for name in wanted}
@@ -64,8 +64,8 @@ def trusting(bundle: Path, *, setenv: Callable[[str, str], None] | None = None) 
     try:
         yield
     finally:
-        for name, value in saved.items():
-            if value is None:
+        for name, before in saved.items():
+            if before is None:
                 os.environ.pop(name, None)
             else:
-                os.environ[name] = value
+                os.environ[name] = before
