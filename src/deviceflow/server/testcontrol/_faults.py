@@ -17,6 +17,7 @@ from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
 from deviceflow.server.endpoints._http import FormError, parse_form, read_body, send_json
+from deviceflow.server.grant import AUTHORIZATION_PENDING
 
 if TYPE_CHECKING:
     from deviceflow.server.endpoints.context import ServerContext
@@ -34,6 +35,8 @@ _REASONS: dict[str, Reason] = {
     "bad_verification_code": "unknown_device_code",
 }
 """Queued errors that are also the engine's: spelled by each dialect as the engine's are."""
+_DESCRIPTIONS = {"authorization_pending": AUTHORIZATION_PENDING.error().description}
+"""The engine's own text for the one answer tests queue most."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,9 +153,8 @@ class FaultyTokenEndpoint:
             body = coded(fault.aadsts, fault.error or None, fault.description, wire)
         else:
             error = fault.error or "invalid_grant"
-            body = dialect.error_body(
-                error, fault.description or error, reason=_REASONS.get(error), wire=wire
-            )
+            detail = fault.description or _DESCRIPTIONS.get(error, error)
+            body = dialect.error_body(error, detail, reason=_REASONS.get(error), wire=wire)
         headers = []
         if fault.retry_after is not None:
             headers.append((b"retry-after", str(fault.retry_after).encode()))
