@@ -156,6 +156,7 @@ class TokenManager:
         *,
         min_validity: float = REFRESH_MARGIN,
         force_refresh: bool = False,
+        claims: str | None = None,
     ) -> str:
         """A token valid for at least ``min_validity`` seconds, covering ``scopes``.
 
@@ -163,6 +164,8 @@ class TokenManager:
             scopes: scopes the token must carry (default: whatever the sign-in asked for).
             min_validity: seconds the token must stay valid.
             force_refresh: refresh even if the cached token looks valid (after a Graph 401).
+            claims: a claims challenge's claims (JSON): refresh with them (implies
+                ``force_refresh``).
 
         Returns:
             The access token.
@@ -172,13 +175,31 @@ class TokenManager:
             TransportError, OAuthError, RemoteProtocolError: the refresh failed otherwise.
             CacheError: the cache is unsafe, corrupt or locked for too long.
         """
+        return self.token(
+            scopes, min_validity=min_validity, force_refresh=force_refresh, claims=claims
+        ).token
+
+    def token(
+        self,
+        scopes: Sequence[str] = (),
+        *,
+        min_validity: float = REFRESH_MARGIN,
+        force_refresh: bool = False,
+        claims: str | None = None,
+    ) -> AccessToken:
+        """:meth:`access_token`, with its expiry and scopes.
+
+        Raises:
+            SignInRequiredError, TransportError, OAuthError, RemoteProtocolError, CacheError:
+                as :meth:`access_token`.
+        """
         with self.cache.lock(self.profile):
             entry = self.entry()
             now = self._clock()
-            if not force_refresh:
+            if not (force_refresh or claims):
                 cached = entry.find(scopes, now, min_validity=min_validity)
                 if cached is not None:
-                    return cached.token
+                    return cached
             if not entry.refresh_token:
                 raise SignInRequiredError(
                     f"the access token of profile {self.profile!r} expired and there is no "
@@ -188,22 +209,21 @@ class TokenManager:
             from deviceflow.errors import InvalidGrantError
 
             try:
-                token = self._refresh(entry, wanted)
+                token = self._refresh(entry, wanted, claims)
             except InvalidGrantError as exc:
                 raise SignInRequiredError(
                     f"the server no longer accepts the saved sign-in ({exc.error}"
                     f"{': ' + exc.description if exc.description else ''}); sign in again with: "
                     f"deviceflow login{_flag(self.profile)}"
                 ) from exc
+            access = access_from_token(token, wanted)
             updated = entry.with_tokens(
-                access_from_token(token, wanted),
-                refresh_token=token.refresh_token,
-                now=self._clock(),
+                access, refresh_token=token.refresh_token, now=self._clock()
             )
             self.cache.save(self.profile, updated)
-            return token.access_token
+            return access
 
-    def _refresh(self, entry: CacheEntry, scopes: Sequence[str]) -> Token:
+    def _refresh(self, entry: CacheEntry, scopes: Sequence[str], claims: str | None) -> Token:
         from deviceflow.client import DeviceFlowClient
 
         assert entry.refresh_token is not None
@@ -224,8 +244,8 @@ class TokenManager:
                 resource=entry.resource,
                 scopes=(),
             )
-            return client.refresh(seed, scopes=())
-        return client.refresh(entry.refresh_token, scopes=list(scopes))
+            return client.refresh(seed, scopes=(), claims=claims)
+        return client.refresh(entry.refresh_token, scopes=list(scopes), claims=claims)
 
 
 class _TransportOnDemand:
