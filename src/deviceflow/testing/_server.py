@@ -13,6 +13,7 @@ server's token.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
@@ -28,6 +29,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import uvicorn
 
 from deviceflow.testing._config import (
     CLIENT_ID,
@@ -234,6 +237,16 @@ class DeviceFlowServer:
         self._stop = lambda: None
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, dropping client connections at once when it stops: a test's clients
+    keep idle TLS connections, which a graceful close would wait for (or leave unclosed)."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for connection in list(self.server_state.connections):
+            connection.transport.abort()
+        await super().shutdown(sockets)
+
+
 def _listening_socket() -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -258,10 +271,6 @@ def start_in_thread(
         RuntimeError: the server did not start.
         SettingsError: the configuration is invalid.
     """
-    import dataclasses
-
-    import uvicorn
-
     from deviceflow.server.app import create_app
     from deviceflow.server.run import uvicorn_options
     from deviceflow.server.storage import open_storage
@@ -281,7 +290,7 @@ def start_in_thread(
     options: dict[str, Any] = {**uvicorn_options(), "loop": "asyncio"}
     if tls is not None:
         options.update(ssl_certfile=str(tls.certfile), ssl_keyfile=str(tls.keyfile))
-    server = uvicorn.Server(uvicorn.Config(app, **options))
+    server = _Server(uvicorn.Config(app, **options))
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="deviceflow-test-server", daemon=True
     )
@@ -289,7 +298,6 @@ def start_in_thread(
 
     def stop() -> None:
         server.should_exit = True
-        server.force_exit = True  # idle keep-alive TLS connections of clients would hold it
         thread.join(_START_TIMEOUT)
         sock.close()
         storage.close()
