@@ -101,21 +101,15 @@ class DeviceFlowCredential(_Credential):
         tokens: a ready :class:`~deviceflow.auth.ProfileTokens` instead of ``profile``.
     """
 
-    def get_token(
-        self,
-        *scopes: str,
-        claims: str | None = None,
-        tenant_id: str | None = None,
-        enable_cae: bool = False,
-        **kwargs: Any,
-    ) -> AccessToken:
-        """An access token for ``scopes`` (refreshed with ``claims`` when given).
+    def get_token(self, *scopes: str, **options: Any) -> AccessToken:
+        """An access token for ``scopes``; ``claims=`` refreshes it with them (``tenant_id``
+        is refused, ``enable_cae`` ignored: see the module docstring).
 
         Raises:
             ClientAuthenticationError: a sign-in is needed (``deviceflow login``), or the token
                 could not be had (network, server refusal); ``tenant_id`` was given.
         """
-        return self._token(scopes, claims, tenant_id)
+        return self._token(scopes, options.get("claims"), options.get("tenant_id"))
 
     def get_token_info(
         self, *scopes: str, options: TokenRequestOptions | None = None
@@ -149,19 +143,13 @@ class AsyncDeviceFlowCredential(_Credential):
     :class:`DeviceFlowCredential`.
     """
 
-    async def get_token(
-        self,
-        *scopes: str,
-        claims: str | None = None,
-        tenant_id: str | None = None,
-        enable_cae: bool = False,
-        **kwargs: Any,
-    ) -> AccessToken:
+    async def get_token(self, *scopes: str, **options: Any) -> AccessToken:
         """As :meth:`DeviceFlowCredential.get_token`.
 
         Raises:
             ClientAuthenticationError: as :meth:`DeviceFlowCredential.get_token`.
         """
+        claims, tenant_id = options.get("claims"), options.get("tenant_id")
         return await asyncio.to_thread(self._token, scopes, claims, tenant_id)
 
     async def get_token_info(

@@ -150,14 +150,23 @@ class TokenManager:
             raise SignInRequiredError(_not_signed_in(self.profile))
         return entry
 
-    def access_token(
+    def access_token(self, scopes: Sequence[str] = (), **options: Any) -> str:
+        """The access token of :meth:`token` (same arguments, same errors).
+
+        Raises:
+            SignInRequiredError, TransportError, OAuthError, RemoteProtocolError, CacheError:
+                as :meth:`token`.
+        """
+        return self.token(scopes, **options).token
+
+    def token(
         self,
         scopes: Sequence[str] = (),
         *,
         min_validity: float = REFRESH_MARGIN,
         force_refresh: bool = False,
         claims: str | None = None,
-    ) -> str:
+    ) -> AccessToken:
         """A token valid for at least ``min_validity`` seconds, covering ``scopes``.
 
         Args:
@@ -168,30 +177,12 @@ class TokenManager:
                 ``force_refresh``).
 
         Returns:
-            The access token.
+            The access token, its expiry and scopes.
 
         Raises:
             SignInRequiredError: nobody signed in, no refresh token, or the server rejected it.
             TransportError, OAuthError, RemoteProtocolError: the refresh failed otherwise.
             CacheError: the cache is unsafe, corrupt or locked for too long.
-        """
-        return self.token(
-            scopes, min_validity=min_validity, force_refresh=force_refresh, claims=claims
-        ).token
-
-    def token(
-        self,
-        scopes: Sequence[str] = (),
-        *,
-        min_validity: float = REFRESH_MARGIN,
-        force_refresh: bool = False,
-        claims: str | None = None,
-    ) -> AccessToken:
-        """:meth:`access_token`, with its expiry and scopes.
-
-        Raises:
-            SignInRequiredError, TransportError, OAuthError, RemoteProtocolError, CacheError:
-                as :meth:`access_token`.
         """
         with self.cache.lock(self.profile):
             entry = self.entry()

@@ -27,9 +27,9 @@ def refresh_request(
     client_id: str,
     refresh_token: str,
     *,
+    claims: "str | None" = None,
     scopes: "tuple[str, ...] | list[str]" = (),
     resource: "str | None" = None,
-    claims: "str | None" = None,
 ) -> HttpRequest:
     """Return a refresh token grant request (RFC 6749 §6).
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
@@ -36,28 +37,23 @@ _CAE = {
 """Graph's 401 message for a claims challenge, by the demand's reason."""
 
 
+@dataclass(eq=False)
 class GraphError(Exception):
-    """A Graph error response: status, OData error code and message."""
+    """A Graph error response: status, OData error code and message.
 
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        *,
-        scope: str | None = None,
-        claims: str | None = None,
-        retry_after: int | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.scope = scope
-        self.claims = claims
-        """A 401's claims challenge (JSON), for continuous access evaluation."""
-        self.retry_after = retry_after
-        """A 429's ``Retry-After`` seconds."""
+    ``scope``: a 403's missing scope; ``claims``: a 401's claims challenge (JSON, continuous
+    access evaluation); ``retry_after``: a 429's ``Retry-After`` seconds.
+    """
+
+    status: int
+    code: str
+    message: str
+    scope: str | None = None
+    claims: str | None = None
+    retry_after: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
 
 
 def request_ids(request: Request, ctx: ServerContext) -> dict[str, str]:

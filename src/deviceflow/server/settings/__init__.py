@@ -99,14 +99,11 @@ class Settings:
         " development setup. Never on a server others rely on.",
         False,
     )
-    test_control_token: str | None = field(
-        default=None,
-        repr=False,
-        metadata={
-            "doc": "Bearer token of the test-control API (env DEVICEFLOW_TEST_CONTROL_TOKEN);"
-            " default: a random one, printed at start.",
-            "toml": True,
-        },
+    test_control_token: str | None = _doc(
+        "Bearer token of the test-control API (env DEVICEFLOW_TEST_CONTROL_TOKEN); default: a"
+        " random one, printed at start.",
+        None,
+        secret=True,
     )
     is_development: bool = _doc("Set for the built-in development setup.", False, toml=False)
     dev_credentials: tuple[tuple[str, str], ...] = field(
