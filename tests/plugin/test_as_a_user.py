@@ -7,11 +7,10 @@ acceptance criteria; they run in a child ``pytest`` process, as in a user's CI.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
+
+from tests.support.userland import run_pytest
 
 MSAL_TESTS = '''
 import base64
@@ -120,18 +119,6 @@ def test_revoked_sessions_need_a_new_sign_in(deviceflow_server):
     again = app.acquire_token_by_device_flow(flow, claims_challenge=claims)
     assert me(deviceflow_server, again["access_token"]).status_code == 200
 '''
-
-
-def run_pytest(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_CORE"))}
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def test_msal_app_tests_pass_with_only_the_installed_plugin(tmp_path: Path) -> None:
