@@ -40,13 +40,13 @@ def deviceflow_server_factory(
     Every server the test started is stopped after it; the CA trust is undone too.
     """
     try:
-        from deviceflow.testing import TRUST_VARIABLES, ServerFactory
+        from deviceflow.testing import ServerFactory, trust_environment
     except ImportError as exc:  # pragma: no cover - the server extra is missing
         pytest.fail(f"deviceflow's test server needs: pip install 'deviceflow[server]' ({exc})")
 
     def trust(bundle: Path) -> None:
-        for name in TRUST_VARIABLES:
-            monkeypatch.setenv(name, str(bundle))
+        for name, value in trust_environment(bundle).items():
+            monkeypatch.setenv(name, value)
 
     factory = ServerFactory(deviceflow_folder, trust=trust)
     try:

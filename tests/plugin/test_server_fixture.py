@@ -166,3 +166,23 @@ def test_serve_trusts_the_ca_only_within_its_block(tmp_path: Path) -> None:
     assert {name: os.environ.get(name) for name in TRUST_VARIABLES} == before
     with serve(tls=False) as plain:
         assert plain.base_url.startswith("http://")
+
+
+def test_a_server_that_cannot_start_says_why(
+    deviceflow_server_factory: ServerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(RuntimeError, match="users\\[0\\].password"):
+        deviceflow_server_factory(subprocess=True, users=[{"username": "nopassword"}])
+    from deviceflow.testing import _server
+
+    monkeypatch.setattr(_server._Server, "run", lambda self, sockets=None: None)
+    with pytest.raises(RuntimeError, match="did not start"):
+        deviceflow_server_factory()
+
+
+def test_demanded_claims_are_passed_on(deviceflow_server: DeviceFlowServer) -> None:
+    claims = {"access_token": {"acrs": {"essential": True, "value": "c1"}}}
+    assert (
+        deviceflow_server.demand_claims(claims)
+        == '{"access_token":{"acrs":{"essential":true,"value":"c1"}}}'
+    )

@@ -22,7 +22,8 @@ SCOPES = [
 
 def control_config() -> dict[str, Any]:
     """The harness configuration with test control on, presence scopes for the lamp, a second
-    client (``other-lamp``) and a second Microsoft-tenant user (``carol``)."""
+    client (``other-lamp``), a second Microsoft-tenant user (``carol``) and a tenant without
+    users (``lonely``)."""
     config = copy.deepcopy(CONFIG)
     config["test_control"] = True
     config["test_control_token"] = TOKEN
@@ -32,6 +33,7 @@ def control_config() -> dict[str, Any]:
         {"username": "carol", "password": "carol-pw-123", "display_name": "Carol",
          "tenant": "fabrikam"}
     )  # fmt: skip
+    config["tenants"].append({"id": "lonely", "name": "No users", "dialect": "rfc8628"})
     return config
 
 

@@ -14,7 +14,6 @@ see ``docs/testing.md``. Elsewhere (unittest, scripts), :func:`serve` does the s
 
 from __future__ import annotations
 
-import itertools
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,7 +37,7 @@ from deviceflow.testing._server import (
     start_in_thread,
     start_subprocess,
 )
-from deviceflow.testing._trust import TRUST_VARIABLES, trusting, write_bundle
+from deviceflow.testing._trust import TRUST_VARIABLES, trust_environment, trusting, write_bundle
 
 __all__ = [
     "AZURE_CLI_CLIENT_ID",
@@ -55,6 +54,7 @@ __all__ = [
     "ServerFactory",
     "serve",
     "server_config",
+    "trust_environment",
 ]
 
 
@@ -72,7 +72,6 @@ class ServerFactory:
         self._trust = trust
         self._trusted = False
         self._servers: list[DeviceFlowServer] = []
-        self._count = itertools.count(1)
 
     def __call__(
         self,
@@ -102,8 +101,7 @@ class ServerFactory:
         """
         config = server_config(dialect, **settings)
         if subprocess:
-            folder = self.folder / f"server-{next(self._count)}"
-            folder.mkdir()
+            folder = Path(tempfile.mkdtemp(prefix="server-", dir=self.folder))
             server = start_subprocess(
                 config, folder=folder, data_dir=self.folder, tls=tls, dialect=dialect
             )

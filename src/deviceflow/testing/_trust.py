@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import ssl
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -47,20 +47,11 @@ def trust_environment(bundle: Path) -> dict[str, str]:
 
 
 @contextmanager
-def trusting(bundle: Path, *, setenv: Callable[[str, str], None] | None = None) -> Iterator[None]:
-    """Within the block, ``requests``, ``httpx`` and ``urllib`` trust ``bundle``.
-
-    ``setenv`` (pytest's ``monkeypatch.setenv``) sets the variables and undoes them itself;
-    without it, ``os.environ`` is changed here and restored at the end of the block.
-    """
-    wanted = trust_environment(bundle)
-    if setenv is not None:
-        for name, path in wanted.items():
-            setenv(name, path)
-        yield
-        return
-    saved = {name: os.environ.get(name) for name in wanted}
-    os.environ.update(wanted)
+def trusting(bundle: Path) -> Iterator[None]:
+    """Within the block, ``requests``, ``httpx`` and ``urllib`` trust ``bundle`` (``os.environ``
+    is changed, and restored at the end of the block)."""
+    saved = {name: os.environ.get(name) for name in TRUST_VARIABLES}
+    os.environ.update(trust_environment(bundle))
     try:
         yield
     finally:

@@ -130,6 +130,9 @@ async def test_a_user_of_another_tenant_cannot_approve(harness: Harness) -> None
         pytest.param(
             "demand-claims", {"username": "alice", "claims": 7}, "claims", id="claims-number"
         ),
+        pytest.param(
+            "demand-claims", {"username": "alice", "claims": "{"}, "claims", id="claims-not-json"
+        ),
     ],
 )
 async def test_malformed_requests_are_400(
@@ -141,10 +144,11 @@ async def test_malformed_requests_are_400(
     assert complaint in answer.json()["error_description"]
 
 
-async def test_a_body_that_is_not_a_json_object_is_400(harness: Harness) -> None:
+@pytest.mark.parametrize("body", [b"[1, 2]", b"{not json"])
+async def test_a_body_that_is_not_a_json_object_is_400(harness: Harness, body: bytes) -> None:
     answer = await harness.client().post(
         "/test-control/reset",
-        content=b"[1, 2]",
+        content=body,
         headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
     )
     assert answer.status_code == 400
@@ -185,3 +189,17 @@ async def test_status_lists_what_is_queued_and_reset_forgets_it(harness: Harness
 def test_the_development_setup_has_test_control_on() -> None:
     assert Settings.development().test_control is True
     assert Settings.from_mapping({"tenants": [{"id": "t"}]}).test_control is False
+
+
+async def test_a_tenant_without_users_cannot_approve(harness: Harness) -> None:
+    started = await harness.authorize("lonely")
+    answer = await control(harness, "approve", {"user_code": started["user_code"]})
+    assert answer.status_code == 404
+    assert answer.json()["error_description"] == "The code's tenant has no user."
+
+
+async def test_an_empty_body_is_an_empty_object(harness: Harness) -> None:
+    answer = await harness.client().post(
+        "/test-control/reset", headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    assert answer.json() == {"status": "reset"}
