@@ -73,15 +73,16 @@ def me_url(server: DeviceFlowServer) -> str:
 
 # msgraph-sdk's generated modules warn about their own deprecated classes when imported.
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("kind", [DeviceFlowCredential, AsyncDeviceFlowCredential])
 def test_graph_sdk_reads_me_and_waits_out_throttling(
-    deviceflow_server: DeviceFlowServer, tmp_path: Path
+    deviceflow_server: DeviceFlowServer, tmp_path: Path, kind: type[Any]
 ) -> None:
     from msgraph.graph_service_client import GraphServiceClient
 
     environ = profile_in(tmp_path, deviceflow_server)
 
     async def scenario() -> list[str | None]:
-        credential = AsyncDeviceFlowCredential(environ=environ)
+        credential = kind(environ=environ)
         graph = GraphServiceClient(credentials=credential, scopes=["User.Read"])
         graph.request_adapter.base_url = f"{deviceflow_server.graph_url}/v1.0"
         names = [(await graph.me.get()).display_name]  # type: ignore[union-attr]
@@ -90,7 +91,6 @@ def test_graph_sdk_reads_me_and_waits_out_throttling(
         deviceflow_server.demand_claims()  # a claims challenge: the SDK asks for new claims
         names.append((await graph.me.get()).display_name)  # type: ignore[union-attr]
         await close_sdk(graph)
-        await credential.close()
         return names
 
     assert asyncio.run(scenario()) == [DISPLAY_NAME] * 3
