@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from deviceflow.server.endpoints._http import MAX_FORM_BYTES
 from deviceflow.server.testcontrol import Faults, TokenFault
 from deviceflow.server.testcontrol._faults import FaultyTokenEndpoint
 from tests.support.app_harness import DEVICE_GRANT, Harness
@@ -151,6 +152,18 @@ async def test_the_v1_token_endpoint_and_the_routed_path_are_wrapped(harness: Ha
     assert v1.json()["error"] == "authorization_pending"
     routed = await harness.client().post("/fabrikam/oauth2/token?api-version=1.0", data=form)
     assert routed.json()["error"] == "authorization_pending"
+
+
+async def test_an_oversized_body_is_refused_and_the_failure_kept(harness: Harness) -> None:
+    await control(harness, "fail-next", {"error": "slow_down"})
+    huge = await harness.client().post(
+        "/fabrikam/oauth2/v2.0/token",
+        content=b"a=" + b"x" * (MAX_FORM_BYTES + 10),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert huge.status_code == 400
+    assert huge.json()["error"] == "invalid_request"
+    assert harness.app.state.test_control.armed is True
 
 
 def test_token_endpoints_are_wrapped_only_with_test_control(harness: Harness) -> None:

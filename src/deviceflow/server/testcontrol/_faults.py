@@ -20,6 +20,7 @@ from deviceflow.server.endpoints._http import FormError, parse_form, read_body, 
 from deviceflow.server.grant import AUTHORIZATION_PENDING
 
 if TYPE_CHECKING:
+    from deviceflow.server.dialects.base import Wire
     from deviceflow.server.endpoints.context import ServerContext
     from deviceflow.server.endpoints.oauth import TokenEndpoint
     from deviceflow.server.grant import Reason
@@ -135,19 +136,27 @@ class FaultyTokenEndpoint:
         if not self._faults.armed:
             await self._endpoint(scope, receive, send)
             return
-        raw = await read_body(receive, scope)
+        segment = scope["path_params"]["tenant"]
+        tenant = self._ctx.settings.resolve_tenant(segment)
+        if tenant is None:  # the endpoint's own answer (unknown tenant)
+            await self._endpoint(scope, receive, send)
+            return
+        dialect = self._ctx.dialects[tenant.dialect]
+        try:
+            raw = await read_body(receive, scope)
+        except FormError as exc:  # too large: answered as the endpoint answers it
+            body = dialect.error_body("invalid_request", str(exc), wire=self._wire(scope, {}))
+            await send_json(send, 400, body)
+            return
         try:
             form = parse_form(raw)
         except FormError:
             form = {}
-        segment = scope["path_params"]["tenant"]
-        tenant = self._ctx.settings.resolve_tenant(segment)
-        fault = None if tenant is None else self._faults.take_token(form.get("client_id"))
-        if tenant is None or fault is None:
+        fault = self._faults.take_token(form.get("client_id"))
+        if fault is None:
             await self._endpoint(scope, _replay(raw), send)
             return
-        dialect = self._ctx.dialects[tenant.dialect]
-        wire = self._endpoint.wire(scope, segment, form)
+        wire = self._wire(scope, form)
         coded = getattr(dialect, "coded_error_body", None)
         if fault.aadsts is not None and coded is not None:
             body = coded(fault.aadsts, fault.error or None, fault.description, wire)
@@ -159,6 +168,9 @@ class FaultyTokenEndpoint:
         if fault.retry_after is not None:
             headers.append((b"retry-after", str(fault.retry_after).encode()))
         await send_json(send, fault.status, body, extra_headers=headers)
+
+    def _wire(self, scope: Scope, form: dict[str, str]) -> Wire:
+        return self._endpoint.wire(scope, scope["path_params"]["tenant"], form)
 
 
 def _replay(body: bytes) -> Receive:
