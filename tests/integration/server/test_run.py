@@ -50,6 +50,18 @@ def test_load_settings_without_db_uses_sqlite_in_the_data_home(tmp_path: Path) -
     assert "storage: sqlite:///" in run.development_banner(settings)
 
 
+def test_test_control_flag_turns_it_on(tmp_path: Path) -> None:
+    config = tmp_path / "server.toml"
+    config.write_text('[[tenants]]\nid = "t"\n')
+    args = argparse.Namespace(config=config, db="memory:", host="127.0.0.1", port=9999)
+    assert run.load_settings(args, {}).test_control is False
+    args.test_control = True
+    assert run.load_settings(args, {}).test_control is True
+    token = run.load_settings(args, {"DEVICEFLOW_TEST_CONTROL_TOKEN": "t0ken"}).test_control_token
+    assert token == "t0ken"
+    assert "--test-control" in run._parser().format_help()
+
+
 def test_development_banner_is_loud_and_lists_demo_credentials() -> None:
     banner = run.development_banner(Settings.development())
     assert "DEVELOPMENT MODE" in banner
@@ -95,6 +107,7 @@ def test_serve_answers_then_stops_cleanly_on_sigint(
     assert seen["status"] == 200
     assert f"listening on http://127.0.0.1:{port}" in captured.out
     assert "DEVELOPMENT MODE" in captured.err
+    assert "deviceflow serve: test-control API on; token: " in captured.out  # on in development
 
 
 def test_serve_reports_a_busy_port(capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from deviceflow.server.audit import AuditLog
 from deviceflow.server.grant import _admin
+from deviceflow.server.grant._cae import ContinuousAccess
 from deviceflow.server.grant._errors import GrantError
 from deviceflow.server.grant._scopes import GRAPH_AUDIENCE
 from deviceflow.server.grant._services import Services
@@ -74,6 +75,7 @@ class GrantEngine:
         self.device = DeviceCodeGrant(services)
         self.verification = Verification(services)
         self.sign_in = PasswordSignIn(services)
+        self.cae = ContinuousAccess(services, self._signer)
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -165,6 +167,16 @@ class GrantEngine:
         if found is not None:
             self._audit.event("user_code_revoked", user_code=fingerprint(found))
         return found is not None
+
+    def expire_user_code(self, user_code: str) -> bool:
+        """Test control: end the lifetime of the request behind ``user_code`` now (its polls
+        then answer ``expired_token``). Returns whether a live request held that code."""
+        grant = _admin.grant_of_user_code(
+            self._storage, self._code_hasher(), self.settings.user_code_formats(), user_code
+        )
+        return grant is not None and self._storage.update_grant(
+            grant.device_hash, {"status": grant.status}, {"expires_at": self._clock()}
+        )
 
     def jwks(self) -> dict[str, Any]:
         """The JSON Web Key Set publishing the signing key."""
