@@ -6,7 +6,12 @@
   bearer token never leaves for another host) and concatenates the ``value`` arrays;
 - throttling: ``429`` and ``503`` are retried after ``Retry-After`` seconds (capped), a few times;
 - expiry: a ``401`` triggers exactly one silent refresh (``token(force_refresh=True)``) and one
-  retry; a second ``401`` raises :class:`GraphUnauthorizedError`.
+  retry; a second ``401`` raises :class:`GraphUnauthorizedError`;
+- claims challenges (continuous access evaluation): a ``401`` whose ``WWW-Authenticate`` carries
+  ``error="insufficient_claims"`` asks for a token with those claims
+  (``token(force_refresh=True, claims=...)``); when the source's refresh is refused
+  (:class:`~deviceflow.errors.OAuthError`), or Graph challenges again,
+  :class:`GraphUnauthorizedError` carries the claims for a new sign-in (``.claims``).
 
 The access token comes from a :class:`TokenSource` callable, so the client never stores it.
 """
@@ -20,8 +25,9 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from deviceflow.challenge import claims_challenge
 from deviceflow.core import HttpRequest, HttpResponse
-from deviceflow.errors import DeviceFlowError
+from deviceflow.errors import DeviceFlowError, OAuthError
 from deviceflow.transports.base import Transport
 
 __all__ = [
@@ -43,20 +49,31 @@ class GraphError(DeviceFlowError):
     Attributes:
         status: the HTTP status.
         code: Graph's ``error.code`` (``Request_ResourceNotFound``, ...), if any.
+        claims: the claims (JSON) of a 401's claims challenge: sign in again with them
+            (``client.start(scopes, claims=error.claims)``).
     """
 
-    def __init__(self, message: str, *, status: int, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int, code: str | None = None, claims: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
+        self.claims = claims
 
 
 class GraphUnauthorizedError(GraphError):
-    """Graph refused the token even after a refresh: sign in again (or ask for the scope)."""
+    """Graph refused the token even after a refresh: sign in again (with ``claims``, when
+    Graph sent a claims challenge), or ask for the scope."""
 
 
 class TokenSource(Protocol):
-    """Returns a valid access token; ``force_refresh`` asks for a new one even if cached."""
+    """Returns a valid access token; ``force_refresh`` asks for a new one even if cached.
+
+    After a claims challenge it is called with ``claims=`` too (the claims request, JSON): the
+    new token must satisfy them (refresh with ``claims``). A source that takes no ``claims``
+    still works with a Graph that sends no challenges.
+    """
 
     def __call__(self, *, force_refresh: bool = False) -> str: ...
 
@@ -146,10 +163,12 @@ class GraphClient:
         data = b"" if body is None else json.dumps(body).encode("utf-8")
         refreshed = False
         throttled = 0
+        claims: str | None = None
         while True:
-            response = self._send(method, url, data, force_refresh=refreshed)
+            response = self._send(method, url, data, force_refresh=refreshed, claims=claims)
             if response.status == 401 and not refreshed:
                 refreshed = True
+                claims = claims_challenge(response.header("WWW-Authenticate"))
                 continue
             if response.status in _RETRY_STATUSES and throttled < self._max_retries:
                 throttled += 1
@@ -157,11 +176,21 @@ class GraphClient:
                 continue
             return _finish(response)
 
-    def _send(self, method: str, url: str, data: bytes, *, force_refresh: bool) -> HttpResponse:
-        headers = [
-            ("Authorization", "Bearer " + self._token(force_refresh=force_refresh)),
-            ("Accept", "application/json"),
-        ]
+    def _send(
+        self, method: str, url: str, data: bytes, *, force_refresh: bool, claims: str | None
+    ) -> HttpResponse:
+        if claims:
+            try:
+                token = self._token(force_refresh=True, claims=claims)  # type: ignore[call-arg]
+            except OAuthError as exc:  # the refresh was refused: only a new sign-in will do
+                raise GraphUnauthorizedError(
+                    f"Graph demands claims a refresh cannot meet ({exc}): sign in again with them",
+                    status=401,
+                    claims=claims,
+                ) from exc
+        else:
+            token = self._token(force_refresh=force_refresh)
+        headers = [("Authorization", "Bearer " + token), ("Accept", "application/json")]
         if data:
             headers.append(("Content-Type", "application/json"))
         request = HttpRequest(method=method, url=url, headers=headers, body=data)
@@ -237,4 +266,8 @@ def _finish(response: HttpResponse) -> GraphResponse:
     cls = GraphUnauthorizedError if response.status == 401 else GraphError
     if response.status == 403:
         text += " (the token lacks a scope this call needs; sign in with --scope)"
-    raise cls(text, status=response.status, code=code if isinstance(code, str) else None)
+    claims = claims_challenge(response.header("WWW-Authenticate"))
+    if claims:
+        text += " (a claims challenge: sign in again with its claims)"
+    code = code if isinstance(code, str) else None
+    raise cls(text, status=response.status, code=code, claims=claims)

@@ -482,6 +482,28 @@ async def test_client_refresh_with_string_and_scopes(make_client: Callable[..., 
     assert (form["refresh_token"], form["scope"]) == (["rt-given"], ["Mail.Read"])
 
 
+async def test_client_refresh_with_claims_sends_them(make_client: Callable[..., Client]) -> None:
+    claims = '{"access_token":{"nbf":{"essential":true,"value":"1700000001"}}}'
+    client = make_client(token())
+    await call(client.refresh("rt-given", claims=claims))
+    assert server_of(client).form(0)["claims"] == [claims]
+
+
+async def test_client_polls_carry_the_claims_given_to_start(
+    make_client: Callable[..., Client],
+) -> None:
+    claims = '{"access_token":{"acrs":{"essential":true,"value":"c1"}}}'
+    client = make_client(device_code(interval=1), oauth_error("authorization_pending"), token())
+    issued = await call(client.start("User.Read", claims=claims))
+    await call(client.wait(issued))
+    assert "claims" not in server_of(client).form(0)  # the device request: the polls carry them
+    assert [server_of(client).form(i)["claims"] for i in (1, 2)] == [[claims], [claims]]
+    assert server_of(client).form(1)["device_code"] == [DEVICE_CODE]
+    plain = make_client(device_code(interval=1), token())
+    await call(plain.wait(await call(plain.start("User.Read"))))
+    assert "claims" not in server_of(plain).form(1)
+
+
 async def test_client_refresh_without_refresh_token_is_refused(
     make_client: Callable[..., Client],
 ) -> None:

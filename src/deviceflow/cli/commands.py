@@ -35,8 +35,8 @@ def graph_client(ctx: Context, manager: TokenManager, scopes: tuple[str, ...] = 
     """A Graph client that takes its tokens from ``manager``."""
     from deviceflow.graph import GraphClient
 
-    def source(*, force_refresh: bool = False) -> str:
-        return manager.access_token(scopes, force_refresh=force_refresh)
+    def source(*, force_refresh: bool = False, claims: str | None = None) -> str:
+        return manager.access_token(scopes, force_refresh=force_refresh, claims=claims)
 
     return GraphClient(
         ctx.transport, source, base_url=ctx.settings.graph_url, sleep=ctx.world.sleep

@@ -154,22 +154,34 @@ class TokenManager:
             raise SignInRequiredError(_not_signed_in(self.profile))
         return entry
 
-    def access_token(
+    def access_token(self, scopes: Sequence[str] = (), **options: Any) -> str:
+        """The access token of :meth:`token` (same arguments, same errors).
+
+        Raises:
+            SignInRequiredError, TransportError, OAuthError, RemoteProtocolError, CacheError:
+                as :meth:`token`.
+        """
+        return self.token(scopes, **options).token
+
+    def token(
         self,
         scopes: Sequence[str] = (),
         *,
         min_validity: float = REFRESH_MARGIN,
         force_refresh: bool = False,
-    ) -> str:
+        claims: str | None = None,
+    ) -> AccessToken:
         """A token valid for at least ``min_validity`` seconds, covering ``scopes``.
 
         Args:
             scopes: scopes the token must carry (default: whatever the sign-in asked for).
             min_validity: seconds the token must stay valid.
             force_refresh: refresh even if the cached token looks valid (after a Graph 401).
+            claims: a claims challenge's claims (JSON): refresh with them (implies
+                ``force_refresh``).
 
         Returns:
-            The access token.
+            The access token, its expiry and scopes.
 
         Raises:
             SignInRequiredError: nobody signed in, no refresh token, or the server rejected it.
@@ -179,10 +191,10 @@ class TokenManager:
         with self.cache.lock(self.profile):
             entry = self.entry()
             now = self._clock()
-            if not force_refresh:
+            if not (force_refresh or claims):
                 cached = entry.find(scopes, now, min_validity=min_validity)
                 if cached is not None:
-                    return cached.token
+                    return cached
             if not entry.refresh_token:
                 raise SignInRequiredError(
                     f"the access token of profile {self.profile!r} expired and there is no "
@@ -192,7 +204,7 @@ class TokenManager:
             from deviceflow.errors import InvalidGrantError
 
             try:
-                token = self._refresh(entry, wanted)
+                token = self._refresh(entry, wanted, claims)
             except BaseException as exc:
                 self._record_failure(exc)
                 if not isinstance(exc, InvalidGrantError):
@@ -202,10 +214,9 @@ class TokenManager:
                     f"{': ' + exc.description if exc.description else ''}); sign in again with: "
                     f"deviceflow login{_flag(self.profile)}"
                 ) from exc
+            access = access_from_token(token, wanted)
             updated = entry.with_tokens(
-                access_from_token(token, wanted),
-                refresh_token=token.refresh_token,
-                now=self._clock(),
+                access, refresh_token=token.refresh_token, now=self._clock()
             )
             self.cache.save(self.profile, updated)
             if self.state is not None:
@@ -215,7 +226,7 @@ class TokenManager:
                 if rotated:
                     changes["refresh_token_at"] = now
                 self.state.update(**changes)
-            return token.access_token
+            return access
 
     def _record_failure(self, exc: BaseException) -> None:
         if self.state is not None and isinstance(exc, Exception):
@@ -225,7 +236,7 @@ class TokenManager:
                 last_error=error_record(exc, at=self._clock(), source=self.state.writer)
             )
 
-    def _refresh(self, entry: CacheEntry, scopes: Sequence[str]) -> Token:
+    def _refresh(self, entry: CacheEntry, scopes: Sequence[str], claims: str | None) -> Token:
         from deviceflow.client import DeviceFlowClient
 
         assert entry.refresh_token is not None
@@ -246,8 +257,8 @@ class TokenManager:
                 resource=entry.resource,
                 scopes=(),
             )
-            return client.refresh(seed, scopes=())
-        return client.refresh(entry.refresh_token, scopes=list(scopes))
+            return client.refresh(seed, scopes=(), claims=claims)
+        return client.refresh(entry.refresh_token, scopes=list(scopes), claims=claims)
 
 
 class _TransportOnDemand:

@@ -11,7 +11,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from deviceflow._types import AsyncSleeper, Clock, Sleeper
 from deviceflow.core import (
@@ -120,7 +120,7 @@ class ClientBase:
         self._endpoints = endpoints
         self._issuer = issuer
         self._timeout = timeout
-        self._flows: dict[int, tuple[DeviceCodeIssued, DeviceFlow]] = {}
+        self._flows: dict[int, tuple[DeviceCodeIssued, DeviceFlow, str | None]] = {}
 
     @property
     def endpoints(self) -> Endpoints | None:
@@ -143,9 +143,9 @@ class ClientBase:
     ) -> DeviceFlow:
         return DeviceFlow(self.client_id, endpoints, scopes=_scope_tuple(scopes), resource=resource)
 
-    def _remember(self, issued: object, flow: DeviceFlow) -> DeviceCodeIssued:
+    def _remember(self, issued: object, flow: DeviceFlow, claims: str | None) -> DeviceCodeIssued:
         assert isinstance(issued, DeviceCodeIssued)  # what receive() returns after start()
-        self._flows[id(issued)] = (issued, flow)
+        self._flows[id(issued)] = (issued, flow, claims)
         logger.info(
             "device code %s issued; expires in %.0f s, polling every %.0f s",
             fingerprint(issued.user_code),
@@ -157,19 +157,31 @@ class ClientBase:
     def _start_failed(self, exc: BaseException) -> None:
         logger.info("device authorization failed (%s); retrying", type(exc).__name__)
 
-    def _take(self, issued: DeviceCodeIssued) -> DeviceFlow:
+    def _take(self, issued: DeviceCodeIssued) -> tuple[DeviceFlow, str | None]:
+        """The flow behind ``issued`` and the claims its polls carry."""
         entry = self._flows.pop(id(issued), None)
         if entry is None or entry[0] is not issued:
             raise LocalProtocolError(
                 "wait() needs the DeviceCodeIssued returned by this client's start(), once"
             )
-        return entry[1]
+        return entry[1], entry[2]
+
+    @staticmethod
+    def _claimed(request: HttpRequest, claims: str | None) -> HttpRequest:
+        """``request`` (a token request) with the ``claims`` parameter, when there are claims."""
+        if not claims:
+            return request
+        body = request.body + b"&" + urlencode({"claims": claims}).encode()
+        return HttpRequest(
+            method=request.method, url=request.url, headers=request.headers, body=body
+        )
 
     def _refresh_request(
         self,
         endpoints: Endpoints,
         token_or_refresh_token: Token | str,
         scopes: Iterable[str] | str | None,
+        claims: str | None = None,
     ) -> tuple[HttpRequest, str]:
         if isinstance(token_or_refresh_token, Token):
             refresh_token = token_or_refresh_token.refresh_token
@@ -186,6 +198,7 @@ class ClientBase:
             refresh_token,
             scopes=_scope_tuple(scopes),
             resource=resource,
+            claims=claims,
         )
         return request, refresh_token
 

@@ -87,13 +87,19 @@ class DeviceFlowClient(ClientBase):
         self._sleep = sleep or default_sleep()
 
     def start(
-        self, scopes: Iterable[str] | str = (), *, resource: str | None = None
+        self,
+        scopes: Iterable[str] | str = (),
+        *,
+        resource: str | None = None,
+        claims: str | None = None,
     ) -> DeviceCodeIssued:
         """Ask for a device code (RFC 8628 §3.1) and return what to show the user.
 
         Args:
             scopes: scopes to request (a list, or a space-separated string).
             resource: the v1 ``resource`` (Microsoft v1 endpoints only).
+            claims: a claims request (JSON) the tokens must satisfy, such as a resource's claims
+                challenge demanding a new sign-in; the polls of this flow carry it.
 
         Returns:
             The user code, verification URI and deadlines, on this client's monotonic clock.
@@ -112,7 +118,7 @@ class DeviceFlowClient(ClientBase):
             flow = self._new_flow(endpoints, scopes, resource)
             try:
                 response = self._send(flow.start())
-                return self._remember(flow.receive(response, self.clock()), flow)
+                return self._remember(flow.receive(response, self.clock()), flow, claims)
             except DeviceFlowError as exc:
                 delay = start_retry_delay(exc, attempt)
                 if delay is None:
@@ -146,11 +152,11 @@ class DeviceFlowClient(ClientBase):
             OAuthError, RemoteProtocolError: other terminal answers.
             LocalProtocolError: ``issued`` did not come from this client, or was waited on.
         """
-        flow = self._take(issued)
+        flow, claims = self._take(issued)
         while True:
             while step := self._sleep_step(flow, should_cancel):
                 self._sleep(step)
-            request = flow.poll(self.clock())
+            request = self._claimed(flow.poll(self.clock()), claims)
             try:
                 response = self._send(request)
             except TransportError as exc:
@@ -162,13 +168,19 @@ class DeviceFlowClient(ClientBase):
             self._report(event, on_pending)
 
     def refresh(
-        self, token_or_refresh_token: Token | str, scopes: Iterable[str] | str | None = None
+        self,
+        token_or_refresh_token: Token | str,
+        scopes: Iterable[str] | str | None = None,
+        *,
+        claims: str | None = None,
     ) -> Token:
         """Redeem a refresh token for a new access token (RFC 6749 §6).
 
         Args:
             token_or_refresh_token: a :class:`Token` with a refresh token, or the refresh token.
             scopes: scopes to ask for; default: the token's scopes (none for a bare string).
+            claims: a claims request (JSON) the new token must satisfy: what a resource's claims
+                challenge carried (continuous access evaluation).
 
         Returns:
             The new token (on the wall clock). When the server issues no new refresh token, the
@@ -180,7 +192,9 @@ class DeviceFlowClient(ClientBase):
             TransportError, OAuthError, RemoteProtocolError: as for :meth:`start`.
         """
         endpoints = self._resolve()
-        request, refresh_token = self._refresh_request(endpoints, token_or_refresh_token, scopes)
+        request, refresh_token = self._refresh_request(
+            endpoints, token_or_refresh_token, scopes, claims
+        )
         return self._refreshed(self._send(request), refresh_token)
 
     def _resolve(self) -> Endpoints:

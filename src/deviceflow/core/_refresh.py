@@ -27,6 +27,7 @@ def refresh_request(
     client_id: str,
     refresh_token: str,
     *,
+    claims: "str | None" = None,
     scopes: "tuple[str, ...] | list[str]" = (),
     resource: "str | None" = None,
 ) -> HttpRequest:
@@ -38,6 +39,8 @@ def refresh_request(
         refresh_token: the refresh token to redeem.
         scopes: the scopes to ask for (v2.0, RFC); empty keeps the original grant's scopes.
         resource: the resource (required by Microsoft v1; RFC 8707 elsewhere).
+        claims: a claims request (JSON), e.g. the one a resource's claims challenge carried
+            (continuous access evaluation); sent as the ``claims`` parameter.
 
     Returns:
         A form ``POST`` to the token endpoint.
@@ -68,6 +71,8 @@ def refresh_request(
             pairs.append(("resource", resource))
         if endpoints.dialect == DIALECT_V2:
             pairs.append(("client_info", "1"))
+    if claims:
+        pairs.append(("claims", claims))
     return form_post(endpoints.token_url, pairs)
 
 

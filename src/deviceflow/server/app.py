@@ -8,11 +8,13 @@ is given; there is no module-level app, engine or settings. Routes, by area:
   (``endpoints.oauth``), discovery and JWKS (``endpoints.discovery``);
 - verification pages: ``/devicelogin`` (``endpoints.verification``); the logout endpoint
   discovery lists, ``/{tenant}/oauth2/v2.0/logout`` and v1's (``endpoints.logout``);
-- Graph emulation: ``/v1.0/me``, ``/v1.0/me/presence``, and the ``/presence`` page.
+- Graph emulation: ``/v1.0/me``, ``/v1.0/me/presence``, and the ``/presence`` page;
+- with ``settings.test_control``: ``/test-control/...`` (``testcontrol``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 from collections.abc import AsyncIterator, Callable
@@ -24,7 +26,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Router
 from starlette.staticfiles import StaticFiles
 
-from deviceflow.server import errors
+from deviceflow.server import errors, testcontrol
 from deviceflow.server.dialects import registered
 from deviceflow.server.endpoints import discovery, logout, microsoft, oauth, verification
 from deviceflow.server.endpoints._hotpath import TOKEN_SUFFIXES, TokenHotPath
@@ -84,6 +86,8 @@ def create_app(
     Raises:
         ValueError: a tenant names an unknown dialect (one not registered).
     """
+    if settings.test_control and not settings.test_control_token:
+        settings = dataclasses.replace(settings, test_control_token=testcontrol.new_token(rng))
     engine = GrantEngine(settings, storage=storage, clock=clock, rng=rng)
     pages = Pages()
     page_routes = verification.routes()
@@ -99,6 +103,9 @@ def create_app(
     )
     static = StaticFiles(packages=[("deviceflow.server.pages", "static")])
     oauth_routes = oauth.routes(ctx)
+    faults = testcontrol.Faults() if settings.test_control else None
+    if faults is not None:  # the token endpoints answer queued failures first
+        oauth_routes = testcontrol.wrap_token_routes(oauth_routes, faults, ctx)
     token_endpoints = {r.name: r.endpoint for r in oauth_routes if r.name in ("token", "token_v1")}
     routes: list[BaseRoute] = [
         # The OAuth endpoints come first: they are the hot path.
@@ -109,6 +116,7 @@ def create_app(
         *microsoft.routes(),
         *logout.routes(),
         Mount("/static", static, name="static"),
+        *(testcontrol.routes() if faults is not None else ()),
     ]
 
     purger = Purger(
@@ -158,4 +166,5 @@ def create_app(
     app.state.ctx = ctx
     app.state.pages = pages
     app.state.presence = Presence(storage)
+    app.state.test_control = faults
     return app

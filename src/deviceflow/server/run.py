@@ -1,11 +1,14 @@
 """``deviceflow serve``: run the authorization server under uvicorn.
 
 ``deviceflow serve [--host 127.0.0.1] [--port 8765] [--config FILE.toml] [--db sqlite:///PATH]
-[--tls | --tls-cert CERT.pem --tls-key KEY.pem]``
+[--tls | --tls-cert CERT.pem --tls-key KEY.pem] [--test-control]``
 
 ``--tls`` serves HTTPS with certificates from a local CA kept in ``{data_dir}/tls`` (see
 :mod:`deviceflow.server.tls`) and prints the CA file with the environment variables that make
 Python and Node clients trust it; ``--tls-cert``/``--tls-key`` use your own certificate.
+
+``--test-control`` serves the token-guarded test-control API (docs/testing.md) and prints its
+token; the development setup has it on.
 
 Without ``--config`` the development setup starts (a demo tenant, client and users) and a loud
 banner says so, with the demo credentials. The base URL is printed once the socket listens, then
@@ -64,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--tls-cert", type=Path, help="your own server certificate (PEM)")
     parser.add_argument("--tls-key", type=Path, help="the private key of --tls-cert (PEM)")
+    parser.add_argument(
+        "--test-control",
+        action="store_true",
+        help="serve the token-guarded test-control API (docs/testing.md); the token is printed",
+    )
     return parser
 
 
@@ -117,6 +125,8 @@ def load_settings(args: argparse.Namespace, environ: dict[str, str] | os._Enviro
         settings = Settings.from_env(dict(environ))
     if args.db:
         settings = dataclasses.replace(settings, db_url=args.db)
+    if getattr(args, "test_control", False):
+        settings = dataclasses.replace(settings, test_control=True)
     if settings.db_url is None and settings.data_dir is None:
         # SQLite by default, so pending flows and keys survive a restart; `--db memory:` opts out.
         settings = dataclasses.replace(settings, data_dir=default_data_dir(environ))
@@ -247,6 +257,9 @@ async def _serve(
     storage = open_storage(settings.database_url)
     try:
         app = create_app(settings, storage=storage, clock=time.time, rng=secrets.token_bytes)
+        if settings.test_control:
+            token = app.state.ctx.settings.test_control_token
+            print(f"deviceflow serve: test-control API on; token: {token}", file=out, flush=True)
         config = uvicorn.Config(
             app,
             host=args.host,

@@ -67,6 +67,18 @@ def test_load_settings_without_db_uses_sqlite_in_the_data_home(tmp_path: Path) -
     assert "storage: sqlite:///" in run.development_banner(settings)
 
 
+def test_test_control_flag_turns_it_on(tmp_path: Path) -> None:
+    config = tmp_path / "server.toml"
+    config.write_text('[[tenants]]\nid = "t"\n')
+    args = argparse.Namespace(config=config, db="memory:", host="127.0.0.1", port=9999)
+    assert run.load_settings(args, {}).test_control is False
+    args.test_control = True
+    assert run.load_settings(args, {}).test_control is True
+    token = run.load_settings(args, {"DEVICEFLOW_TEST_CONTROL_TOKEN": "t0ken"}).test_control_token
+    assert token == "t0ken"
+    assert "--test-control" in run._parser().format_help()
+
+
 def test_development_banner_is_loud_and_lists_demo_credentials() -> None:
     banner = run.development_banner(Settings.development())
     assert "DEVELOPMENT MODE" in banner
@@ -115,6 +127,7 @@ def test_serve_answers_then_stops_cleanly_on_sigint(
     issuer = f"http://127.0.0.1:{port}/{DEMO_TENANT_GUID}/v2.0"
     assert f"tenant demo (microsoft): issuer {issuer}" in captured.out
     assert "DEVELOPMENT MODE" in captured.err
+    assert "deviceflow serve: test-control API on; token: " in captured.out  # on in development
 
 
 def test_issuer_lines_name_each_tenant_s_issuer() -> None:

@@ -61,3 +61,43 @@ def test_v1_resource_refresh_sends_resource() -> None:
     entry = cache.load("default")
     assert entry is not None and entry.refresh_token == "rt"  # none issued: the old one stays
     assert manager.refreshes == 1
+
+
+def test_claims_refresh_even_a_valid_token_and_are_sent() -> None:
+    forms: list[dict[str, str]] = []
+
+    def handler(request: HttpRequest) -> HttpResponse:
+        forms.append(dict(parse_qsl(request.body.decode())))
+        body = {"access_token": "fresh", "token_type": "Bearer", "expires_in": 3600}
+        return HttpResponse(status=200, body=json.dumps(body).encode())
+
+    cache = MemoryTokenCache()
+    cache.save(
+        "default",
+        CacheEntry(
+            client_id="c",
+            token_url="https://login.test/t/oauth2/v2.0/token",
+            device_authorization_url="https://login.test/t/oauth2/v2.0/devicecode",
+            dialect="v2",
+            scopes=("User.Read",),
+            refresh_token="rt",
+            access_tokens=(
+                AccessToken(token="cached", expires_at=10_000.0, scopes=("User.Read",)),
+            ),
+        ),
+    )
+    manager = TokenManager(cache, "default", transport=MockTransport(handler), clock=lambda: 50.0)
+    assert manager.access_token() == "cached"
+    claims = '{"access_token":{"nbf":{"essential":true,"value":"51"}}}'
+    access = manager.token(claims=claims)
+    assert (access.token, access.expires_at) == ("fresh", 3650.0)
+    assert forms == [
+        {
+            "grant_type": "refresh_token",
+            "client_id": "c",
+            "refresh_token": "rt",
+            "scope": "User.Read",
+            "client_info": "1",
+            "claims": claims,
+        }
+    ]

@@ -178,6 +178,36 @@ _BY_ERROR: dict[str, MicrosoftError] = {
     ),
 }
 
+# Errors the engine never raises, for the failures test control emulates (docs/testing.md).
+_EMULATED = (
+    MicrosoftError(
+        "invalid_grant",
+        50076,
+        "Due to a configuration change made by your administrator, or because you moved to a new"
+        " location, you must use multi-factor authentication to access"
+        " '00000003-0000-0000-c000-000000000000'.",
+    ),
+    MicrosoftError(
+        "invalid_grant",
+        50079,
+        "Due to a configuration change made by your administrator, or because you moved to a new"
+        " location, you must enroll in multi-factor authentication to access"
+        " '00000003-0000-0000-c000-000000000000'.",
+    ),
+    MicrosoftError(
+        "invalid_grant",
+        65001,
+        "The user or administrator has not consented to use the application with ID"
+        " '{client_id}'. Send an interactive authorization request for this user and resource.",
+    ),
+    MicrosoftError(
+        "invalid_grant",
+        70043,
+        "The refresh token has expired or is invalid due to sign-in frequency checks by"
+        " conditional access.",
+    ),
+)
+
 _DEFAULT_CODES = {"invalid_request": 900144, "invalid_grant": 70000, "invalid_client": 7000218}
 
 
@@ -205,11 +235,18 @@ def translate(
     return MicrosoftError(error, code, text)
 
 
+def by_code(code: int, *, client_id: str = "...", tenant: str = "...") -> MicrosoftError | None:
+    """Microsoft's spelling of AADSTS ``code``, if this server emits it (or emulates it)."""
+    for spelled in (*_BY_REASON.values(), *_BY_ERROR.values(), *_EMULATED):
+        if spelled.code == code:
+            message = spelled.message.format(
+                client_id=client_id, tenant=tenant, detail="", resource="..."
+            )
+            return MicrosoftError(spelled.error, code, message.replace(" ''", ""))
+    return None
+
+
 def describe_code(code: int) -> tuple[str, str] | None:
     """``(error, message)`` for an AADSTS number this server emits, or None."""
-    for spelled in (*_BY_REASON.values(), *_BY_ERROR.values()):
-        if spelled.code == code:
-            message = spelled.message.replace("'{client_id}'", "'...'").replace("{tenant}", "...")
-            message = message.replace("{resource}", "...")
-            return spelled.error, message.replace("'{detail}'", "").replace("  ", " ")
-    return None
+    spelled = by_code(code)
+    return None if spelled is None else (spelled.error, spelled.message)

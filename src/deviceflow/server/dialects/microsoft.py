@@ -22,7 +22,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from deviceflow.server.dialects._aadsts import translate
+from deviceflow.server.dialects._aadsts import MicrosoftError, by_code, translate
 from deviceflow.server.dialects._registry import register
 from deviceflow.server.dialects.base import (
     DEVICE_CODE_GRANT,
@@ -239,6 +239,23 @@ class MicrosoftDialect:
             tenant=(wire.tenant if wire else None) or "",
             resource=(wire.resource if wire else None) or "",
         )
+        return self._error_body(spelled, wire)
+
+    def coded_error_body(
+        self, code: int, error: str | None, detail: str, wire: Wire | None = None
+    ) -> dict[str, Any]:
+        """An error body carrying AADSTS ``code`` (the failures test control emulates): Entra's
+        ``error`` and message for a number this server knows, else ``error`` and ``detail``."""
+        known = by_code(
+            code,
+            client_id=(wire.client_id if wire else None) or "",
+            tenant=(wire.tenant if wire else None) or "",
+        )
+        text = detail or (known.message if known else "Emulated failure.")
+        name = error or (known.error if known else "invalid_grant")
+        return self._error_body(MicrosoftError(name, code, text), wire)
+
+    def _error_body(self, spelled: MicrosoftError, wire: Wire | None) -> dict[str, Any]:
         name = spelled.error
         if name == "expired_token" and wire is not None and wire.version == "v1":
             name = "code_expired"  # ADAL's spelling (reference §8)

@@ -49,7 +49,7 @@ from deviceflow.server.endpoints._http import (
     send_json,
 )
 from deviceflow.server.endpoints.context import ServerContext
-from deviceflow.server.grant import AUTHORIZATION_PENDING, GrantError, IssuedTokens
+from deviceflow.server.grant import AUTHORIZATION_PENDING, GrantError, IssuedTokens, parse_claims
 from deviceflow.server.settings import Tenant
 
 logger = logging.getLogger("deviceflow.server.oauth")
@@ -244,6 +244,8 @@ class TokenEndpoint(_Endpoint):
         engine = self.ctx.engine
         issuer_name = dialect.issuer_name(req.segment, tenant.guid)
         credentials = client_credentials(req.scope, form)
+        # A claims challenge answered (grant._cae): checked first, met once tokens are issued.
+        claims = parse_claims(form["claims"]) if form.get("claims") else None
         if grant_type == DEVICE_CODE_GRANT:
             device_code = dialect.device_code(form)
             if not device_code:
@@ -287,6 +289,8 @@ class TokenEndpoint(_Endpoint):
                 "This server supports the device_code and refresh_token grants.",
                 error="unsupported_grant_type",
             )
+        if claims:
+            tokens = engine.cae.satisfy(tokens, claims)
         await send_json(req.send, 200, dialect.token_body(tokens, wire=req.wire()))
 
 

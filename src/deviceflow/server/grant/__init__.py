@@ -8,6 +8,7 @@ rules. See ``docs/server-seam.md`` for the seam.
 
 from __future__ import annotations
 
+from deviceflow.server.grant._cae import ContinuousAccess, parse_claims
 from deviceflow.server.grant._engine import GRAPH_AUDIENCE, GrantEngine
 from deviceflow.server.grant._errors import GrantError, Reason, VerificationError, VerificationKind
 from deviceflow.server.grant._signin import PasswordSignIn, SignInError, SignInRefusal
@@ -33,6 +34,7 @@ __all__ = [
     "GRAPH_AUDIENCE",
     "SLOW_DOWN_STEP",
     "AuthorizationPending",
+    "ContinuousAccess",
     "DeviceAuthorization",
     "DeviceCodeGrant",
     "GrantEngine",
@@ -50,4 +52,5 @@ __all__ = [
     "Verification",
     "VerificationError",
     "VerificationKind",
+    "parse_claims",
 ]

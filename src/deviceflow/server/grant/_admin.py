@@ -13,7 +13,7 @@ from deviceflow.server.grant._errors import GrantError
 from deviceflow.server.grant._tokens import TokenService
 from deviceflow.server.security import CodeHasher
 from deviceflow.server.settings import Tenant, UserCodeFormat
-from deviceflow.server.storage.base import Storage
+from deviceflow.server.storage.base import DeviceGrant, Storage
 
 INACTIVE: dict[str, Any] = {"active": False}
 
@@ -75,6 +75,16 @@ def introspect(
     return answer
 
 
+def grant_of_user_code(
+    storage: Storage, hasher: CodeHasher, formats: tuple[UserCodeFormat, ...], user_code: str
+) -> DeviceGrant | None:
+    """The request holding ``user_code`` (any case, any separators), if any."""
+    code = _codes.normalise_user_code(user_code)
+    if not any(_codes.is_well_formed(code, fmt) for fmt in formats):
+        return None
+    return storage.find_grant(user_hash=hasher.digest("user", code))
+
+
 def revoke_user_code(
     storage: Storage,
     tokens: TokenService,
@@ -88,11 +98,7 @@ def revoke_user_code(
 
     Returns the code's digest, or ``None`` when no request holds that code.
     """
-    code = _codes.normalise_user_code(user_code)
-    if not any(_codes.is_well_formed(code, fmt) for fmt in formats):
-        return None
-    digest = hasher.digest("user", code)
-    grant = storage.find_grant(user_hash=digest)
+    grant = grant_of_user_code(storage, hasher, formats, user_code)
     if grant is None:
         return None
     for status in ("pending", "approved"):
@@ -103,4 +109,4 @@ def revoke_user_code(
     grant = storage.find_grant(device_hash=grant.device_hash) or grant
     if grant.family_id:
         tokens.revoke_family(grant.family_id)
-    return digest
+    return grant.user_hash

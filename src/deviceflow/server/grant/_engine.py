@@ -16,6 +16,7 @@ from typing import Any
 
 from deviceflow.server.audit import AuditLog
 from deviceflow.server.grant import _admin
+from deviceflow.server.grant._cae import ContinuousAccess
 from deviceflow.server.grant._clients import ClientAuthenticator
 from deviceflow.server.grant._scopes import GRAPH_AUDIENCE
 from deviceflow.server.grant._services import Services
@@ -80,6 +81,7 @@ class GrantEngine:
         self.device = DeviceCodeGrant(services)
         self.verification = Verification(services)
         self.sign_in = PasswordSignIn(services)
+        self.cae = ContinuousAccess(services, self._signer)
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -118,7 +120,7 @@ class GrantEngine:
         resource: str | None = None,
     ) -> IssuedTokens:
         """Redeem a refresh token (rotation per ``settings.refresh_rotation``; ``issuer_name`` and
-        ``resource`` as in :meth:`poll`). Without ``client_id``, the token's own client, which
+        ``resource`` as in ``device.poll``). Without ``client_id``, the token's own client, which
         must then be public: RFC 6749 §6 asks a public client for the refresh token alone.
 
         Raises:
@@ -192,6 +194,16 @@ class GrantEngine:
         if found is not None:
             self._audit.event("user_code_revoked", user_code=fingerprint(found))
         return found is not None
+
+    def expire_user_code(self, user_code: str) -> bool:
+        """Test control: end the lifetime of the request behind ``user_code`` now (its polls
+        then answer ``expired_token``). Returns whether a live request held that code."""
+        grant = _admin.grant_of_user_code(
+            self._storage, self._code_hasher(), self.settings.user_code_formats(), user_code
+        )
+        return grant is not None and self._storage.update_grant(
+            grant.device_hash, {"status": grant.status}, {"expires_at": self._clock()}
+        )
 
     def jwks(self) -> dict[str, Any]:
         """The JSON Web Key Set publishing the signing key."""

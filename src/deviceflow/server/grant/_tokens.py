@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from deviceflow.server.audit import AuditLog
+from deviceflow.server.grant._cae import sessions_revoked
 from deviceflow.server.grant._codes import urlsafe
 from deviceflow.server.grant._conditions import Conditions
 from deviceflow.server.grant._errors import GrantError
@@ -195,6 +196,10 @@ class TokenService:
         if record is None or record.client_id != client.client_id or record.tenant_id != tenant.id:
             raise GrantError("invalid_grant", "unknown refresh token", reason="refresh_unknown")
         if record.status == "revoked" or self.is_family_revoked(record.family_id):
+            raise GrantError(
+                "invalid_grant", "the refresh token was revoked", reason="refresh_revoked"
+            )
+        if sessions_revoked(self._storage, record):  # the user's sessions were revoked since
             raise GrantError(
                 "invalid_grant", "the refresh token was revoked", reason="refresh_revoked"
             )

@@ -7,8 +7,10 @@ Errors are OData (Graph ``concepts/errors.md``): ``{"error": {"code", "message",
 
 from __future__ import annotations
 
+import base64
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
@@ -24,17 +26,34 @@ GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 GRAPH_AUDIENCES = frozenset({GRAPH_APP_ID, "https://graph.microsoft.com"})
 
 _EXPIRED = "Lifetime validation failed, the token is expired."
+_CAE = {
+    reason: "Continuous access evaluation resulted in challenge with result: InteractionRequired"
+    f" and code: {code}"
+    for reason, code in (
+        ("revoked", "TokenIssuedBeforeRevocationTimestamp"),
+        ("policy", "TokenCreatedWithOutdatedPolicies"),
+    )
+}
+"""Graph's 401 message for a claims challenge, by the demand's reason."""
 
 
+@dataclass(eq=False)
 class GraphError(Exception):
-    """A Graph error response: status, OData error code and message."""
+    """A Graph error response: status, OData error code and message.
 
-    def __init__(self, status: int, code: str, message: str, *, scope: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.scope = scope
+    ``scope``: a 403's missing scope; ``claims``: a 401's claims challenge (JSON, continuous
+    access evaluation); ``retry_after``: a 429's ``Retry-After`` seconds.
+    """
+
+    status: int
+    code: str
+    message: str
+    scope: str | None = None
+    claims: str | None = None
+    retry_after: int | None = None
+
+    def __post_init__(self) -> None:
+        super().__init__(self.message)
 
 
 def request_ids(request: Request, ctx: ServerContext) -> dict[str, str]:
@@ -79,6 +98,11 @@ def graph_error(request: Request, ctx: ServerContext, exc: GraphError) -> Respon
             f'Bearer realm="", authorization_uri="{base}/common/oauth2/authorize", '
             f'client_id="{GRAPH_APP_ID}"'
         )
+        if exc.claims:
+            encoded = base64.b64encode(exc.claims.encode()).decode()
+            headers["WWW-Authenticate"] += f', error="insufficient_claims", claims="{encoded}"'
+    elif exc.retry_after is not None:
+        headers["Retry-After"] = str(exc.retry_after)
     elif exc.status == 403 and exc.scope:
         headers["WWW-Authenticate"] = (
             f'Bearer realm="", error="insufficient_scope", scope="{exc.scope}"'
@@ -150,4 +174,9 @@ def authorize(
     user = ctx.engine.user_by_id(str(claims.get("oid", "")))
     if user is None or not user.enabled:
         raise GraphError(401, "InvalidAuthenticationToken", "The user of this token is unknown.")
+    challenge = ctx.engine.cae.challenge(claims)
+    if challenge is not None:
+        demanded, reason = challenge
+        message = _CAE.get(reason, _CAE["policy"])
+        raise GraphError(401, "InvalidAuthenticationToken", message, claims=demanded)
     return user, claims

@@ -103,6 +103,18 @@ class Settings:
         " `X-Forwarded-Proto` headers are believed; default: none, the headers are ignored.",
         (),
     )
+    test_control: bool = _doc(
+        "Serve the test-control API (`/test-control/...`, docs/testing.md): approve codes,"
+        " queue token errors, throttle Graph. `deviceflow serve --test-control`; on in the"
+        " development setup. Never on a server others rely on.",
+        False,
+    )
+    test_control_token: str | None = _doc(
+        "Bearer token of the test-control API (env DEVICEFLOW_TEST_CONTROL_TOKEN); default: a"
+        " random one, printed at start.",
+        None,
+        secret=True,
+    )
     is_development: bool = _doc("Set for the built-in development setup.", False, toml=False)
     dev_credentials: tuple[tuple[str, str], ...] = field(
         default=(), repr=False, metadata={"doc": "Demo (username, password) pairs.", "toml": False}

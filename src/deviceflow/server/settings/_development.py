@@ -65,5 +65,6 @@ def development(cls: type[Settings], data_dir: Path | None) -> Settings:
         users=users,
         data_dir=data_dir,
         is_development=True,
+        test_control=True,  # docs/testing.md: guarded by a token printed at start
         dev_credentials=tuple((u, p) for u, p, _, _ in DEMO_USERS),
     )

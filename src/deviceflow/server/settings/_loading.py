@@ -72,6 +72,8 @@ def apply_env(settings: Settings, environ: Mapping[str, str]) -> Settings:
         changes["data_dir"] = Path(environ["DEVICEFLOW_DATA_DIR"])
     if environ.get("DEVICEFLOW_SECRET_KEY"):
         changes["secret_key"] = _secret_key(environ["DEVICEFLOW_SECRET_KEY"])
+    if environ.get("DEVICEFLOW_TEST_CONTROL_TOKEN"):
+        changes["test_control_token"] = environ["DEVICEFLOW_TEST_CONTROL_TOKEN"]
     return dataclasses.replace(settings, **changes) if changes else settings
 
 

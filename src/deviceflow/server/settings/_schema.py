@@ -34,11 +34,14 @@ _NAMESPACE = uuid.UUID("6f1c2d3e-8a4b-5c6d-9e0f-a1b2c3d4e5f6")
 _GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)
 
 
-def _doc(text: str, default: Any = dataclasses.MISSING, *, toml: bool = True) -> Any:
-    """A dataclass field carrying its documentation (and whether a config file may set it)."""
+def _doc(
+    text: str, default: Any = dataclasses.MISSING, *, toml: bool = True, secret: bool = False
+) -> Any:
+    """A dataclass field carrying its documentation (and whether a config file may set it);
+    a ``secret`` one stays out of the repr."""
     meta = {"doc": text, "toml": toml}
     if isinstance(default, (tuple, str, int, float, bool, type(None), Path)):
-        return field(default=default, metadata=meta)
+        return field(default=default, metadata=meta, repr=not secret)
     if default is dataclasses.MISSING:
         return field(metadata=meta)
     return field(default_factory=default, metadata=meta)
