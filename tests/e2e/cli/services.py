@@ -18,8 +18,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from deviceflow.server.security import hash_password
 from tests.support.serverproc import CLIENT_ID, PASSWORD, USERNAME
 from tests.support.tools import free_port, require_tool
+
+#: A confidential client (public client flows off): the device code request, without its secret,
+#: answers AADSTS7000218 as Entra does.
+CONFIDENTIAL_SECRET_HASH = hash_password("e2e-confidential-client-secret-0123456789")
 
 __all__ = [
     "Broker",
@@ -84,6 +89,7 @@ scopes = ["openid", "profile", "offline_access", "User.Read", "Presence.Read"]
 [[clients]]
 client_id = "confidential"
 public = false
+secret_hash = "{CONFIDENTIAL_SECRET_HASH}"
 
 [[users]]
 username = "{USERNAME}"
