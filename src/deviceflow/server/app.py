@@ -23,7 +23,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.routing import BaseRoute, Mount, Router
+from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 
 from deviceflow.server import errors, testcontrol
@@ -36,7 +36,7 @@ from deviceflow.server.endpoints.session import SessionCodec
 from deviceflow.server.grant import GrantEngine
 from deviceflow.server.graph import routes as graph_routes
 from deviceflow.server.graph._presence import Presence
-from deviceflow.server.pages import Pages
+from deviceflow.server.pages import Pages, favicon
 from deviceflow.server.proxies import TrustedProxies
 from deviceflow.server.purge import Purger
 from deviceflow.server.security import secret_key_bytes
@@ -116,6 +116,7 @@ def create_app(
         *microsoft.routes(),
         *logout.routes(),
         Mount("/static", static, name="static"),
+        Route("/favicon.ico", favicon, methods=["GET"], name="favicon"),
         *(testcontrol.routes() if faults is not None else ()),
     ]
 

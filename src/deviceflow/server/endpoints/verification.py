@@ -30,7 +30,8 @@ from deviceflow.server.endpoints._pages import (
 )
 from deviceflow.server.endpoints.context import ServerContext, context_of, format_time
 from deviceflow.server.endpoints.session import Session
-from deviceflow.server.grant import PendingRequest, VerificationError
+from deviceflow.server.grant import PendingRequest, VerificationError, normalise_user_code
+from deviceflow.server.pages.codes import code_hint, shape_problem
 from deviceflow.server.pages.permissions import describe_scopes
 
 logger = logging.getLogger("deviceflow.server.verification")
@@ -41,7 +42,7 @@ _OUTCOMES: dict[str, tuple[int, str, str, str]] = {
         404,
         "Code not recognised",
         "We could not find that code.",
-        "Check the code on your device and type it again. Codes are 8 letters, like BCDF-GHJK.",
+        "Check the code on your device and type it again.",
     ),
     "expired": (
         410,
@@ -94,6 +95,10 @@ _CODE_FIELD_CHARS = 32
 """The code field's ``maxlength``: the most of a complete URI's ``code`` put into the form."""
 
 
+_RETYPE = {"unknown", "invalid"}
+"""Refusals answered with the code form again, the typed code kept: the person retypes it."""
+
+
 def _enter_code(
     request: Request,
     ctx: ServerContext,
@@ -101,13 +106,35 @@ def _enter_code(
     *,
     fresh: bool,
     status: int = 200,
-    **fields: str,
+    title: str = "Enter code",
+    code: str = "",
+    message: str | None = None,
 ) -> Response:
-    """The code form; ``fields``: its ``code`` (pre-filled, cut to the field's ``maxlength``)
-    and ``message``."""
-    context = {"title": "Enter code", "message": None, **fields}
-    context["code"] = fields.get("code", "").strip()[:_CODE_FIELD_CHARS]
+    """The code form: ``code`` pre-filled (cut to the field's ``maxlength``), ``message`` in
+    an alert; the hint and placeholder describe the codes the tenants issue."""
+    hint = code_hint(ctx.settings.user_code_formats())
+    context = {
+        "title": title,
+        "message": message,
+        "code": code.strip()[:_CODE_FIELD_CHARS],
+        "hint": hint.text,
+        "placeholder": hint.placeholder,
+    }
     return page(request, ctx, session, "enter_code.html", context, status=status, set_cookie=fresh)
+
+
+def _retype(
+    request: Request, ctx: ServerContext, session: Session, code: str, error: VerificationError
+) -> Response:
+    """The code form after a wrong code: what was typed stays, the message says what is wrong."""
+    status, title, message, detail = _OUTCOMES[error.kind]
+    if error.kind == "unknown":  # a typo that cannot be a code is told how it differs
+        formats = ctx.settings.user_code_formats()
+        detail = shape_problem(normalise_user_code(code), formats) or detail
+    text = f"{message} {detail}"
+    return _enter_code(
+        request, ctx, session, fresh=False, status=status, title=title, code=code, message=text
+    )
 
 
 def _sign_in(
@@ -121,14 +148,19 @@ def _sign_in(
     username: str = "",
     message: str | None = None,
 ) -> Response:
+    client_name = pending.client.name or pending.client.client_id
+    tenant_name = pending.tenant.name or pending.tenant.id
     context = {
         "title": "Sign in",
         "action": request.url_for("devicelogin_signin"),
         "code": code,
         "username": username,
         "message": message,
-        "tenant_name": pending.tenant.name,
-        "client_name": pending.client.name,
+        # The app being connected, then the organisation signed in to (unless the names match,
+        # as in the demo: "Sign in to X to continue connecting X" reads as a mistake).
+        "client_name": client_name,
+        "tenant_name": tenant_name if tenant_name != client_name else "",
+        "purpose": "",
     }
     return page(request, ctx, session, "sign_in.html", context, set_cookie=fresh)
 
@@ -176,9 +208,14 @@ async def submit_code(request: Request) -> Response:
     code = form.get("code", "").strip()
     if not code:
         return _enter_code(request, ctx, session, fresh=False, message="Enter a code.", status=400)
-    pending = _lookup(request, ctx, session, code)
-    if isinstance(pending, Response):
-        return pending
+    try:
+        pending = ctx.engine.verification.lookup_user_code(
+            user_code=code, ip=client_ip(request.scope), session=ctx.sessions.fingerprint(session)
+        )
+    except VerificationError as exc:
+        if exc.kind in _RETYPE:
+            return _retype(request, ctx, session, code, exc)
+        return _outcome(request, ctx, session, exc, False)
     return _sign_in(request, ctx, session, pending, code, fresh=False)
 
 

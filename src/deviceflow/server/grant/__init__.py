@@ -9,6 +9,7 @@ rules. See ``docs/server-seam.md`` for the seam.
 from __future__ import annotations
 
 from deviceflow.server.grant._cae import ContinuousAccess, parse_claims
+from deviceflow.server.grant._codes import normalise_user_code
 from deviceflow.server.grant._engine import GRAPH_AUDIENCE, GrantEngine
 from deviceflow.server.grant._errors import GrantError, Reason, VerificationError, VerificationKind
 from deviceflow.server.grant._signin import PasswordSignIn, SignInError, SignInRefusal
@@ -52,5 +53,6 @@ __all__ = [
     "Verification",
     "VerificationError",
     "VerificationKind",
+    "normalise_user_code",
     "parse_claims",
 ]

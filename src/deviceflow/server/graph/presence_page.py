@@ -35,8 +35,10 @@ def _sign_in_page(
         "code": "",
         "username": "",
         "message": message,
-        "tenant_name": "your organisation",
-        "client_name": "the presence page",
+        "tenant_name": "",
+        "client_name": "",
+        "purpose": "Sign in to set the presence (availability and activity) that devices"
+        " reading your account see.",
     }
     return page(request, ctx, session, "sign_in.html", context, set_cookie=fresh)
 
@@ -49,6 +51,7 @@ def _presence_page(
     *,
     set_cookie: bool = False,
     message: str | None = None,
+    saved: bool = False,
 ) -> Response:
     availability, activity = presence_of(request).get(user.id)
     context: dict[str, Any] = {
@@ -59,6 +62,7 @@ def _presence_page(
         "availabilities": AVAILABILITIES,
         "activities": ACTIVITIES,
         "message": message,
+        "saved": saved,
     }
     return page(request, ctx, session, "presence.html", context, set_cookie=set_cookie)
 
@@ -111,7 +115,7 @@ async def presence_update(request: Request) -> Response:
     if availability not in AVAILABILITIES or activity not in ACTIVITIES:
         return _presence_page(request, ctx, session, user, message="Pick values from the lists.")
     presence_of(request).set(user.id, availability, activity)
-    return _presence_page(request, ctx, session, user, message="Saved.")
+    return _presence_page(request, ctx, session, user, message="Saved.", saved=True)
 
 
 def routes() -> list[Route]:

@@ -7,12 +7,14 @@ consent page), and the content security policy allows nothing but our own styles
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
+from importlib import resources
 from typing import Any
 
 import jinja2
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response
 
 PAGE_HEADERS: dict[str, str] = {
     "Cache-Control": "no-store",
@@ -69,3 +71,24 @@ class Pages:
             {"url_for": request.url_for, "product_name": self._product_name, **context}
         )
         return HTMLResponse(html, status_code=status, headers={**PAGE_HEADERS, **(headers or {})})
+
+
+FAVICON_MAX_AGE = 7 * 24 * 3600
+"""How long browsers may keep ``/favicon.ico`` (a week: it changes with releases only)."""
+
+
+@functools.cache
+def _favicon_bytes() -> bytes:
+    return resources.files(__package__).joinpath("static").joinpath("favicon.ico").read_bytes()
+
+
+async def favicon(_request: Request) -> Response:
+    """``GET /favicon.ico``: the small icon every browser asks for (instead of a 404)."""
+    return Response(
+        _favicon_bytes(),
+        media_type="image/vnd.microsoft.icon",
+        headers={
+            "Cache-Control": f"public, max-age={FAVICON_MAX_AGE}",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
