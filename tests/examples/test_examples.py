@@ -81,8 +81,8 @@ def test_custom_display_renders_events() -> None:
         "expires_in": 900,
     }
     assert display.render(code) == [
-        "Sign in at          ",
-        "microsoft.com/device",
+        "microsoft.com       ",  # the address wraps before a "/", never cut
+        "/devicelogin        ",
         "Code: BCDF-GHJK     ",
         "Expires in 15 min   ",
     ]
@@ -93,6 +93,38 @@ def test_custom_display_renders_events() -> None:
         "access_denied"
     )
     assert all(len(row) == 20 for row in display.render({"event": "pending"}))
+
+
+def test_custom_display_keeps_the_address_and_code_while_pending() -> None:
+    display = load("custom_display")
+    code = {
+        "event": "code",
+        "user_code": "AHQX6DLT2",
+        "verification_uri": "http://127.0.0.1:8765/devicelogin",
+        "expires_in": 900,
+    }
+    short = {**code, "verification_uri": "https://aka.ms/devicelogin"}
+    for event, status in [
+        ({"event": "pending", "interval": 5}, "Waiting for you..."),
+        ({"event": "slow_down", "interval": 10}, "Waiting, every 10 s"),
+        ({"event": "retrying", "attempt": 1}, "Network: retrying"),
+    ]:
+        assert [row.rstrip() for row in display.render(event, code)] == [
+            "127.0.0.1:8765",
+            "/devicelogin",
+            "Code: AHQX6DLT2",
+            status,
+        ]
+        assert [row.rstrip() for row in display.render(event, short)][:3] == [
+            "Sign in at",
+            "aka.ms/devicelogin",
+            "Code: AHQX6DLT2",
+        ]
+    long = {**code, "verification_uri": "https://login.example.org/tenant-with-a-long-name/device"}
+    rows = [row.rstrip() for row in display.render(code | long)]
+    assert "".join(rows[:3]) == "login.example.org/tenant-with-a-long-name/device"
+    assert rows[3:] == ["Code: AHQX6DLT2", "Expires in 15 min"]
+    assert all(len(row) <= 20 for row in rows)
 
 
 def test_custom_display_reads_json_lines_from_a_pipe() -> None:
