@@ -1,8 +1,25 @@
 """A presence light: sign in once with ``deviceflow login``, then follow ``/v1.0/me/presence``.
 
-Run ``deviceflow login --scope "User.Read Presence.Read offline_access"`` once, then::
+Sign in once, with ``openid profile`` among the scopes so the light can say whose presence it
+follows. Against a Microsoft 365 tenant (your app registration with the ``Presence.Read``
+permission, see the README's "Signing in against a real Microsoft tenant")::
 
-    python examples/presence_light.py [--interval SECONDS]   # prints the colour when it changes
+    deviceflow login --client-id ID --tenant TENANT \\
+      --scope "openid profile offline_access User.Read Presence.Read"
+    python examples/presence_light.py
+
+Against your own ``deviceflow serve --port 8765`` (its demo client), with the settings in the
+environment so that the light finds the same server::
+
+    export DEVICEFLOW_AUTHORITY=http://127.0.0.1:8765/organizations
+    export DEVICEFLOW_CLIENT_ID=5e1c0f7a-2b4d-4e8f-9a6b-3c2d1e0f9a8b
+    export DEVICEFLOW_GRAPH_URL=http://127.0.0.1:8765
+    deviceflow login --scope "openid profile offline_access User.Read Presence.Read"
+    python examples/presence_light.py
+
+``python examples/presence_light.py [--interval SECONDS] [--once]`` prints the colour when it
+changes (``--once``: prints it once and exits). Not signed in, it says how to sign in and exits 3
+(the CLI's "sign-in required").
 
 Replace :func:`show` with whatever drives your LED. Tokens are refreshed silently from the
 CLI's cache (the same profile, cache directory and Graph URL settings as the CLI), under the
@@ -35,6 +52,11 @@ COLOURS = {
     "PresenceUnknown": "off",
 }
 
+
+#: What to ask for at sign-in: ``openid profile`` name the account, ``Presence.Read`` reads it.
+SCOPE = "openid profile offline_access User.Read Presence.Read"
+#: The CLI's exit code for "sign-in required".
+EXIT_SIGN_IN = 3
 
 #: Shown while the sign-in is refused (the agent is re-linking: someone must approve a code).
 NEEDS_OWNER = "blue"
@@ -82,6 +104,31 @@ def follow(
             sleep(interval)
 
 
+def login_command(profile: str, client_id: str | None) -> str:
+    """The ``deviceflow login`` command that signs this light in (``ID`` when not configured)."""
+    words = ["deviceflow login"]
+    if profile != "default":
+        words.append(f"--profile {profile}")
+    if not client_id:
+        words.append("--client-id ID")
+    words.append(f'--scope "{SCOPE}"')
+    return " ".join(words)
+
+
+def not_signed_in(profile: str, client_id: str | None) -> str:
+    """What to print when the profile has no sign-in: the command that makes one."""
+    text = (
+        f"presence light: not signed in (profile {profile!r}). Sign in once, then run it again:\n"
+        f"  {login_command(profile, client_id)}\n"
+    )
+    if not client_id:
+        text += (
+            "(ID: your app registration's client id, plus --tenant TENANT for a work account;"
+            " for `deviceflow serve`, see the top of examples/presence_light.py)\n"
+        )
+    return text
+
+
 def main(argv: list[str]) -> int:
     """Follow the signed-in user's presence using the CLI's settings and token cache."""
     import argparse
@@ -94,15 +141,22 @@ def main(argv: list[str]) -> int:
 
     parser = argparse.ArgumentParser(description="a presence light over Microsoft Graph")
     parser.add_argument("--interval", type=float, default=30.0, help="seconds between polls")
+    parser.add_argument("--once", action="store_true", help="show the colour once and exit")
     args = parser.parse_args(argv)
 
     home = Path.home()
     settings = resolve_settings(
         {}, os.environ, config_text=read_config(config_path(os.environ, home)), home=home
     )
+    cache = FileTokenCache(settings.cache_dir)
+    entry = cache.load(settings.profile)
+    if entry is None:  # never signed in, or signed out: no light can help, say what to run
+        sys.stderr.write(not_signed_in(settings.profile, settings.client_id))
+        return EXIT_SIGN_IN
+    print(f"presence light: following {entry.account.label()}", flush=True)
     transport = UrllibTransport()
     manager = TokenManager(
-        FileTokenCache(settings.cache_dir),
+        cache,
         settings.profile,
         transport=transport,
         clock=time.time,
@@ -114,7 +168,12 @@ def main(argv: list[str]) -> int:
 
     graph = GraphClient(transport, token, base_url=settings.graph_url)
     try:
-        follow(graph, lambda colour: print(f"light: {colour}", flush=True), interval=args.interval)
+        follow(
+            graph,
+            lambda colour: print(f"light: {colour}", flush=True),
+            interval=args.interval,
+            polls=1 if args.once else None,
+        )
     except KeyboardInterrupt:
         return 130
     return 0
