@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import struct
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -114,49 +112,3 @@ def test_fifty_concurrent_polls_after_approval_yield_one_token(
         server.remember(response.json()["access_token"], response.json().get("refresh_token"))
     errors = {r.json()["error"] for r in responses if r.status_code != 200}
     assert errors <= {"invalid_grant", "slow_down"}, errors
-
-
-def _png_size(path: Path) -> tuple[int, int]:
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    width, height = struct.unpack(">II", data[16:24])
-    return width, height
-
-
-def _shoot(page: Any, folder: Path, name: str, *expected: str) -> None:
-    path = folder / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    text = page.inner_text("body")
-    for phrase in expected:
-        assert phrase in text, f"{name} page lacks {phrase!r}"
-    width, height = _png_size(path)
-    assert width >= 300 and height >= 300
-    assert path.stat().st_size > 8_000, f"{name} screenshot looks empty"
-
-
-def test_screenshot_of_each_page(server: ServerProcess, page: Any, tmp_path: Path) -> None:
-    flow = start_flow(server, scope="openid offline_access User.Read Presence.Read")
-    page.goto(f"{server.base_url}/devicelogin")
-    assert page.get_by_label("Code").is_visible()
-    _shoot(page, tmp_path, "enter-code", "Enter code", "Next")
-    page.get_by_label("Code").fill(flow["user_code"])
-    page.get_by_role("button", name="Next").click()
-    _shoot(page, tmp_path, "sign-in", "Sign in", "Username", "Password", "E2E Desk Lamp")
-    sign_in(page)
-    _shoot(
-        page, tmp_path, "confirm",
-        "E2E Desk Lamp", flow["user_code"], "127.0.0.1", "Read your profile",
-        "See your availability", "in front of you", "Approve", "Deny",
-    )  # fmt: skip
-    approve, deny = (page.get_by_role("button", name=n).bounding_box() for n in ("Approve", "Deny"))
-    assert approve and deny and abs(approve["width"] - deny["width"]) < 2
-    assert abs(approve["height"] - deny["height"]) < 2
-    page.get_by_role("button", name="Approve").click()
-    _shoot(page, tmp_path, "result", "Device approved", "return to your device")
-    page.goto(f"{server.base_url}/devicelogin?code=BCDF-GHJK")
-    page.get_by_role("button", name="Next").click()
-    _shoot(page, tmp_path, "error", "Code not recognised", "Enter another code")
-    assert poll_until_done(server, flow).status_code == 200
-    assert sorted(p.name for p in tmp_path.glob("*.png")) == [
-        "confirm.png", "enter-code.png", "error.png", "result.png", "sign-in.png",
-    ]  # fmt: skip

@@ -80,7 +80,7 @@ async def test_two_tenants_with_two_formats_describe_both(server: Harness) -> No
     page = await server.client().get("/devicelogin")
     text = _text(page.text)
     assert "8 letters (never A, E, I, O, U or Y), like BKSC-LTDM" in text
-    assert "or 9 letters and digits (never 0, 1, I or O), like AHQX6DLT2" in text
+    assert ", or 9 letters and digits (never 0, 1, I or O), like AHQX6DLT2" in text
     assert _placeholder(page.text) == "XXXX-XXXX / XXXXXXXXX"
 
 

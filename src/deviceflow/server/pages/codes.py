@@ -64,7 +64,7 @@ def code_hint(formats: Sequence[UserCodeFormat]) -> CodeHint:
     """The hint for the formats the tenants issue (one sentence, masks as the placeholder)."""
     described = [describe_format(fmt) for fmt in formats]
     separators = any(m != "X" for fmt in formats for m in fmt.mask)
-    text = f"The code is {_or_list(described)}."
+    text = f"The code is {', or '.join(described)}."  # each part has commas of its own
     if separators:
         text += " Dashes and spaces are optional."
     return CodeHint(text=text, placeholder=" / ".join(fmt.mask for fmt in formats))
