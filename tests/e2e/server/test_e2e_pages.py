@@ -18,7 +18,16 @@ import httpx
 import pytest
 
 from tests.e2e.server.flows import poll_until_done, sign_in, start_flow
-from tests.support.serverproc import PASSWORD, USERNAME, ServerProcess, e2e_server, serving
+from tests.support.config import write_config
+from tests.support.serverproc import (
+    CLIENT_ID,
+    PASSWORD,
+    USERNAME,
+    ServerProcess,
+    e2e_config,
+    e2e_server,
+    serving,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-server-pages")]
 
@@ -172,3 +181,27 @@ def test_favicon_is_served_to_the_browser(server: ServerProcess, page: Any) -> N
     assert response.headers["content-type"] == "image/vnd.microsoft.icon"
     assert "max-age" in response.headers["cache-control"]
     assert httpx.get(f"{server.base_url}/favicon.ico").content == response.body()
+
+
+def test_confirm_page_with_the_network_warning_at_400_px(
+    tmp_path_factory: pytest.TempPathFactory, page: Any, shots: Path
+) -> None:
+    folder = tmp_path_factory.mktemp("e2e-pages-proximity")
+    config = e2e_config()
+    config["tenants"][0]["proximity"] = "warn"
+    config["trusted_proxies"] = ["127.0.0.1/32"]  # the device's request names its own address
+    with serving(ServerProcess(folder=folder, config=write_config(folder, config))) as server:
+        started = httpx.post(
+            f"{server.base_url}/contoso/oauth2/v2.0/devicecode",
+            data={"client_id": CLIENT_ID, "scope": "openid offline_access User.Read"},
+            headers={"X-Forwarded-For": "198.51.100.7", "User-Agent": "Lamp/1.0 " + "x" * 150},
+        )
+        assert started.status_code == 200, started.text
+        page.goto(started.json()["verification_uri_complete"])
+        page.get_by_role("button", name="Next").click()
+        sign_in(page)
+        shoot(
+            page, shots, "16-confirm-other-network",
+            "Warning: this request came from a different network than yours.",
+            "198.51.100.7", "Lamp/1.0",
+        )  # fmt: skip
