@@ -23,8 +23,11 @@ _CLI_TOKEN_IMPORTS = (
     " deviceflow.cli.settings, deviceflow.cli.tokens, deviceflow.cli.errors, deviceflow.cache.file"
 )
 # ``import deviceflow`` resolves its names on first use: this row is what a program that uses
-# the client pays (client, urllib transport, core, errors).
-_FIRST_USE = "from deviceflow import DeviceFlowClient, UrllibTransport"
+# the client pays before its first request (client, urllib transport, core, errors).
+_FIRST_USE = (
+    "from deviceflow import DeviceFlowClient, UrllibTransport\n"
+    "client = DeviceFlowClient('bench-device', transport=UrllibTransport())"
+)
 
 
 # Peak RSS is the child's own VmHWM, read as it exits: ``ru_maxrss`` from wait4 would include

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -41,9 +42,10 @@ TOKEN_PATH_FREE = (
 are ``os.path`` strings, the lock is a small class, and there is no config file to parse. (``re``
 is not here: ``json`` loads it.)"""
 
+# The modules are listed before the report itself imports json.
 _REPORT = (
-    "import sys, json; sys.stderr.flush();"
-    " print(json.dumps(sorted(m for m in sys.modules if m in {heavy!r})))"
+    "import sys; sys.stderr.flush(); _found = sorted(m for m in sys.modules if m in {heavy!r})\n"
+    "import json; print(json.dumps(_found))"
 )
 
 
@@ -81,12 +83,53 @@ def test_import_deviceflow_loads_no_submodule() -> None:
     subprocess.run([sys.executable, "-c", code], env=_clean_env(), check=True, timeout=60)
 
 
-def test_public_names_still_resolve_on_first_use() -> None:
-    loaded = _loaded_after(
-        "from deviceflow import DeviceFlowClient, UrllibTransport\n"
-        "assert DeviceFlowClient.__module__ == 'deviceflow.client'"
-    )
-    assert "logging" in loaded  # the client does load what it needs, once used
+FIRST_USE_FREE = (
+    *HEAVY,
+    "dataclasses",
+    "enum",
+    "hashlib",
+    "inspect",
+    "ipaddress",
+    "json",
+    "re",
+    "typing",
+    "urllib.parse",
+)
+"""Not needed to build a client and its urllib transport: TLS, http.client, urllib and json come
+with the first request or answer, hashlib with the first code, typing never (annotations only)."""
+
+SENT = ("http.client", "ssl", "urllib.parse", "urllib.request")
+"""What the first request loads (the proof that the modules above are deferred, not dropped)."""
+
+_FIRST_USE = (
+    "from deviceflow import DeviceFlowClient, UrllibTransport\n"
+    "client = DeviceFlowClient('diet-device', transport=UrllibTransport())\n"
+    "assert DeviceFlowClient.__module__ == 'deviceflow.client'\n"
+)
+
+
+def test_first_use_loads_nothing_a_request_does_not_need_yet() -> None:
+    # (Not the asyncio client: asyncio, which it needs at once to sleep, loads ssl itself.)
+    for code in (_FIRST_USE, "from deviceflow import DeviceFlowClient\nDeviceFlowClient('x')"):
+        assert _loaded_after(code, watched=FIRST_USE_FREE) == [], code
+
+
+def test_first_request_loads_the_transport_and_no_logging() -> None:
+    # A port that is bound but not listening: the connection is refused, after urllib has run.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        code = (
+            _FIRST_USE + "from deviceflow import ConnectError, Endpoints\n"
+            "client = DeviceFlowClient('diet-device', transport=UrllibTransport(), endpoints="
+            f"Endpoints(device_authorization_url='http://127.0.0.1:{port}/devicecode',"
+            f" token_url='http://127.0.0.1:{port}/token'))\n"
+            "try:\n    client.refresh('diet-refresh')\nexcept ConnectError:\n    pass\n"
+            "else:\n    raise AssertionError('the port answered')\n"
+        )
+        loaded = _loaded_after(code, watched=(*SENT, "logging"))
+    # Nothing configured logging, so the client's INFO lines had nowhere to go: not loaded.
+    assert loaded == sorted(SENT)
 
 
 @pytest.fixture
