@@ -34,13 +34,19 @@ TOKEN_PATH_FREE = (
     "pathlib",
     "threading",
     "typing",
+    "urllib.parse",
+    "ipaddress",
     "deviceflow.cache._protocol",
     "deviceflow.cache.memory",
     "deviceflow.client",
+    "deviceflow.transports",
+    "deviceflow.core._authority",  # the core resolves its names on first use: the errors and
+    "deviceflow.core._events",  # REFRESH_MARGIN do not load the flow, its events or discovery
+    "deviceflow.core._flow",
 )
 """Not needed to print a cached token either: the records and settings are plain classes, paths
-are ``os.path`` strings, the lock is a small class, and there is no config file to parse. (``re``
-is not here: ``json`` loads it.)"""
+are ``os.path`` strings, the lock is a small class, URLs are checked by the core's ``split_url``,
+and there is no config file to parse. (``re`` is not here: ``json`` loads it.)"""
 
 # The modules are listed before the report itself imports json.
 _REPORT = (
@@ -211,3 +217,19 @@ def test_token_with_an_unknown_flag_takes_the_full_parser(
     )
     assert proc.returncode == 2
     assert "--no-such-flag" in proc.stderr
+
+
+def test_token_skips_the_exit_collection_only_as_the_process_command_line(
+    cached_token_env: dict[str, str],
+) -> None:
+    code = (
+        "import gc, io, sys\n"
+        "from deviceflow.cli import main\n"
+        "out = sys.stdout = io.StringIO()\n"
+        "assert main(['token']) == 0 and gc.get_freeze_count() == 0  # called by a program\n"
+        "sys.argv[1:] = ['token']\n"
+        "assert main() == 0 and gc.get_freeze_count() > 0  # the console script\n"
+        "sys.stdout = sys.__stdout__\n"
+        "assert out.getvalue() == 'diet-access\\n' * 2, out.getvalue()\n"
+    )
+    subprocess.run([sys.executable, "-c", code], env=cached_token_env, check=True, timeout=60)
