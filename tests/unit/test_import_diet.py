@@ -227,6 +227,7 @@ def test_token_skips_the_exit_collection_only_as_the_process_command_line(
         "from deviceflow.cli import main\n"
         "out = sys.stdout = io.StringIO()\n"
         "assert main(['token']) == 0 and gc.get_freeze_count() == 0  # called by a program\n"
+        "assert gc.isenabled()  # the collector, paused for the command, is back on\n"
         "sys.argv[1:] = ['token']\n"
         "assert main() == 0 and gc.get_freeze_count() > 0  # the console script\n"
         "sys.stdout = sys.__stdout__\n"
