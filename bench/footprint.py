@@ -2,8 +2,7 @@
 
 Each command runs ``runs`` times, interleaved with the others so background load hits all of
 them alike; the median wall time and the median peak RSS (``wait4``'s ``ru_maxrss``) count.
-"Added" figures subtract ``python -c pass`` measured in the same loop. The cached token's
-multiple of ``python -c pass`` is the median of each round's ratio of the two, run back to back.
+"Added" figures subtract ``python -c pass`` measured in the same loop.
 """
 
 from __future__ import annotations
@@ -190,16 +189,7 @@ def run(*, runs: int) -> dict[str, object]:
         / msal["added_wall_ms"],
         "import_deviceflow_vs_msal_added_rss": rows["import deviceflow"]["added_rss_mb"]
         / msal["added_rss_mb"],
-        # Each round's token run over the same round's ``python -c pass`` (they ran back to back),
-        # then the median: a load spike slows both of a pair, where the ratio of the two medians
-        # can pair a quiet pass with a busy token run.
-        "token_cached_vs_python_pass_wall": statistics.median(
-            token[0] / bare[0]
-            for token, bare in zip(
-                samples["deviceflow token (cached)"], samples["python -c pass"], strict=True
-            )
-        ),
-        "token_cached_vs_python_pass_wall_of_medians": rows["deviceflow token (cached)"]["wall_ms"]
+        "token_cached_vs_python_pass_wall": rows["deviceflow token (cached)"]["wall_ms"]
         / base["wall_ms"],
         "first_use_vs_msal_added_wall": rows["first use (client + transport)"]["added_wall_ms"]
         / msal["added_wall_ms"],

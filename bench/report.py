@@ -152,7 +152,7 @@ def footprint_rows(fp: dict[str, Any]) -> list[str]:
     times = fp["ratios"]["token_cached_vs_python_pass_wall"]
     lines.append(
         f"| deviceflow token (cached) | {token['wall_ms']:.0f} ms | python -c pass"
-        f" {rows['python -c pass']['wall_ms']:.0f} ms | {times:.1f}x (median of same-round ratios)"
+        f" {rows['python -c pass']['wall_ms']:.0f} ms | {times:.1f}x"
         f" | <= {TOKEN_TIMES_PYTHON:g}x | {_verdict(times <= TOKEN_TIMES_PYTHON)} |"
     )
     inst = fp["installed"]
