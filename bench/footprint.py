@@ -17,14 +17,24 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+#: Issue 18, item 4: the first use adds less than this share of ``import msal``'s added wall time,
+#: and less than this share of its added peak RSS (both over ``python -c pass``).
+FIRST_USE_OF_MSAL = 0.30
+#: ... and ``deviceflow token`` with a valid cached token takes at most this many times
+#: ``python -c pass``'s wall time.
+TOKEN_TIMES_PYTHON = 2.0
+
 # What ``deviceflow token`` imports on its way to a cached token (the argparse-free fast path).
 _CLI_TOKEN_IMPORTS = (
     "import deviceflow.cli, deviceflow.cli.fastpath, deviceflow.cli.flags, deviceflow.cli.context,"
     " deviceflow.cli.settings, deviceflow.cli.tokens, deviceflow.cli.errors, deviceflow.cache.file"
 )
 # ``import deviceflow`` resolves its names on first use: this row is what a program that uses
-# the client pays (client, urllib transport, core, errors).
-_FIRST_USE = "from deviceflow import DeviceFlowClient, UrllibTransport"
+# the client pays before its first request (client, urllib transport, core, errors).
+_FIRST_USE = (
+    "from deviceflow import DeviceFlowClient, UrllibTransport\n"
+    "client = DeviceFlowClient('bench-device', transport=UrllibTransport())"
+)
 
 
 # Peak RSS is the child's own VmHWM, read as it exits: ``ru_maxrss`` from wait4 would include
@@ -38,6 +48,15 @@ _TOKEN = (
     + _HWM
     + "\nsys.exit(rc)"
 )
+
+
+def verdicts(ratios: dict[str, float]) -> dict[str, bool]:
+    """Whether each target above was met, from :func:`run`'s ``ratios`` (same-run figures)."""
+    return {
+        "first_use": ratios["first_use_vs_msal_added_wall"] < FIRST_USE_OF_MSAL
+        and ratios["first_use_vs_msal_added_rss"] < FIRST_USE_OF_MSAL,
+        "token_cached": ratios["token_cached_vs_python_pass_wall"] <= TOKEN_TIMES_PYTHON,
+    }
 
 
 def _run(command: list[str], env: dict[str, str]) -> tuple[float, int]:
@@ -165,21 +184,27 @@ def run(*, runs: int) -> dict[str, object]:
     msal = rows["import msal"]
     size, core_requirements = _deviceflow_size()
     msal_size = _dist_size("msal", set())
+    ratios = {
+        "import_deviceflow_vs_msal_added_wall": rows["import deviceflow"]["added_wall_ms"]
+        / msal["added_wall_ms"],
+        "import_deviceflow_vs_msal_added_rss": rows["import deviceflow"]["added_rss_mb"]
+        / msal["added_rss_mb"],
+        "token_cached_vs_python_pass_wall": rows["deviceflow token (cached)"]["wall_ms"]
+        / base["wall_ms"],
+        "first_use_vs_msal_added_wall": rows["first use (client + transport)"]["added_wall_ms"]
+        / msal["added_wall_ms"],
+        "first_use_vs_msal_added_rss": rows["first use (client + transport)"]["added_rss_mb"]
+        / msal["added_rss_mb"],
+    }
     return {
         "runs": runs,
         "rows": rows,
-        "ratios": {
-            "import_deviceflow_vs_msal_added_wall": rows["import deviceflow"]["added_wall_ms"]
-            / msal["added_wall_ms"],
-            "import_deviceflow_vs_msal_added_rss": rows["import deviceflow"]["added_rss_mb"]
-            / msal["added_rss_mb"],
-            "token_cached_vs_python_pass_wall": rows["deviceflow token (cached)"]["wall_ms"]
-            / base["wall_ms"],
-            "first_use_vs_msal_added_wall": rows["first use (client + transport)"]["added_wall_ms"]
-            / msal["added_wall_ms"],
-            "first_use_vs_msal_added_rss": rows["first use (client + transport)"]["added_rss_mb"]
-            / msal["added_rss_mb"],
+        "ratios": ratios,
+        "targets": {
+            "first_use_of_msal_added_wall_and_rss_below": FIRST_USE_OF_MSAL,
+            "token_cached_times_python_pass_at_most": TOKEN_TIMES_PYTHON,
         },
+        "met": verdicts(ratios),
         "installed": {
             "deviceflow_bytes": size,
             "deviceflow_core_requirements": core_requirements,
@@ -190,4 +215,9 @@ def run(*, runs: int) -> dict[str, object]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(run(runs=5), indent=1))
+    result = run(runs=5)
+    print(json.dumps(result, indent=1))
+    met = result["met"]
+    assert isinstance(met, dict)
+    for target, ok in met.items():
+        print(f"{target}: {'met' if ok else 'NOT met'}")

@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from bench.footprint import FIRST_USE_OF_MSAL, TOKEN_TIMES_PYTHON
+
 BEGIN = "<!-- bench:begin (written by python -m bench --results; edits inside are replaced) -->"
 END = "<!-- bench:end -->"
 
@@ -21,7 +23,6 @@ POLL_TARGETS = {
 }
 FLEET_P99_MS = 50.0
 IMPORT_WALL, IMPORT_RSS = 0.25, 0.50
-TOKEN_TIMES_PYTHON = 3.0
 
 
 def _verdict(ok: bool) -> str:
@@ -139,6 +140,9 @@ def footprint_rows(fp: dict[str, Any]) -> list[str]:
         if name == "import deviceflow":
             target = f"< {IMPORT_WALL:.2f} / < {IMPORT_RSS:.2f}"
             met = _verdict(wall < IMPORT_WALL and rss < IMPORT_RSS)
+        elif name == "first use (client + transport)":
+            target = f"< {FIRST_USE_OF_MSAL:.2f} / < {FIRST_USE_OF_MSAL:.2f}"
+            met = _verdict(wall < FIRST_USE_OF_MSAL and rss < FIRST_USE_OF_MSAL)
         lines.append(
             f"| {name} | {row['added_wall_ms']:+.0f} ms, {row['added_rss_mb']:+.1f} MB"
             f" | python -c pass | {wall:.2f} / {rss:.2f} of msal's added wall / RSS"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -33,17 +34,24 @@ TOKEN_PATH_FREE = (
     "pathlib",
     "threading",
     "typing",
+    "urllib.parse",
+    "ipaddress",
     "deviceflow.cache._protocol",
     "deviceflow.cache.memory",
     "deviceflow.client",
+    "deviceflow.transports",
+    "deviceflow.core._authority",  # the core resolves its names on first use: the errors and
+    "deviceflow.core._events",  # REFRESH_MARGIN do not load the flow, its events or discovery
+    "deviceflow.core._flow",
 )
 """Not needed to print a cached token either: the records and settings are plain classes, paths
-are ``os.path`` strings, the lock is a small class, and there is no config file to parse. (``re``
-is not here: ``json`` loads it.)"""
+are ``os.path`` strings, the lock is a small class, URLs are checked by the core's ``split_url``,
+and there is no config file to parse. (``re`` is not here: ``json`` loads it.)"""
 
+# The modules are listed before the report itself imports json.
 _REPORT = (
-    "import sys, json; sys.stderr.flush();"
-    " print(json.dumps(sorted(m for m in sys.modules if m in {heavy!r})))"
+    "import sys; sys.stderr.flush(); _found = sorted(m for m in sys.modules if m in {heavy!r})\n"
+    "import json; print(json.dumps(_found))"
 )
 
 
@@ -81,12 +89,53 @@ def test_import_deviceflow_loads_no_submodule() -> None:
     subprocess.run([sys.executable, "-c", code], env=_clean_env(), check=True, timeout=60)
 
 
-def test_public_names_still_resolve_on_first_use() -> None:
-    loaded = _loaded_after(
-        "from deviceflow import DeviceFlowClient, UrllibTransport\n"
-        "assert DeviceFlowClient.__module__ == 'deviceflow.client'"
-    )
-    assert "logging" in loaded  # the client does load what it needs, once used
+FIRST_USE_FREE = (
+    *HEAVY,
+    "dataclasses",
+    "enum",
+    "hashlib",
+    "inspect",
+    "ipaddress",
+    "json",
+    "re",
+    "typing",
+    "urllib.parse",
+)
+"""Not needed to build a client and its urllib transport: TLS, http.client, urllib and json come
+with the first request or answer, hashlib with the first code, typing never (annotations only)."""
+
+SENT = ("http.client", "ssl", "urllib.parse", "urllib.request")
+"""What the first request loads (the proof that the modules above are deferred, not dropped)."""
+
+_FIRST_USE = (
+    "from deviceflow import DeviceFlowClient, UrllibTransport\n"
+    "client = DeviceFlowClient('diet-device', transport=UrllibTransport())\n"
+    "assert DeviceFlowClient.__module__ == 'deviceflow.client'\n"
+)
+
+
+def test_first_use_loads_nothing_a_request_does_not_need_yet() -> None:
+    # (Not the asyncio client: asyncio, which it needs at once to sleep, loads ssl itself.)
+    for code in (_FIRST_USE, "from deviceflow import DeviceFlowClient\nDeviceFlowClient('x')"):
+        assert _loaded_after(code, watched=FIRST_USE_FREE) == [], code
+
+
+def test_first_request_loads_the_transport_and_no_logging() -> None:
+    # A port that is bound but not listening: the connection is refused, after urllib has run.
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        code = (
+            _FIRST_USE + "from deviceflow import ConnectError, Endpoints\n"
+            "client = DeviceFlowClient('diet-device', transport=UrllibTransport(), endpoints="
+            f"Endpoints(device_authorization_url='http://127.0.0.1:{port}/devicecode',"
+            f" token_url='http://127.0.0.1:{port}/token'))\n"
+            "try:\n    client.refresh('diet-refresh')\nexcept ConnectError:\n    pass\n"
+            "else:\n    raise AssertionError('the port answered')\n"
+        )
+        loaded = _loaded_after(code, watched=(*SENT, "logging"))
+    # Nothing configured logging, so the client's INFO lines had nowhere to go: not loaded.
+    assert loaded == sorted(SENT)
 
 
 @pytest.fixture
@@ -168,3 +217,20 @@ def test_token_with_an_unknown_flag_takes_the_full_parser(
     )
     assert proc.returncode == 2
     assert "--no-such-flag" in proc.stderr
+
+
+def test_token_skips_the_exit_collection_only_as_the_process_command_line(
+    cached_token_env: dict[str, str],
+) -> None:
+    code = (
+        "import gc, io, sys\n"
+        "from deviceflow.cli import main\n"
+        "out = sys.stdout = io.StringIO()\n"
+        "assert main(['token']) == 0 and gc.get_freeze_count() == 0  # called by a program\n"
+        "assert gc.isenabled()  # the collector, paused for the command, is back on\n"
+        "sys.argv[1:] = ['token']\n"
+        "assert main() == 0 and gc.get_freeze_count() > 0  # the console script\n"
+        "sys.stdout = sys.__stdout__\n"
+        "assert out.getvalue() == 'diet-access\\n' * 2, out.getvalue()\n"
+    )
+    subprocess.run([sys.executable, "-c", code], env=cached_token_env, check=True, timeout=60)

@@ -23,11 +23,11 @@ section per profile keeps several apps or tenants apart::
 from __future__ import annotations
 
 import os
-from urllib.parse import urlsplit, urlunsplit
 
 from deviceflow.cache.base import check_profile_name
 from deviceflow.cache.file import default_cache_dir
 from deviceflow.cli.errors import UsageError
+from deviceflow.core._url import split_url  # not urllib.parse: ``deviceflow token`` imports this
 
 # ``typing.TYPE_CHECKING`` without importing typing (``deviceflow token`` loads this module: no
 # typing, dataclasses, pathlib or configparser unless a config file exists); type checkers
@@ -225,16 +225,37 @@ def split_authority(url: str, *, flag: str = "--authority") -> tuple[str, str | 
         UsageError: ``url`` (given as ``flag``) is not an absolute http(s) URL.
     """
     try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - reading it checks the port
-    except ValueError as exc:  # an unclosed IPv6 bracket, a port that is not a number
-        raise UsageError(f"{flag} must be an http(s) URL, not {url!r} ({exc})") from None
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise UsageError(f"{flag} must be an http(s) URL, not {url!r}")
-    segments = [s for s in parts.path.split("/") if s]
+        scheme, authority, rest = split_url(url)
+    except ValueError:  # not http(s), no host, user information, a fragment, white space
+        raise UsageError(f"{flag} must be an http(s) URL, not {url!r}") from None
+    problem = _authority_problem(authority)
+    if problem:
+        raise UsageError(f"{flag} must be an http(s) URL, not {url!r} ({problem})")
+    segments = [s for s in rest.partition("?")[0].split("/") if s]
     tenant = segments.pop() if segments else None
-    base = urlunsplit((parts.scheme, parts.netloc, "/".join(["", *segments]), "", ""))
+    base = f"{scheme}://{authority}" + "".join("/" + s for s in segments)
     return base.rstrip("/"), tenant
+
+
+def _authority_problem(authority: str) -> str | None:
+    """What is wrong with a URL's ``host[:port]`` (an IPv6 host in brackets), or None."""
+    host, port = authority, ""
+    if authority.startswith("["):
+        host, bracket, after = authority[1:].partition("]")
+        if not bracket or not host:
+            return "an IPv6 host needs its closing bracket"
+        if after and not after.startswith(":"):
+            return "unexpected text after the IPv6 host"
+        port = after[1:]
+    elif "[" in authority or "]" in authority:
+        return "brackets belong around an IPv6 host only"
+    else:
+        host, _, port = authority.partition(":")
+        if not host:
+            return "no host"
+    if port and not (port.isascii() and port.isdigit() and int(port) <= 65535):
+        return f"the port must be a number up to 65535, not {port!r}"
+    return None
 
 
 def _split_scopes(values: Sequence[str]) -> tuple[str, ...]:

@@ -7,13 +7,9 @@ everything they decide without the network is here, and every protocol rule is i
 
 from __future__ import annotations
 
-import hashlib
-import logging
 import time
-from collections.abc import Callable, Iterable
-from urllib.parse import urlencode, urlsplit
 
-from deviceflow._types import AsyncSleeper, Clock, Sleeper
+from deviceflow._log import LazyLogger
 from deviceflow.core import (
     AuthorizationPending,
     DeviceCodeIssued,
@@ -30,10 +26,20 @@ from deviceflow.core import (
     parse_token_response,
     refresh_request,
 )
+from deviceflow.core._codec import form_encode
 from deviceflow.errors import FlowCancelledError, LocalProtocolError, TransportError
-from deviceflow.transports import AsyncTransport, AsyncUrllibTransport, Transport, UrllibTransport
 
-logger = logging.getLogger("deviceflow.client")
+# ``typing.TYPE_CHECKING`` without importing typing: the first use of the client loads only what
+# it runs (tests/unit/client/test_import_set.py); type checkers treat the name as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from deviceflow._types import AsyncSleeper, Clock, Sleeper
+    from deviceflow.transports import AsyncTransport, Transport
+
+# Not ``logging.getLogger``: importing logging is a fifth of the client's start-up (see _log).
+logger = LazyLogger("deviceflow.client")
 
 #: The authority used when none of ``authority``, ``issuer`` or ``endpoints`` is given.
 DEFAULT_AUTHORITY = "https://login.microsoftonline.com/organizations"
@@ -45,12 +51,15 @@ DEFAULT_TIMEOUT = 30.0
 _CANCEL_CHECK_SECONDS = 0.25
 
 PendingEvent = AuthorizationPending | SlowDown | Retrying
-OnPending = Callable[[PendingEvent], object]
-ShouldCancel = Callable[[], bool]
+if TYPE_CHECKING:  # annotations only: collections.abc stays unloaded at run time
+    OnPending = Callable[[PendingEvent], object]
+    ShouldCancel = Callable[[], bool]
 
 
 def default_transport() -> Transport:
     """The blocking driver's transport when none is given: urllib (no dependency)."""
+    from deviceflow.transports._urllib import UrllibTransport
+
     return UrllibTransport()
 
 
@@ -59,6 +68,8 @@ def default_async_transport() -> AsyncTransport:
     try:
         from deviceflow.transports._httpx import AsyncHttpxTransport
     except ImportError:
+        from deviceflow.transports._urllib import AsyncUrllibTransport
+
         return AsyncUrllibTransport()
     return AsyncHttpxTransport()
 
@@ -77,6 +88,8 @@ def default_async_sleep() -> AsyncSleeper:
 
 def fingerprint(secret: str) -> str:
     """A short, non-reversible tag for logging a secret's identity (never the secret itself)."""
+    import hashlib  # only once a code was issued: constructing a client does not load it
+
     return hashlib.sha256(secret.encode()).hexdigest()[:8]
 
 
@@ -89,6 +102,8 @@ def _scope_tuple(scopes: Iterable[str] | str | None) -> tuple[str, ...]:
 
 
 def _url_for_log(url: str) -> str:
+    from urllib.parse import urlsplit  # after an exchange: the transport has loaded it
+
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}{parts.path}"
 
@@ -171,7 +186,7 @@ class ClientBase:
         """``request`` (a token request) with the ``claims`` parameter, when there are claims."""
         if not claims:
             return request
-        body = request.body + b"&" + urlencode({"claims": claims}).encode()
+        body = request.body + b"&" + form_encode([("claims", claims)])
         return HttpRequest(
             method=request.method, url=request.url, headers=request.headers, body=body
         )

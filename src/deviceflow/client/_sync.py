@@ -4,30 +4,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from deviceflow._types import Clock, Sleeper
-from deviceflow.core import (
-    DeviceCodeIssued,
-    DeviceFlowError,
-    Endpoints,
-    HttpRequest,
-    HttpResponse,
-    Token,
-    TokenIssued,
-    start_retry_delay,
-)
+from deviceflow.core import DeviceFlowError, TokenIssued, start_retry_delay
 from deviceflow.errors import TransportError
-from deviceflow.transports import Transport
 
-from ._base import (
-    DEFAULT_TIMEOUT,
-    ClientBase,
-    OnPending,
-    ShouldCancel,
-    default_sleep,
-    default_transport,
-)
+from ._base import DEFAULT_TIMEOUT, ClientBase, default_sleep, default_transport
+
+# ``typing.TYPE_CHECKING`` without importing typing: names for annotations only, so that the first
+# use of the client loads no more than it runs; type checkers treat the name as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from deviceflow._types import Clock, Sleeper
+    from deviceflow.core import DeviceCodeIssued, Endpoints, HttpRequest, HttpResponse, Token
+    from deviceflow.transports import Transport
+
+    from ._base import OnPending, ShouldCancel
 
 
 class DeviceFlowClient(ClientBase):

@@ -12,8 +12,6 @@ using only ``json`` and built-ins. Dict ordering is not guaranteed there either:
 from lists of pairs.
 """
 
-import json
-
 from ._errors import OAuthError, RemoteProtocolError, oauth_error_class
 
 # typing.TYPE_CHECKING without importing typing (MicroPython has none; CPython skips ~2 ms of
@@ -134,6 +132,8 @@ def decode_json_object(response: "HttpResponse", what: str) -> "dict[str, Any]":
     A body that is not JSON (an HTML error page, a proxy's text) is quoted as a short, sanitised
     snippet. A JSON body that is not an object is not quoted: it might hold a secret.
     """
+    import json  # with the first answer: constructing a client loads neither json nor re
+
     body = response.body
     if body[:3] == b"\xef\xbb\xbf":  # a UTF-8 byte-order mark, as some proxies prepend
         body = body[3:]
@@ -310,6 +310,8 @@ def decode_json_segment(text: object) -> "dict[str, Any] | None":
     """Decode a base64url JSON object (a JWT segment, Microsoft ``client_info``), or ``None``."""
     if not isinstance(text, str):
         return None
+    import json
+
     try:
         value = json.loads(b64url_decode(text).decode("utf-8"))
     except (ValueError, RuntimeError):

@@ -12,15 +12,16 @@ Write your own by implementing :class:`Transport` or :class:`AsyncTransport` fro
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from deviceflow import _lazy_attributes
 
+# ``typing.TYPE_CHECKING`` without importing typing; type checkers treat the name as true.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from ._httpx import AsyncHttpxTransport, HttpxTransport
     from ._urllib import AsyncUrllibTransport, UrllibTransport
     from .base import AsyncTransport, Transport
     from .mock import MockTransport
+del TYPE_CHECKING
 
 __all__ = [
     "AsyncHttpxTransport",

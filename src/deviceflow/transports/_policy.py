@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
-import ssl
-from urllib.parse import urlsplit
-
 from deviceflow.core import HttpRequest
 from deviceflow.errors import InsecureTransportError
 
@@ -45,6 +41,8 @@ def is_dropped_tls(exc: BaseException) -> bool:
     transit (``UNEXPECTED_MESSAGE``, ``BAD_RECORD_MAC``, ...): both are worth retrying (checklist
     6.1). An untrusted certificate or a protocol mismatch is not, and stays a ``TLSError``.
     """
+    import ssl  # loaded by now: the error came from a connection
+
     if isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError):
         return True
     return isinstance(exc, ssl.SSLError) and getattr(exc, "reason", None) in _BROKEN_STREAM_REASONS
@@ -55,6 +53,8 @@ def is_loopback_host(host: str) -> bool:
     host = host.strip("[]").lower()
     if host == "localhost" or host.endswith(".localhost"):
         return True
+    import ipaddress  # with the first request, not with the transport
+
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -72,6 +72,8 @@ def check_url(request: HttpRequest, *, allow_insecure_http: bool) -> None:
         InsecureTransportError: the scheme is not ``https``/``http``, or ``http`` is used for a
             host that is not loopback without ``allow_insecure_http``.
     """
+    from urllib.parse import urlsplit  # with the first request, not with the transport
+
     parts = urlsplit(request.url)
     scheme = parts.scheme.lower()
     if scheme == "https":

@@ -15,14 +15,7 @@ not have httpx installed.
 from __future__ import annotations
 
 import contextlib
-import http.client
 import os
-import ssl
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
-from typing import Any
-from urllib.parse import urlsplit
 
 from deviceflow import errors
 from deviceflow.core import HttpRequest, HttpResponse
@@ -36,18 +29,22 @@ from ._policy import (
     user_agent,
 )
 
+# ``typing.TYPE_CHECKING`` without importing typing; type checkers treat the name as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import ssl
+    import urllib.request
+    from collections.abc import Iterator
+
 __all__ = ["AsyncUrllibTransport", "UrllibTransport"]
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """Hand 3xx answers back as responses instead of re-sending credentials elsewhere."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
 
 
 class UrllibTransport:
     """Send requests with :mod:`urllib.request` over TLS verified against the system CAs.
+
+    Constructing one is cheap: :mod:`ssl`, :mod:`urllib.request` and :mod:`http.client` (a third
+    of the client's start-up) are loaded, and the default TLS context made, when the first request
+    is sent. A ``ca_bundle`` is read at once, so that a missing or malformed file fails here.
 
     Args:
         ca_bundle: a PEM file (or directory of hashed certificates) to trust instead of the
@@ -60,6 +57,7 @@ class UrllibTransport:
 
     Raises:
         ValueError: both ``ca_bundle`` and ``ssl_context`` were given.
+        OSError, ssl.SSLError: ``ca_bundle`` cannot be read or holds no usable certificate.
     """
 
     def __init__(
@@ -72,19 +70,43 @@ class UrllibTransport:
     ) -> None:
         if ca_bundle is not None and ssl_context is not None:
             raise ValueError("pass either ca_bundle or ssl_context, not both")
-        if ssl_context is None:
-            cafile = cadir = None
-            if ca_bundle is not None:
-                path = os.fspath(ca_bundle)
-                cadir, cafile = (path, None) if os.path.isdir(path) else (None, path)
+        if ca_bundle is not None:
+            import ssl
+
+            path = os.fspath(ca_bundle)
+            cadir, cafile = (path, None) if os.path.isdir(path) else (None, path)
             ssl_context = ssl.create_default_context(cafile=cafile, capath=cadir)
+        self._ssl_context = ssl_context
         self._allow_insecure_http = allow_insecure_http
-        https = urllib.request.HTTPSHandler(context=ssl_context)
-        direct = urllib.request.ProxyHandler({})
-        self._direct = urllib.request.build_opener(direct, https, _NoRedirect())
-        self._proxied = (
-            urllib.request.build_opener(https, _NoRedirect()) if trust_env else self._direct
-        )
+        self._trust_env = trust_env
+        # (direct, proxied): made by the first request (_openers).
+        self._opener_pair: tuple[urllib.request.OpenerDirector, ...] | None = None
+
+    def _openers(self) -> tuple[urllib.request.OpenerDirector, ...]:
+        """``(direct, proxied)`` openers, made on first use; the same object when not trusting env.
+
+        Two threads racing here (AsyncUrllibTransport) each build an equivalent pair; one wins.
+        """
+        if self._opener_pair is None:
+            import ssl
+            import urllib.request
+
+            class NoRedirect(urllib.request.HTTPRedirectHandler):
+                """Hand 3xx answers back as responses instead of re-sending credentials."""
+
+                def redirect_request(self, *args: object, **kwargs: object) -> None:
+                    return None
+
+            context = self._ssl_context or ssl.create_default_context()
+            https = urllib.request.HTTPSHandler(context=context)
+            direct = urllib.request.build_opener(
+                urllib.request.ProxyHandler({}), https, NoRedirect()
+            )
+            proxied = (
+                urllib.request.build_opener(https, NoRedirect()) if self._trust_env else direct
+            )
+            self._opener_pair = (direct, proxied)
+        return self._opener_pair
 
     def handle_request(
         self, request: HttpRequest, *, timeout: float = DEFAULT_TIMEOUT
@@ -96,8 +118,14 @@ class UrllibTransport:
             TransportError: no response arrived (urllib's, http.client's or ssl's error, mapped).
         """
         check_url(request, allow_insecure_http=self._allow_insecure_http)
+        import http.client
+        import urllib.error
+        import urllib.request
+        from urllib.parse import urlsplit
+
         host = urlsplit(request.url).hostname or ""
-        opener = self._direct if is_loopback_host(host) else self._proxied
+        direct, proxied = self._openers()
+        opener = direct if is_loopback_host(host) else proxied
         headers = dict(request.headers)
         headers.setdefault("User-Agent", user_agent())
         raw = urllib.request.Request(
@@ -160,6 +188,10 @@ def _is_proxy_failure(exc: BaseException) -> bool:
 @contextlib.contextmanager
 def _map_exceptions(request: HttpRequest) -> Iterator[None]:
     """Translate urllib/http.client/socket/ssl errors into the TransportError family."""
+    import http.client  # loaded by now: a request was on its way
+    import ssl
+    import urllib.error
+
     try:
         yield
     except urllib.error.URLError as exc:

@@ -152,10 +152,15 @@ def test_split_authority() -> None:
         None,
     )
     assert split_authority("http://h:1/base/t") == ("http://h:1/base", "t")
+    assert split_authority("HTTP://[::1]:8080/t/?q=1") == ("http://[::1]:8080", "t")
 
 
 @pytest.mark.parametrize(
-    "url", ["https://[x/y", "http://[::1", "https://h:port/t", "ftp://h/t", "/t", "https:///t"]
+    "url",
+    [
+        *("https://[x/y", "http://[::1", "https://h:port/t", "ftp://h/t", "/t", "https:///t"),
+        *("https://h:65536/t", "https://user:secret@h/t", "https://h/t#frag", " https://h/t"),
+    ],
 )
 def test_split_authority_refuses_what_is_not_an_http_url(url: str) -> None:
     with pytest.raises(UsageError, match=r"^--issuer must be an http\(s\) URL, not "):
