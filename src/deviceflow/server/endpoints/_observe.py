@@ -44,12 +44,17 @@ class RequestInfo:
         return str(tenant)[:64] if tenant else None
 
 
-_current: ContextVar[RequestInfo | None] = ContextVar("deviceflow_request", default=None)
+_current: ContextVar[Scope | None] = ContextVar("deviceflow_request", default=None)
+"""The scope of the request this task serves (its id under :data:`REQUEST_ID`)."""
+
+REQUEST_ID = "deviceflow.request_id"
+"""The scope key holding the request's id."""
 
 
 def current() -> RequestInfo | None:
     """The request this task serves, if any."""
-    return _current.get()
+    scope = _current.get()
+    return None if scope is None else RequestInfo(scope[REQUEST_ID], scope)
 
 
 def route_template(scope: Scope, endpoints: Mapping[int, str]) -> str:
@@ -93,9 +98,9 @@ class RequestContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = self._request_id(scope)
+        request_id = scope[REQUEST_ID] = self._request_id(scope)
         header = (_HEADER, request_id.encode())
-        token = _current.set(RequestInfo(request_id, scope))
+        token = _current.set(scope)
         status = 500
 
         async def send_with_id(message: Message) -> None:
