@@ -108,9 +108,11 @@ def _iso_time(epoch: float) -> str:
     return f"{seconds}.{int(epoch % 1 * 1000):03d}Z"
 
 
-def install(level: str, stream: TextIO, fmt: str, *, json: bool = False) -> None:
+def install(level: str, stream: TextIO, fmt: str, *, json: bool = False) -> logging.Handler:
     """Configure the root logger with one handler on ``stream``: :class:`SafeFormatter` with
-    ``fmt``, or :class:`JsonFormatter` with ``json`` (replacing any earlier handler)."""
+    ``fmt``, or :class:`JsonFormatter` with ``json``; return the handler (a root logger that
+    already has handlers is left as it is, as :func:`logging.basicConfig` does)."""
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter() if json else SafeFormatter(fmt))
-    logging.basicConfig(level=level, handlers=[handler], force=True)
+    logging.basicConfig(level=level, handlers=[handler])
+    return handler

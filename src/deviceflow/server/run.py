@@ -390,7 +390,7 @@ def main(argv: Sequence[str]) -> int:
     except SystemExit as exc:
         return EXIT_OK if exc.code == 0 else EXIT_USAGE
     # One line per record, whatever a request put in it (control characters escaped).
-    logsafe.install(
+    log_handler = logsafe.install(
         args.log_level.upper(), sys.stderr, _TEXT_FORMAT, json=args.log_format == "json"
     )
     try:
@@ -399,7 +399,7 @@ def main(argv: Sequence[str]) -> int:
         print(f"deviceflow serve: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     if settings.log_format == "json" and args.log_format is None:  # the file asks for it
-        logsafe.install(args.log_level.upper(), sys.stderr, _TEXT_FORMAT, json=True)
+        log_handler.setFormatter(logsafe.JsonFormatter())
     if settings.metrics or settings.metrics_address:
         try:
             import prometheus_client  # noqa: F401

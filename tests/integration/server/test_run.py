@@ -153,3 +153,36 @@ def test_serve_reports_a_busy_port(capsys: pytest.CaptureFixture[str]) -> None:
         code = run.main(["--port", str(port), "--db", "memory:", "--log-level", "error"])
     assert code == 4
     assert "cannot listen" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        pytest.param(["--drain", "-1"], id="negative-drain"),
+        pytest.param(["--metrics-address", "nowhere"], id="address-without-port"),
+        pytest.param(["--metrics-address", "127.0.0.1:{port}"], id="metrics-on-the-main-port"),
+        pytest.param(["--log-format", "xml"], id="unknown-log-format"),
+    ],
+)
+def test_bad_operations_flags_are_refused_without_traceback(
+    flags: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = free_port()
+    argv = ["--db", "memory:", "--port", str(port), *(f.format(port=port) for f in flags)]
+    assert run.main(argv) in (2, 3)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.strip()
+
+
+def test_operations_flags_reach_the_settings(tmp_path: Path) -> None:
+    config = tmp_path / "server.toml"
+    config.write_text('log_format = "json"\n[[tenants]]\nid = "t"\n')
+    args = run._parser().parse_args(
+        ["--config", str(config), "--db", "memory:", "--port", "9999",
+         "--metrics-address", "127.0.0.1:9464", "--drain", "2.5"]
+    )  # fmt: skip
+    settings = run.load_settings(args, {})
+    assert (settings.metrics, settings.metrics_address) == (True, "127.0.0.1:9464")
+    assert (settings.shutdown_drain, settings.log_format) == (2.5, "json")
+    plain = run.load_settings(run._parser().parse_args(["--db", "memory:", "--metrics"]), {})
+    assert (plain.metrics, plain.metrics_address, plain.shutdown_drain) == (True, None, 0.0)
