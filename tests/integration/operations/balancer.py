@@ -3,9 +3,9 @@
 It sends each request to the next *ready* instance in turn. Readiness is what the instance's
 ``/readyz`` said at the last health check (every ``check_every`` seconds); an instance whose
 connection is refused is taken out at once and the request goes to the next one (nothing was
-sent, so retrying is always safe). When an instance leaves the pool its keep-alive connections
-are dropped, and a fresh pool is made when it comes back. Any other failure is the client's to
-see: the test counts them.
+sent, so retrying is always safe). When an instance leaves the pool, the requests it is serving
+run to their end, its connections are not reused, and a fresh pool is made when it comes back.
+Any other failure is the client's to see: the test counts them.
 """
 
 from __future__ import annotations
@@ -24,12 +24,19 @@ class Backend:
         self.base_url = base_url
         self.ready = False
         self.client: httpx.AsyncClient | None = None
+        self.retired: list[httpx.AsyncClient] = []
         self.served = 0
 
-    async def take_out(self) -> None:
+    def take_out(self) -> None:
+        """Out of the pool: no new request; those in flight finish on their connections."""
         self.ready = False
         client, self.client = self.client, None
         if client is not None:
+            self.retired.append(client)
+
+    async def close(self) -> None:
+        self.take_out()
+        for client in self.retired:
             await client.aclose()
 
     def connections(self) -> httpx.AsyncClient:
@@ -60,7 +67,7 @@ class Balancer:
             if ready:
                 backend.ready = True
             elif backend.ready or backend.client is not None:
-                await backend.take_out()
+                backend.take_out()
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[Balancer]:
@@ -81,7 +88,7 @@ class Balancer:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
                 for backend in self.backends:
-                    await backend.take_out()
+                    await backend.close()
 
     async def post(self, path: str, data: Mapping[str, str]) -> httpx.Response:
         """POST to the next ready backend, failing over on refused connections.
@@ -100,7 +107,7 @@ class Balancer:
             try:
                 response = await backend.connections().post(path, data=data)
             except httpx.ConnectError:  # refused: nothing was sent
-                await backend.take_out()
+                backend.take_out()
                 continue
             backend.served += 1
             return response
