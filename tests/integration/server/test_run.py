@@ -186,3 +186,48 @@ def test_operations_flags_reach_the_settings(tmp_path: Path) -> None:
     assert (settings.shutdown_drain, settings.log_format) == (2.5, "json")
     plain = run.load_settings(run._parser().parse_args(["--db", "memory:", "--metrics"]), {})
     assert (plain.metrics, plain.metrics_address, plain.shutdown_drain) == (True, None, 0.0)
+
+
+def test_sigterm_with_drain_answers_readyz_503_then_stops(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    port, metrics_port = free_port(), free_port()
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.delenv("DEVICEFLOW_DATA_DIR", raising=False)
+    seen: list[tuple[int, object]] = []
+    base = f"http://127.0.0.1:{port}"
+
+    def client() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                answer = httpx.get(f"{base}/readyz")
+                seen.append((answer.status_code, answer.json()))
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics")
+        seen.append((metrics.status_code, "deviceflow_token_polls_total" in metrics.text))
+        os.kill(os.getpid(), signal.SIGTERM)
+        while time.monotonic() < deadline:  # draining: still served, not ready
+            answer = httpx.get(f"{base}/readyz")
+            if answer.status_code == 503:
+                seen.append((503, answer.json()))
+                seen.append((httpx.get(f"{base}/healthz").status_code, "healthz"))
+                break
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    argv = ["--port", str(port), "--db", "memory:", "--log-level", "warning", "--drain", "2",
+            "--metrics-address", f"127.0.0.1:{metrics_port}"]  # fmt: skip
+    code = run.main(argv)
+    thread.join()
+    assert code == 0
+    assert seen == [
+        (200, {"status": "ready"}),
+        (200, True),
+        (503, {"status": "unavailable", "reason": "draining"}),
+        (200, "healthz"),
+    ]
+    assert f"metrics on http://127.0.0.1:{metrics_port}/metrics" in capsys.readouterr().out
