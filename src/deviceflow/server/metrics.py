@@ -19,11 +19,9 @@ the deployment's (every instance reports the same number).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from prometheus_client import CollectorRegistry
+from typing import Any
 
 __all__ = ["NO_METRICS", "POLL_OUTCOMES", "PrometheusRecorder", "Recorder", "poll_outcome"]
 
@@ -138,7 +136,7 @@ class PrometheusRecorder(Recorder):
             " deployment's storage.",
             registry=reg,
         )
-        gauge.set_function(lambda: float(pending()))
+        gauge.set_function(lambda: _or_nan(pending))
         self.latency = Histogram(
             "deviceflow_http_request_duration_seconds",
             "Time to answer an HTTP request, by route template and status class.",
@@ -194,6 +192,9 @@ class PrometheusRecorder(Recorder):
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
 
-def registry_of(recorder: Recorder) -> CollectorRegistry | None:
-    """The registry a recorder counts into (None without metrics)."""
-    return recorder.registry if isinstance(recorder, PrometheusRecorder) else None
+def _or_nan(read: Callable[[], int]) -> float:
+    """``read()``, or NaN when storage cannot answer (the rest of the page is still served)."""
+    try:
+        return float(read())
+    except Exception:  # whatever the database driver raises: /readyz says what is wrong
+        return math.nan

@@ -10,6 +10,7 @@ import dataclasses
 import io
 import json
 import logging
+import math
 import secrets
 from collections.abc import AsyncIterator
 
@@ -174,3 +175,12 @@ def test_json_formatter_writes_one_object_per_line_with_the_request_context() ->
     assert (second["event"], second["outcome"], second["message"]) == (
         "http_request", 404, "GET /x\ny 404",
     )  # fmt: skip
+
+
+def test_pending_gauge_is_nan_when_storage_cannot_answer() -> None:
+    def unreachable() -> int:
+        raise ConnectionError("database down")
+
+    recorder = PrometheusRecorder(tenants=bool, clients=bool, pending=unreachable)
+    page = samples(recorder.exposition()[0].decode())
+    assert math.isnan(page[("deviceflow_pending_flows", frozenset())])
