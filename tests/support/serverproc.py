@@ -93,6 +93,8 @@ class ServerProcess:
     db_url: str = ""
     #: ``serve --tls`` (the local CA and certificate land in ``folder / "data"``).
     tls: bool = False
+    #: More ``deviceflow serve`` arguments (``--metrics``, ``--drain 1`` ...).
+    args: tuple[str, ...] = ()
     process: subprocess.Popen[bytes] | None = None
     starts: int = 0
     secrets: set[str] = field(default_factory=set)
@@ -133,6 +135,7 @@ class ServerProcess:
             sys.executable, "-m", "deviceflow", "serve", *(["--tls"] if self.tls else []),
             "--host", "127.0.0.1", "--port", str(self.port),
             "--config", str(self.config), "--db", self.db_url or f"sqlite:///{self.db}",
+            *self.args,
         ]  # fmt: skip
         out: IO[bytes]
         with open(out_path, "wb") as out, open(err_path, "wb") as err:

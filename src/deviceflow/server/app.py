@@ -9,7 +9,11 @@ is given; there is no module-level app, engine or settings. Routes, by area:
 - verification pages: ``/devicelogin`` (``endpoints.verification``); the logout endpoint
   discovery lists, ``/{tenant}/oauth2/v2.0/logout`` and v1's (``endpoints.logout``);
 - Graph emulation: ``/v1.0/me``, ``/v1.0/me/presence``, and the ``/presence`` page;
+- probes: ``/healthz`` and ``/readyz``; with ``settings.metrics`` (and no ``metrics_address``):
+  ``/metrics`` (``endpoints.health``);
 - with ``settings.test_control``: ``/test-control/...`` (``testcontrol``).
+
+Every response carries an ``X-Request-Id`` (``endpoints._observe``).
 """
 
 from __future__ import annotations
@@ -28,14 +32,16 @@ from starlette.staticfiles import StaticFiles
 
 from deviceflow.server import errors, testcontrol
 from deviceflow.server.dialects import registered
-from deviceflow.server.endpoints import discovery, logout, microsoft, oauth, verification
+from deviceflow.server.endpoints import discovery, health, logout, microsoft, oauth, verification
 from deviceflow.server.endpoints._hotpath import TOKEN_SUFFIXES, TokenHotPath
 from deviceflow.server.endpoints._http import AccessLog, QuietDisconnect, RefuseUndecodableQuery
+from deviceflow.server.endpoints._observe import RequestContext, templates_of
 from deviceflow.server.endpoints.context import ServerContext
 from deviceflow.server.endpoints.session import SessionCodec
 from deviceflow.server.grant import GrantEngine
 from deviceflow.server.graph import routes as graph_routes
 from deviceflow.server.graph._presence import Presence
+from deviceflow.server.metrics import NO_METRICS, PrometheusRecorder, Recorder
 from deviceflow.server.pages import Pages, favicon
 from deviceflow.server.proxies import TrustedProxies
 from deviceflow.server.purge import Purger
@@ -88,7 +94,8 @@ def create_app(
     """
     if settings.test_control and not settings.test_control_token:
         settings = dataclasses.replace(settings, test_control_token=testcontrol.new_token(rng))
-    engine = GrantEngine(settings, storage=storage, clock=clock, rng=rng)
+    recorder = _recorder(settings, storage, clock, lambda: engine.settings)
+    engine = GrantEngine(settings, storage=storage, clock=clock, rng=rng, recorder=recorder)
     pages = Pages()
     page_routes = verification.routes()
     ctx = ServerContext(
@@ -107,9 +114,18 @@ def create_app(
     if faults is not None:  # the token endpoints answer queued failures first
         oauth_routes = testcontrol.wrap_token_routes(oauth_routes, faults, ctx)
     token_endpoints = {r.name: r.endpoint for r in oauth_routes if r.name in ("token", "token_v1")}
+    metrics_page = (
+        health.MetricsPage(recorder) if isinstance(recorder, PrometheusRecorder) else None
+    )
     routes: list[BaseRoute] = [
         # The OAuth endpoints come first: they are the hot path.
         *oauth_routes,
+        *health.routes(),
+        *(
+            [Route("/metrics", metrics_page)]
+            if metrics_page and not settings.metrics_address
+            else []
+        ),
         *page_routes,
         *graph_routes(),
         *discovery.routes(),
@@ -144,6 +160,13 @@ def create_app(
         routes=routes,
         lifespan=lifespan,
         middleware=[
+            # Outermost: the request id, the log context, the latency (endpoints._observe).
+            Middleware(
+                RequestContext,
+                rng=rng,
+                recorder=recorder if isinstance(recorder, PrometheusRecorder) else None,
+                endpoints=templates_of(oauth_routes),
+            ),
             *(proxies if settings.trusted_proxies else []),
             # A client that hangs up mid-body ends its request quietly, token polls included.
             Middleware(QuietDisconnect),
@@ -168,4 +191,32 @@ def create_app(
     app.state.pages = pages
     app.state.presence = Presence(storage)
     app.state.test_control = faults
+    app.state.health = health.Health(storage)
+    app.state.metrics_page = metrics_page
     return app
+
+
+def _recorder(
+    settings: Settings,
+    storage: Storage,
+    clock: Callable[[], float],
+    current: Callable[[], Settings],
+) -> Recorder:
+    """The metrics recorder: counting into Prometheus with ``metrics`` on, else nothing.
+
+    Raises:
+        ImportError: metrics are on and ``prometheus_client`` is missing (the ``metrics``
+            extra); the message is the install hint.
+    """
+    if not (settings.metrics or settings.metrics_address):
+        return NO_METRICS
+    try:
+        return PrometheusRecorder(
+            tenants=lambda name: current().tenant(name) is not None,
+            clients=lambda client_id: current().client(client_id) is not None,
+            pending=lambda: storage.count_pending(clock()),
+        )
+    except ImportError as exc:
+        from deviceflow.server.metrics import INSTALL_HINT
+
+        raise ImportError(INSTALL_HINT) from exc

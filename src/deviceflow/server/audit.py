@@ -13,18 +13,30 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Mapping
 
 logger = logging.getLogger("deviceflow.audit")
 
 
 class AuditLog:
-    """Emits audit events; give it another logger to route them elsewhere."""
+    """Emits audit events; give it another logger to route them elsewhere.
 
-    def __init__(self, log: logging.Logger | None = None) -> None:
+    ``observer`` sees every event too, as it is written (the metrics recorder counts some).
+    """
+
+    def __init__(
+        self,
+        log: logging.Logger | None = None,
+        *,
+        observer: Callable[[str, Mapping[str, object]], None] | None = None,
+    ) -> None:
         self._log = log or logger
+        self._observer = observer
 
     def event(self, name: str, **fields: object) -> None:
         """Record event ``name`` with ``fields`` (which must hold no secrets)."""
+        if self._observer is not None:
+            self._observer(name, fields)
         payload = {"event": name, **fields}
         self._log.info(
             "%s %s", name, json.dumps(fields, sort_keys=True, default=str), extra={"audit": payload}

@@ -8,12 +8,20 @@ on its log handler, writes every record on one line: control characters (C0, DEL
 Unicode line and paragraph separators) become backslash escapes (``\\n``, ``\\x1b``,
 ``\\u2028``). A traceback, the one legitimate multi-line part, follows its record with every
 line indented, so a line that starts at column 0 is always the start of a real record.
+
+:class:`JsonFormatter` (``deviceflow serve --log-format json``) writes each record as one JSON
+object on one line (JSON escapes every control character): ``time``, ``level``, ``logger``,
+``event``, ``message``, ``request_id``, ``tenant``, ``client``, ``outcome``, and an audit
+event's own fields under ``fields``. Audit events carry fingerprints, never codes or tokens
+(:mod:`deviceflow.server.audit`); access lines carry the path, never the query.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import time
 from types import TracebackType
 from typing import TextIO, TypeAlias
 
@@ -58,8 +66,53 @@ class SafeFormatter(logging.Formatter):
         return _indented(super().formatStack(stack_info))
 
 
-def install(level: str, stream: TextIO, fmt: str) -> None:
-    """Configure the root logger with one handler on ``stream`` using :class:`SafeFormatter`."""
+_ACCESS_LOGGER = "deviceflow.server.access"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record (see the module docstring)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        from deviceflow.server.endpoints._observe import current
+
+        audit = getattr(record, "audit", None)
+        fields = dict(audit) if isinstance(audit, dict) else {}
+        event = str(fields.pop("event", "")) or None
+        outcome: object = None
+        if event is not None:
+            outcome = fields.get("result", fields.get("refused"))
+        elif record.name == _ACCESS_LOGGER and isinstance(record.args, tuple) and record.args:
+            event, outcome = "http_request", record.args[-1]
+        request = current()
+        tenant = fields.get("tenant") or (request.tenant if request is not None else None)
+        entry: dict[str, object] = {
+            "time": _iso_time(record.created),
+            "level": record.levelname,
+            "logger": record.name,
+            "event": event or "log",
+            "message": record.getMessage(),
+            "request_id": request.request_id if request is not None else None,
+            "tenant": tenant,
+            "client": fields.get("client_id"),
+            "outcome": outcome,
+        }
+        if fields:
+            entry["fields"] = fields
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str, ensure_ascii=True)
+
+
+def _iso_time(epoch: float) -> str:
+    seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch))
+    return f"{seconds}.{int(epoch % 1 * 1000):03d}Z"
+
+
+def install(level: str, stream: TextIO, fmt: str, *, json: bool = False) -> logging.Handler:
+    """Configure the root logger with one handler on ``stream``: :class:`SafeFormatter` with
+    ``fmt``, or :class:`JsonFormatter` with ``json``; return the handler (a root logger that
+    already has handlers is left as it is, as :func:`logging.basicConfig` does)."""
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(SafeFormatter(fmt))
+    handler.setFormatter(JsonFormatter() if json else SafeFormatter(fmt))
     logging.basicConfig(level=level, handlers=[handler])
+    return handler

@@ -10,10 +10,18 @@ Python and Node clients trust it; ``--tls-cert``/``--tls-key`` use your own cert
 ``--test-control`` serves the token-guarded test-control API (docs/testing.md) and prints its
 token; the development setup has it on.
 
+``--metrics`` serves Prometheus metrics at ``/metrics``; ``--metrics-address HOST:PORT`` serves
+them there instead (and only there). ``--log-format json`` writes one JSON object per log record
+(:class:`~deviceflow.server.logsafe.JsonFormatter`). ``--drain SECONDS``: on SIGTERM, ``/readyz``
+answers 503 for that long while every request is still served, then the server stops
+(docs/operations.md, rolling restarts).
+
 Without ``--config`` the development setup starts (a demo tenant, client and users) and a loud
 banner says so, with the demo credentials. The base URL is printed once the socket listens, then
 each tenant's issuer (what strict OpenID Connect clients must be given).
-SIGINT and SIGTERM stop the server gracefully and the command exits 0.
+SIGINT and SIGTERM stop the server gracefully: it stops listening, finishes the requests in
+flight, ends the app's lifespan and closes storage; the command exits 0. A second signal during
+the drain stops at once (still gracefully).
 """
 
 from __future__ import annotations
@@ -35,9 +43,15 @@ from typing import TYPE_CHECKING, Any, TextIO
 from deviceflow.server import logsafe
 from deviceflow.server.dialects import dialect_named
 from deviceflow.server.settings import Settings, SettingsError
+from deviceflow.server.settings._loading import parse_address
 from deviceflow.server.tls import TlsError, TlsFiles, local_ca, own_files, trust_hint
 
 if TYPE_CHECKING:
+    from types import FrameType
+
+    import uvicorn
+
+    from deviceflow.server.endpoints.health import Health
     from deviceflow.server.grant import GrantEngine
 
 logger = logging.getLogger("deviceflow.server")
@@ -46,6 +60,9 @@ EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_CONFIG = 3
 EXIT_UNAVAILABLE = 4
+
+_TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+METRICS_HINT = "metrics need the metrics extra: pip install 'deviceflow[metrics]'"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -67,6 +84,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--tls-cert", type=Path, help="your own server certificate (PEM)")
     parser.add_argument("--tls-key", type=Path, help="the private key of --tls-cert (PEM)")
+    parser.add_argument(
+        "--metrics", action="store_true", help="serve Prometheus metrics at /metrics"
+    )
+    parser.add_argument(
+        "--metrics-address",
+        metavar="HOST:PORT",
+        help="serve /metrics on this address only (implies --metrics)",
+    )
+    parser.add_argument(
+        "--log-format", choices=["text", "json"], help="log records as text lines or JSON objects"
+    )
+    parser.add_argument(
+        "--drain",
+        type=float,
+        metavar="SECONDS",
+        help="on SIGTERM, answer /readyz 503 for this long before stopping (default 0)",
+    )
     parser.add_argument(
         "--test-control",
         action="store_true",
@@ -127,6 +161,7 @@ def load_settings(args: argparse.Namespace, environ: dict[str, str] | os._Enviro
         settings = dataclasses.replace(settings, db_url=args.db)
     if getattr(args, "test_control", False):
         settings = dataclasses.replace(settings, test_control=True)
+    settings = _serve_flags(args, settings)
     if settings.db_url is None and settings.data_dir is None:
         # SQLite by default, so pending flows and keys survive a restart; `--db memory:` opts out.
         settings = dataclasses.replace(settings, data_dir=default_data_dir(environ))
@@ -136,6 +171,32 @@ def load_settings(args: argparse.Namespace, environ: dict[str, str] | os._Enviro
         scheme = "https" if uses_tls(args) else "http"
         settings = dataclasses.replace(settings, public_url=f"{scheme}://{shown}:{args.port}")
     return settings
+
+
+def _serve_flags(args: argparse.Namespace, settings: Settings) -> Settings:
+    """``--metrics``, ``--metrics-address``, ``--log-format`` and ``--drain`` over the file's.
+
+    Raises:
+        SettingsError: a bad ``--metrics-address`` or a negative ``--drain``.
+    """
+    changes: dict[str, object] = {}
+    if getattr(args, "metrics", False):
+        changes["metrics"] = True
+    address = getattr(args, "metrics_address", None)
+    if address:
+        parse_address(address, "--metrics-address")
+        changes.update(metrics=True, metrics_address=address)
+    metrics_address = address or settings.metrics_address
+    if metrics_address and parse_address(metrics_address, "metrics_address")[1] == args.port:
+        raise SettingsError("metrics_address: its port must differ from the server's --port")
+    if getattr(args, "log_format", None):
+        changes["log_format"] = args.log_format
+    drain = getattr(args, "drain", None)
+    if drain is not None:
+        if drain < 0:
+            raise SettingsError("--drain: must not be negative")
+        changes["shutdown_drain"] = drain
+    return dataclasses.replace(settings, **changes) if changes else settings  # type: ignore[arg-type]
 
 
 def default_data_dir(environ: Mapping[str, str]) -> Path:
@@ -240,16 +301,43 @@ def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
         uvloop.run(main)
 
 
+def draining_server(config: uvicorn.Config, health: Health, drain: float) -> uvicorn.Server:
+    """A uvicorn server whose first stop signal starts a drain of ``drain`` seconds: ``/readyz``
+    answers 503 (``health.draining``) while requests are still served; then it stops as uvicorn
+    does (no new connections, requests in flight finished). A second signal stops at once."""
+    import uvicorn
+
+    class DrainingServer(uvicorn.Server):
+        drain_until: float | None = None
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            if drain > 0 and self.drain_until is None and not self.should_exit:
+                health.draining = True
+                self.drain_until = time.monotonic() + drain
+                logger.info("stop requested: draining for %g s (/readyz answers 503)", drain)
+                return
+            super().handle_exit(sig, frame)
+
+        async def on_tick(self, counter: int) -> bool:
+            if self.drain_until is not None and time.monotonic() >= self.drain_until:
+                self.should_exit = True
+            return await super().on_tick(counter)
+
+    return DrainingServer(config)
+
+
 async def _serve(
     settings: Settings,
     args: argparse.Namespace,
     sock: socket.socket,
     out: TextIO,
     tls: TlsFiles | None = None,
+    metrics_sock: socket.socket | None = None,
 ) -> None:
     import uvicorn
 
     from deviceflow.server.app import create_app
+    from deviceflow.server.endpoints.health import MetricsSplit
     from deviceflow.server.storage import open_storage
 
     if settings.data_dir is not None:
@@ -257,11 +345,15 @@ async def _serve(
     storage = open_storage(settings.database_url)
     try:
         app = create_app(settings, storage=storage, clock=time.time, rng=secrets.token_bytes)
+        served: Any = app
+        if metrics_sock is not None:
+            port = metrics_sock.getsockname()[1]
+            served = MetricsSplit(app, page=app.state.metrics_page, port=port)
         if settings.test_control:
             token = app.state.ctx.settings.test_control_token
             print(f"deviceflow serve: test-control API on; token: {token}", file=out, flush=True)
         config = uvicorn.Config(
-            app,
+            served,
             host=args.host,
             port=args.port,
             # The app's lifespan purges expired rows on a schedule (deviceflow.server.purge).
@@ -269,16 +361,21 @@ async def _serve(
             ssl_certfile=str(tls.certfile) if tls else None,
             ssl_keyfile=str(tls.keyfile) if tls else None,
         )
-        server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve(sockets=[sock]))
+        server = draining_server(config, app.state.health, settings.shutdown_drain)
+        sockets = [sock, *([metrics_sock] if metrics_sock is not None else [])]
+        task = asyncio.create_task(server.serve(sockets=sockets))
         while not server.started and not task.done():
             await asyncio.sleep(0.02)
         if server.started:
+            if metrics_sock is not None:
+                host, port = metrics_sock.getsockname()[:2]
+                print(f"deviceflow metrics on http://{host}:{port}/metrics", file=out, flush=True)
             print(f"deviceflow server listening on {settings.public_url}", file=out, flush=True)
             print("\n".join(issuer_lines(settings, app.state.ctx.engine)), file=out, flush=True)
         await task
     finally:
         storage.close()
+        logger.info("deviceflow server stopped; storage closed")
 
 
 def main(argv: Sequence[str]) -> int:
@@ -293,14 +390,22 @@ def main(argv: Sequence[str]) -> int:
     except SystemExit as exc:
         return EXIT_OK if exc.code == 0 else EXIT_USAGE
     # One line per record, whatever a request put in it (control characters escaped).
-    logsafe.install(
-        args.log_level.upper(), sys.stderr, "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    log_handler = logsafe.install(
+        args.log_level.upper(), sys.stderr, _TEXT_FORMAT, json=args.log_format == "json"
     )
     try:
         settings = load_settings(args, os.environ)
     except SettingsError as exc:
         print(f"deviceflow serve: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    if settings.log_format == "json" and args.log_format is None:  # the file asks for it
+        log_handler.setFormatter(logsafe.JsonFormatter())
+    if settings.metrics or settings.metrics_address:
+        try:
+            import prometheus_client  # noqa: F401
+        except ImportError:
+            print(f"deviceflow serve: {METRICS_HINT}", file=sys.stderr)
+            return EXIT_CONFIG
     try:
         tls = tls_files(args, settings, clock=time.time)
     except (SettingsError, TlsError) as exc:
@@ -315,13 +420,24 @@ def main(argv: Sequence[str]) -> int:
     except OSError as exc:
         print(f"deviceflow serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE
+    metrics_sock = None
+    if settings.metrics_address:
+        mhost, mport = parse_address(settings.metrics_address, "metrics_address")
+        try:
+            metrics_sock = bind(mhost, mport)
+        except OSError as exc:
+            sock.close()
+            print(f"deviceflow serve: cannot listen on {mhost}:{mport}: {exc}", file=sys.stderr)
+            return EXIT_UNAVAILABLE
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the handler
     # that was installed before it started: make that a no-op so a requested stop exits 0.
     previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with sock:
-            run_event_loop(_serve(settings, args, sock, sys.stdout, tls))
+            run_event_loop(_serve(settings, args, sock, sys.stdout, tls, metrics_sock))
     finally:
+        if metrics_sock is not None:
+            metrics_sock.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return EXIT_OK

@@ -153,3 +153,81 @@ def test_serve_reports_a_busy_port(capsys: pytest.CaptureFixture[str]) -> None:
         code = run.main(["--port", str(port), "--db", "memory:", "--log-level", "error"])
     assert code == 4
     assert "cannot listen" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        pytest.param(["--drain", "-1"], id="negative-drain"),
+        pytest.param(["--metrics-address", "nowhere"], id="address-without-port"),
+        pytest.param(["--metrics-address", "127.0.0.1:{port}"], id="metrics-on-the-main-port"),
+        pytest.param(["--log-format", "xml"], id="unknown-log-format"),
+    ],
+)
+def test_bad_operations_flags_are_refused_without_traceback(
+    flags: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = free_port()
+    argv = ["--db", "memory:", "--port", str(port), *(f.format(port=port) for f in flags)]
+    assert run.main(argv) in (2, 3)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.strip()
+
+
+def test_operations_flags_reach_the_settings(tmp_path: Path) -> None:
+    config = tmp_path / "server.toml"
+    config.write_text('log_format = "json"\n[[tenants]]\nid = "t"\n')
+    args = run._parser().parse_args(
+        ["--config", str(config), "--db", "memory:", "--port", "9999",
+         "--metrics-address", "127.0.0.1:9464", "--drain", "2.5"]
+    )  # fmt: skip
+    settings = run.load_settings(args, {})
+    assert (settings.metrics, settings.metrics_address) == (True, "127.0.0.1:9464")
+    assert (settings.shutdown_drain, settings.log_format) == (2.5, "json")
+    plain = run.load_settings(run._parser().parse_args(["--db", "memory:", "--metrics"]), {})
+    assert (plain.metrics, plain.metrics_address, plain.shutdown_drain) == (True, None, 0.0)
+
+
+def test_sigterm_with_drain_answers_readyz_503_then_stops(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    port, metrics_port = free_port(), free_port()
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.delenv("DEVICEFLOW_DATA_DIR", raising=False)
+    seen: list[tuple[int, object]] = []
+    base = f"http://127.0.0.1:{port}"
+
+    def client() -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                answer = httpx.get(f"{base}/readyz")
+                seen.append((answer.status_code, answer.json()))
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics")
+        seen.append((metrics.status_code, "deviceflow_token_polls_total" in metrics.text))
+        os.kill(os.getpid(), signal.SIGTERM)
+        while time.monotonic() < deadline:  # draining: still served, not ready
+            answer = httpx.get(f"{base}/readyz")
+            if answer.status_code == 503:
+                seen.append((503, answer.json()))
+                seen.append((httpx.get(f"{base}/healthz").status_code, "healthz"))
+                break
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    argv = ["--port", str(port), "--db", "memory:", "--log-level", "warning", "--drain", "2",
+            "--metrics-address", f"127.0.0.1:{metrics_port}"]  # fmt: skip
+    code = run.main(argv)
+    thread.join()
+    assert code == 0
+    assert seen == [
+        (200, {"status": "ready"}),
+        (200, True),
+        (503, {"status": "unavailable", "reason": "draining"}),
+        (200, "healthz"),
+    ]
+    assert f"metrics on http://127.0.0.1:{metrics_port}/metrics" in capsys.readouterr().out

@@ -18,6 +18,7 @@ from deviceflow.server.audit import AuditLog
 from deviceflow.server.grant import _admin
 from deviceflow.server.grant._cae import ContinuousAccess
 from deviceflow.server.grant._clients import ClientAuthenticator
+from deviceflow.server.grant._errors import GrantError
 from deviceflow.server.grant._scopes import GRAPH_AUDIENCE
 from deviceflow.server.grant._services import Services
 from deviceflow.server.grant._signer import Signer
@@ -26,6 +27,7 @@ from deviceflow.server.grant._tokens import TokenService
 from deviceflow.server.grant._types import IssuedTokens
 from deviceflow.server.grant.device import DeviceCodeGrant
 from deviceflow.server.grant.verification import Verification
+from deviceflow.server.metrics import NO_METRICS, Recorder
 from deviceflow.server.security import (
     CodeHasher,
     RateLimiter,
@@ -54,12 +56,14 @@ class GrantEngine:
         clock: Callable[[], float],
         rng: Callable[[int], bytes],
         audit: AuditLog | None = None,
+        recorder: Recorder = NO_METRICS,
     ) -> None:
         self.settings = settings
+        self.recorder = recorder
         self._storage = storage
         self._clock = clock
         self._rng = rng
-        self._audit = audit or AuditLog()
+        self._audit = audit or AuditLog(observer=recorder.audited if recorder.enabled else None)
         self._limiter = RateLimiter(storage, clock)
         self._hasher: CodeHasher | None = None
         self._clients = ClientAuthenticator(lambda: self.settings)
@@ -76,7 +80,7 @@ class GrantEngine:
         services = Services(
             settings=lambda: self.settings, storage=storage, clock=clock, rng=rng,
             audit=self._audit, limiter=self._limiter, hasher=self._code_hasher,
-            client=self._client, tokens=self._tokens,
+            client=self._client, tokens=self._tokens, recorder=recorder,
         )  # fmt: skip
         self.device = DeviceCodeGrant(services)
         self.verification = Verification(services)
@@ -127,17 +131,23 @@ class GrantEngine:
             GrantError: ``invalid_client``, ``unauthorized_client``, ``invalid_grant``,
                 ``invalid_scope``.
         """
-        client_id = client_id or self._tokens.client_of(refresh_token)
-        client = self._client(tenant, client_id, client_secret)
-        return self._tokens.refresh(
-            tenant=tenant,
-            client=client,
-            refresh_token=refresh_token,
-            scope=scope,
-            ip=ip,
-            issuer_name=issuer_name,
-            resource=resource,
-        )
+        try:
+            client_id = client_id or self._tokens.client_of(refresh_token)
+            client = self._client(tenant, client_id, client_secret)
+            tokens = self._tokens.refresh(
+                tenant=tenant,
+                client=client,
+                refresh_token=refresh_token,
+                scope=scope,
+                ip=ip,
+                issuer_name=issuer_name,
+                resource=resource,
+            )
+        except GrantError as exc:
+            self.recorder.refresh(exc.reason or exc.error)
+            raise
+        self.recorder.refresh("issued")
+        return tokens
 
     def revoke(
         self, *, token: str, client_id: str | None, client_secret: str | None = None

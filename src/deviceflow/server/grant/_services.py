@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from deviceflow.server.audit import AuditLog
 from deviceflow.server.grant._tokens import TokenService
+from deviceflow.server.metrics import Recorder
 from deviceflow.server.security import CodeHasher, RateLimiter
 from deviceflow.server.settings import Client, Settings, Tenant
 from deviceflow.server.storage.base import Storage
@@ -29,3 +30,5 @@ class Services:
     """The client of a request named by id, authenticated by the secret it presented (None:
     none), allowed the device grant (raises ``GrantError``)."""
     tokens: TokenService
+    recorder: Recorder
+    """Where outcomes are counted (``deviceflow.server.metrics``; does nothing when off)."""

@@ -31,6 +31,7 @@ from deviceflow.server.grant._policy import device_policy
 from deviceflow.server.grant._scopes import for_resource, known_scopes, resolve_scopes
 from deviceflow.server.grant._services import Services
 from deviceflow.server.grant._types import DeviceAuthorization, IssuedTokens
+from deviceflow.server.metrics import poll_outcome
 from deviceflow.server.security import Bucket, address_key, fingerprint
 from deviceflow.server.settings import Client, Tenant
 from deviceflow.server.storage.base import DeviceGrant, PendingPoll, async_poll
@@ -149,6 +150,7 @@ class DeviceCodeGrant:
         # What every poll uses, looked up once.
         self._settings, self._clock = services.settings, services.clock
         self._hasher, self._client = services.hasher, services.client
+        self._polled = services.recorder.token_poll  # counts each answer (no-op without metrics)
 
     # -- device authorization (RFC 8628 §3.1, §3.2) -----------------------------------------
 
@@ -175,54 +177,61 @@ class DeviceCodeGrant:
                 ``retry_after``) past the new flows allowed per address or per client
                 (``[rate_limits]``); a refused request stores nothing.
         """
-        client = self._s.client(tenant, client_id, client_secret)
-        policy = device_policy(tenant, client)
-        policy.check_enabled(tenant)
-        if resource is not None and not (scope or "").strip():  # an unknown API: not a scope error
-            for_resource(client.scopes, resource, known=known_scopes(self._s.settings().clients))
-        scopes = resolve_scopes(client, scope, resource)
-        policy.check_scopes(scopes)
-        device_ip, user_agent = bounded_device(device_ip, user_agent)
-        admit_device_flow(self._s, client.client_id, device_ip)
-        settings = self._s.settings()
-        fmt = tenant.user_code_format(settings.user_code)
-        hasher = self._s.hasher()
-        now = self._s.clock()
-        for _ in range(_MAX_CODE_ATTEMPTS):
-            device_code = _codes.generate_device_code(self._s.rng)
-            user_code = _codes.generate_user_code(fmt, self._s.rng)
-            grant = DeviceGrant(
-                device_hash=hasher.digest("device", device_code),
-                user_hash=hasher.digest("user", user_code),
+        try:
+            client = self._s.client(tenant, client_id, client_secret)
+            policy = device_policy(tenant, client)
+            policy.check_enabled(tenant)
+            if resource is not None and not (scope or "").strip():  # an unknown API, not a scope
+                known = known_scopes(self._s.settings().clients)
+                for_resource(client.scopes, resource, known=known)
+            scopes = resolve_scopes(client, scope, resource)
+            policy.check_scopes(scopes)
+            device_ip, user_agent = bounded_device(device_ip, user_agent)
+            admit_device_flow(self._s, client.client_id, device_ip)
+            settings = self._s.settings()
+            fmt = tenant.user_code_format(settings.user_code)
+            hasher = self._s.hasher()
+            now = self._s.clock()
+            for _ in range(_MAX_CODE_ATTEMPTS):
+                device_code = _codes.generate_device_code(self._s.rng)
+                user_code = _codes.generate_user_code(fmt, self._s.rng)
+                grant = DeviceGrant(
+                    device_hash=hasher.digest("device", device_code),
+                    user_hash=hasher.digest("user", user_code),
+                    client_id=client.client_id,
+                    tenant_id=tenant.id,
+                    scopes=scopes,
+                    device_ip=device_ip,
+                    device_user_agent=user_agent,
+                    created_at=now,
+                    expires_at=now + settings.lifetimes.device_code,
+                    interval=settings.interval,
+                )
+                # A collision with a live user code is retried with a fresh code (checklist 1).
+                if self._storage.insert_grant(grant):
+                    break
+            else:
+                raise GrantError("temporarily_unavailable", "no free user code", status=503)
+            self._s.audit.event(
+                "device_code_issued",
+                device_code=fingerprint(grant.device_hash),
+                user_code=fingerprint(grant.user_hash),
                 client_id=client.client_id,
-                tenant_id=tenant.id,
-                scopes=scopes,
-                device_ip=device_ip,
-                device_user_agent=user_agent,
-                created_at=now,
-                expires_at=now + settings.lifetimes.device_code,
+                tenant=tenant.id,
+                scopes=" ".join(scopes),
+                ip=device_ip,
+            )
+            issued = DeviceAuthorization(
+                device_code=device_code,
+                user_code=_codes.display_user_code(user_code, fmt),
+                expires_in=settings.lifetimes.device_code,
                 interval=settings.interval,
             )
-            # A collision with a live user code is retried with a fresh code (checklist 1).
-            if self._storage.insert_grant(grant):
-                break
-        else:
-            raise GrantError("temporarily_unavailable", "no free user code", status=503)
-        self._s.audit.event(
-            "device_code_issued",
-            device_code=fingerprint(grant.device_hash),
-            user_code=fingerprint(grant.user_hash),
-            client_id=client.client_id,
-            tenant=tenant.id,
-            scopes=" ".join(scopes),
-            ip=device_ip,
-        )
-        return DeviceAuthorization(
-            device_code=device_code,
-            user_code=_codes.display_user_code(user_code, fmt),
-            expires_in=settings.lifetimes.device_code,
-            interval=settings.interval,
-        )
+        except GrantError as exc:
+            self._s.recorder.device_authorization(tenant.id, client_id, exc.reason or exc.error)
+            raise
+        self._s.recorder.device_authorization(tenant.id, client_id, "issued")
+        return issued
 
     # -- polling and redemption (RFC 8628 §3.4, §3.5) ---------------------------------------
 
@@ -257,10 +266,17 @@ class DeviceCodeGrant:
                 The grant is left as it was; a replayed code revokes the tokens it was redeemed
                 for, and unknown codes count against ``ip``.
         """
-        client, poll = self._pending_poll(tenant, client_id, device_code, client_secret)
-        if self._storage.record_poll(poll):
-            return AUTHORIZATION_PENDING
-        return self._answer(tenant, client, poll, ip, _Redemption(issuer_name, resource))
+        try:
+            client, poll = self._pending_poll(tenant, client_id, device_code, client_secret)
+            if self._storage.record_poll(poll):
+                self._polled("pending")
+                return AUTHORIZATION_PENDING
+            return self._counted(
+                self._answer(tenant, client, poll, ip, _Redemption(issuer_name, resource))
+            )
+        except GrantError as exc:
+            self._polled(poll_outcome(exc.error))
+            raise
 
     async def apoll(
         self,
@@ -278,15 +294,30 @@ class DeviceCodeGrant:
         moment; PostgreSQL's does not block the event loop). Same answers, same errors; the
         storage's own errors (a failed batch) propagate.
         """
-        client, poll = self._pending_poll(tenant, client_id, device_code, client_secret)
-        batched = self._batched
-        if batched is None:
-            on_time = self._storage.record_poll(poll)
+        try:
+            client, poll = self._pending_poll(tenant, client_id, device_code, client_secret)
+            batched = self._batched
+            if batched is None:
+                on_time = self._storage.record_poll(poll)
+            else:
+                on_time = await batched.arecord_poll(poll)
+            if on_time:
+                self._polled("pending")
+                return AUTHORIZATION_PENDING
+            return self._counted(
+                self._answer(tenant, client, poll, ip, _Redemption(issuer_name, resource))
+            )
+        except GrantError as exc:
+            self._polled(poll_outcome(exc.error))
+            raise
+
+    def _counted(self, outcome: PollOutcome) -> PollOutcome:
+        """``outcome``, counted (a terminal error is counted where it is caught)."""
+        if outcome is AUTHORIZATION_PENDING:
+            self._polled("pending")
         else:
-            on_time = await batched.arecord_poll(poll)
-        if on_time:
-            return AUTHORIZATION_PENDING
-        return self._answer(tenant, client, poll, ip, _Redemption(issuer_name, resource))
+            self._polled("slow_down" if isinstance(outcome, SlowDown) else "issued")
+        return outcome
 
     async def aclose(self) -> None:
         """Release what the awaited polls hold on this event loop (the app's lifespan ends

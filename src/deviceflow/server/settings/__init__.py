@@ -28,7 +28,7 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from deviceflow.server.settings import _loading
 from deviceflow.server.settings._development import (
@@ -56,6 +56,8 @@ from deviceflow.server.settings._schema import (
     derived_id,
     is_guid,
 )
+
+LogFormat = Literal["text", "json"]
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,27 @@ class Settings:
         " random one, printed at start.",
         None,
         secret=True,
+    )
+    metrics: bool = _doc(
+        "Serve Prometheus metrics at `/metrics` (docs/operations.md; needs the `metrics` extra);"
+        " `deviceflow serve --metrics`.",
+        False,
+    )
+    metrics_address: str | None = _doc(
+        "`host:port` to serve `/metrics` on instead of the main address (turns `metrics` on);"
+        " `deviceflow serve --metrics-address`.",
+        None,
+    )
+    log_format: LogFormat = _doc(
+        "`text` (one line per record) or `json` (one JSON object per line: time, level, event,"
+        " request id, tenant, client, outcome); `deviceflow serve --log-format`.",
+        "text",
+    )
+    shutdown_drain: float = _doc(
+        "Seconds between a stop signal and the end of listening, during which `/readyz` answers"
+        " 503 (`draining`) and requests are still served, so load balancers move traffic away"
+        " first (docs/operations.md, rolling restarts); `deviceflow serve --drain`.",
+        0.0,
     )
     is_development: bool = _doc("Set for the built-in development setup.", False, toml=False)
     dev_credentials: tuple[tuple[str, str], ...] = field(

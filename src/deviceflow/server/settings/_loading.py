@@ -261,12 +261,29 @@ def _validate(settings: Settings) -> None:
                 f"trusted_proxies: {proxy!r} is not an IP address or subnet"
             ) from exc
     _validate_numbers(settings)
+    if settings.shutdown_drain < 0:
+        raise SettingsError("shutdown_drain: must not be negative")
+    if settings.metrics_address is not None:
+        parse_address(settings.metrics_address, "metrics_address")
     _validate_policy(settings)
     _validate_user_code(settings.user_code)
     if settings.secret_key is not None:
         _secret_key(settings.secret_key)
     if settings.public_url and not settings.public_url.startswith(("http://", "https://")):
         raise SettingsError("public_url: expected an http:// or https:// URL")
+
+
+def parse_address(value: str, where: str) -> tuple[str, int]:
+    """``host:port`` (``[v6]:port`` for IPv6) as a host and a port.
+
+    Raises:
+        SettingsError: not of that shape, or the port is not 1-65535.
+    """
+    host, sep, port = value.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise SettingsError(f"{where}: expected host:port, got {value!r}")
+    return host, int(port)
 
 
 def _check_secret_hash(client: Client, where: str) -> None:

@@ -77,6 +77,28 @@ class SQLStore(abc.ABC):
     def _transaction(self, statements: Sequence[Statement]) -> list[int]:
         """Run ``statements`` in one transaction, all or nothing; each one's row count."""
 
+    @abc.abstractmethod
+    def _schema(self) -> tuple[int, int]:
+        """The schema version the database holds, and the one this code needs."""
+
+    # -- health -----------------------------------------------------------------------------
+
+    def count_pending(self, now: float) -> int:
+        """See :meth:`Storage.count_pending`."""
+        sql = "SELECT count(*) FROM device_grants WHERE status = 'pending' AND expires_at > "
+        row = self._one(sql + self.mark, (now,))
+        return int(row[0]) if row else 0
+
+    def check(self) -> str | None:
+        """See :meth:`Storage.check`: one small query for the schema version."""
+        try:
+            found, wanted = self._schema()
+        except Exception as exc:  # whatever the driver raises, the answer is "not ready"
+            return f"database unreachable ({type(exc).__name__})"
+        if found != wanted:
+            return f"schema version {found}, expected {wanted}"
+        return None
+
     # -- device grants ----------------------------------------------------------------------
 
     def insert_grant(self, grant: DeviceGrant) -> bool:

@@ -164,6 +164,15 @@ class Storage(Protocol):
         """Store a named value; with ``replace=False`` keep an existing one and return ``False``."""
         ...
 
+    def count_pending(self, now: float) -> int:
+        """How many device flows wait for their user: ``pending`` and unexpired at ``now``."""
+        ...
+
+    def check(self) -> str | None:
+        """``None`` when the database answers and its schema is the current one; otherwise why
+        not, in a few words (no URL, no secret). Fails fast (a few seconds at most)."""
+        ...
+
     def close(self) -> None:
         """Release connections; the storage is unusable afterwards."""
         ...

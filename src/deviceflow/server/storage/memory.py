@@ -143,5 +143,15 @@ class MemoryStorage:
             self._values[(namespace, key)] = value
             return True
 
+    def count_pending(self, now: float) -> int:
+        """See :meth:`Storage.count_pending`."""
+        with self._lock:
+            grants = list(self._grants.values())
+        return sum(1 for g in grants if g.status == "pending" and g.expires_at > now)
+
+    def check(self) -> str | None:
+        """See :meth:`Storage.check`: memory always answers."""
+        return None
+
     def close(self) -> None:
         """Nothing to release."""

@@ -45,6 +45,8 @@ from deviceflow.server.storage._sql import Params, SQLStore, Statement
 from deviceflow.server.storage.base import PendingPoll
 from deviceflow.server.storage.sqlite import migrations as sqlite_migrations
 
+_CHECK_TIMEOUT = 2.0
+"""Seconds :meth:`PostgresStorage.check` waits for a connection."""
 _LOCK_ID = 0x64657669  # "devi": the advisory lock that serialises migrations
 
 
@@ -171,6 +173,13 @@ class PostgresStorage(SQLStore):
                 pipeline.close()
 
     # -- statements (the protocol's other methods are SQLStore's) ----------------------------
+
+    def _schema(self) -> tuple[int, int]:
+        # A short wait: a readiness probe must answer before its own timeout.
+        with self._pool.connection(timeout=_CHECK_TIMEOUT) as conn:
+            row = conn.execute("SELECT max(version) FROM deviceflow_schema").fetchone()
+        found = int(row[0]) if row and row[0] is not None else 0
+        return found, max(version for version, _ in postgres_migrations())
 
     def _one(self, sql: str, params: Params) -> tuple[Any, ...] | None:
         with self._pool.connection() as conn:

@@ -118,6 +118,10 @@ class SQLiteStorage(SQLStore):
 
     # -- statements (the protocol's other methods are SQLStore's) ----------------------------
 
+    def _schema(self) -> tuple[int, int]:
+        row = self._conn().execute("PRAGMA user_version").fetchone()
+        return int(row[0]), max(version for version, _ in migrations())
+
     def _one(self, sql: str, params: Params) -> tuple[Any, ...] | None:
         row: tuple[Any, ...] | None = self._conn().execute(sql, params).fetchone()
         return row

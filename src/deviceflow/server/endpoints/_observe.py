@@ -1,0 +1,127 @@
+"""The outermost layer: a request id on every response, the request's log context, its latency.
+
+Each request gets an id: the client's (or its proxy's) ``X-Request-Id`` when that is sane (1 to
+64 characters of letters, digits and ``._:-``), else a new one (this instance's random prefix and
+a counter: unique, cheap, and not a secret). The response carries it back in ``X-Request-Id``,
+and every log record written while the request runs can name it, with the tenant of its path
+(:func:`current`, read by :class:`deviceflow.server.logsafe.JsonFormatter`). With metrics on,
+the request's latency is observed by route template: the route the router matched, the token
+endpoints' templates for polls the hot path took, ``other`` for anything else (a raw path
+never becomes a label).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import time
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from deviceflow.server.metrics import PrometheusRecorder
+
+_SANE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
+_HEADER = b"x-request-id"
+
+
+class RequestInfo:
+    """What log records may say about the request being served."""
+
+    __slots__ = ("request_id", "scope")
+
+    def __init__(self, request_id: str, scope: Scope) -> None:
+        self.request_id = request_id
+        self.scope = scope
+
+    @property
+    def tenant(self) -> str | None:
+        """The tenant segment of the path, once a route with one matched."""
+        params = self.scope.get("path_params")
+        tenant = params.get("tenant") if params else None
+        return str(tenant)[:64] if tenant else None
+
+
+_current: ContextVar[Scope | None] = ContextVar("deviceflow_request", default=None)
+"""The scope of the request this task serves (its id under :data:`REQUEST_ID`)."""
+
+REQUEST_ID = "deviceflow.request_id"
+"""The scope key holding the request's id."""
+
+
+def current() -> RequestInfo | None:
+    """The request this task serves, if any."""
+    scope = _current.get()
+    return None if scope is None else RequestInfo(scope[REQUEST_ID], scope)
+
+
+def route_template(scope: Scope, endpoints: Mapping[int, str]) -> str:
+    """The matched route's path template, else ``other``."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if isinstance(path, str):
+        return path
+    endpoint = scope.get("endpoint")
+    return endpoints.get(id(endpoint), "other") if endpoint is not None else "other"
+
+
+class RequestContext:
+    """See the module docstring. ``endpoints``: id(endpoint) -> template, for requests that
+    skip the router (the token hot path)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        rng: Callable[[int], bytes],
+        recorder: PrometheusRecorder | None = None,
+        endpoints: Mapping[int, str] | None = None,
+    ) -> None:
+        self.app = app
+        self._prefix = rng(6).hex()
+        self._counter = itertools.count(1)
+        self._recorder = recorder
+        self._endpoints = dict(endpoints or {})
+
+    def _request_id(self, scope: Scope) -> str:
+        for key, value in scope["headers"]:
+            if key == _HEADER:
+                given = bytes(value).decode("latin-1")
+                if _SANE_ID.fullmatch(given):
+                    return given
+                break
+        return f"{self._prefix}-{next(self._counter):x}"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = scope[REQUEST_ID] = self._request_id(scope)
+        header = (_HEADER, request_id.encode())
+        token = _current.set(scope)
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        started = time.perf_counter()
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            if self._recorder is not None:
+                elapsed = time.perf_counter() - started
+                self._recorder.observe_request(
+                    route_template(scope, self._endpoints), status, elapsed
+                )
+            _current.reset(token)
+
+
+def templates_of(routes: Any) -> dict[int, str]:
+    """id(endpoint) -> path template, for ``routes`` (Starlette routes)."""
+    return {id(route.endpoint): route.path for route in routes if hasattr(route, "endpoint")}
