@@ -70,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="deviceflow serve",
         description="Run the deviceflow authorization server (RFC 8628 device flow).",
+        epilog="exit codes: 0 stopped (SIGINT, SIGTERM); 2 configuration, --db URL, or a"
+        " database that refuses (does not exist, unknown user); 6 port in use or database"
+        " unreachable; 7 other database failure",
     )
     parser.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
