@@ -14,7 +14,8 @@ After that nothing the server writes reaches the terminal.
 
 from __future__ import annotations
 
-import subprocess
+import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -34,6 +35,12 @@ _START_TIMEOUT = 60.0
 def child_arguments(argv: Sequence[str]) -> list[str]:
     """``argv`` without ``--background`` (the child runs in the foreground of its session)."""
     return [arg for arg in argv if arg != "--background"]
+
+
+def _exit_code(pid: int) -> int | None:
+    """The child's exit code once it has ended, else None (it still runs)."""
+    ended, status = os.waitpid(pid, os.WNOHANG)
+    return os.waitstatus_to_exitcode(status) if ended else None
 
 
 def _ready(text: str) -> bool:
@@ -69,14 +76,25 @@ def start_in_background(
     log_file.parent.mkdir(parents=True, exist_ok=True)
     start = log_file.stat().st_size if log_file.exists() else 0
     command = [sys.executable, "-m", "deviceflow", "serve", *child_arguments(argv)]
-    with open(log_file, "ab") as sink:
-        child = subprocess.Popen(
+    # posix_spawn, not subprocess.Popen: the child outlives this process on purpose, and a
+    # Popen object dropped while its child runs is reported as a leak.
+    null = os.open(os.devnull, os.O_RDONLY)
+    sink = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        pid = os.posix_spawn(
+            sys.executable,
             command,
-            stdin=subprocess.DEVNULL,
-            stdout=sink,
-            stderr=sink,
-            start_new_session=True,
+            os.environ,
+            file_actions=[
+                (os.POSIX_SPAWN_DUP2, null, 0),
+                (os.POSIX_SPAWN_DUP2, sink, 1),
+                (os.POSIX_SPAWN_DUP2, sink, 2),
+            ],
+            setsid=True,
         )
+    finally:
+        os.close(null)
+        os.close(sink)
     deadline = time.monotonic() + timeout
     text = ""
     while True:
@@ -86,21 +104,21 @@ def start_in_background(
         if _ready(text):
             out.write(text)
             print(
-                f"deviceflow serve: running in the background (pid {child.pid}); its log goes to"
-                f" {log_file}; stop it with: kill {child.pid}",
+                f"deviceflow serve: running in the background (pid {pid}); its log goes to"
+                f" {log_file}; stop it with: kill {pid}",
                 file=out,
                 flush=True,
             )
             return 0
-        code = child.poll()
+        code = _exit_code(pid)
         if code is not None:
             err.write(text)
             print(f"deviceflow serve: the server stopped during start-up (exit code {code})",
                   file=err, flush=True)  # fmt: skip
             return code
         if time.monotonic() > deadline:
-            child.terminate()
-            child.wait()
+            os.kill(pid, signal.SIGTERM)
+            os.waitpid(pid, 0)
             err.write(text)
             print(f"deviceflow serve: the server did not listen within {timeout:g} s", file=err)
             return EXIT_SERVER

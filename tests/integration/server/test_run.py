@@ -191,3 +191,39 @@ def test_ready_lines_name_public_url_only_when_it_differs() -> None:
     direct = run.ready_lines(settings, engine, "https://login.example").splitlines()
     assert direct[0] == "deviceflow server listening on https://login.example"
     assert not any(line.startswith("public URL") for line in direct)
+
+
+def test_start_in_background_returns_once_listening(tmp_path: Path) -> None:
+    import io
+    import re
+
+    from deviceflow.server.background import start_in_background
+
+    out, err = io.StringIO(), io.StringIO()
+    log = tmp_path / "logs" / "serve.log"
+    port = free_port()
+    argv = ["--db", "memory:", "--port", str(port), "--log-file", str(log), "--background"]
+    assert start_in_background(argv, log, out=out, err=err) == 0, err.getvalue()
+    pid = int(re.findall(r"\(pid (\d+)\)", out.getvalue())[-1])
+    try:
+        assert f"listening on http://127.0.0.1:{port}" in out.getvalue()
+        assert httpx.get(f"http://127.0.0.1:{port}/demo/v2.0/.well-known/openid-configuration")
+    finally:
+        os.kill(pid, signal.SIGTERM)
+
+
+def test_start_in_background_passes_on_a_failed_start(tmp_path: Path) -> None:
+    import io
+
+    from deviceflow.server.background import start_in_background
+
+    out, err = io.StringIO(), io.StringIO()
+    log = tmp_path / "serve.log"
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        argv = ["--db", "memory:", "--port", str(busy.getsockname()[1]), "--log-file", str(log)]
+        assert start_in_background(argv, log, out=out, err=err) == 6
+    assert "cannot listen on 127.0.0.1" in err.getvalue()
+    assert "the server stopped during start-up (exit code 6)" in err.getvalue()
+    assert out.getvalue() == ""
