@@ -68,3 +68,14 @@ def test_update_without_changes_is_refused(postgres_url: str) -> None:
             store.update_grant("d1", {}, {})
     finally:
         store.close()
+
+
+def test_missing_database_is_refused_at_once_with_the_createdb_line(postgres_url: str) -> None:
+    from deviceflow.server.storage import DatabaseSetupError
+
+    absent = postgres_url.rpartition("/")[0] + "/deviceflow_absent"
+    with pytest.raises(DatabaseSetupError) as caught:
+        open_storage(absent)
+    message = str(caught.value)
+    assert 'database "deviceflow_absent" does not exist' in message
+    assert "createdb -h " in message and message.count("deviceflow_absent") >= 2

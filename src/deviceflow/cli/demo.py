@@ -13,13 +13,15 @@ from __future__ import annotations
 import argparse
 import os
 import queue
+import shlex
 import shutil
 import socket
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -27,7 +29,7 @@ from typing import IO
 from deviceflow.cli.context import Context
 from deviceflow.cli.errors import ServerError, UsageError
 
-__all__ = ["demo", "lan_address", "running_server"]
+__all__ = ["demo", "lan_address", "path_hint", "running_server"]
 
 SERVER_HINT = "deviceflow demo needs the server extra: pip install 'deviceflow[server]'"
 _START_TIMEOUT = 60.0
@@ -45,6 +47,24 @@ def lan_address() -> str:
             return str(probe.getsockname()[0])
         except OSError:
             return "127.0.0.1"
+
+
+def path_hint(environ: Mapping[str, str], scripts: str | None = None) -> str | None:
+    """The shell line that puts this installation's ``deviceflow`` on ``PATH``, or None when
+    ``deviceflow`` already runs it (so the closing hint works as printed).
+
+    ``scripts`` is where this installation's commands are (default: the running Python's).
+    In a virtual environment the line is its ``activate`` script (``. /abs/.venv/bin/activate``,
+    what ``make demo`` needs); otherwise an ``export PATH=...``.
+    """
+    folder = Path(scripts or sysconfig.get_path("scripts"))
+    found = shutil.which("deviceflow", path=environ.get("PATH", ""))
+    if found is not None and Path(found).resolve() == (folder / Path(found).name).resolve():
+        return None
+    activate = folder / "activate"
+    if activate.is_file():
+        return f". {shlex.quote(str(activate))}"
+    return f'export PATH={shlex.quote(str(folder))}:"$PATH"'
 
 
 def _free_port(host: str) -> int:
@@ -165,6 +185,9 @@ def demo(ctx: Context, args: argparse.Namespace) -> int:
             human(f"Graph {base}/v1.0/me says: {name} ({upn})")
             human("")
             human("From now on a script gets a fresh token silently, for example:")
+            hint = path_hint(ctx.world.environ)
+            if hint is not None:
+                human(f"  {hint}    # puts deviceflow on your PATH in this shell")
             human(
                 '  curl -H "Authorization: Bearer $(deviceflow token)" '
                 "https://graph.microsoft.com/v1.0/me"

@@ -1,7 +1,8 @@
 """``deviceflow serve``: run the authorization server under uvicorn.
 
 ``deviceflow serve [--host 127.0.0.1] [--port 8765] [--config FILE.toml] [--db sqlite:///PATH]
-[--tls | --tls-cert CERT.pem --tls-key KEY.pem] [--test-control]``
+[--tls | --tls-cert CERT.pem --tls-key KEY.pem] [--test-control] [--log-file FILE
+[--background]]``
 
 ``--tls`` serves HTTPS with certificates from a local CA kept in ``{data_dir}/tls`` (see
 :mod:`deviceflow.server.tls`) and prints the CA file with the environment variables that make
@@ -17,8 +18,19 @@ answers 503 for that long while every request is still served, then the server s
 (docs/operations.md, rolling restarts).
 
 Without ``--config`` the development setup starts (a demo tenant, client and users) and a loud
-banner says so, with the demo credentials. The base URL is printed once the socket listens, then
-each tenant's issuer (what strict OpenID Connect clients must be given).
+banner says so, with the demo credentials. Once the socket listens the address it listens on is
+printed (then ``public_url``, when it differs: the address issuers and links carry), then each
+tenant's issuer (what strict OpenID Connect clients must be given).
+
+Log records go to stderr, or to ``--log-file``. ``--background`` (with ``--log-file``) starts the
+server as a detached child and returns once it listens (:mod:`deviceflow.server.background`), so
+nothing it logs later lands in the terminal.
+
+Exit codes, on the CLI's one table (:mod:`deviceflow.cli.errors`): 0 after a requested stop
+(SIGINT, SIGTERM); 2 for a wrong flag, configuration or database URL, or a database that
+refuses for good (it does not exist, an unknown user); 6 when the address cannot be listened on
+(the port is in use) or the database cannot be reached; 7 when the database fails otherwise.
+Every failure is one line on stderr, never a traceback.
 SIGINT and SIGTERM stop the server gracefully: it stops listening, finishes the requests in
 flight, ends the app's lifespan and closes storage; the command exits 0. A second signal during
 the drain stops at once (still gracefully).
@@ -40,10 +52,13 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from deviceflow.cli.errors import EXIT_NETWORK, EXIT_OK, EXIT_SERVER, EXIT_USAGE
 from deviceflow.server import logsafe
+from deviceflow.server.background import READY, start_in_background
 from deviceflow.server.dialects import dialect_named
 from deviceflow.server.settings import Settings, SettingsError
 from deviceflow.server.settings._loading import parse_address
+from deviceflow.server.storage import SCHEMES, check_database_url
 from deviceflow.server.tls import TlsError, TlsFiles, local_ca, own_files, trust_hint
 
 if TYPE_CHECKING:
@@ -53,13 +68,17 @@ if TYPE_CHECKING:
 
     from deviceflow.server.endpoints.health import Health
     from deviceflow.server.grant import GrantEngine
+    from deviceflow.server.storage import Storage
 
 logger = logging.getLogger("deviceflow.server")
 
-EXIT_OK = 0
-EXIT_USAGE = 2
-EXIT_CONFIG = 3
-EXIT_UNAVAILABLE = 4
+# deviceflow serve's failures on the CLI's one exit-code table (see the module docstring).
+EXIT_CONFIG = EXIT_USAGE
+"""A flag, the configuration or the database URL is wrong, or the database refuses for good."""
+EXIT_UNAVAILABLE = EXIT_NETWORK
+"""The address cannot be listened on (port in use), or the database cannot be reached."""
+EXIT_DATABASE = EXIT_SERVER
+"""The database failed otherwise (a migration, a disk error)."""
 
 _TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 METRICS_HINT = "metrics need the metrics extra: pip install 'deviceflow[metrics]'"
@@ -69,13 +88,33 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="deviceflow serve",
         description="Run the deviceflow authorization server (RFC 8628 device flow).",
+        epilog="exit codes: 0 stopped (SIGINT, SIGTERM); 2 configuration, --db URL, or a"
+        " database that refuses (does not exist, unknown user); 6 port in use or database"
+        " unreachable; 7 other database failure",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
     parser.add_argument("--port", type=int, default=8765, help="TCP port (default 8765)")
     parser.add_argument("--config", type=Path, help="TOML configuration file")
-    parser.add_argument("--db", help="sqlite:///PATH, postgresql://USER@HOST/DB or memory:")
+    parser.add_argument("--db", help=f"database URL: {SCHEMES}")
     parser.add_argument(
-        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="log records at this level and above (default info: one line per request)",
+    )
+    parser.add_argument(
+        "--log-file",
+        type=Path,
+        metavar="FILE",
+        help="append log records to FILE instead of stderr",
+    )
+    parser.add_argument(
+        "--background",
+        action="store_true",
+        help="with --log-file: return once the server listens, leaving it running (its PID is"
+        " printed; stop it with kill PID); everything it prints then goes to FILE",
     )
     parser.add_argument(
         "--tls",
@@ -326,10 +365,44 @@ def draining_server(config: uvicorn.Config, health: Health, drain: float) -> uvi
     return DrainingServer(config)
 
 
+def listen_url(sock: socket.socket, *, tls: bool) -> str:
+    """The URL of the address ``sock`` is bound to (what this process listens on)."""
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"{'https' if tls else 'http'}://{shown}:{port}"
+
+
+def ready_lines(settings: Settings, engine: GrantEngine, listening: str) -> str:
+    """What is printed once the socket listens: the address, ``public_url`` if it differs,
+    then each tenant's issuer (one block, one write: :mod:`~deviceflow.server.background`
+    reads it as complete once it sees its first line)."""
+    lines = [f"{READY}{listening}"]
+    if settings.public_url and settings.public_url.rstrip("/") != listening:
+        lines.append(f"public URL (in issuers and links): {settings.public_url}")
+    return "\n".join([*lines, *issuer_lines(settings, engine)]) + "\n"
+
+
+def open_database(settings: Settings) -> Storage:
+    """Create the data directory if one is set, then open the storage.
+
+    Raises:
+        DatabaseSetupError: the database refuses for good (ValueError: an unsupported URL or a
+            missing extra, too).
+        ConnectionError: the database cannot be reached.
+        Exception: anything else the database driver raises (a failed migration).
+    """
+    from deviceflow.server.storage import open_storage
+
+    if settings.data_dir is not None:
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return open_storage(settings.database_url)
+
+
 async def _serve(
     settings: Settings,
     args: argparse.Namespace,
     sock: socket.socket,
+    storage: Storage,
     out: TextIO,
     tls: TlsFiles | None = None,
     metrics_sock: socket.socket | None = None,
@@ -338,66 +411,92 @@ async def _serve(
 
     from deviceflow.server.app import create_app
     from deviceflow.server.endpoints.health import MetricsSplit
-    from deviceflow.server.storage import open_storage
 
-    if settings.data_dir is not None:
-        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    storage = open_storage(settings.database_url)
-    try:
-        app = create_app(settings, storage=storage, clock=time.time, rng=secrets.token_bytes)
-        served: Any = app
+    app = create_app(settings, storage=storage, clock=time.time, rng=secrets.token_bytes)
+    served: Any = app
+    if metrics_sock is not None:
+        port = metrics_sock.getsockname()[1]
+        served = MetricsSplit(app, page=app.state.metrics_page, port=port)
+    if settings.test_control:
+        token = app.state.ctx.settings.test_control_token
+        print(f"deviceflow serve: test-control API on; token: {token}", file=out, flush=True)
+    config = uvicorn.Config(
+        served,
+        host=args.host,
+        port=args.port,
+        # The app's lifespan purges expired rows on a schedule (deviceflow.server.purge).
+        **{**uvicorn_options(), "lifespan": "on"},  # type: ignore[arg-type]
+        ssl_certfile=str(tls.certfile) if tls else None,
+        ssl_keyfile=str(tls.keyfile) if tls else None,
+    )
+    server = draining_server(config, app.state.health, settings.shutdown_drain)
+    sockets = [sock, *([metrics_sock] if metrics_sock is not None else [])]
+    task = asyncio.create_task(server.serve(sockets=sockets))
+    while not server.started and not task.done():
+        await asyncio.sleep(0.02)
+    if server.started:
         if metrics_sock is not None:
-            port = metrics_sock.getsockname()[1]
-            served = MetricsSplit(app, page=app.state.metrics_page, port=port)
-        if settings.test_control:
-            token = app.state.ctx.settings.test_control_token
-            print(f"deviceflow serve: test-control API on; token: {token}", file=out, flush=True)
-        config = uvicorn.Config(
-            served,
-            host=args.host,
-            port=args.port,
-            # The app's lifespan purges expired rows on a schedule (deviceflow.server.purge).
-            **{**uvicorn_options(), "lifespan": "on"},  # type: ignore[arg-type]
-            ssl_certfile=str(tls.certfile) if tls else None,
-            ssl_keyfile=str(tls.keyfile) if tls else None,
-        )
-        server = draining_server(config, app.state.health, settings.shutdown_drain)
-        sockets = [sock, *([metrics_sock] if metrics_sock is not None else [])]
-        task = asyncio.create_task(server.serve(sockets=sockets))
-        while not server.started and not task.done():
-            await asyncio.sleep(0.02)
-        if server.started:
-            if metrics_sock is not None:
-                host, port = metrics_sock.getsockname()[:2]
-                print(f"deviceflow metrics on http://{host}:{port}/metrics", file=out, flush=True)
-            print(f"deviceflow server listening on {settings.public_url}", file=out, flush=True)
-            print("\n".join(issuer_lines(settings, app.state.ctx.engine)), file=out, flush=True)
-        await task
-    finally:
-        storage.close()
-        logger.info("deviceflow server stopped; storage closed")
+            host, port = metrics_sock.getsockname()[:2]
+            print(f"deviceflow metrics on http://{host}:{port}/metrics", file=out, flush=True)
+        listening = listen_url(sock, tls=tls is not None)
+        out.write(ready_lines(settings, app.state.ctx.engine, listening))
+        out.flush()
+    await task
+
+
+def _fail(kind: str, why: object, code: int) -> int:
+    print(f"deviceflow serve: {kind}: {why}", file=sys.stderr, flush=True)
+    return code
 
 
 def main(argv: Sequence[str]) -> int:
     """Run the server from command-line arguments; return the exit code.
 
     Raises:
-        Nothing: configuration errors print a message and return a non-zero code.
+        Nothing: every failure prints one line and returns a code of the module docstring.
     """
     parser = _parser()
     try:
         args = parser.parse_args(list(argv))
     except SystemExit as exc:
         return EXIT_OK if exc.code == 0 else EXIT_USAGE
+    if args.background:
+        if args.log_file is None:
+            print("deviceflow serve: --background needs --log-file FILE", file=sys.stderr)
+            return EXIT_USAGE
+        return start_in_background(argv, args.log_file, out=sys.stdout, err=sys.stderr)
+    try:
+        log_stream = open_log(args.log_file)
+    except OSError as exc:
+        return _fail("cannot open the log file", exc, EXIT_CONFIG)
+    try:
+        return _run(args, log_stream)
+    finally:
+        if log_stream is not sys.stderr:
+            log_stream.close()
+
+
+def open_log(path: Path | None) -> TextIO:
+    """``--log-file`` opened for appending, one line at a time; stderr without it.
+
+    Raises:
+        OSError: the file cannot be opened.
+    """
+    if path is None:
+        return sys.stderr
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return open(path, "a", encoding="utf-8", buffering=1)
+
+
+def _run(args: argparse.Namespace, log_stream: TextIO) -> int:
     # One line per record, whatever a request put in it (control characters escaped).
     log_handler = logsafe.install(
-        args.log_level.upper(), sys.stderr, _TEXT_FORMAT, json=args.log_format == "json"
+        args.log_level.upper(), log_stream, _TEXT_FORMAT, json=args.log_format == "json"
     )
     try:
         settings = load_settings(args, os.environ)
     except SettingsError as exc:
-        print(f"deviceflow serve: configuration error: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        return _fail("configuration error", exc, EXIT_CONFIG)
     if settings.log_format == "json" and args.log_format is None:  # the file asks for it
         log_handler.setFormatter(logsafe.JsonFormatter())
     if settings.metrics or settings.metrics_address:
@@ -409,8 +508,11 @@ def main(argv: Sequence[str]) -> int:
     try:
         tls = tls_files(args, settings, clock=time.time)
     except (SettingsError, TlsError) as exc:
-        print(f"deviceflow serve: configuration error: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        return _fail("configuration error", exc, EXIT_CONFIG)
+    try:
+        check_database_url(settings.database_url)
+    except ValueError as exc:
+        return _fail("configuration error", f"--db (db_url): {exc}", EXIT_CONFIG)
     if settings.is_development:
         print(development_banner(settings), file=sys.stderr, flush=True)
     if tls is not None and tls.ca is not None:
@@ -418,8 +520,7 @@ def main(argv: Sequence[str]) -> int:
     try:
         sock = bind(args.host, args.port)
     except OSError as exc:
-        print(f"deviceflow serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
+        return _fail(f"cannot listen on {args.host}:{args.port}", exc, EXIT_UNAVAILABLE)
     metrics_sock = None
     if settings.metrics_address:
         mhost, mport = parse_address(settings.metrics_address, "metrics_address")
@@ -427,17 +528,30 @@ def main(argv: Sequence[str]) -> int:
             metrics_sock = bind(mhost, mport)
         except OSError as exc:
             sock.close()
-            print(f"deviceflow serve: cannot listen on {mhost}:{mport}: {exc}", file=sys.stderr)
-            return EXIT_UNAVAILABLE
-    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the handler
-    # that was installed before it started: make that a no-op so a requested stop exits 0.
-    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        with sock:
-            run_event_loop(_serve(settings, args, sock, sys.stdout, tls, metrics_sock))
-    finally:
-        if metrics_sock is not None:
-            metrics_sock.close()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            return _fail(f"cannot listen on {mhost}:{mport}", exc, EXIT_UNAVAILABLE)
+    with sock:
+        try:
+            storage = open_database(settings)
+        except ValueError as exc:  # DatabaseSetupError, a missing extra
+            return _fail("database error", exc, EXIT_CONFIG)
+        except ConnectionError as exc:
+            return _fail("database unreachable", exc, EXIT_UNAVAILABLE)
+        except Exception as exc:
+            logger.debug("opening the database failed", exc_info=True)
+            url = settings.database_url  # a SQLite path is no secret; a PostgreSQL URL may be
+            where = url if url.startswith("sqlite:") else "PostgreSQL"
+            return _fail(f"database error ({where})", exc, EXIT_DATABASE)
+        # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the
+        # handler installed before it started: make that a no-op so a requested stop exits 0.
+        stops = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, lambda *_: None) for sig in stops}
+        try:
+            run_event_loop(_serve(settings, args, sock, storage, sys.stdout, tls, metrics_sock))
+        finally:
+            storage.close()
+            logger.info("deviceflow server stopped; storage closed")
+            if metrics_sock is not None:
+                metrics_sock.close()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     return EXIT_OK

@@ -30,7 +30,7 @@ def test_bad_argument_is_a_usage_error() -> None:
 def test_invalid_config_names_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "bad.toml"
     config.write_text('[[tenants]]\nid = "x"\ndialect = "nope"\n')
-    assert run.main(["--config", str(config)]) == 3
+    assert run.main(["--config", str(config)]) == 2  # usage, on the CLI's table
     assert "tenants[0].dialect" in capsys.readouterr().err
 
 
@@ -39,11 +39,11 @@ def test_weak_secret_key_is_a_configuration_error_without_traceback(
 ) -> None:
     monkeypatch.delenv("DEVICEFLOW_CONFIG", raising=False)
     monkeypatch.setenv("DEVICEFLOW_SECRET_KEY", "tv2024")
-    with socket.socket() as busy:  # were the key accepted, the busy port would end the run (4)
+    with socket.socket() as busy:  # were the key accepted, the busy port would end the run (6)
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        assert run.main(["--db", "memory:", "--port", str(port), "--log-level", "error"]) == 3
+        assert run.main(["--db", "memory:", "--port", str(port), "--log-level", "error"]) == 2
     err = capsys.readouterr().err
     assert "configuration error: secret_key: " in err
     assert "secrets.token_urlsafe(32)" in err
@@ -151,7 +151,7 @@ def test_serve_reports_a_busy_port(capsys: pytest.CaptureFixture[str]) -> None:
         sock.listen()
         port = sock.getsockname()[1]
         code = run.main(["--port", str(port), "--db", "memory:", "--log-level", "error"])
-    assert code == 4
+    assert code == 6
     assert "cannot listen" in capsys.readouterr().err
 
 
@@ -169,7 +169,7 @@ def test_bad_operations_flags_are_refused_without_traceback(
 ) -> None:
     port = free_port()
     argv = ["--db", "memory:", "--port", str(port), *(f.format(port=port) for f in flags)]
-    assert run.main(argv) in (2, 3)
+    assert run.main(argv) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and err.strip()
 
@@ -231,3 +231,77 @@ def test_sigterm_with_drain_answers_readyz_503_then_stops(
         (200, "healthz"),
     ]
     assert f"metrics on http://127.0.0.1:{metrics_port}/metrics" in capsys.readouterr().out
+
+
+def test_unsupported_database_url_is_a_configuration_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run.main(["--db", "mysql://root:pw@x/db", "--port", str(free_port())]) == 2
+    err = capsys.readouterr().err
+    assert "configuration error: --db (db_url): unsupported database URL 'mysql'" in err
+    assert "pw@" not in err
+
+
+def test_background_without_log_file_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run.main(["--background"]) == 2
+    assert "--background needs --log-file FILE" in capsys.readouterr().err
+
+
+def test_log_file_that_cannot_be_opened_is_a_configuration_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run.main(["--log-file", str(tmp_path), "--db", "memory:"]) == 2  # a folder
+    assert "deviceflow serve: cannot open the log file: " in capsys.readouterr().err
+
+
+def test_ready_lines_name_public_url_only_when_it_differs() -> None:
+    from deviceflow.server.grant import GrantEngine
+    from deviceflow.server.storage.memory import MemoryStorage
+    from tests.support.app_harness import CONFIG
+
+    settings = Settings.from_mapping({**CONFIG, "public_url": "https://login.example"})
+    engine = GrantEngine(settings, storage=MemoryStorage(), clock=time.time, rng=os.urandom)
+    behind = run.ready_lines(settings, engine, "http://127.0.0.1:8772").splitlines()
+    assert behind[:2] == [
+        "deviceflow server listening on http://127.0.0.1:8772",
+        "public URL (in issuers and links): https://login.example",
+    ]
+    direct = run.ready_lines(settings, engine, "https://login.example").splitlines()
+    assert direct[0] == "deviceflow server listening on https://login.example"
+    assert not any(line.startswith("public URL") for line in direct)
+
+
+def test_start_in_background_returns_once_listening(tmp_path: Path) -> None:
+    import io
+    import re
+
+    from deviceflow.server.background import start_in_background
+
+    out, err = io.StringIO(), io.StringIO()
+    log = tmp_path / "logs" / "serve.log"
+    port = free_port()
+    argv = ["--db", "memory:", "--port", str(port), "--log-file", str(log), "--background"]
+    assert start_in_background(argv, log, out=out, err=err) == 0, err.getvalue()
+    pid = int(re.findall(r"\(pid (\d+)\)", out.getvalue())[-1])
+    try:
+        assert f"listening on http://127.0.0.1:{port}" in out.getvalue()
+        assert httpx.get(f"http://127.0.0.1:{port}/demo/v2.0/.well-known/openid-configuration")
+    finally:
+        os.kill(pid, signal.SIGTERM)
+
+
+def test_start_in_background_passes_on_a_failed_start(tmp_path: Path) -> None:
+    import io
+
+    from deviceflow.server.background import start_in_background
+
+    out, err = io.StringIO(), io.StringIO()
+    log = tmp_path / "serve.log"
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        argv = ["--db", "memory:", "--port", str(busy.getsockname()[1]), "--log-file", str(log)]
+        assert start_in_background(argv, log, out=out, err=err) == 6
+    assert "cannot listen on 127.0.0.1" in err.getvalue()
+    assert "the server stopped during start-up (exit code 6)" in err.getvalue()
+    assert out.getvalue() == ""

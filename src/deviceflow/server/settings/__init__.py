@@ -86,7 +86,11 @@ class Settings:
     rate_limits: RateLimits = _doc("`[rate_limits]` table.", RateLimits, toml=False)
     data_dir: Path | None = _doc("Folder for the SQLite database (env DEVICEFLOW_DATA_DIR).", None)
     db_url: str | None = _doc(
-        "`sqlite:///PATH` or `memory:`; default: SQLite in `data_dir`, else memory.", None
+        "`sqlite:///PATH`, `postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE` (several"
+        " instances on one database, docs/deployment.md; needs the `postgres` extra; the"
+        " database must exist: `createdb DATABASE`) or `memory:` (env DEVICEFLOW_DB_URL;"
+        " `deviceflow serve --db`); default: SQLite in `data_dir`, else memory.",
+        None,
     )
     secret_key: str | None = field(
         default=None,

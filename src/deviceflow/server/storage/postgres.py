@@ -31,15 +31,18 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+import time
 import weakref
 from collections.abc import Sequence
 from typing import Any
 
+import psycopg
 from psycopg import Connection, Cursor, OperationalError
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from deviceflow.server.grant.device import pending_poll_sql
+from deviceflow.server.storage import DatabaseSetupError
 from deviceflow.server.storage._pg_pipeline import PollPipeline
 from deviceflow.server.storage._sql import Params, SQLStore, Statement
 from deviceflow.server.storage.base import PendingPoll
@@ -68,6 +71,36 @@ _CHECK_POLL, _RECORD_POLL = poll_statements("%({name})s")
 """The synchronous driver's (psycopg binds them by name)."""
 _PIPELINED = poll_statements("${n}")
 """The pipeline's (prepared on each of its connections)."""
+
+
+_FOR_GOOD = ("does not exist", "authentication failed", "no pg_hba.conf entry")
+"""What a refusal says when waiting cannot help (a server starting up also refuses, briefly)."""
+
+
+def _reason(exc: OperationalError) -> str:
+    """libpq's own words, without the "connection to server at ... failed:" preamble."""
+    text = str(exc).strip()
+    text = text.rpartition(" failed: ")[2] if " failed: " in text else text
+    lines = (" ".join(line.replace("FATAL:", "").split()) for line in text.splitlines())
+    return ". ".join(line for line in lines if line)
+
+
+def _refusal(url: str, exc: OperationalError) -> DatabaseSetupError | None:
+    """The error for a connection PostgreSQL refused for good, else None."""
+    reason = _reason(exc)
+    if not any(words in reason for words in _FOR_GOOD):
+        return None
+    info = conninfo_to_dict(url)
+    host, port = info.get("host", "localhost"), info.get("port", "5432")
+    database = info.get("dbname") or info.get("user") or "?"
+    message = f"PostgreSQL on {host}:{port} refused the connection: {reason}"
+    if f'database "{database}" does not exist' in reason:
+        message += (
+            f"; create it with: createdb -h {host} -p {port}"
+            + (f" -U {info['user']}" if info.get("user") else "")
+            + f" {database} (or CREATE DATABASE {database}; as an administrator)"
+        )
+    return DatabaseSetupError(message)
 
 
 class _Owner:
@@ -105,8 +138,22 @@ class PostgresStorage(SQLStore):
         the others serve every other call.
 
         Raises:
+            DatabaseSetupError: PostgreSQL answered and refused for good (no such database,
+                user or password), at once rather than after ``timeout``.
             ConnectionError: the database cannot be reached within ``timeout`` seconds.
         """
+        # One connection first: a refusal for good fails now, with PostgreSQL's reason; the
+        # pool below would retry it for ``timeout`` seconds and only then blame reachability.
+        began = time.monotonic()
+        try:
+            psycopg.connect(url, connect_timeout=max(1, round(timeout))).close()
+        except OperationalError as exc:
+            refused = _refusal(url, exc)
+            if refused is not None:
+                raise refused from None
+            first_failure = _reason(exc)
+        else:
+            first_failure = ""
         self._pool: ConnectionPool[Connection[tuple[Any, ...]]] = ConnectionPool(
             url,
             min_size=min_size,
@@ -116,12 +163,14 @@ class PostgresStorage(SQLStore):
             name="deviceflow",
         )
         try:
-            self._pool.open(wait=True, timeout=timeout)
+            self._pool.open(wait=True, timeout=max(timeout - (time.monotonic() - began), 0.5))
         except PoolTimeout as exc:
             self._pool.close()
             where = conninfo_to_dict(url).get("host", "localhost")
+            port = conninfo_to_dict(url).get("port", "5432")
             raise ConnectionError(
-                f"cannot reach PostgreSQL on {where} within {timeout:g} s"
+                f"cannot reach PostgreSQL on {where} within {timeout:g} s (port {port}:"
+                f" {first_failure or 'no connection in time'})"
             ) from exc
         self._local = threading.local()
         self._held: list[Connection[tuple[Any, ...]]] = []
