@@ -180,6 +180,7 @@ def _network_message(exc: BaseException, text: str) -> str:
     host = urlsplit(request.url).netloc if request is not None else ""
     message = f"could not reach {host}: {text}" if host else f"network error: {text}"
     if isinstance(exc, errors.TLSError):
+        message = f"no trusted TLS connection to {host or 'the server'}: {text}"
         message += (
             "\n  If the server's certificate comes from a private CA (deviceflow serve --tls"
             " prints its path), trust it with: export SSL_CERT_FILE=/path/to/ca.pem"

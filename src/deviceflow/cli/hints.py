@@ -8,10 +8,12 @@ remembers its settings (:mod:`deviceflow.cli.state`), so the hint is plain ``dev
 :func:`next_step` turns the library's errors that reach the top level into :class:`CliError` s
 whose message says what happened in plain words, then what to run; the server's own codes (error,
 AADSTS numbers, trace and correlation ids) move to a second line for support, not the first.
+A suggested command always ends its line (after ``: ``), so it can be copied as it is.
 """
 
 from __future__ import annotations
 
+import re
 import shlex
 from typing import TYPE_CHECKING
 
@@ -58,9 +60,11 @@ def login_command(ctx: Context, *, scopes: tuple[str, ...] | None = None) -> str
         words += ["--profile", s.profile]
     if flags.get("cache"):
         words += ["--cache", str(flags["cache"])]
-    for key, option in _LOGIN_FLAGS:
-        if flags.get(key) and now.get(key) and known.get(key) != now.get(key):
-            words += [option, str(now[key])]
+    for key, option in _LOGIN_FLAGS:  # as typed, unless the profile remembers the same already
+        # --authority may carry the tenant: it is needed when either differs.
+        compared = ("authority", "tenant") if key == "authority" else (key,)
+        if flags.get(key) and any(known.get(k) != now.get(k) for k in compared):
+            words += [option, str(flags[key])]
     if scopes is not None:
         words += ["--scope", " ".join(scopes)]
     elif flags.get("scope") and known.get("scope") != now.get("scope"):
@@ -70,9 +74,13 @@ def login_command(ctx: Context, *, scopes: tuple[str, ...] | None = None) -> str
     return shlex.join(words)
 
 
+_REFERENCES = re.compile(r"\s+Trace ID:")
+
+
 def short_description(exc: OAuthError) -> str:
     """The server's description without its reference lines and ``AADSTSnnn:`` prefix."""
-    text = (exc.description or "").replace("\r\n", "\n").split("\n", 1)[0].strip()
+    text = (exc.description or "").replace("\r\n", "\n").split("\n", 1)[0]
+    text = _REFERENCES.split(text, 1)[0].strip()  # Entra's "Trace ID: ..." tail
     head, sep, rest = text.partition(": ")
     if sep and head.startswith("AADSTS") and head[6:].isdigit():
         text = rest
@@ -83,7 +91,7 @@ def server_details(exc: OAuthError) -> str:
     """``server said: error AADSTSnnn: description; trace ID ...; correlation ID ...`` (what
     support asks for)."""
     text = " ".join([exc.error, *(f"AADSTS{code}" for code in exc.error_codes)])
-    description = short_description(exc)
+    description = short_description(exc).rstrip(" .")
     if description:
         text += f": {description}"
     raw = exc.raw or {}
@@ -116,20 +124,20 @@ def next_step(ctx: Context, exc: BaseException, command: str) -> CliError | None
     if isinstance(exc, errors.AccessDeniedError):
         cause = row.cause if row is not None else "the sign-in was refused"
         return DeniedError(
-            f"sign-in denied: {cause}. If the request was yours, run {again} and approve it."
-            f"\n  ({details})"
+            f"sign-in denied: {cause}. If the request was yours, sign in again and approve it:"
+            f" {again}\n  ({details})"
         )
     if isinstance(exc, errors.ExpiredTokenError):
         return ExpiredError(
-            f"the code expired before anyone approved it. Run {again} and approve the new code "
-            f"in time.\n  ({details})"
+            "the code expired before anyone approved it. Start a new sign-in and approve it in"
+            f" time: {again}\n  ({details})"
         )
     if row is None:
         return None
     fix = row.fix.replace("deviceflow login", again)
-    admin = f"\n  For an administrator: {row.admin}" if row.admin else ""
+    admin = f"\n  For an administrator: {row.admin}." if row.admin else ""
     return CliError(
-        f"{row.title}: {row.cause}. Next: {fix}.{admin}\n  ({details})",
+        f"{row.title}: {row.cause}.\n  Next: {fix}{admin}\n  ({details})",
         exit_code=exit_code_for(exc),
     )
 
@@ -150,7 +158,8 @@ def _insufficient_scope(ctx: Context, exc: BaseException) -> CliError:
         current = ()
     current = current or ctx.settings.scopes
     wanted = tuple(dict.fromkeys([*current, *scope.split()]))
+    answer = f"Graph answered HTTP 403 {getattr(exc, 'code', None) or ''}".rstrip()
     return SignInRequiredError(
         f"Graph refused: the token lacks the {scope} scope. Add it by signing in again with: "
-        f"{login_command(ctx, scopes=wanted)}\n  ({exc})"
+        f"{login_command(ctx, scopes=wanted)}\n  ({answer}; it asks for {scope})"
     )

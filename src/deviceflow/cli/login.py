@@ -376,8 +376,8 @@ def _sign_in(
 
             again = login_command(ctx)
         raise ExpiredError(
-            f"nobody approved the sign-in within --timeout {options.timeout:g} s. Run {again}"
-            " again and approve it sooner (or give a longer --timeout)."
+            f"nobody approved the sign-in within --timeout {options.timeout:g} s. Try again"
+            f" (and approve it sooner, or give a longer --timeout): {again}"
         ) from exc
     entry = store_sign_in(
         ctx, cache, client, token, scopes, s.resource, settings=remembered_values(s)

@@ -104,8 +104,8 @@ def test_login_timeout_exits_5(tmp_path: Path) -> None:
     assert last == {
         "event": "error",
         "error": "timeout",
-        "description": "nobody approved the sign-in within --timeout 12 s. Run deviceflow login"
-        " again and approve it sooner (or give a longer --timeout).",
+        "description": "nobody approved the sign-in within --timeout 12 s. Try again (and approve"
+        " it sooner, or give a longer --timeout): deviceflow login",
     }
 
 
