@@ -30,7 +30,11 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "help": "token cache directory (default $XDG_STATE_HOME/deviceflow or "
         "~/.local/state/deviceflow)",
     },
-    "--client-id": {"dest": "client_id", "metavar": "ID", "help": "application (client) id"},
+    "--client-id": {
+        "dest": "client_id",
+        "metavar": "ID",
+        "help": "application (client) id (default: none; login needs one)",
+    },
     "--authority": {
         "metavar": "URL",
         "help": "Microsoft-style authority URL, tenant optional "

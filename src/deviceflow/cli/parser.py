@@ -120,8 +120,12 @@ def epilog() -> str:
     """The top-level help's epilog: exit codes, settings, environment, config file."""
     from deviceflow.cli.settings import CONFIG_KEYS
 
+    import textwrap
+
     variables = "\n".join(f"  {name:<27}{meaning}" for name, meaning in ENVIRONMENT)
-    keys = ", ".join(CONFIG_KEYS)
+    keys = textwrap.fill(
+        "config file keys: " + ", ".join(CONFIG_KEYS), width=96, subsequent_indent="  "
+    )
     return f"""\
 exit codes (every command):
 {exit_code_table()}
@@ -129,11 +133,11 @@ exit codes (every command):
 settings come from flags, then environment variables, then the config file (a [DEFAULT] section
 and one section per profile), then what the profile's last login used, then the defaults.
 
-environment:
+environment (serve has its own: deviceflow serve --help):
 {variables}
 
-config file keys: {keys}
-  (the names of the flags, with _ for -; one notifier per line)
+{keys}
+  (the flags' names with _ for -; one notifier per line)
 
 off a terminal, 'login' prints the code as 'key: value' lines (message, user_code,
 verification_uri, verification_uri_complete, expires_in) for scripts; --json prints events.
@@ -165,7 +169,10 @@ def _add_login_flags(parser: argparse.ArgumentParser) -> None:
         "--qr-invert", action="store_true", help="invert the QR code (for light backgrounds)"
     )
     parser.add_argument(
-        "--qr-file", type=Path, metavar="PATH", help="also write the QR code to a .png or .svg"
+        "--qr-file",
+        type=Path,
+        metavar="PATH",
+        help="also write the QR code to a .png or .svg file (default: none)",
     )
     parser.add_argument(
         "--timeout",
