@@ -113,13 +113,18 @@ def _bash(commands: list[Command]) -> str:
             else:
                 values.append(f"            {pattern}) COMPREPLY=(); return ;;")
         value_case = "\n".join(values)
-        words = " ".join([flags, *command.positional_choices]).strip()
+        # Flags once a dash is typed (or when the command takes no words), else its choices.
+        choices = " ".join(command.positional_choices) or flags
         cases.append(
             f"""        {command.name})
             case "$prev" in
 {value_case or "            --) ;;"}
             esac
-            COMPREPLY=($(compgen -W {shlex.quote(words)} -- "$cur"))
+            if [[ "$cur" == -* ]]; then
+                COMPREPLY=($(compgen -W {shlex.quote(flags)} -- "$cur"))
+            else
+                COMPREPLY=($(compgen -W {shlex.quote(choices)} -- "$cur"))
+            fi
             ;;"""
         )
     body = "\n".join(cases)
