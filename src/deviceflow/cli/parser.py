@@ -118,9 +118,9 @@ ENVIRONMENT: tuple[tuple[str, str], ...] = (
 
 def epilog() -> str:
     """The top-level help's epilog: exit codes, settings, environment, config file."""
-    from deviceflow.cli.settings import CONFIG_KEYS
-
     import textwrap
+
+    from deviceflow.cli.settings import CONFIG_KEYS
 
     variables = "\n".join(f"  {name:<27}{meaning}" for name, meaning in ENVIRONMENT)
     keys = textwrap.fill(
