@@ -53,12 +53,17 @@ def _parser() -> argparse.ArgumentParser:
         prog="deviceflow serve",
         description="Run the deviceflow authorization server (RFC 8628 device flow).",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0: all)"
+    )
     parser.add_argument("--port", type=int, default=8765, help="TCP port (default 8765)")
     parser.add_argument("--config", type=Path, help="TOML configuration file")
     parser.add_argument("--db", help="sqlite:///PATH, postgresql://USER@HOST/DB or memory:")
     parser.add_argument(
-        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="the least severe messages printed (default info)",
     )
     parser.add_argument(
         "--tls",

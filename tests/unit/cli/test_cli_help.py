@@ -77,3 +77,14 @@ def test_graph_usage_line_is_the_one_its_errors_print() -> None:
 )
 def test_readme_documents(needle: str) -> None:
     assert needle in README
+
+
+def test_serve_help_states_the_host_default_and_explains_log_level(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from deviceflow.cli import main
+
+    assert main(["serve", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "address to listen on (default 127.0.0.1" in text
+    assert "{debug,info,warning,error} the least severe messages printed (default info)" in text
