@@ -69,6 +69,23 @@ def did_you_mean(word: str, choices: Sequence[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def _unrecognized(
+    parser: argparse.ArgumentParser, command: str, extras: Sequence[str], world: World
+) -> None:
+    """argparse's "unrecognized arguments" error, with a "did you mean" for mistyped flags."""
+    (action,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    sub = action.choices[command]
+    options = [name for a in sub._actions for name in a.option_strings if name.startswith("--")]
+    words = []
+    for word in extras:
+        hint = did_you_mean(word.split("=", 1)[0], options) if word.startswith("--") else ""
+        words.append(f"{word}{hint}")
+    sub.print_usage(world.stderr)
+    print(
+        f"deviceflow {command}: error: unrecognized arguments: {' '.join(words)}", file=world.stderr
+    )
+
+
 def run(argv: Sequence[str], world: World | None = None) -> int:
     """Parse ``argv``, run the command, and return the exit code (never raises)."""
     world = world or World()
@@ -82,9 +99,12 @@ def run(argv: Sequence[str], world: World | None = None) -> int:
     parser = build_parser()
     try:
         with contextlib.redirect_stdout(world.stdout), contextlib.redirect_stderr(world.stderr):
-            args = parser.parse_args(list(argv))
+            args, extras = parser.parse_known_args(list(argv))
     except SystemExit as exc:
         return 0 if exc.code in (0, None) else EXIT_USAGE
+    if extras:
+        _unrecognized(parser, args.command, extras, world)
+        return EXIT_USAGE
 
     def body() -> int:
         if args.command == "completion":  # needs no settings (a broken config file is no matter)

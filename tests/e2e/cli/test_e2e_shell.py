@@ -88,11 +88,22 @@ def test_fish_completion_is_valid_and_completes(tmp_path: Path) -> None:
     assert [line.split("\t")[0] for line in done.stdout.splitlines()] == ["login", "logout"]
 
 
-def test_mistyped_command_gets_a_suggestion(tmp_path: Path) -> None:
+def test_mistyped_command_flag_and_config_key_get_a_suggestion(tmp_path: Path) -> None:
     cli = Cli(ServerProcess(folder=tmp_path, config=tmp_path / "unused.toml"), tmp_path)
     result = cli.run("logn", "--client-id", "x")
     assert result.returncode == 2
     assert "unknown command 'logn' (did you mean 'login'?)" in result.stderr
+    result = cli.run("login", "--cleint-id", "x")
+    assert result.returncode == 2
+    assert "unrecognized arguments: --cleint-id (did you mean '--client-id'?) x" in result.stderr
+
+    config = Path(cli.env["XDG_CONFIG_HOME"]) / "deviceflow" / "config.ini"
+    config.parent.mkdir(parents=True)
+    config.write_text("[DEFAULT]\ntenent = contoso\n")
+    result = cli.run("me")
+    assert result.returncode == 2
+    assert "unknown setting(s): tenent (did you mean tenant?)" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_login_open_hands_the_link_to_the_browser(server: ServerProcess, tmp_path: Path) -> None:
