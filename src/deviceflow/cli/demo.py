@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO
 
 from deviceflow.cli.context import Context
-from deviceflow.cli.errors import StartError, UsageError
+from deviceflow.cli.errors import ServerError, UsageError
 
 __all__ = ["demo", "lan_address", "running_server"]
 
@@ -64,7 +64,7 @@ def running_server(host: str, port: int, data_dir: Path, public_host: str) -> It
     """Run ``deviceflow serve`` in the background; yield its base URL; stop it afterwards.
 
     Raises:
-        StartError: it exited or did not listen within a minute.
+        ServerError: it exited or did not listen within a minute.
     """
     base = f"http://{public_host}:{port}"
     env = {
@@ -88,12 +88,12 @@ def running_server(host: str, port: int, data_dir: Path, public_host: str) -> It
             try:
                 line = lines.get(timeout=_START_TIMEOUT)
             except queue.Empty:
-                raise StartError("the demo server did not start within a minute") from None
+                raise ServerError("the demo server did not start within a minute") from None
             if line is None:
                 log.flush()
                 detail = (data_dir / "server.log").read_text(encoding="utf-8").strip()
                 tail = detail.splitlines()[-1] if detail else f"exit code {proc.wait()}"
-                raise StartError(f"the demo server stopped: {tail}")
+                raise ServerError(f"the demo server stopped: {tail}")
             if "listening on" in line:
                 break
         yield base
@@ -114,7 +114,7 @@ def demo(ctx: Context, args: argparse.Namespace) -> int:
 
     Raises:
         UsageError: the server extra is not installed.
-        StartError: the server did not start.
+        ServerError: the server did not start.
         DeviceFlowError: the sign-in failed.
     """
     try:

@@ -30,7 +30,6 @@ __all__ = [
     "EXIT_OK",
     "EXIT_SERVER",
     "EXIT_SIGN_IN",
-    "EXIT_START",
     "EXIT_USAGE",
     "CliError",
     "DeniedError",
@@ -38,7 +37,6 @@ __all__ = [
     "NetworkFailureError",
     "ServerError",
     "SignInRequiredError",
-    "StartError",
     "UsageError",
     "exit_code_for",
     "exit_code_table",
@@ -53,19 +51,20 @@ EXIT_DENIED = 4
 EXIT_EXPIRED = 5
 EXIT_NETWORK = 6
 EXIT_SERVER = 7
-EXIT_START = 8
 EXIT_INTERRUPTED = 130
 
 #: Every exit code of every command, with its meaning (one line each, for ``--help``).
 EXIT_CODES: tuple[tuple[int, str], ...] = (
     (EXIT_OK, "success (logout: also when nobody was signed in)"),
-    (EXIT_USAGE, "usage or setup error: a bad flag, argument, setting or config file"),
+    (
+        EXIT_USAGE,
+        "usage or setup error: a bad flag, argument, setting, config file or database URL",
+    ),
     (EXIT_SIGN_IN, "sign-in required (run: deviceflow login)"),
     (EXIT_DENIED, "sign-in denied, by the user or a policy"),
     (EXIT_EXPIRED, "the code expired, or --timeout passed"),
-    (EXIT_NETWORK, "network error: a server could not be reached (DNS, connection, TLS)"),
-    (EXIT_SERVER, "server or protocol error: an unexpected answer"),
-    (EXIT_START, "a server could not start: port in use, database unusable (serve, demo)"),
+    (EXIT_NETWORK, "network error: a server or database unreachable (DNS, TLS), or a port in use"),
+    (EXIT_SERVER, "server or protocol error: an unexpected answer, a database failure"),
     (EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
 )
 
@@ -121,12 +120,6 @@ class ServerError(CliError):
     """The server answered with an error or something unexpected."""
 
     exit_code = EXIT_SERVER
-
-
-class StartError(CliError):
-    """A server could not start (its port is taken, its database cannot be used)."""
-
-    exit_code = EXIT_START
 
 
 def exit_code_for(exc: BaseException) -> int:
