@@ -10,6 +10,7 @@ the README repeats them and a test compares the two. Shell completion
 from __future__ import annotations
 
 import argparse
+import textwrap
 from pathlib import Path
 
 from deviceflow.cli.errors import exit_code_table
@@ -245,15 +246,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     parent = [_settings_parent()]
     commands: dict[str, argparse.ArgumentParser] = {}
+    table = f"exit codes:\n{exit_code_table()}"
     for name, text, description in COMMANDS:
+        if name != "completion":  # its description keeps its own lines
+            description = textwrap.fill(description, width=78)
         commands[name] = sub.add_parser(
             name,
             parents=[] if name in ("serve", "demo", "completion") else parent,
             help=text,
             description=description,
-            formatter_class=argparse.RawDescriptionHelpFormatter
-            if name == "completion"
-            else argparse.HelpFormatter,
+            epilog=table,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
             usage=GRAPH_USAGE if name == "graph" else None,
         )
 

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from deviceflow.cli.errors import EXIT_CODES
+from deviceflow.cli.errors import EXIT_CODES, exit_code_table
 from deviceflow.cli.parser import COMMANDS, ENVIRONMENT, GRAPH_USAGE, build_parser, epilog
 from deviceflow.cli.settings import CONFIG_KEYS
 from tests.support.tools import ROOT
@@ -51,6 +51,7 @@ def test_every_command_has_a_description_and_every_option_help_and_its_default()
     assert sorted(found) == sorted(name for name, _help, _description in COMMANDS)
     for name, sub in found.items():
         assert sub.description, name
+        assert sub.epilog == f"exit codes:\n{exit_code_table()}", name
         for action in sub._actions:
             if not action.option_strings or isinstance(action, argparse._HelpAction):
                 continue
