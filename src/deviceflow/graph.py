@@ -25,7 +25,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from deviceflow.challenge import claims_challenge
+from deviceflow.challenge import bearer_parameters, claims_challenge
 from deviceflow.core import HttpRequest, HttpResponse
 from deviceflow.errors import DeviceFlowError, OAuthError
 from deviceflow.transports.base import Transport
@@ -51,15 +51,24 @@ class GraphError(DeviceFlowError):
         code: Graph's ``error.code`` (``Request_ResourceNotFound``, ...), if any.
         claims: the claims (JSON) of a 401's claims challenge: sign in again with them
             (``client.start(scopes, claims=error.claims)``).
+        scope: the scope(s) a 403's ``insufficient_scope`` challenge names (RFC 6750 §3.1),
+            space-separated: sign in again asking for them too.
     """
 
     def __init__(
-        self, message: str, *, status: int, code: str | None = None, claims: str | None = None
+        self,
+        message: str,
+        *,
+        status: int,
+        code: str | None = None,
+        claims: str | None = None,
+        scope: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.claims = claims
+        self.scope = scope
 
 
 class GraphUnauthorizedError(GraphError):
@@ -264,10 +273,14 @@ def _finish(response: HttpResponse) -> GraphResponse:
     if message:
         text += f": {message}"
     cls = GraphUnauthorizedError if response.status == 401 else GraphError
+    challenge = bearer_parameters(response.header("WWW-Authenticate"))
+    # RFC 6750 §3.1: insufficient_scope "MAY include the scope attribute with the scope necessary".
+    scope = challenge.get("scope") if challenge.get("error") == "insufficient_scope" else None
     if response.status == 403:
-        text += " (the token lacks a scope this call needs; sign in with --scope)"
+        needed = f"the scope {scope}" if scope else "a scope this call needs"
+        text += f" (the token lacks {needed}; sign in again asking for it)"
     claims = claims_challenge(response.header("WWW-Authenticate"))
     if claims:
         text += " (a claims challenge: sign in again with its claims)"
     code = code if isinstance(code, str) else None
-    raise cls(text, status=response.status, code=code, claims=claims)
+    raise cls(text, status=response.status, code=code, claims=claims, scope=scope or None)

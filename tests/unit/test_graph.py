@@ -159,8 +159,19 @@ def test_graph_503_without_retry_after_backs_off_then_gives_up() -> None:
 
 def test_graph_403_hints_at_scopes() -> None:
     client, *_ = make(lambda r: reply(403, {"error": {"code": "Forbidden"}}))
-    with pytest.raises(GraphError, match="--scope"):
+    with pytest.raises(GraphError, match="lacks a scope this call needs") as info:
         client.get("me/presence")
+    assert info.value.scope is None
+
+
+def test_graph_403_names_the_scope_its_challenge_asks_for() -> None:
+    challenge = 'Bearer realm="", error="insufficient_scope", scope="Presence.Read"'
+    client, *_ = make(
+        lambda r: reply(403, {"error": {"code": "Forbidden"}}, {"WWW-Authenticate": challenge})
+    )
+    with pytest.raises(GraphError, match="lacks the scope Presence.Read") as info:
+        client.get("me/presence")
+    assert info.value.scope == "Presence.Read"
 
 
 def test_graph_non_json_error_and_empty_success() -> None:

@@ -3,166 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import difflib
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from deviceflow.cli.context import Context, World, context_from_flags
-from deviceflow.cli.errors import run_guarded
-from deviceflow.cli.flags import SETTINGS, TOKEN
+from deviceflow.cli.errors import EXIT_USAGE, run_guarded
+from deviceflow.cli.parser import COMMANDS, build_parser
 
 if TYPE_CHECKING:
     from deviceflow.cli.login import LoginOptions
 
-__all__ = ["COMMANDS", "build_parser", "run"]
+__all__ = ["NAMES", "build_parser", "did_you_mean", "run"]
 
-COMMANDS = (
-    "login",
-    "token",
-    "me",
-    "graph",
-    "accounts",
-    "logout",
-    "status",
-    "doctor",
-    "agent",
-    "serve",
-    "demo",
-)
-
-EPILOG = """\
-exit codes:
-  0    success
-  2    usage error
-  3    sign-in required (run: deviceflow login)
-  4    sign-in denied
-  5    code expired or --timeout passed
-  6    network error
-  7    server or protocol error
-  130  interrupted
-
-settings come from flags, then DEVICEFLOW_* environment variables (DEVICEFLOW_CLIENT_ID,
-DEVICEFLOW_TENANT, DEVICEFLOW_AUTHORITY, DEVICEFLOW_ISSUER, DEVICEFLOW_SCOPE, DEVICEFLOW_RESOURCE,
-DEVICEFLOW_GRAPH_URL, DEVICEFLOW_CACHE, DEVICEFLOW_PROFILE), then the config file
-(~/.config/deviceflow/config.ini or DEVICEFLOW_CLI_CONFIG).
-
-deviceflow doctor exits with the code of its first failed check (2 setup or app registration,
-3 sign-in required, 4 refused by policy or consent, 5 code expired, 6 network, 7 server).
-"""
-
-
-def _settings_parent() -> argparse.ArgumentParser:
-    parent = argparse.ArgumentParser(add_help=False)
-    group = parent.add_argument_group("settings")
-    for option, spec in SETTINGS.items():
-        group.add_argument(option, **spec)
-    return parent
-
-
-def _add_login_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--json", action="store_true", help="JSON events on stdout; human text on stderr"
-    )
-    parser.add_argument(
-        "--qr",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="show a QR code (default: only on a terminal)",
-    )
-    parser.add_argument(
-        "--qr-invert", action="store_true", help="invert the QR code (light backgrounds)"
-    )
-    parser.add_argument("--qr-file", type=Path, metavar="PATH", help="also write a .png/.svg QR")
-    parser.add_argument(
-        "--timeout", type=float, metavar="SECONDS", help="give up after this many seconds"
-    )
-    parser.add_argument(
-        "--keyring",
-        action="store_true",
-        default=None,
-        help="keep the tokens in the OS keyring (needs the keyring extra and a real backend)",
-    )
-
-
-def _add_agent_flags(parser: argparse.ArgumentParser) -> None:
-    from deviceflow.core._timing import KEEPALIVE
-
-    parser.add_argument(
-        "--keepalive",
-        type=float,
-        default=KEEPALIVE,
-        metavar="SECONDS",
-        help=f"refresh at least this often, jittered (default {KEEPALIVE:g}: one day)",
-    )
-    notify = parser.add_argument_group("notifiers (repeatable; also notify_* in the config file)")
-    for kind, metavar, text in (
-        ("command", "CMD", "run CMD with DEVICEFLOW_EVENT, DEVICEFLOW_USER_CODE ... set"),
-        ("webhook", "URL", "POST a JSON object to URL"),
-        ("mqtt", "URL", "publish to mqtt[s]://host:port/topic (retained)"),
-        ("email", "ADDRESS", "mail ADDRESS through --smtp"),
-    ):
-        notify.add_argument(
-            f"--notify-{kind}", action="append", default=[], metavar=metavar, help=text
-        )
-    notify.add_argument(
-        "--smtp", metavar="URL", help="mail server, smtp[s]://[user:pw@]host:port (localhost:25)"
-    )
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The ``deviceflow`` argument parser (``serve`` is dispatched before it)."""
-    from deviceflow import __version__
-
-    parser = argparse.ArgumentParser(
-        prog="deviceflow",
-        description="Sign in on devices with the OAuth 2.0 device authorization grant.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"deviceflow {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    parent = [_settings_parent()]
-
-    login = sub.add_parser("login", parents=parent, help="sign in (shows a code and QR code)")
-    _add_login_flags(login)
-
-    token = sub.add_parser("token", parents=parent, help="print a valid access token")
-    for option, spec in TOKEN.items():
-        token.add_argument(option, **spec)
-
-    me = sub.add_parser("me", parents=parent, help="show the signed-in user (Graph /me)")
-    me.add_argument("--json", action="store_true", help="print the raw JSON object")
-
-    graph = sub.add_parser("graph", parents=parent, help="call Microsoft Graph")
-    graph.add_argument("words", nargs="+", metavar="[METHOD] PATH")
-    graph.add_argument("--data", metavar="JSON", help="request body")
-    graph.add_argument("--all", action="store_true", help="follow @odata.nextLink pages")
-
-    accounts = sub.add_parser("accounts", parents=parent, help="list cached accounts")
-    accounts.add_argument("--json", action="store_true", help="print JSON")
-
-    logout = sub.add_parser("logout", parents=parent, help="sign out (revoke, delete tokens)")
-    logout.add_argument("--all", action="store_true", help="every profile")
-
-    status = sub.add_parser("status", parents=parent, help="sign-in, refresh and agent status")
-    status.add_argument("--json", action="store_true", help="print one JSON object")
-
-    doctor = sub.add_parser("doctor", parents=parent, help="check the setup, explain failures")
-    doctor.add_argument("--json", action="store_true", help="print one JSON object")
-
-    agent = sub.add_parser(
-        "agent", parents=parent, help="keep the sign-in fresh; re-link and notify when needed"
-    )
-    _add_agent_flags(agent)
-
-    sub.add_parser("serve", help="run the authorization server (see: deviceflow serve --help)")
-
-    demo = sub.add_parser("demo", help="embedded server + sign-in, end to end")
-    demo.add_argument("--host", default="127.0.0.1", help="listen address (0.0.0.0: LAN)")
-    demo.add_argument("--port", type=int, default=0, help="port (default: a free one)")
-    demo.add_argument("--debug", action="store_true", help="show HTTP exchanges (redacted)")
-    _add_login_flags(demo)
-    return parser
+#: Every command name.
+NAMES = tuple(name for name, _help, _description in COMMANDS)
 
 
 def _dispatch(command: str) -> Callable[[Context, argparse.Namespace], int]:
@@ -207,23 +63,64 @@ def login_options(args: argparse.Namespace) -> LoginOptions:
     return LoginOptions(**{field.name: getattr(args, field.name) for field in fields(LoginOptions)})
 
 
+def did_you_mean(word: str, choices: Sequence[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices`` to ``word``, or ``""``."""
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _unrecognized(
+    parser: argparse.ArgumentParser, command: str, extras: Sequence[str], world: World
+) -> None:
+    """argparse's "unrecognized arguments" error, with a "did you mean" for mistyped flags."""
+    (action,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    sub = action.choices[command]
+    options = [name for a in sub._actions for name in a.option_strings if name.startswith("--")]
+    words = []
+    for word in extras:
+        hint = did_you_mean(word.split("=", 1)[0], options) if word.startswith("--") else ""
+        words.append(f"{word}{hint}")
+    sub.print_usage(world.stderr)
+    print(
+        f"deviceflow {command}: error: unrecognized arguments: {' '.join(words)}", file=world.stderr
+    )
+
+
 def run(argv: Sequence[str], world: World | None = None) -> int:
     """Parse ``argv``, run the command, and return the exit code (never raises)."""
     world = world or World()
-    parser = build_parser()
-    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
+    if argv and not argv[0].startswith("-") and argv[0] not in NAMES:
         print(
-            f"deviceflow: unknown command {argv[0]!r} (commands: {', '.join(COMMANDS)})",
+            f"deviceflow: unknown command {argv[0]!r}{did_you_mean(argv[0], NAMES)}"
+            f"\ncommands: {', '.join(NAMES)} (deviceflow --help)",
             file=world.stderr,
         )
-        return 2
+        return EXIT_USAGE
+    parser = build_parser()
     try:
-        args = parser.parse_args(list(argv))
+        with contextlib.redirect_stdout(world.stdout), contextlib.redirect_stderr(world.stderr):
+            args, extras = parser.parse_known_args(list(argv))
     except SystemExit as exc:
-        return 0 if exc.code in (0, None) else 2
+        return 0 if exc.code in (0, None) else EXIT_USAGE
+    if extras:
+        _unrecognized(parser, args.command, extras, world)
+        return EXIT_USAGE
 
     def body() -> int:
+        if args.command == "completion":  # needs no settings (a broken config file is no matter)
+            from deviceflow.cli.completion import script
+
+            world.stdout.write(script(args.shell, parser))
+            return 0
         ctx = context_from_flags(vars(args), world)
-        return _dispatch(args.command)(ctx, args)
+        try:
+            return _dispatch(args.command)(ctx, args)
+        except Exception as exc:
+            from deviceflow.cli.hints import next_step
+
+            better = next_step(ctx, exc, args.command)
+            if better is None:
+                raise
+            raise better from exc
 
     return run_guarded(body, stderr=world.stderr)

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from deviceflow.cache.base import CacheCorruptError
 from deviceflow.cli.context import Context
-from deviceflow.cli.errors import SignInRequiredError, UsageError
+from deviceflow.cli.errors import UsageError
 from deviceflow.cli.panel import format_remaining
+from deviceflow.cli.parser import GRAPH_METHODS, GRAPH_USAGE
 from deviceflow.cli.state import ProfileState
 from deviceflow.cli.tokens import TokenManager, manager_for, print_token
 
@@ -18,8 +19,6 @@ if TYPE_CHECKING:
     from deviceflow.graph import GraphClient
 
 __all__ = ["accounts", "graph", "logout", "me", "token"]
-
-GRAPH_METHODS = ("GET", "POST", "PATCH", "DELETE")
 
 
 def token(ctx: Context, args: argparse.Namespace) -> int:
@@ -79,12 +78,9 @@ def graph(ctx: Context, args: argparse.Namespace) -> int:
         UsageError: bad method, path or ``--data``.
         GraphError: Graph refused.
     """
-    words = list(args.words)
-    method = "GET"
-    if words and words[0].upper() in GRAPH_METHODS:
-        method = words.pop(0).upper()
-    if len(words) != 1:
-        raise UsageError("usage: deviceflow graph [GET|POST|PATCH|DELETE] PATH [--data JSON]")
+    method, path = args.method, args.path
+    if path.upper() in GRAPH_METHODS:
+        raise UsageError(f"graph {path}: PATH is missing (e.g. /v1.0/me)\nusage: {GRAPH_USAGE}")
     body = None
     if args.data is not None:
         try:
@@ -96,9 +92,9 @@ def graph(ctx: Context, args: argparse.Namespace) -> int:
     scopes = tuple(ctx.settings.scopes) if args.scope else ()
     client = graph_client(ctx, manager_for(ctx), scopes)
     if args.all:
-        _print_json(ctx, client.get_all(words[0]))
+        _print_json(ctx, client.get_all(path))
     else:
-        response = client.request(method, words[0], body=body)
+        response = client.request(method, path, body=body)
         if response.body is not None:
             _print_json(ctx, response.body)
     return 0
@@ -118,16 +114,27 @@ def _describe(entry: CacheEntry, now: float) -> dict[str, Any]:
     }
 
 
+def _chosen_profile(ctx: Context, args: argparse.Namespace) -> str | None:
+    """The profile named by ``--profile`` or ``DEVICEFLOW_PROFILE``, else ``None`` (all)."""
+    if args.profile or ctx.world.environ.get("DEVICEFLOW_PROFILE"):
+        return ctx.settings.profile
+    return None
+
+
 def accounts(ctx: Context, args: argparse.Namespace) -> int:
-    """List the cached accounts, one profile per line (``--json`` for objects).
+    """List the cached accounts, one profile per line (``--json`` for objects); with
+    ``--profile`` (or ``DEVICEFLOW_PROFILE``) only that profile.
 
     Raises:
         CacheError: the cache is unsafe or corrupt.
     """
+    from deviceflow.cli.hints import login_command
+
     cache = ctx.cache()
     now = ctx.world.clock()
     rows = []
-    for profile in cache.profiles():
+    chosen = _chosen_profile(ctx, args)
+    for profile in cache.profiles() if chosen is None else [chosen]:
         entry = cache.load(profile)
         if entry is not None:
             rows.append({"profile": profile, **_describe(entry, now)})
@@ -135,7 +142,8 @@ def accounts(ctx: Context, args: argparse.Namespace) -> int:
         _print_json(ctx, rows)
         return 0
     if not rows:
-        ctx.say("No cached accounts. Sign in with: deviceflow login")
+        where = "" if chosen is None else f" in profile {chosen!r}"
+        ctx.say(f"No cached accounts{where}. Sign in with: {login_command(ctx)}")
         return 0
     for row in rows:
         label = row["name"] or row["username"] or "unknown account"
@@ -152,12 +160,13 @@ def accounts(ctx: Context, args: argparse.Namespace) -> int:
 def logout(ctx: Context, args: argparse.Namespace) -> int:
     """Revoke the sign-in at the server (RFC 7009), then delete the local tokens.
 
-    The tokens are deleted whatever the server says. The exit code is 0 when every sign-in was
-    revoked (or the server offers no revocation, which is said), 6 when a server could not be
-    reached and 7 when one refused: the local logout happened, the server-side one did not.
+    The tokens are deleted whatever the server says; the profile keeps its remembered settings
+    (so ``deviceflow login`` signs in again without flags). The exit code is 0 when every
+    sign-in was revoked (or the server offers no revocation, which is said) or nobody was signed
+    in (said too: ``logout`` and ``logout --all`` alike), 6 when a server could not be reached
+    and 7 when one refused: the local logout happened, the server-side one did not.
 
     Raises:
-        SignInRequiredError: the profile has no cached account (without ``--all``).
         CacheError: the cache cannot be changed.
     """
     from deviceflow.cli.errors import EXIT_NETWORK, EXIT_SERVER
@@ -175,11 +184,12 @@ def logout(ctx: Context, args: argparse.Namespace) -> int:
                 ctx.say(str(exc))
                 entry = None  # already set aside by the cache
             if entry is None and not args.all:
-                raise SignInRequiredError(f"not signed in (profile {profile!r}); nothing to do")
+                ctx.say(f"Not signed in (profile {profile}): nothing to sign out of.")
+                return 0
             outcome, detail = revoke(ctx, entry) if entry is not None else ("", "")
             outcomes.add(outcome)
             cache.remove(profile)
-            ProfileState(ctx.settings.cache_dir, profile).remove()
+            ProfileState(ctx.settings.cache_dir, profile).forget_sign_in()
             removed += 1
             who = entry.account.label() if entry is not None else "unknown account"
             suffix = " and revoked the sign-in at the server" if outcome == REVOKED else ""
@@ -187,7 +197,7 @@ def logout(ctx: Context, args: argparse.Namespace) -> int:
             if detail:
                 ctx.say(f"{detail} The local tokens were removed.")
     if args.all and not removed:
-        ctx.say("No cached accounts.")
+        ctx.say("Not signed in (no profile): nothing to sign out of.")
     if UNREACHABLE in outcomes:
         return EXIT_NETWORK
     return EXIT_SERVER if REFUSED in outcomes else 0

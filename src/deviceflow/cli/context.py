@@ -78,14 +78,23 @@ class World:
 
 
 class Context:
-    """One run: the world, the resolved settings and the global flags."""
+    """One run: the world, the resolved settings, the global flags, and the command line's flags
+    (``flags``, by argparse destination: what the person typed, for hints that repeat it)."""
 
-    __slots__ = ("world", "settings", "debug", "_transport")
+    __slots__ = ("world", "settings", "debug", "flags", "_transport")
 
-    def __init__(self, *, world: World, settings: CliSettings, debug: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        world: World,
+        settings: CliSettings,
+        debug: bool = False,
+        flags: Mapping[str, object] | None = None,
+    ) -> None:
         self.world = world
         self.settings = settings
         self.debug = debug
+        self.flags: Mapping[str, object] = flags or {}
         self._transport: Transport | None = None
 
     def say(self, text: str = "") -> None:
@@ -131,13 +140,14 @@ class Context:
 
 
 def context_from_flags(flags: Mapping[str, object], world: World) -> Context:
-    """Resolve settings (flags by argparse destination, environment, config file) into a
-    :class:`Context`.
+    """Resolve settings (flags by argparse destination, environment, config file, what the
+    profile's last login used) into a :class:`Context`.
 
     Raises:
         UsageError: invalid settings.
     """
     from deviceflow.cli.settings import config_path, read_config, resolve_settings
+    from deviceflow.cli.state import remembered
 
     path = config_path(world.environ, world.home)
     settings = resolve_settings(
@@ -146,5 +156,8 @@ def context_from_flags(flags: Mapping[str, object], world: World) -> Context:
         config_text=read_config(path),
         config_source=str(path),
         home=world.home,
+        remembered=remembered,
     )
-    return Context(world=world, settings=settings, debug=bool(flags.get("debug", False)))
+    return Context(
+        world=world, settings=settings, debug=bool(flags.get("debug", False)), flags=flags
+    )

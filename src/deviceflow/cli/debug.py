@@ -4,6 +4,10 @@ Redacted: the ``Authorization`` and ``Cookie``/``Set-Cookie`` headers; in form a
 the values of ``access_token``, ``refresh_token``, ``id_token``, ``device_code``, ``user_code``,
 ``code``, ``token``, ``client_secret``, ``password`` and ``client_assertion``; and the
 ``user_code`` query parameter of URLs (``verification_uri_complete``).
+
+Not redacted: error fields, which hold no secret and are what a person debugging needs. Graph's
+error object names its error ``code`` (``{"error": {"code": "Authorization_RequestDenied"}}``),
+so a ``code`` inside an ``error`` object stays; an authorization ``code`` anywhere else is hidden.
 """
 
 from __future__ import annotations
@@ -56,14 +60,24 @@ def redact_headers(headers: tuple[tuple[str, str], ...]) -> list[str]:
     ]
 
 
-def _redact_json(value: Any) -> Any:
+#: Objects whose ``code`` is an error code, not a secret (Graph's OData error and its inner one).
+_ERROR_OBJECTS = frozenset({"error", "innererror"})
+
+
+def _is_secret(key: str, value: Any, parent: str) -> bool:
+    if value is None or key not in SECRET_FIELDS:
+        return False
+    return not (key == "code" and parent.lower() in _ERROR_OBJECTS)
+
+
+def _redact_json(value: Any, parent: str = "") -> Any:
     if isinstance(value, dict):
         return {
-            k: (_HIDDEN if k in SECRET_FIELDS and v is not None else _redact_json(v))
+            k: (_HIDDEN if _is_secret(k, v, parent) else _redact_json(v, k))
             for k, v in value.items()
         }
     if isinstance(value, list):
-        return [_redact_json(v) for v in value]
+        return [_redact_json(v, parent) for v in value]
     if isinstance(value, str):
         return redact_url(value)
     return value

@@ -174,7 +174,7 @@ def demo(ctx: Context, args: argparse.Namespace) -> int:
                 cache_dir=str(workdir / "cache"),
             )
             run_ctx = Context(world=ctx.world, settings=settings, debug=ctx.debug)
-            run_login(run_ctx, login_options(args))
+            run_login(run_ctx, login_options(args), again="deviceflow demo")
             manager = TokenManager(
                 run_ctx.cache(), "demo", transport=run_ctx.transport, clock=ctx.world.clock
             )

@@ -287,7 +287,9 @@ class _Doctor:
         last = state.get("last_error")
         row = explain(last.get("error"), last.get("error_codes") or ()) if last else None
         if entry is None:
-            text = f"nobody is signed in on profile {s.profile!r}; run deviceflow login"
+            from deviceflow.cli.hints import login_command
+
+            text = f"nobody is signed in on profile {s.profile!r}; run: {login_command(self.ctx)}"
             if last:
                 text += f" (the last attempt failed: {last.get('error')})"
             self.fail("sign-in", text, EXIT_SIGN_IN, row)

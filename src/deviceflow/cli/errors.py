@@ -1,20 +1,13 @@
 """CLI exit codes, the CLI's own exceptions, and the one top-level handler that prints them.
 
-Exit codes (documented in the README and ``deviceflow --help``):
+:data:`EXIT_CODES` is the one table of exit codes for every command, ``serve`` and ``demo``
+included: ``deviceflow --help`` prints it (:func:`exit_code_table`) and the README's "Exit codes"
+section repeats it (a test compares the two). A new failure maps onto a row here; a new row is
+added here first.
 
-====  =====================================================================
-0     success
-2     usage error (bad flag, missing setting)
-3     sign-in required (no cached account, refresh token rejected or expired)
-4     the user (or policy) denied the sign-in
-5     the code expired before the user finished, or ``--timeout`` passed
-6     network failure (connection refused, DNS, TLS, timeouts)
-7     server or protocol error (unexpected response, other OAuth errors)
-130   interrupted (Ctrl-C)
-====  =====================================================================
-
-Every exception reaching :func:`run_guarded` becomes one line on stderr, ``deviceflow: ...``;
-no traceback ever reaches a user (``--debug`` adds the HTTP exchanges, not a traceback).
+Every exception reaching :func:`run_guarded` becomes ``deviceflow: ...`` on stderr (one line,
+sometimes a second with the server's reference numbers); no traceback ever reaches a user
+(``--debug`` adds the HTTP exchanges, not a traceback).
 """
 
 from __future__ import annotations
@@ -29,6 +22,7 @@ if TYPE_CHECKING:
     from typing import TextIO
 
 __all__ = [
+    "EXIT_CODES",
     "EXIT_DENIED",
     "EXIT_EXPIRED",
     "EXIT_INTERRUPTED",
@@ -45,6 +39,7 @@ __all__ = [
     "SignInRequiredError",
     "UsageError",
     "exit_code_for",
+    "exit_code_table",
     "message_for",
     "run_guarded",
 ]
@@ -58,11 +53,37 @@ EXIT_NETWORK = 6
 EXIT_SERVER = 7
 EXIT_INTERRUPTED = 130
 
+#: Every exit code of every command, with its meaning (one line each, for ``--help``).
+EXIT_CODES: tuple[tuple[int, str], ...] = (
+    (EXIT_OK, "success (logout: also when nobody was signed in)"),
+    (
+        EXIT_USAGE,
+        "usage or setup error: a bad flag, argument, setting, config file or database URL",
+    ),
+    (EXIT_SIGN_IN, "sign-in required (run: deviceflow login)"),
+    (EXIT_DENIED, "sign-in denied, by the user or a policy"),
+    (EXIT_EXPIRED, "the code expired, or --timeout passed"),
+    (EXIT_NETWORK, "network error: a server or database unreachable (DNS, TLS), or a port in use"),
+    (EXIT_SERVER, "server or protocol error: an unexpected answer, a database failure"),
+    (EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
+)
+
+
+def exit_code_table(indent: str = "  ") -> str:
+    """:data:`EXIT_CODES` as aligned text lines (for ``--help``)."""
+    return "\n".join(f"{indent}{code:<5}{meaning}" for code, meaning in EXIT_CODES)
+
 
 class CliError(Exception):
-    """A failure the CLI reports as one line and an exit code."""
+    """A failure the CLI reports as a message and an exit code (``exit_code``: the class's,
+    unless given)."""
 
     exit_code = EXIT_SERVER
+
+    def __init__(self, message: str = "", *, exit_code: int | None = None) -> None:
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
 
 
 class UsageError(CliError):
@@ -105,7 +126,7 @@ def exit_code_for(exc: BaseException) -> int:
     """The exit code for any exception (library errors mapped by kind; unknown ones → 7)."""
     if isinstance(exc, KeyboardInterrupt):
         return EXIT_INTERRUPTED
-    code = getattr(type(exc), "exit_code", None)
+    code = getattr(exc, "exit_code", None)
     if isinstance(code, int):
         return code
     from deviceflow import errors
@@ -138,8 +159,26 @@ def message_for(exc: BaseException) -> str:
     if isinstance(exc, errors.InvalidGrantError):
         return f"{text}. Sign in again with: deviceflow login"
     if isinstance(exc, errors.TransportError) and not isinstance(exc, CliError):
-        return f"network error: {text}"
+        return _network_message(exc, text)
     return text
+
+
+def _network_message(exc: BaseException, text: str) -> str:
+    """``could not reach HOST: why``, and for TLS failures how to trust a private CA."""
+    from urllib.parse import urlsplit
+
+    from deviceflow import errors
+
+    request = getattr(exc, "request", None)
+    host = urlsplit(request.url).netloc if request is not None else ""
+    message = f"could not reach {host}: {text}" if host else f"network error: {text}"
+    if isinstance(exc, errors.TLSError):
+        message = f"no trusted TLS connection to {host or 'the server'}: {text}"
+        message += (
+            "\n  If the server's certificate comes from a private CA (deviceflow serve --tls"
+            " prints its path), trust it with: export SSL_CERT_FILE=/path/to/ca.pem"
+        )
+    return message
 
 
 def run_guarded(body: Callable[[], int], *, stderr: TextIO | None = None) -> int:

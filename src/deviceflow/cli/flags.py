@@ -1,10 +1,10 @@
 """The flags every command shares, and ``token``'s own: one table for argparse and the fast path.
 
-:func:`deviceflow.cli.app.build_parser` passes each entry to ``add_argument``;
+:func:`deviceflow.cli.parser.build_parser` passes each entry to ``add_argument``;
 :mod:`deviceflow.cli.fastpath` reads ``deviceflow token``'s command line from the same entries
 without building a parser. A flag added here is therefore understood by both, with the same
 destination, default and conversion. Only what both need is here: the ``settings`` group and
-``--min-validity``; each command's other flags stay in :mod:`deviceflow.cli.app`.
+``--min-validity``; each command's other flags stay in :mod:`deviceflow.cli.parser`.
 
 Keep this module light: ``deviceflow token`` imports it (no argparse, no typing at run time).
 """
@@ -25,15 +25,45 @@ __all__ = ["SETTINGS", "TOKEN", "defaults", "destination"]
 #: change what is stored; ``metavar`` and ``help`` are for ``--help``.
 SETTINGS: dict[str, dict[str, Any]] = {
     "--profile": {"help": "keep several apps/tenants apart (default: default)"},
-    "--cache": {"metavar": "DIR", "help": "token cache directory"},
-    "--client-id": {"dest": "client_id", "metavar": "ID", "help": "application id"},
-    "--authority": {"metavar": "URL", "help": "Microsoft-style authority URL"},
-    "--tenant": {"help": "tenant (default: organizations)"},
-    "--issuer": {"metavar": "URL", "help": "any RFC 8628 provider, via discovery"},
-    "--scope": {"action": "append", "default": [], "metavar": "S", "help": "scope(s); repeatable"},
-    "--resource": {"metavar": "R", "help": "Microsoft v1 resource (v1 endpoints)"},
-    "--graph-url": {"dest": "graph_url", "metavar": "URL", "help": "Microsoft Graph base URL"},
-    "--debug": {"action": "store_true", "help": "show HTTP exchanges (secrets redacted)"},
+    "--cache": {
+        "metavar": "DIR",
+        "help": "token cache directory (default $XDG_STATE_HOME/deviceflow or "
+        "~/.local/state/deviceflow)",
+    },
+    "--client-id": {
+        "dest": "client_id",
+        "metavar": "ID",
+        "help": "application (client) id (default: none; login needs one)",
+    },
+    "--authority": {
+        "metavar": "URL",
+        "help": "Microsoft-style authority URL, tenant optional "
+        "(default https://login.microsoftonline.com)",
+    },
+    "--tenant": {
+        "help": "tenant: a GUID, a domain, organizations or common (default organizations)"
+    },
+    "--issuer": {
+        "metavar": "URL",
+        "help": "any RFC 8628 provider, via discovery (default: none; use --authority)",
+    },
+    "--scope": {
+        "action": "append",
+        "default": [],
+        "metavar": "S",
+        "help": "scope(s), repeatable (default User.Read offline_access openid profile; "
+        "with --issuer: openid profile offline_access)",
+    },
+    "--resource": {"metavar": "R", "help": "Microsoft v1 resource (default: none; v2.0 scopes)"},
+    "--graph-url": {
+        "dest": "graph_url",
+        "metavar": "URL",
+        "help": "Microsoft Graph base URL (default https://graph.microsoft.com)",
+    },
+    "--debug": {
+        "action": "store_true",
+        "help": "show HTTP exchanges, secrets redacted (default: no)",
+    },
 }
 
 #: ``token``'s own flags, in the same form.

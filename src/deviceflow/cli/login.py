@@ -57,6 +57,8 @@ class LoginOptions:
     qr_invert: bool = False
     qr_file: Path | None = None
     timeout: float | None = None
+    open: bool = False
+    clipboard: bool = False
 
 
 def _can_encode(stream: TextIO, text: str) -> bool:
@@ -258,8 +260,11 @@ def make_client(ctx: Context) -> DeviceFlowClient:
     return DeviceFlowClient(s.client_id, endpoints=endpoints, **common)
 
 
-def run_login(ctx: Context, options: LoginOptions) -> CacheEntry:
+def run_login(ctx: Context, options: LoginOptions, *, again: str | None = None) -> CacheEntry:
     """Sign in and save the tokens in the profile; return the new cache entry.
+
+    ``again`` is the command a message suggests after ``--timeout`` (default: the login itself,
+    with the flags it still needs).
 
     Raises:
         UsageError: missing client id or bad flags.
@@ -277,7 +282,8 @@ def run_login(ctx: Context, options: LoginOptions) -> CacheEntry:
     )
     display: Display = JsonDisplay(world.stdout, human) if options.json else human
     try:
-        return _sign_in(ctx, options, display)
+        check_options(options)  # before any network call
+        return _sign_in(ctx, options, display, again)
     except BaseException as exc:
         display.failed(*error_fields(exc))
         _record_failure(ctx, exc)
@@ -294,7 +300,45 @@ def _record_failure(ctx: Context, exc: BaseException) -> None:
         state.update(last_error=error_record(exc, at=ctx.world.clock(), source=state.writer))
 
 
-def _sign_in(ctx: Context, options: LoginOptions, display: Display) -> CacheEntry:
+def check_options(options: LoginOptions) -> None:
+    """Refuse flags that cannot work, before a code is requested.
+
+    Raises:
+        UsageError: ``--qr-file`` names no ``.png``/``.svg`` file, a missing folder, or needs the
+            ``qr`` extra; ``--timeout`` is not positive.
+    """
+    if options.timeout is not None and not options.timeout > 0:
+        raise UsageError(f"--timeout must be a positive number of seconds, not {options.timeout:g}")
+    path = options.qr_file
+    if path is None:
+        return
+    if path.suffix.lower() not in (".png", ".svg"):
+        raise UsageError(f"--qr-file must end in .png or .svg, not {path.name!r}")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise UsageError(f"--qr-file {path}: the folder {folder} does not exist")
+    from deviceflow.cli.qr import INSTALL_HINT, QrUnavailableError, qr_matrix
+
+    try:
+        qr_matrix("check")
+    except QrUnavailableError:
+        raise UsageError(f"--qr-file needs the qr extra. {INSTALL_HINT}") from None
+
+
+def _hand_off(ctx: Context, options: LoginOptions, screen: LoginScreen) -> None:
+    """``--open`` and ``--clipboard`` (each says in one line what it did)."""
+    from deviceflow.cli.handoff import copy_to_clipboard, open_browser
+
+    if options.open:
+        ctx.say(open_browser(screen.qr_target, ctx.world.environ))
+    if options.clipboard:
+        ctx.say(copy_to_clipboard(screen.user_code, ctx.world.environ))
+
+
+def _sign_in(
+    ctx: Context, options: LoginOptions, display: Display, again: str | None
+) -> CacheEntry:
+    from deviceflow.cli.settings import remembered_values
     from deviceflow.errors import FlowCancelledError
 
     s = ctx.settings
@@ -307,6 +351,7 @@ def _sign_in(ctx: Context, options: LoginOptions, display: Display) -> CacheEntr
         from deviceflow.cli.qr import save_qr
 
         save_qr(screen.qr_target, options.qr_file)
+    _hand_off(ctx, options, screen)
     started = client.clock()
     display.code(screen, started)
 
@@ -326,10 +371,17 @@ def _sign_in(ctx: Context, options: LoginOptions, display: Display) -> CacheEntr
     try:
         token = client.wait(issued, on_pending=on_pending, should_cancel=should_cancel)
     except FlowCancelledError as exc:
+        if again is None:
+            from deviceflow.cli.hints import login_command
+
+            again = login_command(ctx)
         raise ExpiredError(
-            f"no approval within --timeout {options.timeout:g} s; run deviceflow login again"
+            f"nobody approved the sign-in within --timeout {options.timeout:g} s. Try again"
+            f" (and approve it sooner, or give a longer --timeout): {again}"
         ) from exc
-    entry = store_sign_in(ctx, cache, client, token, scopes, s.resource)
+    entry = store_sign_in(
+        ctx, cache, client, token, scopes, s.resource, settings=remembered_values(s)
+    )
     expires_on = int(entry.access_tokens[0].expires_at)
     display.signed_in(entry.account, expires_on)
     return entry

@@ -4,6 +4,11 @@ Pure: :func:`resolve_settings` takes the parsed flags, an environment mapping, t
 text and the home directory, and returns a frozen :class:`CliSettings`. Nothing here reads
 ``os.environ`` or the disk except :func:`read_config`, which the entry point calls once.
 
+Below the config file comes what the profile's last ``login`` used (its client id, authority or
+issuer, tenant, scopes, resource and Graph URL, kept in the profile's state file by
+:mod:`deviceflow.cli.state`), so ``me``, ``graph``, ``token`` and the next ``login`` need no flags;
+what a person writes (flags, variables, the config file) always wins over what was remembered.
+
 The config file is INI (``$XDG_CONFIG_HOME/deviceflow/config.ini``, ``~/.config/deviceflow/
 config.ini`` or ``DEVICEFLOW_CLI_CONFIG``). Its ``[DEFAULT]`` section applies to every profile and a
 section per profile keeps several apps or tenants apart::
@@ -34,10 +39,11 @@ from deviceflow.core._url import split_url  # not urllib.parse: ``deviceflow tok
 # treat the name as true.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from typing import Any
 
 __all__ = [
+    "CONFIG_KEYS",
     "DEFAULT_GRAPH_URL",
     "DEFAULT_SCOPES",
     "DEFAULT_TENANT",
@@ -46,6 +52,7 @@ __all__ = [
     "CliSettings",
     "config_path",
     "read_config",
+    "remembered_values",
     "resolve_settings",
     "split_authority",
 ]
@@ -74,6 +81,10 @@ _KEYS = {
     "notify_email": "DEVICEFLOW_NOTIFY_EMAIL",
     "smtp": "DEVICEFLOW_SMTP",
 }
+#: The keys a config file may hold (the flags' names with ``_`` for ``-``).
+CONFIG_KEYS = tuple(_KEYS)
+#: The settings ``login`` remembers for a profile (see the module docstring).
+REMEMBERED = ("client_id", "authority", "tenant", "issuer", "scope", "resource", "graph_url")
 #: The notifier kinds, in the order they are tried.
 NOTIFIERS = ("command", "webhook", "mqtt", "email")
 
@@ -211,9 +222,15 @@ def _parse_config(text: str, profile: str, source: str) -> dict[str, str]:
     values = dict(parser[profile]) if parser.has_section(profile) else dict(parser.defaults())
     unknown = sorted(set(values) - set(_KEYS))
     if unknown:
+        import difflib
+
+        named = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, CONFIG_KEYS, n=1, cutoff=0.6)
+            named.append(f"{key} (did you mean {close[0]}?)" if close else key)
         raise UsageError(
-            f"the config file {source} has unknown setting(s): {', '.join(unknown)} "
-            f"(known: {', '.join(sorted(_KEYS))})"
+            f"the config file {source} has unknown setting(s): {', '.join(named)}; "
+            f"known: {', '.join(sorted(_KEYS))}"
         )
     return {k: v.strip() for k, v in values.items() if v.strip()}
 
@@ -258,6 +275,22 @@ def _authority_problem(authority: str) -> str | None:
     return None
 
 
+def remembered_values(settings: CliSettings) -> dict[str, object]:
+    """What ``login`` remembers of ``settings`` (JSON-ready; read back by
+    :func:`resolve_settings`'s ``remembered``)."""
+    values: dict[str, object] = {
+        "client_id": settings.client_id,
+        "scope": " ".join(settings.scopes),
+        "resource": settings.resource,
+        "graph_url": settings.graph_url,
+    }
+    if settings.issuer:
+        values["issuer"] = settings.issuer
+    else:
+        values.update(authority=settings.authority, tenant=settings.tenant)
+    return {k: v for k, v in values.items() if v}
+
+
 def _split_scopes(values: Sequence[str]) -> tuple[str, ...]:
     seen: dict[str, None] = {}
     for value in values:
@@ -273,8 +306,10 @@ def resolve_settings(
     config_text: str = "",
     config_source: str = "config.ini",
     home: str | os.PathLike[str],
+    remembered: Callable[[str, str], Mapping[str, object]] | None = None,
 ) -> CliSettings:
-    """Combine flags, environment and config file (in that order of precedence).
+    """Combine flags, environment, config file and the profile's remembered settings (in that
+    order of precedence).
 
     Args:
         flags: argparse values by destination name; ``None`` (or an empty list) means not given.
@@ -283,6 +318,8 @@ def resolve_settings(
         config_text: the config file's text (see :func:`read_config`).
         config_source: the config file's name, for messages.
         home: the user's home directory.
+        remembered: ``(cache_dir, profile) -> values`` (keys of :data:`REMEMBERED`): what the
+            profile's last login used.
 
     Returns:
         The resolved settings.
@@ -303,6 +340,10 @@ def resolve_settings(
         {k: environ[env] for k, env in _KEYS.items() if environ.get(env)},
         dict(config),
     ]
+    cache = next((layer["cache"] for layer in layers if "cache" in layer), None)
+    cache_dir = os.path.expanduser(str(cache)) if cache else default_cache_dir(environ, home)
+    if remembered is not None:
+        layers.append({k: v for k, v in remembered(cache_dir, profile).items() if k in REMEMBERED})
 
     def pick(key: str) -> object | None:
         for layer in layers:
@@ -318,7 +359,8 @@ def resolve_settings(
 
     issuer_rank, ms_rank = rank("issuer"), rank("authority", "tenant")
     if issuer_rank == ms_rank < len(layers):
-        where = ("flags", "environment", f"config file {config_source}")[issuer_rank]
+        places = ("flags", "environment", f"config file {config_source}", "last login")
+        where = places[issuer_rank]
         raise UsageError(f"--issuer cannot be combined with --authority or --tenant ({where})")
     issuer = str(pick("issuer")) if issuer_rank < ms_rank else None
     if issuer is not None:
@@ -326,7 +368,10 @@ def resolve_settings(
         issuer = issuer.rstrip("/")
 
     authority, tenant_in_url = split_authority(str(pick("authority") or MICROSOFT_AUTHORITY))
-    tenant = str(pick("tenant") or tenant_in_url or DEFAULT_TENANT)
+    if tenant_in_url and rank("authority") < rank("tenant"):
+        tenant = tenant_in_url  # --authority URL/TENANT beats a tenant from a lower layer
+    else:
+        tenant = str(pick("tenant") or tenant_in_url or DEFAULT_TENANT)
 
     raw_scope = pick("scope")
     scope_values = raw_scope if isinstance(raw_scope, list) else [str(raw_scope or "")]
@@ -335,8 +380,6 @@ def resolve_settings(
         scopes = OIDC_SCOPES if issuer else DEFAULT_SCOPES
 
     graph_url = str(pick("graph_url") or DEFAULT_GRAPH_URL).rstrip("/")
-    cache = pick("cache")
-    cache_dir = os.path.expanduser(str(cache)) if cache else default_cache_dir(environ, home)
     client_id = pick("client_id")
     resource = pick("resource")
     keyring = pick("keyring")

@@ -1,9 +1,13 @@
-"""What a profile remembers beside its tokens: refresh history, the last error, a running agent.
+"""What a profile remembers beside its tokens: where it signs in, refresh history, the last error,
+a running agent.
 
 ``<profile>.state`` (JSON, ``0600``, atomic replace) sits next to the profile's token file and
-holds no secret: times, the last error's code and description, where the agent plans its next
-refresh. ``deviceflow token``, ``login`` and ``agent`` write it while they hold the profile's
-lock (so updates never cross); ``status`` and ``doctor`` read it.
+holds no secret: the settings of the last successful ``login`` (client id, authority or issuer,
+tenant, scopes, resource, Graph URL: :func:`remembered`, read back as the lowest layer of
+:func:`deviceflow.cli.settings.resolve_settings`), times, the last error's code and description,
+where the agent plans its next refresh. ``logout`` forgets all but the settings, so the next
+``login`` needs no flags. ``deviceflow token``, ``login`` and ``agent`` write it while they hold
+the profile's lock (so updates never cross); ``status`` and ``doctor`` read it.
 
 ``<profile>.agent`` is held with an exclusive ``flock`` by a running ``deviceflow agent`` for its
 whole life and holds its process id: a second agent on the same profile is refused, and
@@ -33,6 +37,7 @@ __all__ = [
     "agent_pid",
     "error_record",
     "iso_time",
+    "remembered",
 ]
 
 STATE_VERSION = 1
@@ -43,6 +48,7 @@ _FIELDS = (
     "next_refresh_at",  # when the running agent plans the next one
     "relinked_at",  # the agent's last re-link
     "last_error",  # {"at", "source", "error", "description", "error_codes"}, or None
+    "settings",  # where the last login signed in: {"client_id", "authority", "tenant", ...}
 )
 
 
@@ -123,11 +129,27 @@ class ProfileState:
         return values
 
     def remove(self) -> None:
-        """Forget everything (``logout``)."""
+        """Forget everything."""
         try:
             os.unlink(self.path)
         except OSError:
             pass
+
+    def forget_sign_in(self) -> None:
+        """Forget everything but the remembered settings (``logout``)."""
+        if not self.read()["settings"]:
+            self.remove()
+            return
+        self.update(**{name: None for name in _FIELDS if name != "settings"})
+
+
+def remembered(directory: str, profile: str) -> dict[str, Any]:
+    """The settings the last ``login`` on ``profile`` used (empty when none, or unreadable)."""
+    try:
+        values = ProfileState(directory, profile).read()["settings"]
+    except ValueError:  # an invalid profile name: the settings resolver says so
+        return {}
+    return dict(values) if isinstance(values, dict) else {}
 
 
 def _agent_file(directory: str, profile: str) -> str:

@@ -86,7 +86,9 @@ def status(ctx: Context, args: argparse.Namespace) -> int:
     now = ctx.world.clock()
     rows: list[tuple[str, str]] = [("Profile", info["profile"])]
     if not info["signed_in"]:
-        rows.append(("Signed in", "no (sign in with: deviceflow login)"))
+        from deviceflow.cli.hints import login_command
+
+        rows.append(("Signed in", f"no (sign in with: {login_command(ctx)})"))
     else:
         who = info["name"] or info["username"] or "unknown account"
         if info["name"] and info["username"]:

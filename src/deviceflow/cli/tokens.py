@@ -123,6 +123,8 @@ class TokenManager:
         transport: sends refresh requests.
         clock: wall clock (token expiry is stored as epoch seconds).
         state: where each refresh and refusal is recorded (for ``status`` and ``doctor``).
+        login_hint: the command that signs the profile in again, for messages (made on demand;
+            default ``deviceflow login [--profile P]``).
     """
 
     def __init__(
@@ -133,8 +135,10 @@ class TokenManager:
         transport: Transport,
         clock: Callable[[], float],
         state: ProfileState | None = None,
+        login_hint: Callable[[], str] | None = None,
     ) -> None:
         self.cache = cache
+        self._login_hint = login_hint or (lambda: f"deviceflow login{_flag(profile)}")
         self.profile = profile
         self._transport = transport
         self._clock = clock
@@ -151,7 +155,9 @@ class TokenManager:
         """
         entry = self.cache.load(self.profile)
         if entry is None:
-            raise SignInRequiredError(_not_signed_in(self.profile))
+            raise SignInRequiredError(
+                f"not signed in (profile {self.profile!r}); sign in with: {self._login_hint()}"
+            )
         return entry
 
     def access_token(self, scopes: Sequence[str] = (), **options: Any) -> str:
@@ -198,7 +204,7 @@ class TokenManager:
             if not entry.refresh_token:
                 raise SignInRequiredError(
                     f"the access token of profile {self.profile!r} expired and there is no "
-                    f"refresh token; sign in again with: deviceflow login{_flag(self.profile)}"
+                    f"refresh token; sign in again with: {self._login_hint()}"
                 )
             wanted = tuple(scopes) or entry.scopes
             from deviceflow.errors import InvalidGrantError
@@ -209,10 +215,11 @@ class TokenManager:
                 self._record_failure(exc)
                 if not isinstance(exc, InvalidGrantError):
                     raise
+                from deviceflow.cli.hints import server_details
+
                 raise SignInRequiredError(
-                    f"the server no longer accepts the saved sign-in ({exc.error}"
-                    f"{': ' + exc.description if exc.description else ''}); sign in again with: "
-                    f"deviceflow login{_flag(self.profile)}"
+                    "the server no longer accepts the saved sign-in (expired, revoked or ended)."
+                    f" Sign in again with: {self._login_hint()}\n  ({server_details(exc)})"
                 ) from exc
             access = access_from_token(token, wanted)
             updated = entry.with_tokens(
@@ -283,7 +290,14 @@ def manager_for(ctx: Context) -> TokenManager:
         transport=_TransportOnDemand(ctx),
         clock=ctx.world.clock,
         state=ProfileState(ctx.settings.cache_dir, profile),
+        login_hint=lambda: _login_hint(ctx),
     )
+
+
+def _login_hint(ctx: Context) -> str:
+    from deviceflow.cli.hints import login_command
+
+    return login_command(ctx)
 
 
 def print_token(ctx: Context, flags: Mapping[str, object]) -> int:
@@ -308,7 +322,3 @@ def print_token(ctx: Context, flags: Mapping[str, object]) -> int:
 
 def _flag(profile: str) -> str:
     return "" if profile == "default" else f" --profile {profile}"
-
-
-def _not_signed_in(profile: str) -> str:
-    return f"not signed in (profile {profile!r}); sign in with: deviceflow login{_flag(profile)}"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 
@@ -79,3 +80,12 @@ def test_debug_transport_traces_exchange_and_failure() -> None:
     assert "< HTTP 200\n< Content-Type: application/json\n< {}\n" in text
     assert "! ReadTimeoutError: timed out" in text
     assert "secret" not in text and '"pw"' not in text
+
+
+def test_redact_body_keeps_error_codes_and_hides_authorization_codes() -> None:
+    graph = json.dumps({"error": {"code": "Authorization_RequestDenied", "message": "no"}})
+    assert "Authorization_RequestDenied" in redact_body(graph.encode(), "application/json")
+    grant = json.dumps({"code": "auth-code-secret", "state": "s"})
+    assert "auth-code-secret" not in redact_body(grant.encode(), "application/json")
+    form = b"grant_type=authorization_code&code=auth-code-secret"
+    assert "auth-code-secret" not in redact_body(form, "application/x-www-form-urlencoded")

@@ -104,7 +104,8 @@ def test_login_timeout_exits_5(tmp_path: Path) -> None:
     assert last == {
         "event": "error",
         "error": "timeout",
-        "description": "no approval within --timeout 12 s; run deviceflow login again",
+        "description": "nobody approved the sign-in within --timeout 12 s. Try again (and approve"
+        " it sooner, or give a longer --timeout): deviceflow login",
     }
 
 

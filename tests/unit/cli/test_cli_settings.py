@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from deviceflow.cli.settings import (
     OIDC_SCOPES,
     config_path,
     read_config,
+    remembered_values,
     resolve_settings,
     split_authority,
 )
@@ -165,3 +167,61 @@ def test_split_authority() -> None:
 def test_split_authority_refuses_what_is_not_an_http_url(url: str) -> None:
     with pytest.raises(UsageError, match=r"^--issuer must be an http\(s\) URL, not "):
         split_authority(url, flag="--issuer")
+
+
+def _remembered(values: dict[str, object]) -> Callable[[str, str], dict[str, object]]:
+    seen: list[tuple[str, str]] = []
+
+    def read(cache_dir: str, profile: str) -> dict[str, object]:
+        seen.append((cache_dir, profile))
+        return values
+
+    return read
+
+
+def test_remembered_settings_fill_what_nothing_else_says() -> None:
+    last = {
+        "client_id": "remembered-app",
+        "authority": "http://127.0.0.1:8765",
+        "tenant": "contoso",
+        "scope": "User.Read Presence.Read",
+        "graph_url": "http://127.0.0.1:8765",
+    }
+    s = resolve_settings({}, {}, home=HOME, remembered=_remembered(last))
+    assert (s.client_id, s.authority, s.tenant) == ("remembered-app", *list(last.values())[1:3])
+    assert s.scopes == ("User.Read", "Presence.Read")
+    assert s.graph_url == "http://127.0.0.1:8765"
+    # A flag, a variable or the config file wins over what was remembered.
+    s = resolve_settings(
+        {"graph_url": "http://flag.test", "authority": "https://other.test/fabrikam"},
+        {"DEVICEFLOW_CLIENT_ID": "from-env"},
+        config_text="[DEFAULT]\nscope = openid\n",
+        home=HOME,
+        remembered=_remembered(last),
+    )
+    assert (s.graph_url, s.client_id, s.scopes) == ("http://flag.test", "from-env", ("openid",))
+    assert (s.authority, s.tenant) == ("https://other.test", "fabrikam")  # the URL's tenant
+
+
+def test_remembered_issuer_yields_to_a_tenant_given_now() -> None:
+    last = {"issuer": "https://id.example", "client_id": "x"}
+    assert resolve_settings({}, {}, home=HOME, remembered=_remembered(last)).issuer == (
+        "https://id.example"
+    )
+    s = resolve_settings({"tenant": "contoso"}, {}, home=HOME, remembered=_remembered(last))
+    assert (s.issuer, s.tenant) == (None, "contoso")
+
+
+def test_remembered_values_round_trip() -> None:
+    s = resolve_settings(
+        {"client_id": "app", "authority": "http://h.test/t", "graph_url": "http://g.test"},
+        {},
+        home=HOME,
+    )
+    again = resolve_settings({}, {}, home=HOME, remembered=_remembered(remembered_values(s)))
+    assert again == s
+
+
+def test_mistyped_config_key_gets_a_suggestion() -> None:
+    with pytest.raises(UsageError, match=r"tenent \(did you mean tenant\?\)"):
+        resolve_settings({}, {}, config_text="[DEFAULT]\ntenent = contoso\n", home=HOME)
