@@ -27,6 +27,7 @@ COMMANDS = (
     "doctor",
     "agent",
     "serve",
+    "admin",
     "demo",
 )
 
@@ -156,6 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_agent_flags(agent)
 
     sub.add_parser("serve", help="run the authorization server (see: deviceflow serve --help)")
+    sub.add_parser(
+        "admin", help="users, clients and device sessions of a server (deviceflow admin --help)"
+    )
 
     demo = sub.add_parser("demo", help="embedded server + sign-in, end to end")
     demo.add_argument("--host", default="127.0.0.1", help="listen address (0.0.0.0: LAN)")

@@ -119,22 +119,36 @@ def load_settings(args: argparse.Namespace, environ: dict[str, str] | os._Enviro
     Raises:
         SettingsError: The configuration is invalid.
     """
-    if args.config is not None:
-        settings = Settings.from_toml(args.config, dict(environ))
-    else:
-        settings = Settings.from_env(dict(environ))
-    if args.db:
-        settings = dataclasses.replace(settings, db_url=args.db)
+    settings = load_database_settings(args.config, args.db, environ)
     if getattr(args, "test_control", False):
         settings = dataclasses.replace(settings, test_control=True)
-    if settings.db_url is None and settings.data_dir is None:
-        # SQLite by default, so pending flows and keys survive a restart; `--db memory:` opts out.
-        settings = dataclasses.replace(settings, data_dir=default_data_dir(environ))
     if not settings.public_url:
         host = args.host if ":" not in args.host else f"[{args.host}]"
         shown = "127.0.0.1" if host in ("0.0.0.0", "[::]") else host
         scheme = "https" if uses_tls(args) else "http"
         settings = dataclasses.replace(settings, public_url=f"{scheme}://{shown}:{args.port}")
+    return settings
+
+
+def load_database_settings(
+    config: Path | None, db: str | None, environ: Mapping[str, str]
+) -> Settings:
+    """Settings from ``config`` (else the environment / development setup) with the database
+    ``db`` (else the configured one, else SQLite in the default data directory): what
+    ``deviceflow serve`` and ``deviceflow admin`` agree on.
+
+    Raises:
+        SettingsError: The configuration is invalid.
+    """
+    if config is not None:
+        settings = Settings.from_toml(config, dict(environ))
+    else:
+        settings = Settings.from_env(dict(environ))
+    if db:
+        settings = dataclasses.replace(settings, db_url=db)
+    if settings.db_url is None and settings.data_dir is None:
+        # SQLite by default, so pending flows and keys survive a restart; `--db memory:` opts out.
+        settings = dataclasses.replace(settings, data_dir=default_data_dir(environ))
     return settings
 
 
