@@ -229,48 +229,65 @@ def main(
     *,
     environ: dict[str, str] | None = None,
     out: TextIO | None = None,
+    err: TextIO | None = None,
     stdin: TextIO | None = None,
 ) -> int:
     """Run ``deviceflow admin``; return the exit code (see :data:`EPILOG`).
 
     Raises:
-        Nothing: every failure prints one line on standard error and returns its code.
+        Nothing: every failure prints one line on ``err`` and returns its code.
     """
-    from deviceflow.server.run import load_database_settings
-    from deviceflow.server.storage import open_storage
-
-    out, stdin = out or sys.stdout, stdin or sys.stdin
+    out, err, stdin = out or sys.stdout, err or sys.stderr, stdin or sys.stdin
     try:
         args = build_parser().parse_args(list(argv))
     except SystemExit as exc:
         return 0 if exc.code in (0, None) else EXIT_USAGE
     environ = dict(os.environ if environ is None else environ)
-    logsafe.install("INFO", sys.stderr, "%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("deviceflow.server").setLevel(logging.WARNING)  # the audit lines only
+    # The audit events of this run, one line each on err (the library configures no handler).
+    audit = logging.getLogger("deviceflow.audit")
+    handler = logging.StreamHandler(err)
+    handler.setFormatter(logsafe.SafeFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    level = audit.level
+    audit.addHandler(handler)
+    audit.setLevel(logging.INFO)
+    try:
+        return _main(args, environ, out, err, stdin)
+    finally:
+        audit.removeHandler(handler)
+        audit.setLevel(level)
+
+
+def _main(
+    args: argparse.Namespace, environ: dict[str, str], out: TextIO, err: TextIO, stdin: TextIO
+) -> int:
+    from deviceflow.server.run import load_database_settings
+    from deviceflow.server.storage import open_storage
+
     try:
         settings = load_database_settings(args.config, args.db, environ)
     except SettingsError as exc:
-        print(f"deviceflow admin: configuration error: {exc}", file=sys.stderr)
+        print(f"deviceflow admin: configuration error: {exc}", file=err)
         return EXIT_CONFIG
     url = settings.database_url
     if url == "memory:":
-        print(
-            "deviceflow admin: memory: storage lives inside one server; use --db", file=sys.stderr
-        )
+        print("deviceflow admin: memory: storage lives inside one server; use --db", file=err)
         return EXIT_USAGE
     try:
         storage = open_storage(url)
-    except Exception as exc:  # a bad URL, an unreachable server, a file it may not open
-        print(f"deviceflow admin: cannot open the database: {exc}", file=sys.stderr)
+    except ValueError as exc:  # not a database URL this server knows
+        print(f"deviceflow admin: configuration error: {exc}", file=err)
+        return EXIT_CONFIG
+    except Exception as exc:  # an unreachable server, a file it may not open
+        print(f"deviceflow admin: cannot open the database: {exc}", file=err)
         return EXIT_UNAVAILABLE
     try:
         admin = Administration(settings, storage, clock=time.time, actor=_actor())
         _run(admin, args, out, stdin)
     except AdminError as exc:
-        print(f"deviceflow admin: {exc}", file=sys.stderr)
+        print(f"deviceflow admin: {exc}", file=err)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("deviceflow admin: interrupted", file=sys.stderr)
+        print("deviceflow admin: interrupted", file=err)
         return 130
     finally:
         storage.close()

@@ -29,8 +29,10 @@ from deviceflow.server.storage.base import (
 
 __all__ = ["POLL_CLIENT_TTL", "Accounts", "client_of", "user_of"]
 
-POLL_CLIENT_TTL = 5.0
-"""Seconds a pending poll may use a database client read earlier (see the module docstring)."""
+POLL_CLIENT_TTL = 30.0
+"""Seconds a pending poll may use a database client read earlier (see the module docstring):
+longer than a poll interval, so that even a lone device's polls mostly cost no query. A stale
+read can only prolong "pending" answers: redemption reads the database again."""
 _CACHE_SIZE = 4096
 """Entries of the poll cache before it starts afresh (unknown ids are remembered too)."""
 
