@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -115,3 +117,28 @@ def test_refresh_of_user_lists_the_unexpired_oldest_first(
     storage.insert_refresh(record(3, 1))  # expired at 101
     storage.insert_refresh(record(4, 60, user_id="someone else"))
     assert directory.refresh_of_user("u", now=101) == [record(1, 10), record(2, 50)]
+
+
+def test_schema_3_upgrades_a_version_2_sqlite_database_in_place(tmp_path: Path) -> None:
+    from deviceflow.server.storage.sqlite import SQLiteStorage, migrations
+
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as conn:
+        for version, sql in migrations():
+            if version <= 2:
+                conn.executescript(sql)
+        conn.execute("PRAGMA user_version = 2")
+        conn.execute(
+            "INSERT INTO refresh_tokens VALUES ('r', 'f', 'c', 't', 'u', 'offline_access',"
+            " 'device_code', 1.0, 50.0, 99.0, 'active')"
+        )
+    store = SQLiteStorage(path)
+    try:
+        old = store.find_refresh("r")
+        assert old is not None and old.ip is None and old.user_agent is None
+        assert store.refresh_of_user("u", now=2.0) == [old]
+        assert store.insert_user(user())
+    finally:
+        store.close()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
