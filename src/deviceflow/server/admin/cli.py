@@ -170,7 +170,11 @@ def _run(admin: Administration, args: argparse.Namespace, out: TextIO, stdin: Te
             _print(out, args, rows, _table(rows, wanted))
         elif action == "show":
             shown = admin.show_user(tenant, args.username)
-            _print(out, args, shown, "\n".join(f"{k}: {v}" for k, v in shown.items()))
+            lines = [
+                f"{k}: {format_time(v) if k.endswith('_at') else '-' if v is None else v}"
+                for k, v in shown.items()
+            ]
+            _print(out, args, shown, "\n".join(lines))
         elif action in ("disable", "enable"):
             user = admin.set_enabled(tenant, args.username, action == "enable")
             _print(out, args, user_view(user), f"{action}d user {user.username}")
@@ -273,6 +277,8 @@ def _main(
         print("deviceflow admin: memory: storage lives inside one server; use --db", file=err)
         return EXIT_USAGE
     try:
+        if settings.data_dir is not None and settings.db_url is None:  # as serve makes it
+            settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         storage = open_storage(url)
     except ValueError as exc:  # not a database URL this server knows
         print(f"deviceflow admin: configuration error: {exc}", file=err)

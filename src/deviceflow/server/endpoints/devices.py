@@ -36,8 +36,7 @@ def _sign_in_page(
         "code": "",
         "username": "",
         "message": message,
-        "tenant_name": "your organisation",
-        "client_name": "the list of your devices",
+        "purpose": "Sign in to see the devices signed in as you, and to sign them out.",
     }
     return page(request, ctx, session, "sign_in.html", context, set_cookie=fresh)
 
