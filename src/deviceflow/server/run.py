@@ -271,6 +271,12 @@ async def _serve(
     storage = open_storage(settings.database_url)
     try:
         app = create_app(settings, storage=storage, clock=time.time, rng=secrets.token_bytes)
+        for hidden in app.state.ctx.engine.accounts.shadowed():
+            logger.warning(
+                "the configuration file defines %s too: the database's is not used"
+                " (deviceflow admin ... delete it, or rename one)",
+                hidden,
+            )
         if settings.test_control:
             token = app.state.ctx.settings.test_control_token
             print(f"deviceflow serve: test-control API on; token: {token}", file=out, flush=True)

@@ -14,9 +14,10 @@ import pytest
 
 from deviceflow.server.admin.accounts import AdminError, Administration
 from deviceflow.server.grant._accounts import POLL_CLIENT_TTL
+from deviceflow.server.security import hash_password
 from deviceflow.server.settings import Settings
-from deviceflow.server.storage.base import StoredUser, directory_of
-from tests.support.app_harness import ALICE, BOB, DEVICE_GRANT, Harness
+from deviceflow.server.storage.base import StoredClient, StoredUser, directory_of
+from tests.support.app_harness import ALICE, BOB, Harness
 from tests.support.pages import csrf_of
 
 pytestmark = pytest.mark.anyio
@@ -64,8 +65,6 @@ async def test_the_configuration_file_wins_over_a_database_user_of_the_same_name
     # A row written before the file defined the name is never reached.
     store = directory_of(server.storage)
     assert store is not None
-    from deviceflow.server.security import hash_password
-
     store.insert_user(
         StoredUser(id="0000aaaa-0000-4000-8000-000000000001", tenant_id="contoso",
                    username="alice", password_hash=hash_password("db-password-1"))
@@ -189,4 +188,22 @@ async def test_refresh_keeps_where_the_device_asked_from(server: Harness) -> Non
     assert session.ip == "192.0.2.44"
     assert session.user_agent is not None and len(session.user_agent) == 256
     assert session.signed_in_at <= session.last_used_at
-    assert DEVICE_GRANT  # the harness's grant type, for the reader
+
+
+async def test_start_up_names_the_database_entries_the_file_hides(server: Harness) -> None:
+    store = directory_of(server.storage)
+    assert store is not None
+    engine = server.app.state.ctx.engine
+    assert engine.accounts.shadowed() == []
+    store.insert_user(
+        StoredUser(id="0000aaaa-0000-4000-8000-000000000002", tenant_id="contoso",
+                   username="ALICE@contoso.example", password_hash=hash_password("x" * 8))
+    )  # fmt: skip
+    store.insert_client(
+        StoredClient(client_id=server.client_id, tenant_id="contoso", name="x", public=True,
+                     secret_hash="")
+    )  # fmt: skip
+    assert engine.accounts.shadowed() == [
+        "user 'ALICE@contoso.example' of tenant 'contoso'",
+        f"client {server.client_id!r}",
+    ]

@@ -116,6 +116,26 @@ class Accounts:
             ]
         return tuple(found)
 
+    def shadowed(self) -> list[str]:
+        """The database's users and clients the configuration file hides (same name in the
+        same tenant, same client id), described for a warning at start-up."""
+        if self.store is None:
+            return []
+        settings = self._settings()
+        found = [
+            f"user {s.username!r} of tenant {s.tenant_id!r}"
+            for user in settings.users
+            for name in (user.username, user.mail)
+            if name
+            for s in self.store.find_users(name, user.tenant)
+        ]
+        found += [
+            f"client {c.client_id!r}"
+            for c in settings.clients
+            if self.store.find_client(c.client_id) is not None
+        ]
+        return list(dict.fromkeys(found))
+
     def user_by_id(self, user_id: str) -> UserRecord | None:
         """The user with this object id: configured, else in the database."""
         configured = self._settings().user_by_id(user_id)
