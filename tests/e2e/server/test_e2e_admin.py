@@ -200,6 +200,14 @@ def test_your_devices_revoke_one_of_two(server: ServerProcess, page: Any) -> Non
     revoked = admin(server, "sessions", "revoke", sessions[0]["id"], "--user", "finn",
                     "--tenant", "fabrikam")  # fmt: skip
     assert revoked.returncode == 0 and "device_session_revoked" in revoked.stderr
+    assert (
+        json.loads(
+            admin(
+                server, "sessions", "list", "--user", "finn", "--tenant", "fabrikam", "--json"
+            ).stdout
+        )
+        == []
+    )
     again = refresh(server, "fabrikam", "fab-lamp", lamp, "LampOS/1.0")
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
     # The page's revocation was audited in the server's log.

@@ -187,3 +187,11 @@ def test_audit_handler_is_removed_after_the_command(admin: Admin) -> None:
     before = list(logging.getLogger("deviceflow.audit").handlers)
     admin("users", "add", "dana", "--password-stdin", stdin=PASSWORD)
     assert logging.getLogger("deviceflow.audit").handlers == before
+
+
+def test_sessions_revoke_names_one_session_or_all(admin: Admin) -> None:
+    assert admin("sessions", "revoke", "--user", "erin") == 2
+    assert admin("sessions", "revoke", "s1", "--all", "--user", "erin") == 2
+    assert admin("sessions", "revoke", "--all", "--user", "erin", "--json") == 0
+    assert admin.json() == {"revoked": []}
+    assert admin("sessions", "revoke", "s1", "--user", "erin") == 5

@@ -31,7 +31,7 @@ from deviceflow.server.admin.accounts import (
 )
 from deviceflow.server.endpoints.context import format_time
 from deviceflow.server.grant._accounts import client_of
-from deviceflow.server.settings import SettingsError
+from deviceflow.server.settings import SettingsError, Tenant
 
 EPILOG = """\
 exit codes:
@@ -114,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
         one = sessions.add_parser(action, parents=common, help=text)
         one.add_argument("--user", required=True, help="username or mail")
         if action == "revoke":
-            one.add_argument("session", help="the session id (from: sessions list)")
+            one.add_argument("session", nargs="?", help="the session id (from: sessions list)")
+            one.add_argument("--all", action="store_true", help="every device of the user")
     return parser
 
 
@@ -156,58 +157,73 @@ def _table(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
 
 def _run(admin: Administration, args: argparse.Namespace, out: TextIO, stdin: TextIO) -> None:
     tenant = admin.tenant(args.tenant)
-    area, action = args.area, args.action
-    if area == "users":
-        if action == "add":
-            password = read_password(args, stdin)
-            user = admin.add_user(
-                tenant, args.username, password, display_name=args.display_name, mail=args.mail
-            )
-            _print(out, args, user_view(user), f"added user {user.username} ({user.id})")
-        elif action == "list":
-            rows = admin.users(tenant)
-            wanted = ("username", "display_name", "mail", "enabled", "source", "id")
-            _print(out, args, rows, _table(rows, wanted))
-        elif action == "show":
-            shown = admin.show_user(tenant, args.username)
-            lines = [
-                f"{k}: {format_time(v) if k.endswith('_at') else '-' if v is None else v}"
-                for k, v in shown.items()
-            ]
-            _print(out, args, shown, "\n".join(lines))
-        elif action in ("disable", "enable"):
-            user = admin.set_enabled(tenant, args.username, action == "enable")
-            _print(out, args, user_view(user), f"{action}d user {user.username}")
-        elif action == "set-password":
-            admin.set_password(tenant, args.username, read_password(args, stdin))
-            _print(out, args, {"username": args.username}, f"password set for {args.username}")
-        else:
-            admin.delete_user(tenant, args.username)
-            _print(out, args, {"deleted": args.username}, f"deleted user {args.username}")
-    elif area == "clients":
-        if action == "add":
-            stored, secret = admin.add_client(
-                tenant, args.name, client_id=args.client_id, confidential=args.confidential,
-                scopes=tuple(args.scope),
-            )  # fmt: skip
-            view = client_view(client_of(stored), source="database")
-            text = f"added client {stored.name}\nclient_id: {stored.client_id}"
-            if secret is not None:  # asked for: printed once, kept nowhere
-                view["client_secret"] = secret
-                text += f"\nclient_secret: {secret}\n(shown once: it is stored only as a hash)"
-            _print(out, args, view, text)
-        elif action == "list":
-            rows = admin.clients(tenant)
-            _print(
-                out, args, rows, _table(rows, ("client_id", "name", "public", "enabled", "source"))
-            )
-        elif action == "disable":
-            admin.disable_client(tenant, args.client_id)
-            _print(out, args, {"disabled": args.client_id}, f"disabled client {args.client_id}")
-        else:
-            admin.delete_client(tenant, args.client_id)
-            _print(out, args, {"deleted": args.client_id}, f"deleted client {args.client_id}")
+    {"users": _users, "clients": _clients, "sessions": _sessions}[args.area](
+        admin, tenant, args, out, stdin
+    )
+
+
+def _users(
+    admin: Administration, tenant: Tenant, args: argparse.Namespace, out: TextIO, stdin: TextIO
+) -> None:
+    action = args.action
+    if action == "add":
+        password = read_password(args, stdin)
+        user = admin.add_user(
+            tenant, args.username, password, display_name=args.display_name, mail=args.mail
+        )
+        _print(out, args, user_view(user), f"added user {user.username} ({user.id})")
     elif action == "list":
+        rows = admin.users(tenant)
+        columns = ("username", "display_name", "mail", "enabled", "source", "id")
+        _print(out, args, rows, _table(rows, columns))
+    elif action == "show":
+        shown = admin.show_user(tenant, args.username)
+        lines = [
+            f"{k}: {format_time(v) if k.endswith('_at') else '-' if v is None else v}"
+            for k, v in shown.items()
+        ]
+        _print(out, args, shown, "\n".join(lines))
+    elif action in ("disable", "enable"):
+        user = admin.set_enabled(tenant, args.username, action == "enable")
+        _print(out, args, user_view(user), f"{action}d user {user.username}")
+    elif action == "set-password":
+        admin.set_password(tenant, args.username, read_password(args, stdin))
+        _print(out, args, {"username": args.username}, f"password set for {args.username}")
+    else:
+        admin.delete_user(tenant, args.username)
+        _print(out, args, {"deleted": args.username}, f"deleted user {args.username}")
+
+
+def _clients(
+    admin: Administration, tenant: Tenant, args: argparse.Namespace, out: TextIO, _stdin: TextIO
+) -> None:
+    action = args.action
+    if action == "add":
+        stored, secret = admin.add_client(
+            tenant, args.name, client_id=args.client_id, confidential=args.confidential,
+            scopes=tuple(args.scope),
+        )  # fmt: skip
+        view = client_view(client_of(stored), source="database")
+        text = f"added client {stored.name}\nclient_id: {stored.client_id}"
+        if secret is not None:  # asked for: printed once, kept nowhere
+            view["client_secret"] = secret
+            text += f"\nclient_secret: {secret}\n(shown once: it is stored only as a hash)"
+        _print(out, args, view, text)
+    elif action == "list":
+        rows = admin.clients(tenant)
+        _print(out, args, rows, _table(rows, ("client_id", "name", "public", "enabled", "source")))
+    elif action == "disable":
+        admin.disable_client(tenant, args.client_id)
+        _print(out, args, {"disabled": args.client_id}, f"disabled client {args.client_id}")
+    else:
+        admin.delete_client(tenant, args.client_id)
+        _print(out, args, {"deleted": args.client_id}, f"deleted client {args.client_id}")
+
+
+def _sessions(
+    admin: Administration, tenant: Tenant, args: argparse.Namespace, out: TextIO, _stdin: TextIO
+) -> None:
+    if args.action == "list":
         found = [session_view(s) for s in admin.sessions(tenant, args.user)]
         rows = [
             {**s, "signed_in_at": format_time(s["signed_in_at"]),
@@ -217,8 +233,14 @@ def _run(admin: Administration, args: argparse.Namespace, out: TextIO, stdin: Te
         columns = ("id", "application", "ip", "user_agent", "signed_in_at", "last_used_at")
         _print(out, args, found, _table(rows, columns))
     else:
-        admin.revoke_session(tenant, args.user, args.session)
-        _print(out, args, {"revoked": args.session}, f"revoked session {args.session}")
+        if bool(args.session) == bool(args.all):
+            raise AdminError("name one session, or give --all", exit_code=EXIT_USAGE)
+        wanted = (
+            [args.session] if args.session else [s.id for s in admin.sessions(tenant, args.user)]
+        )
+        for session in wanted:
+            admin.revoke_session(tenant, args.user, session)
+        _print(out, args, {"revoked": wanted}, f"revoked {len(wanted)} session(s) of {args.user}")
 
 
 def _actor() -> str:
