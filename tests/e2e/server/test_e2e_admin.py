@@ -173,6 +173,10 @@ def test_your_devices_revoke_one_of_two(server: ServerProcess, page: Any) -> Non
     thermo = sign_in_device(server, page, "fabrikam", "fab-lamp", finn, "ThermoOS/2.0")
     assert refresh(server, "fabrikam", "fab-lamp", thermo, "ThermoOS/2.1").status_code == 200
 
+    # The approval page links to the person's devices (the browser is signed in already).
+    page.get_by_role("link", name="See the devices signed in as you").click()
+    assert page.locator("section.device").count() == 2
+    # A browser that is not signed in gets the page's own sign-in form first.
     page.context.clear_cookies()
     page.goto(f"{server.base_url}/devices")
     page.get_by_label("Username").fill("finn")
