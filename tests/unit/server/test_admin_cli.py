@@ -5,8 +5,12 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import select
+import subprocess
+import sys
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
@@ -16,6 +20,7 @@ from deviceflow.server.security import verify_password
 from deviceflow.server.storage import open_storage
 from deviceflow.server.storage.base import directory_of
 from tests.support.config import write_config
+from tests.support.tools import ROOT
 
 CONFIG: dict[str, Any] = {
     "tenants": [{"id": "contoso", "aliases": ["contoso.example"]}, {"id": "fabrikam"}],
@@ -195,3 +200,47 @@ def test_sessions_revoke_names_one_session_or_all(admin: Admin) -> None:
     assert admin("sessions", "revoke", "--all", "--user", "erin", "--json") == 0
     assert admin.json() == {"revoked": []}
     assert admin("sessions", "revoke", "s1", "--user", "erin") == 5
+
+
+def _read_until(stream: IO[bytes], wanted: bytes, seen: bytearray) -> None:
+    """Read the terminal's output into ``seen`` until ``wanted`` shows up (or it ends)."""
+    while wanted not in seen:
+        ready, _, _ = select.select([stream], [], [], 30)
+        assert ready, f"no {wanted!r} on the terminal; saw {bytes(seen)!r}"
+        chunk = os.read(stream.fileno(), 1024)
+        if not chunk:
+            return
+        seen += chunk
+
+
+def test_the_password_prompt_asks_twice_on_a_terminal_without_echo(admin: Admin) -> None:
+    # The CLI runs on a terminal of its own: pty.spawn in a helper process (this one may have
+    # threads, and forking it would be unsafe) relays our pipes to the terminal.
+    argv = [sys.executable, "-m", "deviceflow", "admin", "users", "add", "tess",
+            "--config", str(admin.config), "--db", admin.db]  # fmt: skip
+    relay = "import pty, sys; sys.exit(pty.spawn(sys.argv[1:]) >> 8)"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEVICEFLOW_")}
+    helper = subprocess.Popen(
+        [sys.executable, "-c", relay, *argv],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT, env=env,
+    )  # fmt: skip
+    assert helper.stdin is not None and helper.stdout is not None
+    seen = bytearray()
+    try:
+        _read_until(helper.stdout, b"Password: ", seen)
+        helper.stdin.write(PASSWORD.encode() + b"\n")
+        helper.stdin.flush()
+        _read_until(helper.stdout, b"(again): ", seen)
+        helper.stdin.write(PASSWORD.encode() + b"\n")
+        helper.stdin.flush()
+        _read_until(helper.stdout, b"added user tess", seen)
+        assert helper.wait(30) == 0, bytes(seen)
+    finally:
+        if helper.poll() is None:  # pragma: no cover - only on failure
+            helper.kill()
+            helper.wait()
+        helper.stdin.close()
+        helper.stdout.close()
+    assert b"added user tess" in seen
+    assert PASSWORD.encode() not in seen  # never echoed
+    assert admin("users", "show", "tess", "--json") == 0
