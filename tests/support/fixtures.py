@@ -24,7 +24,7 @@ from tests.support.app_harness import Harness, harness_settings, running
 from tests.support.postgres import fresh_database
 from tests.support.tools import chromium_browser
 
-_TABLES = "device_grants, refresh_tokens, counters, kv"
+_TABLES = "device_grants, refresh_tokens, counters, kv, users, clients"
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,8 @@
 
 Start-up stays light: this module imports only :mod:`sys`; each command imports what it needs,
 and ``token`` skips the argument parser (:mod:`deviceflow.cli.fastpath`).
-``serve`` is handed to :func:`deviceflow.server.run.main` untouched (its own flags and help).
+``serve`` is handed to :func:`deviceflow.server.run.main` untouched (its own flags and help),
+``admin`` to :func:`deviceflow.server.admin.cli.main`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,13 @@ def main(argv: Sequence[str] | None = None, *, world: World | None = None) -> in
             print(f"deviceflow: {SERVER_HINT}", file=sys.stderr)
             return 2
         return serve_main(args[1:])
+    if args and args[0] == "admin":
+        try:
+            from deviceflow.server.admin.cli import main as admin_main
+        except ImportError:
+            print(f"deviceflow: {SERVER_HINT.replace('serve', 'admin')}", file=sys.stderr)
+            return 2
+        return admin_main(args[1:])
     if args and args[0] == "token":  # scripts call it before every request: keep it light
         code = _token_fast_path(args, world, exiting=argv is None)
         if code is not None:

@@ -84,6 +84,12 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
         "Run the authorization server; its flags: deviceflow serve --help.",
     ),
     (
+        "admin",
+        "users, clients and device sessions of a server (deviceflow admin --help)",
+        "Manage a server's users, clients and device sessions in its database; its commands: "
+        "deviceflow admin --help.",
+    ),
+    (
         "demo",
         "embedded server + sign-in, end to end",
         "Start a development server in a temporary directory, sign in against it like 'login' "
@@ -252,7 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
             description = textwrap.fill(description, width=78)
         commands[name] = sub.add_parser(
             name,
-            parents=[] if name in ("serve", "demo", "completion") else parent,
+            parents=[] if name in ("serve", "admin", "demo", "completion") else parent,
             help=text,
             description=description,
             epilog=table,

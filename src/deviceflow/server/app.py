@@ -6,7 +6,8 @@ is given; there is no module-level app, engine or settings. Routes, by area:
 - per tenant (Microsoft's layout): ``/{tenant}/oauth2/v2.0/devicecode``, ``.../token``,
   ``.../revoke``, the v1 ``/{tenant}/oauth2/devicecode`` and ``.../token``
   (``endpoints.oauth``), discovery and JWKS (``endpoints.discovery``);
-- verification pages: ``/devicelogin`` (``endpoints.verification``); the logout endpoint
+- verification pages: ``/devicelogin`` (``endpoints.verification``); "your devices":
+  ``/devices`` (``endpoints.devices``); the logout endpoint
   discovery lists, ``/{tenant}/oauth2/v2.0/logout`` and v1's (``endpoints.logout``);
 - Graph emulation: ``/v1.0/me``, ``/v1.0/me/presence``, and the ``/presence`` page;
 - probes: ``/healthz`` and ``/readyz``; with ``settings.metrics`` (and no ``metrics_address``):
@@ -32,7 +33,15 @@ from starlette.staticfiles import StaticFiles
 
 from deviceflow.server import errors, testcontrol
 from deviceflow.server.dialects import registered
-from deviceflow.server.endpoints import discovery, health, logout, microsoft, oauth, verification
+from deviceflow.server.endpoints import (
+    devices,
+    discovery,
+    health,
+    logout,
+    microsoft,
+    oauth,
+    verification,
+)
 from deviceflow.server.endpoints._hotpath import TOKEN_SUFFIXES, TokenHotPath
 from deviceflow.server.endpoints._http import AccessLog, QuietDisconnect, RefuseUndecodableQuery
 from deviceflow.server.endpoints._observe import RequestContext, templates_of
@@ -131,6 +140,7 @@ def create_app(
         *discovery.routes(),
         *microsoft.routes(),
         *logout.routes(),
+        *devices.routes(),
         Mount("/static", static, name="static"),
         Route("/favicon.ico", favicon, methods=["GET"], name="favicon"),
         *(testcontrol.routes() if faults is not None else ()),

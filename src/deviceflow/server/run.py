@@ -192,18 +192,10 @@ def load_settings(args: argparse.Namespace, environ: dict[str, str] | os._Enviro
     Raises:
         SettingsError: The configuration is invalid.
     """
-    if args.config is not None:
-        settings = Settings.from_toml(args.config, dict(environ))
-    else:
-        settings = Settings.from_env(dict(environ))
-    if args.db:
-        settings = dataclasses.replace(settings, db_url=args.db)
+    settings = load_database_settings(args.config, args.db, environ)
     if getattr(args, "test_control", False):
         settings = dataclasses.replace(settings, test_control=True)
     settings = _serve_flags(args, settings)
-    if settings.db_url is None and settings.data_dir is None:
-        # SQLite by default, so pending flows and keys survive a restart; `--db memory:` opts out.
-        settings = dataclasses.replace(settings, data_dir=default_data_dir(environ))
     if not settings.public_url:
         host = args.host if ":" not in args.host else f"[{args.host}]"
         shown = "127.0.0.1" if host in ("0.0.0.0", "[::]") else host
@@ -236,6 +228,28 @@ def _serve_flags(args: argparse.Namespace, settings: Settings) -> Settings:
             raise SettingsError("--drain: must not be negative")
         changes["shutdown_drain"] = drain
     return dataclasses.replace(settings, **changes) if changes else settings  # type: ignore[arg-type]
+
+
+def load_database_settings(
+    config: Path | None, db: str | None, environ: Mapping[str, str]
+) -> Settings:
+    """Settings from ``config`` (else the environment / development setup) with the database
+    ``db`` (else the configured one, else SQLite in the default data directory): what
+    ``deviceflow serve`` and ``deviceflow admin`` agree on.
+
+    Raises:
+        SettingsError: The configuration is invalid.
+    """
+    if config is not None:
+        settings = Settings.from_toml(config, dict(environ))
+    else:
+        settings = Settings.from_env(dict(environ))
+    if db:
+        settings = dataclasses.replace(settings, db_url=db)
+    if settings.db_url is None and settings.data_dir is None:
+        # SQLite by default, so pending flows and keys survive a restart; `--db memory:` opts out.
+        settings = dataclasses.replace(settings, data_dir=default_data_dir(environ))
+    return settings
 
 
 def default_data_dir(environ: Mapping[str, str]) -> Path:
@@ -413,6 +427,12 @@ async def _serve(
     from deviceflow.server.endpoints.health import MetricsSplit
 
     app = create_app(settings, storage=storage, clock=time.time, rng=secrets.token_bytes)
+    for hidden in app.state.ctx.engine.accounts.shadowed():
+        logger.warning(
+            "the configuration file defines %s too: the database's is not used"
+            " (deviceflow admin ... delete it, or rename one)",
+            hidden,
+        )
     served: Any = app
     if metrics_sock is not None:
         port = metrics_sock.getsockname()[1]

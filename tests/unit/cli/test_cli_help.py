@@ -88,4 +88,4 @@ def test_serve_help_states_the_host_default_and_explains_log_level(
     assert main(["serve", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
     assert "address to listen on (default 127.0.0.1" in text
-    assert "{debug,info,warning,error} the least severe messages printed (default info)" in text
+    assert "{debug,info,warning,error} log records at this level and above (default info" in text

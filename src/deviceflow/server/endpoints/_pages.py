@@ -98,12 +98,15 @@ def result_page(
     retry_after: int | None = None,
     set_cookie: bool = False,
     headers: dict[str, str] | None = None,
+    devices_link: bool = False,
 ) -> Response:
     """The result page: a title, a message and a detail; ``start_over`` links to the code form;
-    ``retry_after`` (seconds) adds "try again after" with the time, and ``Retry-After``."""
+    ``retry_after`` (seconds) adds "try again after" with the time, and ``Retry-After``;
+    ``devices_link`` links to the "your devices" page."""
     context: dict[str, Any] = {
         "title": title, "message": message, "detail": detail, "tone": tone,
         "start_over": start_over, "retry_at": None, "retry_minutes": None,
+        "devices_link": devices_link,
     }  # fmt: skip
     headers = dict(headers or {})
     if retry_after is not None:

@@ -44,7 +44,7 @@ _PASSED = ("post_logout_redirect_uri", "client_id", "state")
 def _redirect_target(ctx: ServerContext, tenant: Tenant, params: Mapping[str, str]) -> str | None:
     """``post_logout_redirect_uri`` (with ``state``) when its client registered it, else None."""
     uri = params.get("post_logout_redirect_uri", "")
-    client = ctx.settings.client(params.get("client_id", ""))
+    client = ctx.engine.accounts.client(params.get("client_id", ""))
     if not uri or client is None or uri not in client.post_logout_redirect_uris:
         return None
     if client.tenants is not None and tenant.id not in client.tenants:

@@ -205,7 +205,7 @@ class DeviceAuthorizationEndpoint(_Endpoint):
         """Issue a device code and a user code; answer with the §3.2 body."""
         credentials = client_credentials(req.scope, form)
         client_id = _client_id(credentials)
-        dialect.check_client(form, self.ctx.settings.client(client_id))
+        dialect.check_client(form, self.ctx.engine.accounts.client(client_id))
         wanted_scope, resource = dialect.target(form, req.wire())
         authorization = self.ctx.engine.device.authorize(
             tenant=tenant,
@@ -251,7 +251,8 @@ class TokenEndpoint(_Endpoint):
             if not device_code:
                 raise ParameterError("The request must include device_code.")
             client_id = _client_id(credentials)
-            dialect.check_client(form, self.ctx.settings.client(client_id))
+            # The pending poll's lookup: no query for most polls (grant._accounts).
+            dialect.check_client(form, engine.accounts.client(client_id, for_poll=True))
             outcome = await engine.device.apoll(
                 tenant=tenant,
                 client_id=client_id,
@@ -272,7 +273,7 @@ class TokenEndpoint(_Endpoint):
             named: str | None = credentials.client_id
             if named or dialect.names_client_on_refresh:
                 named = _client_id(credentials)
-                dialect.check_client(form, self.ctx.settings.client(named))
+                dialect.check_client(form, engine.accounts.client(named))
             wanted_scope, resource = dialect.target(form, req.wire())
             tokens = engine.refresh(
                 tenant=tenant,
@@ -283,6 +284,7 @@ class TokenEndpoint(_Endpoint):
                 issuer_name=issuer_name,
                 client_secret=credentials.secret,
                 resource=resource,
+                user_agent=header(req.scope, b"user-agent"),
             )
         else:
             raise ParameterError(

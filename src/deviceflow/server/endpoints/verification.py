@@ -310,6 +310,7 @@ async def decide(request: Request) -> Response:
             request, ctx, session, "Device approved",
             f"You have signed in {name} on your device.",
             "You can close this window and return to your device.", tone="success",
+            devices_link=True,
         )  # fmt: skip
     return result_page(
         request, ctx, session, "Access denied", f"You denied {name} access to your account.",

@@ -2,7 +2,8 @@
 
 A device authorization request stores a grant, and the grant keeps two things the request
 itself said about the device, to show them on the confirm page: its address and its
-``User-Agent``. Both come off the network unchecked, so :func:`bounded_device` clips them to
+``User-Agent``; each refresh token keeps the same two of the token request that got it (the
+"your devices" page). Both come off the network unchecked, so :func:`bounded_device` clips them to
 the lengths below before anything stores them (a longer value keeps its beginning and ends in
 ``…``). Nothing else the server stores is free text from a request: client ids, tenants and
 scopes must match the configuration, codes and tokens are stored as digests, the other stored

@@ -33,8 +33,11 @@ class ClientAuthenticator:
         settings: Callable[[], Settings],
         *,
         verify: Callable[[str | None, str], bool] = verify_password,
+        find: Callable[[str, bool], Client | None] | None = None,
     ) -> None:
+        """``find(client_id, for_poll)`` looks clients up (default: in ``settings`` only)."""
         self._settings = settings
+        self._find = find or (lambda client_id, _poll: self._settings().client(client_id))
         self._verify = verify
         self._verified: dict[str, bytes] = {}
         """client id -> digest of (configured hash, last secret that passed); one per client."""
@@ -86,7 +89,7 @@ class ClientAuthenticator:
             GrantError: ``invalid_client`` (401): no client named, an unknown one or one of
                 another tenant, a public client, or a failed authentication.
         """
-        client = self._settings().client(client_id) if client_id else None
+        client = self._find(client_id, False) if client_id else None
         if client is None or (client.tenants is not None and tenant.id not in client.tenants):
             raise GrantError(
                 "invalid_client", "unknown client", status=401, reason="unknown_client"
@@ -101,7 +104,9 @@ class ClientAuthenticator:
         self.authenticate(client, secret)
         return client
 
-    def client(self, tenant: Tenant, client_id: str, secret: str | None) -> Client:
+    def client(
+        self, tenant: Tenant, client_id: str, secret: str | None, *, for_poll: bool = False
+    ) -> Client:
         """The client of ``tenant`` named ``client_id``, authenticated, allowed the device grant.
 
         Raises:
@@ -109,7 +114,7 @@ class ClientAuthenticator:
                 authentication, see :meth:`authenticate`), ``unauthorized_client`` (the client
                 may not use the device grant).
         """
-        client = self._settings().client(client_id)
+        client = self._find(client_id, for_poll)
         if client is None or (client.tenants is not None and tenant.id not in client.tenants):
             raise GrantError("invalid_client", "unknown client", reason="unknown_client")
         self.authenticate(client, secret)

@@ -34,6 +34,12 @@ from deviceflow.server.storage.base import Storage
 _SIGN_INS = "family_sign_ins"
 
 
+def signed_in_at(storage: Storage, family_id: str) -> float | None:
+    """When the sign-in ``family_id`` began (its device-code redemption), if recorded."""
+    stored = storage.get_value(_SIGN_INS, family_id)
+    return None if stored is None else float(stored)
+
+
 class Conditions:
     """Checks the emulated conditions before tokens are issued (see the module docstring)."""
 
@@ -91,9 +97,9 @@ class Conditions:
             )
 
     def _signed_in_at(self, family_id: str, absolute_expires_at: float | None, now: float) -> float:
-        stored = self._storage.get_value(_SIGN_INS, family_id)
+        stored = signed_in_at(self._storage, family_id)
         if stored is not None:
-            return float(stored)
+            return stored
         # A family from before sign-ins were recorded: its absolute cap was set at sign-in.
         if absolute_expires_at is not None:
             return absolute_expires_at - self._settings().lifetimes.refresh_token_absolute

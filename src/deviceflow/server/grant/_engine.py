@@ -16,11 +16,13 @@ from typing import Any
 
 from deviceflow.server.audit import AuditLog
 from deviceflow.server.grant import _admin
+from deviceflow.server.grant._accounts import Accounts
 from deviceflow.server.grant._cae import ContinuousAccess
 from deviceflow.server.grant._clients import ClientAuthenticator
 from deviceflow.server.grant._errors import GrantError
 from deviceflow.server.grant._scopes import GRAPH_AUDIENCE
 from deviceflow.server.grant._services import Services
+from deviceflow.server.grant._sessions import DeviceSessions
 from deviceflow.server.grant._signer import Signer
 from deviceflow.server.grant._signin import PasswordSignIn
 from deviceflow.server.grant._tokens import TokenService
@@ -66,7 +68,11 @@ class GrantEngine:
         self._audit = audit or AuditLog(observer=recorder.audited if recorder.enabled else None)
         self._limiter = RateLimiter(storage, clock)
         self._hasher: CodeHasher | None = None
-        self._clients = ClientAuthenticator(lambda: self.settings)
+        self.accounts = Accounts(lambda: self.settings, storage, clock)
+        self._clients = ClientAuthenticator(
+            lambda: self.settings,
+            find=lambda client_id, for_poll: self.accounts.client(client_id, for_poll=for_poll),
+        )
         self._signer = Signer(storage, clock)
         self._tokens = TokenService(
             settings=lambda: self.settings,
@@ -76,16 +82,19 @@ class GrantEngine:
             clock=clock,
             rng=rng,
             audit=self._audit,
+            users=self.accounts.user_by_id,
         )
         services = Services(
             settings=lambda: self.settings, storage=storage, clock=clock, rng=rng,
             audit=self._audit, limiter=self._limiter, hasher=self._code_hasher,
-            client=self._client, tokens=self._tokens, recorder=recorder,
+            client=self._client, poll_client=self._poll_client, tokens=self._tokens,
+            accounts=self.accounts, recorder=recorder,
         )  # fmt: skip
         self.device = DeviceCodeGrant(services)
         self.verification = Verification(services)
         self.sign_in = PasswordSignIn(services)
         self.cae = ContinuousAccess(services, self._signer)
+        self.sessions = DeviceSessions(services)
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -103,6 +112,9 @@ class GrantEngine:
 
     def _client(self, tenant: Tenant, client_id: str, secret: str | None = None) -> Client:
         return self._clients.client(tenant, client_id, secret)
+
+    def _poll_client(self, tenant: Tenant, client_id: str, secret: str | None = None) -> Client:
+        return self._clients.client(tenant, client_id, secret, for_poll=True)
 
     def issuer(self, tenant: Tenant, name: str | None = None) -> str:
         """``iss`` of this server's tokens for ``tenant``: ``{public_url}/{name}/v2.0``, the
@@ -122,10 +134,13 @@ class GrantEngine:
         issuer_name: str | None = None,
         client_secret: str | None = None,
         resource: str | None = None,
+        user_agent: str | None = None,
     ) -> IssuedTokens:
-        """Redeem a refresh token (rotation per ``settings.refresh_rotation``; ``issuer_name`` and
-        ``resource`` as in ``device.poll``). Without ``client_id``, the token's own client, which
-        must then be public: RFC 6749 §6 asks a public client for the refresh token alone.
+        """Redeem a refresh token (rotation per ``settings.refresh_rotation``; ``issuer_name``
+        and ``resource`` as in ``device.poll``; ``ip`` and ``user_agent``: the device's request,
+        kept with the new refresh token for the "your devices" page). Without ``client_id``, the
+        token's own client, which must then be public: RFC 6749 §6 asks a public client for the
+        refresh token alone.
 
         Raises:
             GrantError: ``invalid_client``, ``unauthorized_client``, ``invalid_grant``,
@@ -142,6 +157,7 @@ class GrantEngine:
                 ip=ip,
                 issuer_name=issuer_name,
                 resource=resource,
+                user_agent=user_agent,
             )
         except GrantError as exc:
             self.recorder.refresh(exc.reason or exc.error)
@@ -159,7 +175,7 @@ class GrantEngine:
             GrantError: ``invalid_client`` (401) when a confidential client does not
                 authenticate, ``unauthorized_client`` when the token belongs to another client.
         """
-        client = self.settings.client(client_id) if client_id else None
+        client = self.accounts.client(client_id) if client_id else None
         if client is not None:
             self._clients.authenticate(client, client_secret)
         self._tokens.revoke(token=token, client_id=client_id)
@@ -230,8 +246,8 @@ class GrantEngine:
     # -- users ------------------------------------------------------------------------------
 
     def user_by_id(self, user_id: str) -> UserRecord | None:
-        """The configured user with this object id."""
-        return self.settings.user_by_id(user_id)
+        """The user with this object id (configured, else in the database)."""
+        return self.accounts.user_by_id(user_id)
 
     def authenticate(
         self, *, tenant: Tenant, username: str, password: str, ip: str = "unknown"

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from deviceflow.server.audit import AuditLog
+from deviceflow.server.grant._accounts import Accounts
 from deviceflow.server.grant._tokens import TokenService
 from deviceflow.server.metrics import Recorder
 from deviceflow.server.security import CodeHasher, RateLimiter
@@ -29,6 +30,11 @@ class Services:
     client: Callable[[Tenant, str, str | None], Client]
     """The client of a request named by id, authenticated by the secret it presented (None:
     none), allowed the device grant (raises ``GrantError``)."""
+    poll_client: Callable[[Tenant, str, str | None], Client]
+    """``client`` for a pending poll: a database client may be a read a few seconds old
+    (:data:`~deviceflow.server.grant._accounts.POLL_CLIENT_TTL`)."""
     tokens: TokenService
     recorder: Recorder
     """Where outcomes are counted (``deviceflow.server.metrics``; does nothing when off)."""
+    accounts: Accounts
+    """Users and clients: the configuration's, then the database's."""

@@ -115,9 +115,7 @@ class PasswordSignIn:
             SignInError: a limit is reached (the attempts that were admitted are taken back).
         """
         settings = self._s.settings()
-        tenants = settings.tenants if tenant is None else (tenant,)
-        found = (settings.user(t, username) for t in tenants)
-        candidates = tuple(user for user in found if user is not None)
+        candidates = self._s.accounts.users_named(tenant, username)
         limits, limiter = settings.rate_limits, self._s.limiter
         accounts = [user.id for user in candidates] or [
             "name:" + self._s.hasher().digest("username", username.strip().lower())

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from deviceflow.server.audit import AuditLog
+from deviceflow.server.grant._bounds import bounded_device
 from deviceflow.server.grant._cae import sessions_revoked
 from deviceflow.server.grant._codes import urlsafe
 from deviceflow.server.grant._conditions import Conditions
@@ -53,8 +54,11 @@ class TokenService:
         clock: Callable[[], float],
         rng: Callable[[int], bytes],
         audit: AuditLog,
+        users: Callable[[str], UserRecord | None] | None = None,
     ) -> None:
+        """``users``: the user of an object id (default: the configured ones)."""
         self._settings = settings
+        self._users = users or (lambda user_id: self._settings().user_by_id(user_id))
         self._storage = storage
         self._signer = signer
         self._hasher = hasher
@@ -84,12 +88,15 @@ class TokenService:
         absolute_expires_at: float | None = None,
         granted: tuple[str, ...] | None = None,
         issuer_name: str | None = None,
+        device: tuple[str | None, str | None] = (None, None),
     ) -> IssuedTokens:
         """Sign an access token for ``scopes`` (and an ID token for ``openid``) for ``user``.
 
         A refresh token is issued when ``offline_access`` is among ``scopes``; it carries
         ``granted``, the scope of the whole grant (default: ``scopes``), however much a refresh
         narrowed this access token's (RFC 6749 §6). ``issuer_name``: see :meth:`issuer`.
+        ``device``: the address and ``User-Agent`` of the device's token request, kept with
+        the refresh token (clipped) for the "your devices" page.
 
         Raises:
             GrantError: ``invalid_grant`` when an emulated sign-in condition refuses
@@ -144,6 +151,7 @@ class TokenService:
         refresh_token = None
         if "offline_access" in scopes:
             refresh_token = urlsafe(self._rng(32))
+            address, agent = bounded_device(device[0] or "", device[1])
             cap = absolute_expires_at or now + lifetimes.refresh_token_absolute
             self._storage.insert_refresh(
                 RefreshRecord(
@@ -157,6 +165,8 @@ class TokenService:
                     issued_at=now,
                     expires_at=min(now + lifetimes.refresh_token, cap),
                     absolute_expires_at=cap,
+                    ip=address or None,
+                    user_agent=agent,
                 )
             )
         return IssuedTokens(
@@ -182,6 +192,7 @@ class TokenService:
         ip: str,
         issuer_name: str | None = None,
         resource: str | None = None,
+        user_agent: str | None = None,
     ) -> IssuedTokens:
         """Exchange a refresh token (see the module docstring for rotation).
 
@@ -213,7 +224,7 @@ class TokenService:
                 "sessions from the device code flow are blocked",
                 reason="device_flow_blocked",
             )
-        user = settings.user_by_id(record.user_id)
+        user = self._users(record.user_id)
         if user is None or not user.enabled:
             raise GrantError(
                 "invalid_grant", "the user account is disabled", reason="user_disabled"
@@ -243,6 +254,7 @@ class TokenService:
             absolute_expires_at=record.absolute_expires_at,
             granted=record.scopes,  # §6: the new refresh token keeps the original scope
             issuer_name=issuer_name,
+            device=(ip, user_agent),
         )
 
     def client_of(self, refresh_token: str) -> str:

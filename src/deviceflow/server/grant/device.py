@@ -329,7 +329,7 @@ class DeviceCodeGrant:
         self, tenant: Tenant, client_id: str, device_code: str, secret: str | None
     ) -> tuple[Client, PendingPoll]:
         """Check the client; the poll as storage's one statement takes it."""
-        client = self._client(tenant, client_id, secret)
+        client = self._s.poll_client(tenant, client_id, secret)
         if not tenant.device_flow:  # a flow begun before the switch (the policy only refuses)
             device_policy(tenant, client).check_enabled(tenant)
         leeway = self._settings().rate_limits.poll_leeway if tenant.enforces_slow_down else None
@@ -386,6 +386,8 @@ class DeviceCodeGrant:
         asked: _Redemption,
     ) -> IssuedTokens:
         device_hash = grant.device_hash
+        if self._s.accounts.client(client.client_id) is None:  # the poll's may be seconds old
+            raise GrantError("invalid_client", "unknown client", reason="unknown_client")
         scopes = grant.scopes  # a wrong resource is refused before the code is spent
         if asked.resource:
             known = known_scopes(self._s.settings().clients)
@@ -398,7 +400,7 @@ class DeviceCodeGrant:
         )
         if not won:
             raise self._replayed(self._storage.find_grant(device_hash=device_hash) or grant, ip)
-        user = self._s.settings().user_by_id(grant.user_id or "")
+        user = self._s.accounts.user_by_id(grant.user_id or "")
         if user is None or not user.enabled:  # checklist 19: re-check at redemption
             raise GrantError(
                 "invalid_grant", "the user account is disabled", reason="user_disabled"
@@ -412,6 +414,7 @@ class DeviceCodeGrant:
             grant_type="device_code",
             issuer_name=asked.issuer_name,
             granted=grant.scopes,
+            device=(ip, grant.device_user_agent),
         )
         self._s.audit.event(
             "tokens_redeemed", device_code=fingerprint(device_hash), family=family, ip=ip

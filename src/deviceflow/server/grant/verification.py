@@ -38,7 +38,7 @@ class Verification:
         """
         grant = self._grant_for_code(user_code, ip, session)
         settings = self._s.settings()
-        client = settings.client(grant.client_id)
+        client = self._s.accounts.client(grant.client_id)
         tenant = settings.tenant(grant.tenant_id)
         if client is None or tenant is None:  # the configuration changed under the request
             raise VerificationError("unknown")
@@ -167,7 +167,7 @@ class Verification:
         """
         settings = self._s.settings()
         tenant = settings.tenant(grant.tenant_id)
-        client = settings.client(grant.client_id)
+        client = self._s.accounts.client(grant.client_id)
         if tenant is None or client is None:
             return False
         verdict = device_policy(tenant, client).judge(grant.device_ip, ip)

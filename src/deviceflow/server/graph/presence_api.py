@@ -75,7 +75,14 @@ def _find(ctx: ServerContext, signed_in: UserRecord, key: str) -> UserRecord | N
             user.preferred_username.lower(),
         ):
             return user
-    return None
+    # A user of the database (deviceflow admin): by object id, else by name in the tenant.
+    accounts = ctx.engine.accounts
+    stored = accounts.user_by_id(key)
+    if stored is None:
+        tenant = ctx.settings.tenant(signed_in.tenant)
+        named = accounts.users_named(tenant, key) if tenant is not None else ()
+        stored = named[0] if named else None
+    return stored if stored is not None and stored.tenant == signed_in.tenant else None
 
 
 def _presence(request: Request, ctx: ServerContext, user: UserRecord) -> dict[str, Any]:

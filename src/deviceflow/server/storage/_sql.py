@@ -74,6 +74,10 @@ class SQLStore(abc.ABC):
         """Run one statement on its own (committed); the number of rows it changed."""
 
     @abc.abstractmethod
+    def _rows(self, sql: str, params: Params) -> list[tuple[Any, ...]]:
+        """Run one query on its own; every row."""
+
+    @abc.abstractmethod
     def _transaction(self, statements: Sequence[Statement]) -> list[int]:
         """Run ``statements`` in one transaction, all or nothing; each one's row count."""
 

@@ -12,6 +12,7 @@ grant layer (:mod:`deviceflow.server.grant.device`), and its parameters in a :cl
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, Protocol
@@ -58,6 +59,10 @@ class RefreshRecord:
     expires_at: float
     absolute_expires_at: float
     status: RefreshStatus = "active"
+    ip: str | None = None
+    """Where the token request that got this token came from (the "your devices" page)."""
+    user_agent: str | None = None
+    """The device software that asked for it (``User-Agent``, clipped like a grant's)."""
 
 
 @dataclass(frozen=True)
@@ -83,8 +88,43 @@ class PendingPoll(NamedTuple):
     """``None``: the tenant has no interval rule (no ``slow_down``), nothing is recorded."""
 
 
+@dataclass(frozen=True)
+class StoredUser:
+    """A user kept in the database (``deviceflow admin users``), beside the configured ones."""
+
+    id: str
+    """Object id (a GUID): the ``oid`` claim."""
+    tenant_id: str
+    username: str
+    """Unique per tenant, whatever its case."""
+    password_hash: str = dataclasses.field(repr=False)
+    display_name: str = ""
+    mail: str | None = None
+    enabled: bool = True
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class StoredClient:
+    """A client (application) kept in the database (``deviceflow admin clients``)."""
+
+    client_id: str
+    tenant_id: str
+    """The one tenant the client belongs to."""
+    name: str
+    public: bool
+    secret_hash: str = dataclasses.field(repr=False)
+    """argon2 hash of a confidential client's secret; empty for a public client."""
+    scopes: tuple[str, ...] = ()
+    enabled: bool = True
+    created_at: float = 0.0
+
+
 GRANT_COLUMNS = frozenset(DeviceGrant.__dataclass_fields__)
 REFRESH_COLUMNS = frozenset(RefreshRecord.__dataclass_fields__)
+USER_COLUMNS = frozenset(StoredUser.__dataclass_fields__) - {"id"}
+CLIENT_COLUMNS = frozenset(StoredClient.__dataclass_fields__) - {"client_id"}
 
 
 class Storage(Protocol):
@@ -198,6 +238,80 @@ class AsyncPoll(Protocol):
     async def aclose(self) -> None:
         """Release what the awaitable path holds; it may be used again afterwards."""
         ...
+
+
+class Directory(Protocol):
+    """Users, clients and sessions an administrator manages at run time (the three backends
+    offer it; :func:`directory_of`). Every read goes to the database, so a change made by
+    ``deviceflow admin`` is seen by every instance at its next read. Names are compared
+    case-insensitively (a user is found by username or mail)."""
+
+    def insert_user(self, user: StoredUser) -> bool:
+        """Store a new user; ``False`` when its id, or its username in its tenant, is taken."""
+        ...
+
+    def find_users(self, name: str, tenant_id: str | None = None) -> list[StoredUser]:
+        """The users called ``name`` (username or mail, any case), of ``tenant_id`` or of any
+        tenant."""
+        ...
+
+    def find_user_by_id(self, user_id: str) -> StoredUser | None:
+        """The user with this object id."""
+        ...
+
+    def list_users(self, tenant_id: str) -> list[StoredUser]:
+        """Every user of ``tenant_id``, by username."""
+        ...
+
+    def update_user(self, user_id: str, changes: Mapping[str, object]) -> bool:
+        """Change a user's fields (not its id); ``False`` when there is no such user.
+
+        Raises:
+            ValueError: a column name is not a :class:`StoredUser` field.
+        """
+        ...
+
+    def delete_user(self, user_id: str) -> bool:
+        """Delete a user; ``False`` when there was none."""
+        ...
+
+    def insert_client(self, client: StoredClient) -> bool:
+        """Store a new client; ``False`` when its id is taken."""
+        ...
+
+    def find_client(self, client_id: str) -> StoredClient | None:
+        """The client with this id."""
+        ...
+
+    def list_clients(self, tenant_id: str) -> list[StoredClient]:
+        """Every client of ``tenant_id``, by id."""
+        ...
+
+    def update_client(self, client_id: str, changes: Mapping[str, object]) -> bool:
+        """Change a client's fields (not its id); ``False`` when there is no such client.
+
+        Raises:
+            ValueError: a column name is not a :class:`StoredClient` field.
+        """
+        ...
+
+    def delete_client(self, client_id: str) -> bool:
+        """Delete a client; ``False`` when there was none."""
+        ...
+
+    def refresh_of_user(self, user_id: str, *, now: float) -> list[RefreshRecord]:
+        """The refresh records of ``user_id`` not expired at ``now`` (any status)."""
+        ...
+
+
+def directory_of(storage: Storage) -> Directory | None:
+    """``storage`` when it offers :class:`Directory`, else ``None`` (configured users and
+    clients only)."""
+    if callable(getattr(storage, "find_users", None)) and callable(
+        getattr(storage, "refresh_of_user", None)
+    ):
+        return storage  # type: ignore[return-value]
+    return None
 
 
 def async_poll(storage: Storage) -> AsyncPoll | None:

@@ -9,16 +9,24 @@ from typing import TypeVar
 
 from deviceflow.server.grant.device import accepts_pending_poll
 from deviceflow.server.storage.base import (
+    CLIENT_COLUMNS,
     GRANT_COLUMNS,
     REFRESH_COLUMNS,
+    USER_COLUMNS,
     Counter,
     DeviceGrant,
     PendingPoll,
     RefreshRecord,
+    StoredClient,
+    StoredUser,
     check_columns,
 )
 
-_Row = TypeVar("_Row", DeviceGrant, RefreshRecord)
+_Row = TypeVar("_Row", DeviceGrant, RefreshRecord, StoredUser, StoredClient)
+
+
+def _names(user: StoredUser) -> tuple[str, ...]:
+    return (user.username.lower(), (user.mail or "").lower())
 
 
 class MemoryStorage:
@@ -31,6 +39,8 @@ class MemoryStorage:
         self._refresh: dict[str, RefreshRecord] = {}
         self._counters: dict[str, Counter] = {}
         self._values: dict[tuple[str, str], str] = {}
+        self._users: dict[str, StoredUser] = {}
+        self._clients: dict[str, StoredClient] = {}
 
     def insert_grant(self, grant: DeviceGrant) -> bool:
         """See :meth:`Storage.insert_grant`."""
@@ -152,6 +162,85 @@ class MemoryStorage:
     def check(self) -> str | None:
         """See :meth:`Storage.check`: memory always answers."""
         return None
+
+    # -- the directory ----------------------------------------------------------------------
+
+    def insert_user(self, user: StoredUser) -> bool:
+        """See :meth:`Directory.insert_user`."""
+        with self._lock:
+            key = (user.tenant_id, user.username.lower())
+            taken = any((u.tenant_id, u.username.lower()) == key for u in self._users.values())
+            if taken or user.id in self._users:
+                return False
+            self._users[user.id] = user
+            return True
+
+    def find_users(self, name: str, tenant_id: str | None = None) -> list[StoredUser]:
+        """See :meth:`Directory.find_users`."""
+        wanted = name.strip().lower()
+        with self._lock:
+            found = [
+                u
+                for u in self._users.values()
+                if wanted in _names(u) and tenant_id in (None, u.tenant_id)
+            ]
+        return sorted(found, key=lambda u: u.tenant_id)
+
+    def find_user_by_id(self, user_id: str) -> StoredUser | None:
+        """See :meth:`Directory.find_user_by_id`."""
+        with self._lock:
+            return self._users.get(user_id)
+
+    def list_users(self, tenant_id: str) -> list[StoredUser]:
+        """See :meth:`Directory.list_users`."""
+        with self._lock:
+            found = [u for u in self._users.values() if u.tenant_id == tenant_id]
+        return sorted(found, key=lambda u: u.username.lower())
+
+    def update_user(self, user_id: str, changes: Mapping[str, object]) -> bool:
+        """See :meth:`Directory.update_user`."""
+        return self._compare_and_set(self._users, USER_COLUMNS, user_id, {}, changes)
+
+    def delete_user(self, user_id: str) -> bool:
+        """See :meth:`Directory.delete_user`."""
+        with self._lock:
+            return self._users.pop(user_id, None) is not None
+
+    def insert_client(self, client: StoredClient) -> bool:
+        """See :meth:`Directory.insert_client`."""
+        with self._lock:
+            if client.client_id in self._clients:
+                return False
+            self._clients[client.client_id] = client
+            return True
+
+    def find_client(self, client_id: str) -> StoredClient | None:
+        """See :meth:`Directory.find_client`."""
+        with self._lock:
+            return self._clients.get(client_id)
+
+    def list_clients(self, tenant_id: str) -> list[StoredClient]:
+        """See :meth:`Directory.list_clients`."""
+        with self._lock:
+            found = [c for c in self._clients.values() if c.tenant_id == tenant_id]
+        return sorted(found, key=lambda c: c.client_id)
+
+    def update_client(self, client_id: str, changes: Mapping[str, object]) -> bool:
+        """See :meth:`Directory.update_client`."""
+        return self._compare_and_set(self._clients, CLIENT_COLUMNS, client_id, {}, changes)
+
+    def delete_client(self, client_id: str) -> bool:
+        """See :meth:`Directory.delete_client`."""
+        with self._lock:
+            return self._clients.pop(client_id, None) is not None
+
+    def refresh_of_user(self, user_id: str, *, now: float) -> list[RefreshRecord]:
+        """See :meth:`Directory.refresh_of_user`."""
+        with self._lock:
+            found = [
+                r for r in self._refresh.values() if r.user_id == user_id and r.expires_at > now
+            ]
+        return sorted(found, key=lambda r: r.issued_at)
 
     def close(self) -> None:
         """Nothing to release."""

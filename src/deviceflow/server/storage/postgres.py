@@ -43,6 +43,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from deviceflow.server.grant.device import pending_poll_sql
 from deviceflow.server.storage import DatabaseSetupError
+from deviceflow.server.storage._directory_sql import DirectorySQL
 from deviceflow.server.storage._pg_pipeline import PollPipeline
 from deviceflow.server.storage._sql import Params, SQLStore, Statement
 from deviceflow.server.storage.base import PendingPoll
@@ -115,7 +116,7 @@ def postgres_migrations() -> list[tuple[int, str]]:
     ]
 
 
-class PostgresStorage(SQLStore):
+class PostgresStorage(SQLStore, DirectorySQL):
     """A :class:`~deviceflow.server.storage.base.Storage` in a PostgreSQL database."""
 
     mark = "%s"
@@ -237,6 +238,10 @@ class PostgresStorage(SQLStore):
     def _count(self, sql: str, params: Params) -> int:
         with self._pool.connection() as conn:
             return conn.execute(sql, params).rowcount
+
+    def _rows(self, sql: str, params: Params) -> list[tuple[Any, ...]]:
+        with self._pool.connection() as conn:
+            return conn.execute(sql, params).fetchall()
 
     def _transaction(self, statements: Sequence[Statement]) -> list[int]:
         with self._pool.connection() as conn, conn.transaction():

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from deviceflow.server.grant.device import pending_poll_sql
+from deviceflow.server.storage._directory_sql import DirectorySQL
 from deviceflow.server.storage._sql import Params, SQLStore, Statement
 from deviceflow.server.storage.base import PendingPoll, fail_each
 
@@ -63,7 +64,7 @@ def migrations() -> list[tuple[int, str]]:
     return sorted(found)
 
 
-class SQLiteStorage(SQLStore):
+class SQLiteStorage(SQLStore, DirectorySQL):
     """A :class:`~deviceflow.server.storage.base.Storage` in one SQLite file."""
 
     mark = "?"
@@ -128,6 +129,9 @@ class SQLiteStorage(SQLStore):
 
     def _count(self, sql: str, params: Params) -> int:
         return self._conn().execute(sql, params).rowcount
+
+    def _rows(self, sql: str, params: Params) -> list[tuple[Any, ...]]:
+        return self._conn().execute(sql, params).fetchall()
 
     def _transaction(self, statements: Sequence[Statement]) -> list[int]:
         conn = self._conn()

@@ -122,11 +122,9 @@ def _number(body: dict[str, Any], name: str, default: int | None, low: int, high
 
 
 def _user(ctx: ServerContext, username: str, tenant: Tenant | None = None) -> UserRecord:
-    tenants = [tenant] if tenant is not None else list(ctx.settings.tenants)
-    for candidate in tenants:
-        user = ctx.settings.user(candidate, username)
-        if user is not None:
-            return user
+    found = ctx.engine.accounts.users_named(tenant, username)  # the file's, then the database's
+    if found:
+        return found[0]
     raise ControlError(404, "unknown_user", f"No user {username!r} here.")
 
 
