@@ -41,7 +41,13 @@ name = "Bench"
 dialect = "rfc8628"
 slow_down = false
 
-# The fleet: RFC 8628 as written, slow_down enforced.
+# The Microsoft dialect (the seed's case): Entra's error bodies, no slow_down.
+[[tenants]]
+id = "ms"
+name = "Microsoft"
+dialect = "microsoft"
+
+# The fleet and the polling storm: RFC 8628 as written, slow_down enforced.
 [[tenants]]
 id = "fleet"
 name = "Fleet"

@@ -29,6 +29,7 @@ from starlette.staticfiles import StaticFiles
 from deviceflow.server import errors, testcontrol
 from deviceflow.server.dialects import registered
 from deviceflow.server.endpoints import discovery, logout, microsoft, oauth, verification
+from deviceflow.server.endpoints._access import PollTally
 from deviceflow.server.endpoints._hotpath import TOKEN_SUFFIXES, TokenHotPath
 from deviceflow.server.endpoints._http import AccessLog, QuietDisconnect, RefuseUndecodableQuery
 from deviceflow.server.endpoints.context import ServerContext
@@ -119,6 +120,7 @@ def create_app(
         *(testcontrol.routes() if faults is not None else ()),
     ]
 
+    polls = PollTally()  # the access log's summary of routine token polls
     purger = Purger(
         storage,
         clock=clock,
@@ -135,6 +137,7 @@ def create_app(
             try:
                 yield
             finally:
+                polls.flush()  # the routine polls counted since the last summary line
                 await engine.device.aclose()
 
     # Forwarded headers count only from the proxies the configuration names (module docstring).
@@ -154,6 +157,7 @@ def create_app(
                     TOKEN_SUFFIXES["v2"]: token_endpoints["token"],
                     TOKEN_SUFFIXES["v1"]: token_endpoints["token_v1"],
                 },
+                polls=polls,
             ),
             Middleware(AccessLog),
             Middleware(RefuseUndecodableQuery),
@@ -167,4 +171,5 @@ def create_app(
     app.state.pages = pages
     app.state.presence = Presence(storage)
     app.state.test_control = faults
+    app.state.polls = polls
     return app

@@ -21,6 +21,7 @@ from deviceflow.server.grant._types import (
 )
 from deviceflow.server.grant.device import (
     AUTHORIZATION_PENDING,
+    MAX_POLL_INTERVAL,
     SLOW_DOWN_STEP,
     AuthorizationPending,
     DeviceCodeGrant,
@@ -32,6 +33,7 @@ from deviceflow.server.grant.verification import Verification
 __all__ = [
     "AUTHORIZATION_PENDING",
     "GRAPH_AUDIENCE",
+    "MAX_POLL_INTERVAL",
     "SLOW_DOWN_STEP",
     "AuthorizationPending",
     "ContinuousAccess",
