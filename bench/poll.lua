@@ -1,8 +1,10 @@
 -- wrk script: POST the form in DEVICEFLOW_BENCH_BODY and count every response that is not a
--- 400 authorization_pending (the one right answer to a pending poll).
+-- 400 carrying DEVICEFLOW_BENCH_EXPECT (authorization_pending for a pending poll, slow_down
+-- for a storm's).
 wrk.method = "POST"
 wrk.body = os.getenv("DEVICEFLOW_BENCH_BODY")
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+local expect = os.getenv("DEVICEFLOW_BENCH_EXPECT") or "authorization_pending"
 
 local threads = {}
 
@@ -15,7 +17,7 @@ function init(args)
 end
 
 function response(status, headers, body)
-  if status ~= 400 or not string.find(body, "authorization_pending", 1, true) then
+  if status ~= 400 or not string.find(body, expect, 1, true) then
     unexpected = unexpected + 1
   end
 end
