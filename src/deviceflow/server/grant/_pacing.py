@@ -19,9 +19,10 @@ Its last accepted poll is at most the stored one (another instance may have acce
 poll, which only makes the poll earlier still), and its interval at most the stored one (every
 increase is stored before it is used; a lost compare-and-set rereads the row). So a poll the
 table calls early would be early by the row too; a poll it calls on time goes to storage as
-before, which decides. What an instance does not see is the other instances' early polls: each
-instance's increases are its own answers', stored. Once on time, a client is answered by
-storage: an honest client (never early) never has an entry and pays one dictionary lookup.
+before, which decides. Every increase is a compare-and-set on the stored interval, and a lost
+one sends the poll to storage, so across instances too the interval grows by 5 s per
+``slow_down`` answered. Once on time, a client is answered by storage: an honest client (never
+early) never has an entry and pays one dictionary lookup.
 
 An early poll after the user approved or denied is answered ``slow_down`` until the client
 polls on time (it was early; the answer it is due comes on its next on-time poll). The table
