@@ -9,8 +9,11 @@ a time (as under load, where the batched SQLite poll shares its transaction).
 ``--storage`` chooses the backend (``sqlite``, ``memory``, or ``postgresql`` on a fresh database
 at ``--postgres``); ``--unbatched`` hides the awaitable poll (each poll runs on its own).
 ``--statements`` measures SQLite's poll statement alone, then twenty in one transaction.
-``--access-log`` turns the access log on (INFO, written to ``os.devnull``), as
-``deviceflow serve``'s default ``--log-level info`` does.
+``--access-log`` turns the access log on (INFO, written to ``os.devnull`` through the same
+handler and formatter), as ``deviceflow serve``'s default ``--log-level info`` does.
+``--tenant`` picks what is polled: ``bench`` (RFC 8628, no ``slow_down`` bookkeeping), ``ms``
+(the Microsoft dialect) or ``fleet`` (RFC 8628 with ``slow_down``, one code polled back to
+back: a polling storm, every answer ``slow_down``).
 """
 
 from __future__ import annotations
