@@ -275,7 +275,8 @@ def simulate(
 
     Returns:
         Achieved and due poll rates, latency percentiles from the due time, send lag, errors,
-        and the CPU the server and the generator used.
+        the CPU the server and the generator used, and the server's resident memory with every
+        flow pending (before the first poll, and at the end; ``server_rss_mib``: the larger).
     """
     port = int(target.base_url.rsplit(":", 1)[1])
     shares = [devices // workers + (1 if i < devices % workers else 0) for i in range(workers)]
@@ -302,6 +303,7 @@ def simulate(
             if line.strip() != "ready":
                 raise RuntimeError(f"a fleet worker did not start its flows: {line!r}")
         setup_s = time.perf_counter() - started
+        rss_pending = procs.rss_mib(target.pid)  # every flow started, none polled yet
         begin = time.time() + 0.5
         cpu0 = procs.cpu_seconds(target.pid)
         for child in children:
@@ -311,6 +313,7 @@ def simulate(
         outputs = [child.communicate(timeout=seconds + 90)[0] for child in children]
         elapsed = time.time() - begin
         cpu = procs.cpu_seconds(target.pid) - cpu0
+        rss_end = procs.rss_mib(target.pid)
     finally:
         for child in children:
             if child.poll() is None:
@@ -349,6 +352,9 @@ def simulate(
         "errors": sum(errors.values()),
         "error_kinds": errors,
         "server_cpu_s": cpu,
+        "server_rss_mib": max(rss_pending, rss_end),
+        "server_rss_pending_mib": rss_pending,
+        "server_rss_end_mib": rss_end,
         "server_cpu_share_of_one_core": cpu / seconds,
         "generator_cpu_share_of_one_core": sum(float(p["cpu_s"]) for p in parts) / seconds,
     }

@@ -9,8 +9,11 @@ a time (as under load, where the batched SQLite poll shares its transaction).
 ``--storage`` chooses the backend (``sqlite``, ``memory``, or ``postgresql`` on a fresh database
 at ``--postgres``); ``--unbatched`` hides the awaitable poll (each poll runs on its own).
 ``--statements`` measures SQLite's poll statement alone, then twenty in one transaction.
-``--access-log`` turns the access log on (INFO, written to ``os.devnull``), as
-``deviceflow serve``'s default ``--log-level info`` does.
+``--access-log`` turns the access log on (INFO, written to ``os.devnull`` through the same
+handler and formatter), as ``deviceflow serve``'s default ``--log-level info`` does.
+``--tenant`` picks what is polled: ``bench`` (RFC 8628, no ``slow_down`` bookkeeping), ``ms``
+(the Microsoft dialect) or ``fleet`` (RFC 8628 with ``slow_down``, one code polled back to
+back: a polling storm, every answer ``slow_down``).
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import secrets
 import sqlite3
@@ -34,6 +36,12 @@ from urllib.parse import urlencode
 from bench import bare_app, procs
 from bench.unbatched import hide_batched_poll
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+TENANTS = {
+    "bench": "authorization_pending",  # rfc8628, no slow_down bookkeeping
+    "ms": "authorization_pending",  # the Microsoft dialect
+    "fleet": "slow_down",  # rfc8628 with slow_down: one code polled back to back (a storm)
+}
 App = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
 
@@ -90,13 +98,16 @@ async def _measure(args: argparse.Namespace, storage_url: str, folder: Path) -> 
             rng=secrets.token_bytes,
         )
         start = urlencode({"client_id": procs.CLIENT_ID, "scope": "openid"}).encode()
-        answer = await _call(app, "/bench/oauth2/v2.0/devicecode", start)
+        answer = await _call(app, f"/{args.tenant}/oauth2/v2.0/devicecode", start)
         code = json.loads(answer[1]["body"])["device_code"]
         body = urlencode(procs.poll_form(code)).encode()
-        path = "/bench/oauth2/v2.0/token"
+        path = f"/{args.tenant}/oauth2/v2.0/token"
         answer = await _call(app, path, body)
-        if answer[0]["status"] != 400 or b"authorization_pending" not in answer[1]["body"]:
-            raise RuntimeError(f"a poll did not answer authorization_pending: {answer}")
+        if args.tenant == "fleet":  # the first poll is on time; the storm starts with the next
+            answer = await _call(app, path, body)
+        expected = TENANTS[args.tenant].encode()
+        if answer[0]["status"] != 400 or expected not in answer[1]["body"]:
+            raise RuntimeError(f"a poll did not answer {TENANTS[args.tenant]}: {answer}")
         best = {"bare": float("inf"), "deviceflow": float("inf")}
         for _ in range(args.batches):
             best["bare"] = min(
@@ -164,13 +175,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--size", type=int, default=2000)
     parser.add_argument("--statements", action="store_true")
     parser.add_argument("--access-log", action="store_true")
+    parser.add_argument("--tenant", choices=sorted(TENANTS), default="bench")
     args = parser.parse_args(argv)
-    if args.access_log:
-        logging.basicConfig(
-            level=logging.INFO,
-            stream=open(os.devnull, "w"),
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
+    if args.access_log:  # as `deviceflow serve` installs it at its default --log-level info
+        from deviceflow.server import logsafe
+
+        logsafe.install("INFO", open(os.devnull, "w"), LOG_FORMAT)
     with tempfile.TemporaryDirectory(prefix="deviceflow-inprocess-") as tmp, ExitStack() as stack:
         folder = Path(tmp)
         if args.statements:
@@ -184,7 +194,7 @@ def main(argv: list[str]) -> int:
         else:
             url = f"sqlite:///{folder / 'inprocess.sqlite3'}"
         best = asyncio.run(_measure(args, url, folder))
-    path = "unbatched" if args.unbatched else "as served"
+    path = f"tenant {args.tenant}, " + ("unbatched" if args.unbatched else "as served")
     if args.access_log:
         path += ", access log on"
     print(

@@ -6,6 +6,7 @@ SIGKILL) when its ``with`` block ends.
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import json
 import os
@@ -34,6 +35,11 @@ interval = 5
 [lifetimes]
 device_code = 3600
 
+# The fleet starts tens of thousands of flows from one address in a minute.
+[rate_limits]
+device_authorizations_per_ip = 1000000
+device_authorizations_per_client = 1000000
+
 # Pending polls as node-oidc-provider answers them: no slow_down bookkeeping.
 [[tenants]]
 id = "bench"
@@ -41,7 +47,13 @@ name = "Bench"
 dialect = "rfc8628"
 slow_down = false
 
-# The fleet: RFC 8628 as written, slow_down enforced.
+# The Microsoft dialect (the seed's case): Entra's error bodies, no slow_down.
+[[tenants]]
+id = "ms"
+name = "Microsoft"
+dialect = "microsoft"
+
+# The fleet and the polling storm: RFC 8628 as written, slow_down enforced.
 [[tenants]]
 id = "fleet"
 name = "Fleet"
@@ -124,18 +136,29 @@ def process(
                 proc.wait()
 
 
+TUNED = ("--log-level", "warning")
+"""What a tuned server adds to ``deviceflow serve``'s defaults (``docs/deployment.md``)."""
+
+
 @contextmanager
 def deviceflow_server(
-    db_url: str, folder: Path, name: str, *, module: str = "deviceflow"
+    db_url: str,
+    folder: Path,
+    name: str,
+    *,
+    module: str = "deviceflow",
+    options: Sequence[str] = TUNED,
 ) -> Iterator[Target]:
-    """``deviceflow serve`` with the bench configuration on ``db_url`` (``python -m module``:
-    :mod:`bench.unbatched` serves without the batched poll, for the A/B)."""
+    """``deviceflow serve`` with the bench configuration on ``db_url`` and ``options`` (``()``:
+    as shipped, the access log on; ``python -m module``: :mod:`bench.unbatched` serves without
+    the batched poll, for the A/B). The target's paths are the ``bench`` tenant's
+    (:func:`tenant`)."""
     config = folder / "bench.toml"
     config.write_text(CONFIG, encoding="utf-8")
     port = free_port()
     command = [
         sys.executable, "-m", module, "serve", "--port", str(port),
-        "--config", str(config), "--db", db_url, "--log-level", "warning",
+        "--config", str(config), "--db", db_url, *options,
     ]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("DEVICEFLOW_")}
     with process(command, ready="listening on", log=folder / f"{name}.log", env=env) as proc:
@@ -143,6 +166,23 @@ def deviceflow_server(
             name, f"http://127.0.0.1:{port}", "/bench/oauth2/v2.0/token",
             "/bench/oauth2/v2.0/devicecode", proc.pid,
         )  # fmt: skip
+
+
+def tenant(target: Target, tenant_id: str) -> Target:
+    """``target`` (a ``deviceflow serve``) through another tenant's endpoints."""
+    return dataclasses.replace(
+        target,
+        token_path=f"/{tenant_id}/oauth2/v2.0/token",
+        devicecode_path=f"/{tenant_id}/oauth2/v2.0/devicecode",
+    )
+
+
+def rss_mib(pid: int) -> float:
+    """A process's resident memory now, MiB (Linux ``/proc``)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 @contextmanager

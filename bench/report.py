@@ -16,10 +16,19 @@ from bench.footprint import FIRST_USE_OF_MSAL, TOKEN_TIMES_PYTHON
 BEGIN = "<!-- bench:begin (written by python -m bench --results; edits inside are replaced) -->"
 END = "<!-- bench:end -->"
 
-POLL_TARGETS = {
-    # name: (least share of the bare ceiling, least multiple of node-oidc-provider)
-    "deviceflow-sqlite": (0.40, 2.0),
-    "deviceflow-postgresql": (0.20, 1.0),
+POLL_TARGETS: dict[str, tuple[float, float | None]] = {
+    # name: (least share of the bare ceiling, least multiple of node-oidc-provider or None).
+    # As shipped (`deviceflow serve`'s defaults, the access log on), both dialects (issue 18):
+    "sqlite-rfc8628-shipped": (0.80, None),
+    "sqlite-microsoft-shipped": (0.70, None),
+    "postgresql-rfc8628-shipped": (0.55, None),
+    "postgresql-microsoft-shipped": (0.55, None),
+    # A client polling back to back on a tenant that enforces slow_down:
+    "sqlite-storm-shipped": (0.60, None),
+    "postgresql-storm-shipped": (0.60, None),
+    # Tuned (--log-level warning), against Node too (the earlier rounds' targets):
+    "sqlite-rfc8628-tuned": (0.40, 2.0),
+    "postgresql-rfc8628-tuned": (0.20, 1.0),
 }
 FLEET_P99_MS = 50.0
 IMPORT_WALL, IMPORT_RSS = 0.25, 0.50
@@ -53,6 +62,7 @@ def poll_rows(tp: dict[str, Any]) -> list[str]:
     rounds (the two agree when nothing else on the machine moved).
     """
     rows = tp["results"]
+    cases = tp.get("cases", {})
     ceiling = rows["bare-asgi"]["requests_per_s"]
     node = rows.get("node-oidc-provider")
     lines = []
@@ -61,8 +71,9 @@ def poll_rows(tp: dict[str, Any]) -> list[str]:
         figure = f"{rate:.0f} req/s, p50 {row['p50_ms']:.1f} ms, p99 {row['p99_ms']:.1f} ms"
         wrong = row.get("unexpected", 0) + row.get("socket_errors", 0)
         if wrong:
+            expect = cases.get(name, {}).get("expect", "authorization_pending")
             figure += (
-                f", {row.get('unexpected', 0)} answers other than authorization_pending,"
+                f", {row.get('unexpected', 0)} answers other than {expect},"
                 f" {row.get('socket_errors', 0)} socket errors"
             )
         of_ceiling = rate / ceiling
@@ -82,14 +93,13 @@ def poll_rows(tp: dict[str, Any]) -> list[str]:
         target, met = "", ""
         if name in POLL_TARGETS:
             least_ceiling, least_node = POLL_TARGETS[name]
-            target = f">= {least_ceiling:.2f}, >= {least_node:g}x"
-            met = _verdict(
-                not wrong
-                and of_ceiling >= least_ceiling
-                and vs_node is not None
-                and vs_node >= least_node
-            )
-            if vs_node is None:
+            target = f">= {least_ceiling:.2f}"
+            ok = not wrong and of_ceiling >= least_ceiling
+            if least_node is not None:
+                target += f", >= {least_node:g}x"
+                ok = ok and vs_node is not None and vs_node >= least_node
+            met = _verdict(ok)
+            if least_node is not None and vs_node is None:
                 met += " (no Node in this run)"
         lines.append(f"| poll {name} | {figure} | bare ASGI | {ratio} | {target} | {met} |")
     return lines
@@ -112,11 +122,29 @@ def fleet_rows(fleets: list[dict[str, Any]]) -> list[str]:
             f" {run['server_cpu_share_of_one_core']:.0%} of a core, generator"
             f" {run['generator_cpu_share_of_one_core']:.0%}"
         )
+        if "server_rss_mib" in run:
+            figure += f"; server RSS {run['server_rss_mib']:.0f} MiB with the flows pending"
         ratio = f"{run['poll_rate'] / run['expected_rate']:.2f} of the due rate"
         met = _verdict(fleet_met(run))
         lines.append(
             f"| fleet {run['db']} | {figure} | due polls | {ratio} |"
             f" 0 errors, p99 < {FLEET_P99_MS:g} ms | {met} |"
+        )
+    return lines
+
+
+def memory_rows(tp: dict[str, Any]) -> list[str]:
+    """Resident memory of each server the throughput section ran: once it answered, and after
+    its rounds (node-oidc-provider's beside ours: the issue quotes ~140 MiB idle)."""
+    memory = tp.get("memory", {})
+    node = memory.get("node", {}).get("after_rounds_mib")
+    lines = []
+    for name, rss in memory.items():
+        ratio = f"{rss['after_rounds_mib'] / node:.2f} of node's" if node else ""
+        lines.append(
+            f"| memory {name} | RSS {rss['started_mib']:.0f} MiB started,"
+            f" {rss['after_rounds_mib']:.0f} MiB after the rounds | node-oidc-provider after"
+            f" its rounds | {ratio} |  |  |"
         )
     return lines
 
@@ -175,6 +203,8 @@ def table(results: dict[str, Any]) -> str:
     if "throughput" in results:
         lines += poll_rows(results["throughput"])
     lines += fleet_rows(results.get("fleet", []))
+    if "throughput" in results:
+        lines += memory_rows(results["throughput"])
     if "footprint" in results:
         lines += footprint_rows(results["footprint"])
     return "\n".join(lines)
@@ -207,7 +237,10 @@ def block(results: dict[str, Any], command: str) -> str:
             "",
             f"Pending polls: `wrk -t{tp['wrk']['threads']} -c{tp['wrk']['connections']}`,"
             f" {tp['wrk']['rounds']} rounds of {tp['wrk']['seconds']:g} s; each round runs every"
-            f" target once in turn. The table's first ratios set each target's best round"
+            f" target once in turn. Shipped: `deviceflow serve` with its defaults (access log on);"
+            f" tuned: `--log-level warning`; storm: one device code polled back to back on a"
+            f" tenant that enforces `slow_down` (every answer `slow_down`)."
+            f" The table's first ratios set each target's best round"
             f" against the baselines' best; the medians set each round against its own"
             f" baselines, and the verdicts go by them. Every round (req/s): {rounds}.",
         ]

@@ -2,6 +2,10 @@
 
 Every target answers the same request: a form POST polling one pending device code. The ceiling
 is :mod:`bench.bare_app` under the same ASGI server; node-oidc-provider joins when Node is here.
+deviceflow runs as shipped (``deviceflow serve``'s defaults: the access log on) and tuned
+(``--log-level warning``), on SQLite and PostgreSQL, in both dialects, and under a polling storm
+(one device code polled back to back on a tenant that enforces ``slow_down``): see
+:data:`CASES`.
 """
 
 from __future__ import annotations
@@ -54,9 +58,16 @@ def parse_wrk(target: str, out: str) -> WrkResult:
 
 
 def run_wrk(
-    target: procs.Target, body: str, *, seconds: float, threads: int, connections: int
+    target: procs.Target,
+    body: str,
+    *,
+    seconds: float,
+    threads: int,
+    connections: int,
+    expect: str = "authorization_pending",
 ) -> WrkResult:
-    """``wrk -tT -cC -dS --latency`` with :file:`poll.lua` posting ``body``."""
+    """``wrk -tT -cC -dS --latency`` with :file:`poll.lua` posting ``body``; every answer other
+    than 400 ``expect`` is counted as unexpected."""
     wrk = shutil.which("wrk")
     if wrk is None:
         raise FileNotFoundError("wrk (apt-get install wrk)")
@@ -64,20 +75,54 @@ def run_wrk(
         wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency",
         "-s", str(procs.HERE / "poll.lua"), target.token_url(),
     ]  # fmt: skip
-    env = {**os.environ, "DEVICEFLOW_BENCH_BODY": body}
+    env = {**os.environ, "DEVICEFLOW_BENCH_BODY": body, "DEVICEFLOW_BENCH_EXPECT": expect}
     out = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
     return parse_wrk(target.name, out)
 
 
-def prepare(target: procs.Target, *, threads: int, connections: int) -> str:
-    """Start one pending flow on ``target``, check it answers ``authorization_pending``, warm
-    it up for a second; the form body to poll with."""
+@dataclass(frozen=True)
+class Case:
+    """One measured target: a server, the tenant polled there, the answer every poll gets."""
+
+    name: str
+    server: str
+    tenant: str = "bench"
+    expect: str = "authorization_pending"
+
+
+SHIPPED: tuple[str, ...] = ()
+"""``deviceflow serve``'s options as shipped: none (``--log-level info``, the access log on)."""
+
+CASES = (
+    # The ceiling first, then deviceflow as shipped, tuned, under a storm; Node last.
+    Case("bare-asgi", "bare"),
+    Case("sqlite-rfc8628-shipped", "sqlite-shipped"),
+    Case("sqlite-microsoft-shipped", "sqlite-shipped", "ms"),
+    Case("sqlite-storm-shipped", "sqlite-shipped", "fleet", "slow_down"),
+    Case("sqlite-rfc8628-tuned", "sqlite-tuned"),
+    Case("sqlite-microsoft-tuned", "sqlite-tuned", "ms"),
+    Case("postgresql-rfc8628-shipped", "postgresql-shipped"),
+    Case("postgresql-microsoft-shipped", "postgresql-shipped", "ms"),
+    Case("postgresql-storm-shipped", "postgresql-shipped", "fleet", "slow_down"),
+    Case("postgresql-rfc8628-tuned", "postgresql-tuned"),
+    Case("node-oidc-provider", "node"),
+)
+"""Tenants (:data:`bench.procs.CONFIG`): ``bench`` speaks RFC 8628 without ``slow_down``
+bookkeeping (as node-oidc-provider answers), ``ms`` the Microsoft dialect, ``fleet`` RFC 8628
+with ``slow_down``: one device code polled back to back there is a polling storm."""
+
+
+def prepare(target: procs.Target, case: Case, *, threads: int, connections: int) -> str:
+    """Start one pending flow on ``target``, check it answers ``case.expect`` (a storm's first
+    poll is on time: the second one), warm it up for a second; the form body to poll with."""
     code = procs.device_code(target) if target.devicecode_path else "bench-code"
     body = urlencode(procs.poll_form(code))
     status, answer = procs.post_form(target.token_url(), procs.poll_form(code))
-    if status != 400 or answer.get("error") != "authorization_pending":
-        raise RuntimeError(f"{target.name}: a poll did not answer authorization_pending")
-    run_wrk(target, body, seconds=1, threads=threads, connections=connections)
+    if case.expect != "authorization_pending":
+        status, answer = procs.post_form(target.token_url(), procs.poll_form(code))
+    if status != 400 or answer.get("error") != case.expect:
+        raise RuntimeError(f"{case.name}: a poll did not answer {case.expect}: {answer}")
+    run_wrk(target, body, seconds=1, threads=threads, connections=connections, expect=case.expect)
     return body
 
 
@@ -90,45 +135,63 @@ def run(
     threads: int = 2,
     connections: int = 64,
 ) -> dict[str, object]:
-    """Measure every available target; results and ratios as a JSON-able dict.
+    """Measure every available case; results and ratios as a JSON-able dict.
 
     Every server is started first and stays up (an idle one costs nothing); then each round
-    runs ``wrk`` against each target in turn, so that a change in the machine's speed over the
-    minutes of the run (other tenants of a shared host) falls on every target alike. The best
-    round of each target is kept (the least disturbed one).
+    runs ``wrk`` against each case in turn, so that a change in the machine's speed over the
+    minutes of the run (other tenants of a shared host) falls on every case alike. The best
+    round of each case is kept, and every round's rate (the report's same-round ratios).
+    Servers' resident memory is read once they answer and again after the last round.
     """
-    targets: list[tuple[str, Callable[[], AbstractContextManager[procs.Target]]]] = [
-        ("bare-asgi", lambda: procs.bare_server(folder)),
-        (
-            "deviceflow-sqlite",
-            lambda: procs.deviceflow_server(
-                f"sqlite:///{folder / 'bench.sqlite3'}", folder, "sqlite"
-            ),
+    sqlite = f"sqlite:///{folder / 'bench.sqlite3'}"
+    servers: dict[str, Callable[[], AbstractContextManager[procs.Target]]] = {
+        "bare": lambda: procs.bare_server(folder),
+        "sqlite-shipped": lambda: procs.deviceflow_server(
+            sqlite, folder, "sqlite-shipped", options=SHIPPED
         ),
-    ]
+        "sqlite-tuned": lambda: procs.deviceflow_server(sqlite, folder, "sqlite-tuned"),
+    }
     notes: list[str] = []
     if postgres_url is not None:
-        targets.append(("deviceflow-postgresql", lambda: _pg_server(folder, postgres_url)))
+        servers["postgresql-shipped"] = lambda: _pg_server(folder, postgres_url, SHIPPED)
+        servers["postgresql-tuned"] = lambda: _pg_server(folder, postgres_url, procs.TUNED)
     else:
         notes.append("PostgreSQL not reachable: skipped")
     if shutil.which("node") and procs.node_modules():
-        targets.append(("node-oidc-provider", lambda: procs.node_provider(folder)))
+        servers["node"] = lambda: procs.node_provider(folder)
     else:
         notes.append("node or oidc-provider missing: skipped")
-    runs: dict[str, list[WrkResult]] = {name: [] for name, _ in targets}
+    cases = [case for case in CASES if case.server in servers]
+    runs: dict[str, list[WrkResult]] = {case.name: [] for case in cases}
+    memory: dict[str, dict[str, float]] = {}
     with ExitStack() as stack:
-        started = [(name, stack.enter_context(start())) for name, start in targets]
+        started = {name: stack.enter_context(start()) for name, start in servers.items()}
+        for name, server in started.items():
+            memory[name] = {"started_mib": procs.rss_mib(server.pid)}
+        targets = {
+            case.name: started[case.server]
+            if case.server in ("bare", "node")
+            else procs.tenant(started[case.server], case.tenant)
+            for case in cases
+        }
         bodies = {
-            name: prepare(target, threads=threads, connections=connections)
-            for name, target in started
+            case.name: prepare(targets[case.name], case, threads=threads, connections=connections)
+            for case in cases
         }
         for _ in range(rounds):
-            for name, target in started:
+            for case in cases:
                 result = run_wrk(
-                    target, bodies[name], seconds=seconds, threads=threads, connections=connections
+                    targets[case.name],
+                    bodies[case.name],
+                    seconds=seconds,
+                    threads=threads,
+                    connections=connections,
+                    expect=case.expect,
                 )
-                result.target = name
-                runs[name].append(result)
+                result.target = case.name
+                runs[case.name].append(result)
+        for name, server in started.items():
+            memory[name]["after_rounds_mib"] = procs.rss_mib(server.pid)
     results = {name: max(found, key=lambda r: r.requests_per_s) for name, found in runs.items()}
     for name, found in runs.items():  # wrong answers and socket errors: counted over every round
         best = results[name] = dataclasses.replace(results[name])
@@ -150,21 +213,30 @@ def run(
             "rounds": rounds,
             "order": "interleaved: each round runs every target once, in the order listed",
         },
+        "cases": {case.name: asdict(case) for case in cases},
         "results": {name: asdict(r) for name, r in results.items()},
         "rounds": {name: [round(r.requests_per_s) for r in found] for name, found in runs.items()},
         "ratios": ratios,
+        "memory": memory,
         "notes": notes,
     }
 
 
 def _pg_server(
-    folder: Path, postgres_url: Callable[[], AbstractContextManager[str]]
+    folder: Path,
+    postgres_url: Callable[[], AbstractContextManager[str]],
+    options: tuple[str, ...],
 ) -> AbstractContextManager[procs.Target]:
     from contextlib import contextmanager
 
+    name = "postgresql-" + ("tuned" if options else "shipped")
+
     @contextmanager
     def started() -> Iterator[procs.Target]:
-        with postgres_url() as url, procs.deviceflow_server(url, folder, "postgresql") as target:
+        with (
+            postgres_url() as url,
+            procs.deviceflow_server(url, folder, name, options=options) as target,
+        ):
             yield target
 
     return started()

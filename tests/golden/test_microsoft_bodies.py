@@ -8,12 +8,16 @@ on v1) and AADSTS numbers. Values that are random (codes, tokens, ids) are check
 from __future__ import annotations
 
 import base64
+import calendar
 import json
 import re
+import time
 from typing import Any
 
 import pytest
 
+from deviceflow.server.dialects.base import Wire
+from deviceflow.server.dialects.microsoft import MicrosoftDialect
 from deviceflow.server.security import hash_password
 from deviceflow.server.settings import Settings
 from tests.support.app_harness import BOB, CLIENT_ID, CONFIG, DEVICE_GRANT, Harness, running
@@ -186,6 +190,51 @@ async def test_v2_polling_errors(ms: Harness, setup: str, error: str, code: int)
     assert response.status_code == 400
     assert "retry-after" not in response.headers
     assert_error(response.json(), error, code, correlation="5d5c0e1a-0000-4000-8000-000000000001")
+
+
+@pytest.mark.parametrize(
+    ("path", "correlation"),
+    [
+        pytest.param(V2, None, id="v2-trace-as-correlation"),
+        pytest.param(V2, 'a"quoted\\id \xe9', id="v2-escaped-correlation"),
+        pytest.param(V1, "5d5c0e1a-0000-4000-8000-000000000001", id="v1"),
+    ],
+)
+async def test_pending_body_is_the_dialects_body_byte_for_byte(
+    ms: Harness, path: str, correlation: str | None
+) -> None:
+    """The pending answer is encoded once per shape and filled in per request: the bytes are
+    what ``error_body`` gives for the same ids and time, encoded as ``send_json`` does."""
+    started = await _start(ms)
+    headers = {"client-request-id": correlation.encode("latin-1")} if correlation else {}
+    form = {
+        "grant_type": DEVICE_GRANT,
+        "device_code": started["device_code"],
+        "client_id": CLIENT_ID,
+    }
+    seen = set()
+    for _ in range(3):  # the first builds the shape, the others reuse it
+        response = await ms.client().post(f"{path}/token", data=form, headers=headers)
+        body = response.json()
+        assert body["trace_id"] not in seen  # a fresh trace id per answer
+        seen.add(body["trace_id"])
+        now = calendar.timegm(time.strptime(body["timestamp"], "%Y-%m-%d %H:%M:%SZ"))
+        wire = Wire(
+            base_url="http://testserver",
+            now=now,
+            trace_id=body["trace_id"],
+            correlation_id=correlation or body["trace_id"],
+            version="v1" if path == V1 else "v2",
+            tenant="fabrikam",
+            client_id=CLIENT_ID,
+        )
+        expected = MicrosoftDialect().error_body(
+            "authorization_pending", "the user has not yet finished", reason="pending", wire=wire
+        )
+        assert response.content == json.dumps(expected, separators=(",", ":")).encode()
+        assert response.headers["content-type"] == "application/json; charset=utf-8"
+        assert response.headers["cache-control"] == "no-store"
+        ms.clock.advance(1.5)
 
 
 async def test_v1_expired_code_is_code_expired(ms: Harness) -> None:

@@ -42,11 +42,11 @@ def _results() -> dict[str, Any]:
             "wrk": {"threads": 2, "connections": 64, "seconds": 6.0, "rounds": 3},
             "results": {
                 "bare-asgi": poll(8000.0),
-                "deviceflow-sqlite": poll(5000.0),
-                "deviceflow-postgresql": poll(5200.0),
+                "sqlite-rfc8628-tuned": poll(5000.0),
+                "postgresql-rfc8628-tuned": poll(5200.0),
                 "node-oidc-provider": poll(2400.0),
             },
-            "rounds": {"bare-asgi": [8000, 7000, 7500], "deviceflow-sqlite": [5000, 4000, 4500]},
+            "rounds": {"bare-asgi": [8000, 7000, 7500], "sqlite-rfc8628-tuned": [5000, 4000, 4500]},
         },
         "fleet": [fleet],
         "footprint": {
@@ -77,8 +77,8 @@ def _row(table: str, start: str) -> str:
 def test_every_target_met_says_yes() -> None:
     table = report.table(_results())
     assert "**no**" not in table
-    assert _row(table, "| poll deviceflow-sqlite |").endswith("| >= 0.40, >= 2x | yes |")
-    assert "0.62 of ceiling, 2.08x node" in _row(table, "| poll deviceflow-sqlite |")
+    assert _row(table, "| poll sqlite-rfc8628-tuned |").endswith("| >= 0.40, >= 2x | yes |")
+    assert "0.62 of ceiling, 2.08x node" in _row(table, "| poll sqlite-rfc8628-tuned |")
     assert _row(table, "| fleet sqlite |").endswith("| yes |")
     assert _row(table, "| deviceflow token (cached) |").endswith("| 1.9x | <= 2x | yes |")
     assert _row(table, "| first use (client + transport) |").endswith(
@@ -89,10 +89,10 @@ def test_every_target_met_says_yes() -> None:
 @pytest.mark.parametrize(
     ("change", "row"),
     [
-        pytest.param(("throughput", "deviceflow-sqlite", 4700.0), "| poll deviceflow-sqlite |",
-                     id="sqlite-below-2x-node"),
-        pytest.param(("throughput", "deviceflow-postgresql", 1500.0),
-                     "| poll deviceflow-postgresql |", id="postgresql-below-a-fifth"),
+        pytest.param(("throughput", "sqlite-rfc8628-tuned", 4700.0),
+                     "| poll sqlite-rfc8628-tuned |", id="sqlite-below-2x-node"),
+        pytest.param(("throughput", "postgresql-rfc8628-tuned", 1500.0),
+                     "| poll postgresql-rfc8628-tuned |", id="postgresql-below-a-fifth"),
         pytest.param(("fleet", "p99_ms", 50.0), "| fleet sqlite |", id="fleet-p99-at-50"),
         pytest.param(("fleet", "errors", 1), "| fleet sqlite |", id="fleet-one-error"),
         pytest.param(("token", None, 2.01), "| deviceflow token (cached) |", id="token-over-2x"),
@@ -122,26 +122,26 @@ def test_the_share_of_the_ceiling_alone_can_fail_the_target() -> None:
     results["throughput"]["results"]["bare-asgi"]["requests_per_s"] = 13_000.0
     results["throughput"]["rounds"]["bare-asgi"] = [13_000, 12_000, 12_500]
     results["throughput"]["rounds"]["node-oidc-provider"] = [2000, 1900, 2000]
-    line = _row(report.table(results), "| poll deviceflow-sqlite |")
+    line = _row(report.table(results), "| poll sqlite-rfc8628-tuned |")
     assert "0.38 of ceiling, 2.08x node; same round, median: 0.36, 2.25x" in line
     assert line.endswith("| **no** |")  # Node's multiple alone would pass
     # A best round above the share cannot rescue a median below it, nor the reverse.
     results["throughput"]["results"]["bare-asgi"]["requests_per_s"] = 11_000.0
-    line = _row(report.table(results), "| poll deviceflow-sqlite |")
+    line = _row(report.table(results), "| poll sqlite-rfc8628-tuned |")
     assert "0.45 of ceiling" in line and line.endswith("| **no** |")
     results["throughput"]["rounds"]["bare-asgi"] = [11_000, 10_000, 11_250]
-    line = _row(report.table(results), "| poll deviceflow-sqlite |")
+    line = _row(report.table(results), "| poll sqlite-rfc8628-tuned |")
     assert "median: 0.40" in line and line.endswith("| yes |")
 
 
 def test_without_the_baselines_rounds_the_verdict_goes_by_the_best_rounds() -> None:
     results = _results()
     del results["throughput"]["rounds"]  # a run saved before rounds were recorded
-    line = _row(report.table(results), "| poll deviceflow-sqlite |")
+    line = _row(report.table(results), "| poll sqlite-rfc8628-tuned |")
     assert "median" not in line and line.endswith("| yes |")
     results = _results()  # Node's result without its rounds: no half-median verdict
-    results["throughput"]["results"]["deviceflow-sqlite"]["requests_per_s"] = 4700.0
-    line = _row(report.table(results), "| poll deviceflow-sqlite |")
+    results["throughput"]["results"]["sqlite-rfc8628-tuned"]["requests_per_s"] = 4700.0
+    line = _row(report.table(results), "| poll sqlite-rfc8628-tuned |")
     assert "median" not in line and line.endswith("| **no** |")
 
 
@@ -149,18 +149,18 @@ def test_the_verdict_goes_by_the_same_round_ratios() -> None:
     # Best against best says 2.08x Node; round by round the server was below 2x twice.
     results = _results()
     results["throughput"]["rounds"]["node-oidc-provider"] = [2400, 2300, 2400]
-    line = _row(report.table(results), "| poll deviceflow-sqlite |")
+    line = _row(report.table(results), "| poll sqlite-rfc8628-tuned |")
     assert "0.62 of ceiling, 2.08x node; same round, median: 0.60, 1.88x" in line
     assert line.endswith("| **no** |")
     results["throughput"]["rounds"]["node-oidc-provider"] = [2400, 1900, 2200]
-    assert _row(report.table(results), "| poll deviceflow-sqlite |").endswith("| yes |")
+    assert _row(report.table(results), "| poll sqlite-rfc8628-tuned |").endswith("| yes |")
 
 
 @pytest.mark.parametrize("field", ["unexpected", "socket_errors"])
 def test_a_wrong_answer_or_a_socket_error_fails_the_poll_target(field: str) -> None:
     results = _results()
-    results["throughput"]["results"]["deviceflow-sqlite"][field] = 2
-    line = _row(report.table(results), "| poll deviceflow-sqlite |")
+    results["throughput"]["results"]["sqlite-rfc8628-tuned"][field] = 2
+    line = _row(report.table(results), "| poll sqlite-rfc8628-tuned |")
     assert "answers other than authorization_pending" in line
     assert line.endswith("| **no** |")
 
@@ -168,7 +168,7 @@ def test_a_wrong_answer_or_a_socket_error_fails_the_poll_target(field: str) -> N
 def test_without_node_the_poll_target_is_not_claimed() -> None:
     results = _results()
     del results["throughput"]["results"]["node-oidc-provider"]
-    line = _row(report.table(results), "| poll deviceflow-sqlite |")
+    line = _row(report.table(results), "| poll sqlite-rfc8628-tuned |")
     assert "x node" not in line
     assert line.endswith("| **no** (no Node in this run) |")
 
@@ -224,3 +224,31 @@ def test_the_recorded_command_leaves_out_where_the_json_went() -> None:
 
     argv = ["--seconds", "4", "--json", "/somewhere/r.json", "--json=/x.json", "--rounds", "2"]
     assert _without_json(argv) == ["--seconds", "4", "--rounds", "2"]
+
+
+@pytest.mark.parametrize(
+    ("name", "rate", "met"),
+    [
+        pytest.param("sqlite-microsoft-shipped", 5700.0, "yes", id="microsoft-at-0.71"),
+        pytest.param("sqlite-microsoft-shipped", 5500.0, "**no**", id="microsoft-at-0.69"),
+        pytest.param("sqlite-rfc8628-shipped", 6300.0, "**no**", id="rfc-at-0.79"),
+        pytest.param("postgresql-rfc8628-shipped", 4500.0, "yes", id="postgresql-at-0.56"),
+        pytest.param("sqlite-storm-shipped", 4700.0, "**no**", id="storm-at-0.59"),
+    ],
+)
+def test_shipped_targets_go_by_the_ceiling_alone(name: str, rate: float, met: str) -> None:
+    results = _results()
+    del results["throughput"]["rounds"]
+    del results["throughput"]["results"]["node-oidc-provider"]  # not needed by these targets
+    results["throughput"]["results"][name] = {"requests_per_s": rate, "p50_ms": 1, "p99_ms": 9}
+    line = _row(report.table(results), f"| poll {name} |")
+    assert line.endswith(f"| {met} |")
+
+
+def test_a_storm_target_counts_answers_other_than_slow_down() -> None:
+    results = _results()
+    results["throughput"]["cases"] = {"sqlite-storm-shipped": {"expect": "slow_down"}}
+    row = {"requests_per_s": 7000.0, "p50_ms": 1, "p99_ms": 9, "unexpected": 3}
+    results["throughput"]["results"]["sqlite-storm-shipped"] = row
+    line = _row(report.table(results), "| poll sqlite-storm-shipped |")
+    assert "3 answers other than slow_down" in line and line.endswith("| **no** |")

@@ -42,6 +42,7 @@ from deviceflow.server.endpoints import (
     oauth,
     verification,
 )
+from deviceflow.server.endpoints._access import PollTally
 from deviceflow.server.endpoints._hotpath import TOKEN_SUFFIXES, TokenHotPath
 from deviceflow.server.endpoints._http import AccessLog, QuietDisconnect, RefuseUndecodableQuery
 from deviceflow.server.endpoints._observe import RequestContext, templates_of
@@ -146,6 +147,7 @@ def create_app(
         *(testcontrol.routes() if faults is not None else ()),
     ]
 
+    polls = PollTally()  # the access log's summary of routine token polls
     purger = Purger(
         storage,
         clock=clock,
@@ -162,6 +164,7 @@ def create_app(
             try:
                 yield
             finally:
+                polls.flush()  # the routine polls counted since the last summary line
                 await engine.device.aclose()
 
     # Forwarded headers count only from the proxies the configuration names (module docstring).
@@ -188,6 +191,7 @@ def create_app(
                     TOKEN_SUFFIXES["v2"]: token_endpoints["token"],
                     TOKEN_SUFFIXES["v1"]: token_endpoints["token_v1"],
                 },
+                polls=polls,
             ),
             Middleware(AccessLog),
             Middleware(RefuseUndecodableQuery),
@@ -203,6 +207,7 @@ def create_app(
     app.state.test_control = faults
     app.state.health = health.Health(storage)
     app.state.metrics_page = metrics_page
+    app.state.polls = polls
     return app
 
 

@@ -22,7 +22,7 @@ from deviceflow.server.endpoints.session import SessionCodec
 from deviceflow.server.pages.permissions import describe_scopes
 from deviceflow.server.settings import Settings
 from deviceflow.server.storage import open_storage
-from tests.support.app_harness import Harness
+from tests.support.app_harness import Harness, running
 from tests.support.clock import FakeClock
 
 
@@ -181,6 +181,8 @@ async def test_token_polls_skip_the_router_and_are_still_access_logged(
     started = await server.authorize()
     assert routed == ["/contoso/oauth2/v2.0/devicecode"]
     with caplog.at_level(logging.INFO, logger="deviceflow.server.access"):
+        response = await server.poll("not-a-device-code")  # not routine: its own line
+        assert response.json()["error"] == "invalid_grant"
         response = await server.poll(started["device_code"])
     assert response.json()["error"] == "authorization_pending"
     assert "POST /contoso/oauth2/v2.0/token 400" in caplog.text  # the same line as elsewhere
@@ -190,6 +192,48 @@ async def test_token_polls_skip_the_router_and_are_still_access_logged(
     assert response.json()["error"] == "authorization_pending"
     assert "oauth2/v2.0/token" not in caplog.text
     assert routed == ["/contoso/oauth2/v2.0/devicecode"]  # neither poll went to the router
+
+
+@pytest.mark.anyio
+async def test_pending_polls_are_summarised_not_logged_one_by_one(
+    server: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    started = await server.authorize()
+    with caplog.at_level(logging.INFO, logger="deviceflow.server.access"):
+        for _ in range(3):
+            response = await server.poll(started["device_code"])
+            assert response.json()["error"] == "authorization_pending"
+            server.clock.advance(started["interval"])
+        assert "oauth2/v2.0/token" not in caplog.text
+        server.app.state.polls.flush()  # what the timer (or the app's end) does
+        server.app.state.polls.flush()  # nothing counted since: no line
+    lines = [r.getMessage() for r in caplog.records if r.name == "deviceflow.server.access"]
+    assert lines == [
+        f"token polls (10 s): tenant contoso, client {server.client_id}:"
+        " 3 authorization_pending, 0 slow_down"
+    ]
+
+
+@pytest.mark.anyio
+async def test_slow_down_answers_are_summarised_and_debug_logs_every_poll(
+    server_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    tenant = dataclasses.replace(server_settings.tenants[0], dialect="rfc8628")
+    settings = dataclasses.replace(server_settings, tenants=(tenant, *server_settings.tenants[1:]))
+    async with running(settings) as server:
+        started = await server.authorize()
+        with caplog.at_level(logging.INFO, logger="deviceflow.server.access"):
+            await server.poll(started["device_code"])
+            response = await server.poll(started["device_code"])  # at once: too early
+            assert response.json()["error"] == "slow_down"
+            server.app.state.polls.flush()
+        summary = f"tenant contoso, client {server.client_id}: 1 authorization_pending, 1 slow_down"
+        assert summary in caplog.text
+        assert "oauth2/v2.0/token" not in caplog.text
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG, logger="deviceflow.server.access"):
+            await server.poll(started["device_code"])
+        assert "POST /contoso/oauth2/v2.0/token 400" in caplog.text
 
 
 @pytest.mark.anyio

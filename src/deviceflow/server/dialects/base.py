@@ -155,6 +155,13 @@ class Dialect(Protocol):
         """
         ...
 
+    def error_json(
+        self, error: str, detail: str, *, reason: Reason | None = None, wire: Wire
+    ) -> bytes:
+        """:meth:`error_body` for ``wire``, as compact JSON bytes (``separators=(",", ":")``,
+        ASCII): a dialect whose bodies carry per-request values may encode the rest once."""
+        ...
+
     def metadata(self, discovery: Discovery) -> dict[str, Any]:
         """The tenant's discovery document (RFC 8414 §2, OpenID Connect Discovery §3)."""
         ...

@@ -7,6 +7,7 @@ responses carry ``verification_uri_complete`` (§3.3.1), user codes come from th
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -107,6 +108,13 @@ class Rfc8628Dialect:
     ) -> dict[str, Any]:
         """RFC 6749 §5.2: ``error``, and ``detail`` as ``error_description`` (reasons are not)."""
         return {"error": error, "error_description": detail}
+
+    def error_json(
+        self, error: str, detail: str, *, reason: Reason | None = None, wire: Wire
+    ) -> bytes:
+        """:meth:`error_body`, encoded (it needs no per-request value: endpoints cache it)."""
+        body = self.error_body(error, detail, reason=reason, wire=wire)
+        return json.dumps(body, separators=(",", ":")).encode()
 
     def metadata(self, discovery: Discovery) -> dict[str, Any]:
         """RFC 8414 §2 metadata plus the OpenID Connect Discovery members clients look for."""

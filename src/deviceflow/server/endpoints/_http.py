@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote
 
 from starlette.requests import ClientDisconnect
@@ -120,10 +120,20 @@ async def read_body(receive: Receive, scope: Scope | None = None) -> bytes:
 logger = logging.getLogger("deviceflow.server")
 access_logger = logging.getLogger("deviceflow.server.access")
 
+POLL_ANSWER = "deviceflow.poll_answer"
+"""The ASGI scope key under which the token endpoint notes a routine poll answer (counted, not
+logged, by ``_access.PollTally``): ``(tenant id, client id, index in _access.ANSWERS)``."""
 
-async def call_logged(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+
+class _Tally(Protocol):
+    def count(self, tenant: str, client_id: str, answer: int) -> None: ...
+
+
+async def call_logged(
+    app: ASGIApp, scope: Scope, receive: Receive, send: Send, polls: _Tally | None = None
+) -> None:
     """Run ``app`` and write its access log line: method, path (never the query: it may hold
-    a code), status."""
+    a code), status; with ``polls``, a routine token-poll answer is counted there instead."""
     status = 500
 
     async def send_wrapper(message: Message) -> None:
@@ -138,7 +148,11 @@ async def call_logged(app: ASGIApp, scope: Scope, receive: Receive, send: Send) 
         status = CLIENT_CLOSED
         raise
     finally:
-        access_logger.info("%s %s %d", scope["method"], scope["path"], status)
+        answered = scope.get(POLL_ANSWER) if polls is not None else None
+        if answered is not None and status == 400:
+            polls.count(*answered)  # type: ignore[union-attr]
+        else:
+            access_logger.info("%s %s %d", scope["method"], scope["path"], status)
 
 
 class AccessLog:

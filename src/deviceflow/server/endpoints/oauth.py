@@ -37,6 +37,7 @@ from deviceflow.server.endpoints._credentials import (
     uses_basic,
 )
 from deviceflow.server.endpoints._http import (
+    POLL_ANSWER,
     FormError,
     client_ip,
     encode_json,
@@ -170,6 +171,12 @@ class _Endpoint(abc.ABC):
                     self._encoded[key] = encoded
             await send_encoded(send, exc.status, *encoded)
             return
+        if exc.retry_after is None and exc.status != 401:
+            # A Microsoft tenant's pending poll: the dialect fills its encoded body's ids.
+            detail = exc.description or exc.error
+            raw = dialect.error_json(exc.error, detail, reason=exc.reason, wire=wire())
+            await send_encoded(send, exc.status, raw, json_headers(raw))
+            return
         headers: list[tuple[bytes, bytes]] = []
         if exc.retry_after is not None:
             headers.append((b"retry-after", str(int(exc.retry_after)).encode()))
@@ -263,9 +270,11 @@ class TokenEndpoint(_Endpoint):
                 resource=form.get("resource") or None,  # every dialect's target()
             )
             if outcome is AUTHORIZATION_PENDING:  # most polls: an answer to send, not raise
+                req.scope[POLL_ANSWER] = (tenant.id, client_id, 0)  # counted, not logged
                 await self.send_error(req.send, dialect, self._pending, req)
                 return
             if not isinstance(outcome, IssuedTokens):  # slow_down
+                req.scope[POLL_ANSWER] = (tenant.id, client_id, 1)
                 await self.send_error(req.send, dialect, outcome.error(), req)
                 return
             tokens = outcome

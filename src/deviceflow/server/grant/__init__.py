@@ -22,6 +22,7 @@ from deviceflow.server.grant._types import (
 )
 from deviceflow.server.grant.device import (
     AUTHORIZATION_PENDING,
+    MAX_POLL_INTERVAL,
     SLOW_DOWN_STEP,
     AuthorizationPending,
     DeviceCodeGrant,
@@ -33,6 +34,7 @@ from deviceflow.server.grant.verification import Verification
 __all__ = [
     "AUTHORIZATION_PENDING",
     "GRAPH_AUDIENCE",
+    "MAX_POLL_INTERVAL",
     "SLOW_DOWN_STEP",
     "AuthorizationPending",
     "ContinuousAccess",

@@ -91,7 +91,7 @@ class GrantEngine:
             accounts=self.accounts, recorder=recorder,
         )  # fmt: skip
         self.device = DeviceCodeGrant(services)
-        self.verification = Verification(services)
+        self.verification = Verification(services, decided=self.device.decided)
         self.sign_in = PasswordSignIn(services)
         self.cae = ContinuousAccess(services, self._signer)
         self.sessions = DeviceSessions(services)
@@ -227,9 +227,12 @@ class GrantEngine:
         grant = _admin.grant_of_user_code(
             self._storage, self._code_hasher(), self.settings.user_code_formats(), user_code
         )
-        return grant is not None and self._storage.update_grant(
+        if grant is None or not self._storage.update_grant(
             grant.device_hash, {"status": grant.status}, {"expires_at": self._clock()}
-        )
+        ):
+            return False
+        self.device.decided(grant.device_hash)
+        return True
 
     def jwks(self) -> dict[str, Any]:
         """The JSON Web Key Set publishing the signing key."""

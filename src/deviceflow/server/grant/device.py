@@ -6,8 +6,11 @@ with the user code's digest as a second unique key. The row moves ``pending`` ->
 move is a compare-and-set in storage, so two approvers or fifty pollers in any number of server
 instances see exactly one winner. Polls are judged against the row's ``last_poll_at`` (the last
 *accepted* poll) and its ``interval``, which grows by :data:`SLOW_DOWN_STEP` at each
-``slow_down``; the on-time rule is :func:`polled_on_time`, and :func:`pending_poll_sql` spells
-the same rule for SQL storage.
+``slow_down`` up to :data:`MAX_POLL_INTERVAL`; the on-time rule is
+:func:`~.on_time.polled_on_time`, and :func:`~.on_time.pending_poll_sql` spells the same rule
+for SQL storage. A flow once answered
+``slow_down`` is judged first by this instance's :class:`~._pacing.Pacer`, which answers its
+early polls without a statement (:mod:`._pacing`).
 
 A poll is answered with a value, the way the client core answers with events:
 :data:`AUTHORIZATION_PENDING`, a :class:`SlowDown`, or the :class:`IssuedTokens`; only terminal
@@ -27,10 +30,12 @@ from deviceflow.server.grant import _codes
 from deviceflow.server.grant._admission import admit_device_flow
 from deviceflow.server.grant._bounds import bounded_device
 from deviceflow.server.grant._errors import GrantError
+from deviceflow.server.grant._pacing import MAX_POLL_INTERVAL, SLOW_DOWN_STEP, Pacer
 from deviceflow.server.grant._policy import device_policy
 from deviceflow.server.grant._scopes import for_resource, known_scopes, resolve_scopes
 from deviceflow.server.grant._services import Services
 from deviceflow.server.grant._types import DeviceAuthorization, IssuedTokens
+from deviceflow.server.grant.on_time import polled_on_time
 from deviceflow.server.metrics import poll_outcome
 from deviceflow.server.security import Bucket, address_key, fingerprint
 from deviceflow.server.settings import Client, Tenant
@@ -38,67 +43,17 @@ from deviceflow.server.storage.base import DeviceGrant, PendingPoll, async_poll
 
 __all__ = [
     "AUTHORIZATION_PENDING",
+    "MAX_POLL_INTERVAL",
     "SLOW_DOWN_STEP",
     "AuthorizationPending",
     "DeviceCodeGrant",
     "PollOutcome",
     "SlowDown",
-    "accepts_pending_poll",
-    "pending_poll_sql",
-    "polled_on_time",
 ]
-
-SLOW_DOWN_STEP = 5
-"""Seconds a ``slow_down`` adds to the interval (RFC 8628 §3.5: "increased by 5 seconds")."""
 
 _MAX_CODE_ATTEMPTS = 16
 _SLOW_DOWN_BURST = Bucket("slow_down_burst", 5, 60)
 """Five ``slow_down`` answers to one device code within a minute make a burst."""
-
-
-# -- the on-time rule (RFC 8628 §3.5), once in Python and once in SQL -------------------------
-
-
-def polled_on_time(now: float, last: float | None, interval: float, leeway: float) -> bool:
-    """Whether a poll at ``now`` is on time for a grant last polled at ``last``.
-
-    §3.5: "the client SHOULD wait at least the number of seconds specified by the interval
-    parameter"; measured from the last accepted poll, less ``leeway`` for network jitter. The
-    first poll is always on time.
-    """
-    return last is None or now - last >= interval - leeway
-
-
-def accepts_pending_poll(grant: DeviceGrant, poll: PendingPoll) -> bool:
-    """Whether storage's one statement accepts ``poll`` for ``grant`` (the rule of
-    :func:`pending_poll_sql`, for a store that keeps rows in memory)."""
-    return (
-        grant.status == "pending"
-        and grant.expires_at > poll.now
-        and (grant.client_id, grant.tenant_id) == (poll.client_id, poll.tenant_id)
-        and (
-            poll.leeway is None
-            or polled_on_time(poll.now, grant.last_poll_at, grant.interval, poll.leeway)
-        )
-    )
-
-
-def pending_poll_sql(placeholder: str) -> tuple[str, str]:
-    """The pending poll's rule as two SQL conditions on ``device_grants``: ``(live, on_time)``.
-
-    ``live``: the grant is pending, unexpired at ``now``, of this client and tenant;
-    ``on_time``: :func:`polled_on_time`. Parameters are the fields of
-    :class:`~deviceflow.server.storage.base.PendingPoll`, spelled by ``placeholder`` with
-    ``{name}`` and ``{n}`` (its 1-based position): ``"?{n}"``, ``"${n}"``, ``"%({name})s"``.
-    """
-    now, device_hash, client_id, tenant_id, leeway = (
-        placeholder.format(name=name, n=n) for n, name in enumerate(PendingPoll._fields, 1)
-    )
-    live = (
-        f"device_hash = {device_hash} AND client_id = {client_id} AND tenant_id = {tenant_id}"
-        f" AND status = 'pending' AND expires_at > {now}"
-    )
-    return live, f"(last_poll_at IS NULL OR {now} - last_poll_at >= interval - {leeway})"
 
 
 # -- what a poll answers -----------------------------------------------------------------------
@@ -151,6 +106,10 @@ class DeviceCodeGrant:
         self._settings, self._clock = services.settings, services.clock
         self._hasher, self._client = services.hasher, services.client
         self._polled = services.recorder.token_poll  # counts each answer (no-op without metrics)
+        # Flows answered slow_down: their early polls cost no statement (_pacing).
+        self._pacer = Pacer(
+            self._storage, lambda: max(MAX_POLL_INTERVAL, self._settings().interval)
+        )
 
     # -- device authorization (RFC 8628 §3.1, §3.2) -----------------------------------------
 
@@ -268,7 +227,12 @@ class DeviceCodeGrant:
         """
         try:
             client, poll = self._pending_poll(tenant, client_id, device_code, client_secret)
+            paced = self._paced_slow_down(poll, ip)
+            if paced is not None:
+                self._polled("slow_down")
+                return paced
             if self._storage.record_poll(poll):
+                self._pacer.accepted(poll)
                 self._polled("pending")
                 return AUTHORIZATION_PENDING
             return self._counted(
@@ -296,12 +260,17 @@ class DeviceCodeGrant:
         """
         try:
             client, poll = self._pending_poll(tenant, client_id, device_code, client_secret)
+            paced = self._paced_slow_down(poll, ip)
+            if paced is not None:
+                self._polled("slow_down")
+                return paced
             batched = self._batched
             if batched is None:
                 on_time = self._storage.record_poll(poll)
             else:
                 on_time = await batched.arecord_poll(poll)
             if on_time:
+                self._pacer.accepted(poll)
                 self._polled("pending")
                 return AUTHORIZATION_PENDING
             return self._counted(
@@ -318,6 +287,12 @@ class DeviceCodeGrant:
         else:
             self._polled("slow_down" if isinstance(outcome, SlowDown) else "issued")
         return outcome
+
+    def decided(self, device_hash: str) -> None:
+        """The grant of ``device_hash`` was approved, denied or ended on this instance: its next
+        poll, early or not, goes to storage and hears the outcome (another instance's decision
+        is heard at the flow's next on-time poll: :mod:`._pacing`)."""
+        self._pacer.forget(device_hash)
 
     async def aclose(self) -> None:
         """Release what the awaited polls hold on this event loop (the app's lifespan ends
@@ -357,24 +332,44 @@ class DeviceCodeGrant:
             raise GrantError("expired_token", "the device code has expired", reason="expired")
         last = grant.last_poll_at
         if leeway is not None and not polled_on_time(now, last, grant.interval, leeway):
-            return self._slow_down(grant, ip)
+            return self._slow_down(grant, now, ip)
         if grant.status == "pending":
-            self._storage.update_grant(device_hash, {"last_poll_at": last}, {"last_poll_at": now})
+            if self._storage.update_grant(
+                device_hash, {"last_poll_at": last}, {"last_poll_at": now}
+            ):
+                self._pacer.accepted(poll)
             return AUTHORIZATION_PENDING
         return self._redeem(tenant, client, grant, now, ip, asked)
 
-    def _slow_down(self, grant: DeviceGrant, ip: str) -> SlowDown:
+    def _slow_down(self, grant: DeviceGrant, now: float, ip: str) -> SlowDown:
         # §3.5: on slow_down "the interval MUST be increased by 5 seconds for this and all
-        # subsequent requests".
-        device_hash, interval = grant.device_hash, grant.interval + SLOW_DOWN_STEP
-        self._storage.update_grant(
+        # subsequent requests" (up to the ceiling: _pacing.MAX_POLL_INTERVAL).
+        device_hash, interval = grant.device_hash, self._pacer.raised(grant.interval)
+        if interval == grant.interval or self._storage.update_grant(
             device_hash, {"interval": grant.interval}, {"interval": interval}
-        )
+        ):
+            self._pacer.remember(grant, interval, now)
+            self._slowed(device_hash, grant.interval, interval, ip)
+        else:  # another instance moved the row on: judge by storage next time
+            self._pacer.forget(device_hash)
+        return SlowDown(interval=interval)
+
+    def _paced_slow_down(self, poll: PendingPoll, ip: str) -> SlowDown | None:
+        """``slow_down`` for a poll early by this instance's table, else None (:mod:`._pacing`)."""
+        raised = self._pacer.slow_down(poll)
+        if raised is None:
+            return None
+        self._slowed(poll.device_hash, *raised, ip)
+        return SlowDown(interval=raised[1])
+
+    def _slowed(self, device_hash: str, before: int, interval: int, ip: str) -> None:
+        """Audit a ``slow_down`` that raised the interval (one at the ceiling is not news)."""
+        if interval == before:
+            return
         audit = self._s.audit
         audit.event("slow_down", device_code=fingerprint(device_hash), ip=ip, interval=interval)
         if self._s.limiter.record(_SLOW_DOWN_BURST, device_hash):  # a storm: one event
             audit.event("slow_down_burst", device_code=fingerprint(device_hash), ip=ip)
-        return SlowDown(interval=interval)
 
     def _redeem(
         self,

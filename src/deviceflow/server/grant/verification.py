@@ -9,6 +9,8 @@ proximity policy may warn about or block an approver outside the device's networ
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from deviceflow.server.grant import _codes
 from deviceflow.server.grant._errors import VerificationError
 from deviceflow.server.grant._policy import device_policy
@@ -24,8 +26,9 @@ __all__ = ["Verification"]
 class Verification:
     """Looks up entered user codes and records decisions (``GrantEngine.verification``)."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, *, decided: Callable[[str], None]) -> None:
         self._s = services
+        self._decided = decided  # told each decided grant's device_hash (the poll pacing)
 
     def lookup_user_code(self, *, user_code: str, ip: str, session: str) -> PendingRequest:
         """The live request behind an entered user code (any case, any separators).
@@ -87,6 +90,7 @@ class Verification:
         )
         if not won:
             raise VerificationError("used")
+        self._decided(grant.device_hash)
         self._s.audit.event(
             f"grant_{status}",
             user_code=fingerprint(grant.user_hash),

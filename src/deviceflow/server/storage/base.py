@@ -158,8 +158,8 @@ class Storage(Protocol):
 
         ``True`` only while the grant ``poll.device_hash`` is ``pending``, unexpired at ``now``
         (``expires_at > now``), of this client and tenant, and polled on time by the grant
-        layer's rule (:func:`~deviceflow.server.grant.device.polled_on_time`; in SQL,
-        :func:`~deviceflow.server.grant.device.pending_poll_sql`); then ``last_poll_at`` becomes
+        layer's rule (:func:`~deviceflow.server.grant.on_time.polled_on_time`; in SQL,
+        :func:`~deviceflow.server.grant.on_time.pending_poll_sql`); then ``last_poll_at`` becomes
         ``now``. With ``leeway=None`` there is no interval rule and nothing to record: the same
         checks, read-only. ``False`` changes nothing.
         """

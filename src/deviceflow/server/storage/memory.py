@@ -7,7 +7,7 @@ import threading
 from collections.abc import Mapping
 from typing import TypeVar
 
-from deviceflow.server.grant.device import accepts_pending_poll
+from deviceflow.server.grant.on_time import accepts_pending_poll
 from deviceflow.server.storage.base import (
     CLIENT_COLUMNS,
     GRANT_COLUMNS,

@@ -41,7 +41,7 @@ from psycopg import Connection, Cursor, OperationalError
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from deviceflow.server.grant.device import pending_poll_sql
+from deviceflow.server.grant.on_time import pending_poll_sql
 from deviceflow.server.storage import DatabaseSetupError
 from deviceflow.server.storage._directory_sql import DirectorySQL
 from deviceflow.server.storage._pg_pipeline import PollPipeline
@@ -57,7 +57,7 @@ _LOCK_ID = 0x64657669  # "devi": the advisory lock that serialises migrations
 def poll_statements(placeholder: str) -> tuple[str, str]:
     """The pending poll's statements, check only (no interval rule) and recording, with the
     parameters spelled by ``placeholder`` (as in
-    :func:`~deviceflow.server.grant.device.pending_poll_sql`)."""
+    :func:`~deviceflow.server.grant.on_time.pending_poll_sql`)."""
     live, on_time = pending_poll_sql(placeholder)
     now = placeholder.format(name="now", n=1)
     return (

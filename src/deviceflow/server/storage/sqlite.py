@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from deviceflow.server.grant.device import pending_poll_sql
+from deviceflow.server.grant.on_time import pending_poll_sql
 from deviceflow.server.storage._directory_sql import DirectorySQL
 from deviceflow.server.storage._sql import Params, SQLStore, Statement
 from deviceflow.server.storage.base import PendingPoll, fail_each
