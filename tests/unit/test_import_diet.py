@@ -46,6 +46,7 @@ TOKEN_PATH_FREE = (
     "deviceflow.cache.memory",
     "deviceflow.client",
     "deviceflow.transports",
+    "deviceflow.core._codec",  # _timing imports it only to decode an answer
     "deviceflow.core._authority",  # the core resolves its names on first use: the errors and
     "deviceflow.core._events",  # REFRESH_MARGIN do not load the flow, its events or discovery
     "deviceflow.core._flow",
