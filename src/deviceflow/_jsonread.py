@@ -47,7 +47,8 @@ def _c_scanner() -> Callable[[str, int], tuple[Any, int]] | None:
         from _json import make_scanner  # CPython's accelerator (json.scanner uses it too)
     except ImportError:  # another implementation: json.loads does the work
         return None
-    scanner: Callable[[str, int], tuple[Any, int]] = make_scanner(_Defaults())
+    context: Any = _Defaults()  # typeshed wants a JSONDecoder; any object with these names will do
+    scanner: Callable[[str, int], tuple[Any, int]] = make_scanner(context)
     return scanner
 
 
@@ -67,7 +68,7 @@ def loads(text: str) -> Any:
         start = len(text) - len(text.lstrip(_WHITESPACE))
         try:
             value, end = scan(text, start)
-        except Exception:  # noqa: BLE001 - json.loads below reports it its own way
+        except Exception:  # json.loads below reports it its own way
             pass
         else:
             if not text[end:].strip(_WHITESPACE):

@@ -185,6 +185,7 @@ def remembered_env(cached_token_env: dict[str, str]) -> dict[str, str]:
 def test_token_with_remembered_settings_loads_no_heavy_module(
     remembered_env: dict[str, str],
 ) -> None:
+    cache = remembered_env["DEVICEFLOW_CACHE"]
     code = (
         "import sys, io\n"
         "from deviceflow.cli import main\n"
@@ -193,7 +194,7 @@ def test_token_with_remembered_settings_loads_no_heavy_module(
         "rc = main(['token'])\n"
         "sys.stdout = sys.__stdout__\n"
         "assert rc == 0 and out.getvalue() == 'diet-access\\n', (rc, out.getvalue())\n"
-        f"assert remembered({remembered_env['DEVICEFLOW_CACHE']!r}, 'default')['scope'] == 'openid'\n"
+        f"assert remembered({cache!r}, 'default')['scope'] == 'openid'\n"
     )
     assert _loaded_after(code, remembered_env, TOKEN_PATH_FREE) == []
 
