@@ -20,6 +20,7 @@ import pytest
 
 from deviceflow.cache import AccessToken, CacheEntry
 from deviceflow.cache.file import FileTokenCache
+from deviceflow.cli.state import ProfileState
 
 HEAVY = ("asyncio", "email", "http.client", "logging", "ssl", "urllib.request")
 """Loaded only when a request is actually sent (or a library user imports them)."""
@@ -27,8 +28,13 @@ HEAVY = ("asyncio", "email", "http.client", "logging", "ssl", "urllib.request")
 TOKEN_PATH_FREE = (
     *HEAVY,
     "argparse",
+    "collections",  # base.py takes Mapping from _collections_abc, loaded at start-up
     "configparser",
     "contextlib",
+    "enum",
+    "functools",
+    "json",  # the cache and state files are read by deviceflow._jsonread (json's C scanner)
+    "re",
     "dataclasses",
     "inspect",
     "pathlib",
@@ -40,13 +46,15 @@ TOKEN_PATH_FREE = (
     "deviceflow.cache.memory",
     "deviceflow.client",
     "deviceflow.transports",
+    "deviceflow.core._codec",  # _timing imports it only to decode an answer
     "deviceflow.core._authority",  # the core resolves its names on first use: the errors and
     "deviceflow.core._events",  # REFRESH_MARGIN do not load the flow, its events or discovery
     "deviceflow.core._flow",
 )
 """Not needed to print a cached token either: the records and settings are plain classes, paths
 are ``os.path`` strings, the lock is a small class, URLs are checked by the core's ``split_url``,
-and there is no config file to parse. (``re`` is not here: ``json`` loads it.)"""
+and there is no config file to parse; the JSON files are read without :mod:`json` (and so
+without ``re``, ``enum`` and ``functools``, which it imports)."""
 
 # The modules are listed before the report itself imports json.
 _REPORT = (
@@ -161,6 +169,36 @@ def cached_token_env(tmp_path: Path) -> dict[str, str]:
     )
 
 
+@pytest.fixture
+def remembered_env(cached_token_env: dict[str, str]) -> dict[str, str]:
+    """The cached token's profile with the settings a login remembers, and no setting given."""
+    directory = cached_token_env["DEVICEFLOW_CACHE"]
+    ProfileState(directory, "default").update(
+        settings={"client_id": "diet-device", "issuer": "http://127.0.0.1:9", "scope": "openid"},
+        last_refresh_at=time.time(),
+    )
+    env = dict(cached_token_env)
+    del env["DEVICEFLOW_CLIENT_ID"], env["DEVICEFLOW_ISSUER"]
+    return env
+
+
+def test_token_with_remembered_settings_loads_no_heavy_module(
+    remembered_env: dict[str, str],
+) -> None:
+    cache = remembered_env["DEVICEFLOW_CACHE"]
+    code = (
+        "import sys, io\n"
+        "from deviceflow.cli import main\n"
+        "from deviceflow.cli.state import remembered\n"
+        "out = sys.stdout = io.StringIO()\n"
+        "rc = main(['token'])\n"
+        "sys.stdout = sys.__stdout__\n"
+        "assert rc == 0 and out.getvalue() == 'diet-access\\n', (rc, out.getvalue())\n"
+        f"assert remembered({cache!r}, 'default')['scope'] == 'openid'\n"
+    )
+    assert _loaded_after(code, remembered_env, TOKEN_PATH_FREE) == []
+
+
 @pytest.mark.parametrize(
     "argv",
     [
@@ -195,14 +233,16 @@ def test_token_through_python_m_prints_the_cached_token(
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout == "diet-access\n"
-    imported = {
+    names = [
         line.split("|")[-1].strip()
         for line in proc.stderr.splitlines()
         if line.startswith("import time:")
-    }
+    ]
+    # runpy (``-m``) imports contextlib, functools and more itself, before deviceflow: count what
+    # came after the package (the report lists a module once its own imports are done).
+    imported = set(names[names.index("deviceflow") + 1 :])
     assert "deviceflow.cache.file" in imported  # the importtime report is what we think it is
-    # runpy (``-m``) imports contextlib itself, before deviceflow
-    assert imported.isdisjoint(set(TOKEN_PATH_FREE) - {"contextlib"})
+    assert imported.isdisjoint(TOKEN_PATH_FREE)
 
 
 def test_token_with_an_unknown_flag_takes_the_full_parser(

@@ -10,7 +10,10 @@ token.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+# ``_collections_abc`` is where ``collections.abc.Mapping`` is defined, and Python loads it at
+# start-up; ``collections.abc`` would also import ``collections`` (``deviceflow token`` loads
+# this module).
+from _collections_abc import Mapping
 
 from deviceflow.errors import DeviceFlowError
 

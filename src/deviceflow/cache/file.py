@@ -27,11 +27,11 @@ Theory of operation:
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import time
 
+from deviceflow._jsonread import loads
 from deviceflow.cache.base import (
     CacheCorruptError,
     CacheEntry,
@@ -42,7 +42,8 @@ from deviceflow.cache.base import (
 )
 
 # ``typing.TYPE_CHECKING`` without importing typing: ``deviceflow token`` loads this module, so
-# it avoids typing, pathlib (paths are ``os.path`` strings inside), contextlib and re.
+# it avoids typing, pathlib (paths are ``os.path`` strings inside), contextlib, re and json (it
+# reads with :func:`deviceflow._jsonread.loads`; only writers import json).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -120,7 +121,7 @@ class FileTokenCache:
         from deviceflow.cache.keyring import marker_username
 
         try:
-            data = json.loads(raw.decode("utf-8"))
+            data = loads(raw.decode("utf-8"))
             return marker_username(data) if isinstance(data, dict) else None
         except ValueError:  # corrupt: load() sets it aside
             return None
@@ -189,7 +190,7 @@ class FileTokenCache:
             _check_private(os.fstat(handle.fileno()), path, "600")
             raw = handle.read()
         try:
-            data = json.loads(raw.decode("utf-8"))
+            data = loads(raw.decode("utf-8"))
             if not isinstance(data, dict):
                 raise ValueError("not a JSON object")
             version = data.get("version")
@@ -230,8 +231,11 @@ class FileTokenCache:
         if self.keyring is not None or item is not None:
             store = self._secret_store()  # the tokens first: a crash keeps the newest ones
             content = store.store(content, item or store.username_for(self._dir, profile))
+        # Only writers need json and tempfile (and their imports): readers start faster.
+        import json
+        import tempfile
+
         data = json.dumps(content, indent=1, sort_keys=True).encode("utf-8")
-        import tempfile  # only writers need it (and its imports): readers start faster
 
         fd, tmp = tempfile.mkstemp(dir=self._dir, prefix=f".{profile}.", suffix=_TEMP_SUFFIX)
         try:

@@ -4,8 +4,9 @@ Scripts call ``deviceflow token`` before every request, so its start-up is most 
 This module reads the ``token`` command's few flags itself, from the table argparse is built
 from (:mod:`deviceflow.cli.flags`, so the two cannot drift), and then runs the same code as the
 full command (:func:`deviceflow.cli.tokens.print_token`: same settings, same cache, same error
-handling). A valid cached token then costs the settings, the cache and ``json``: no argparse, no
-client, no transport, no TLS (the transport is made only if a refresh is needed).
+handling). A valid cached token then costs the settings and the cache: no argparse, no client, no
+transport, no TLS (the transport is made only if a refresh is needed), and no ``json`` (the cache
+and state files are read by :mod:`deviceflow._jsonread`, with the C scanner ``json`` itself uses).
 
 Anything it does not recognise exactly (``--help``, an abbreviated or unknown flag, a missing or
 dash-leading value, a positional argument) returns ``None``, and the caller runs the full

@@ -14,15 +14,16 @@ whole life and holds its process id: a second agent on the same profile is refus
 ``status`` learns whether one runs by trying the lock (a killed agent releases it with its
 process, so a stale file never claims a dead agent is alive).
 
-Keep this module light: ``deviceflow token`` imports it (only ``json`` and ``os``).
+Keep this module light: ``deviceflow token`` imports it (only ``os`` and ``time``; the file is
+read with :func:`deviceflow._jsonread.loads`, and :mod:`json` is imported to write it).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
+from deviceflow._jsonread import loads
 from deviceflow.cache.base import check_profile_name
 
 # ``typing.TYPE_CHECKING`` without importing typing; type checkers treat the name as true.
@@ -95,7 +96,7 @@ class ProfileState:
         values: dict[str, Any] = dict.fromkeys(_FIELDS)
         try:
             with open(self.path, encoding="utf-8") as handle:
-                data = json.load(handle)
+                data = loads(handle.read())
         except (OSError, ValueError):
             return values
         if isinstance(data, dict) and data.get("version") == STATE_VERSION:
@@ -115,6 +116,8 @@ class ProfileState:
         values.update(changes)
         if not os.path.isdir(self._dir):
             return values
+        import json
+
         tmp = f"{self.path}.{os.getpid()}.tmp"
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

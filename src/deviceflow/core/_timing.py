@@ -6,9 +6,10 @@ share, so it lives here and not in the drivers: padding for clock drift, capped 
 back-off after transient faults (``Retry-After`` honoured), how often and how soon a failed
 device authorization request is sent again, and how early a token is refreshed. Nothing here
 reads a clock or sleeps: callers pass the numbers in and wait themselves.
-"""
 
-from ._codec import is_transient_status, parse_number
+The two functions that need the codec import it when called: ``deviceflow token`` reads
+:data:`REFRESH_MARGIN` from here and has no answer to decode.
+"""
 
 #: RFC 8628 §3.2: "If no value is provided, clients MUST use 5 as the default."
 DEFAULT_INTERVAL = 5
@@ -39,6 +40,8 @@ def slowed_interval(interval: float, stated: object) -> float:
     RFC 8628 §3.5: "the interval MUST be increased by 5 seconds for this and all subsequent
     requests." A larger interval sent with the error is honoured as well.
     """
+    from ._codec import parse_number
+
     number = parse_number(stated)
     increased = interval + SLOW_DOWN_STEP
     if number is not None and number > increased:
@@ -71,7 +74,11 @@ def is_transient(exc: BaseException) -> bool:
     if flag is not None:
         return bool(flag)
     status = getattr(exc, "status", None)
-    return isinstance(status, int) and is_transient_status(status)
+    if not isinstance(status, int):
+        return False
+    from ._codec import is_transient_status
+
+    return is_transient_status(status)
 
 
 def start_retry_delay(exc: BaseException, attempt: int) -> "float | None":
