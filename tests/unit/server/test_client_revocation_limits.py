@@ -10,7 +10,8 @@ from collections.abc import Callable
 import pytest
 
 from deviceflow.server.grant import GrantEngine, GrantError, IssuedTokens
-from deviceflow.server.security import hash_password
+from deviceflow.server.grant._clients import ClientAuthenticator
+from deviceflow.server.security import RateLimiter, hash_password, verify_password
 from deviceflow.server.settings import AZURE_CLI_CLIENT_ID, DEMO_CLIENT_ID, Client, Settings
 from deviceflow.server.storage.base import Storage
 from tests.support.clock import FakeClock
@@ -215,3 +216,27 @@ def test_introspection_reports_tokens_of_a_revoked_device_session_inactive(
 
 def _family(engine: GrantEngine, tokens: IssuedTokens) -> str:
     return str(engine.verify_access_token(tokens.access_token)["sid"])
+
+
+def test_past_the_limit_no_secret_is_hashed(
+    dev_settings: Settings, clock: FakeClock, storage_factory: Callable[[str], Storage]
+) -> None:
+    client = Client(client_id=SERVICE, public=False, secret_hash=HASHED)
+    settings = dataclasses.replace(dev_settings, clients=(*dev_settings.clients, client))
+    hashed: list[str] = []
+
+    def verify(password_hash: str | None, secret: str) -> bool:
+        hashed.append(secret)
+        return verify_password(password_hash, secret)
+
+    auth = ClientAuthenticator(
+        lambda: settings, verify=verify, limiter=RateLimiter(storage_factory("sqlite"), clock)
+    )
+    tenant = settings.tenants[0]
+    flood = [
+        refused(auth.client, tenant=tenant, client_id=SERVICE, secret=f"guess-{n}", ip="192.0.2.66")
+        for n in range(50)
+    ]
+    limit = settings.rate_limits.sign_in_failures
+    assert [e.reason for e in flood].count("client_secret_invalid") == limit
+    assert len(hashed) == limit  # the other guesses cost no argon2 check
