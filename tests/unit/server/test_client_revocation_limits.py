@@ -5,6 +5,7 @@ about revoked sessions. Engines run on SQLite storage with an injected clock."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable
 
 import pytest
@@ -104,8 +105,9 @@ def test_revocation_by_another_client_is_refused_and_revokes_nothing(engine: Gra
 
 
 def test_wrong_secrets_are_limited_per_client_then_even_the_right_one_waits(
-    engine: GrantEngine, clock: FakeClock
+    engine: GrantEngine, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     tenant = tenant_of(engine)
 
     def authorize(secret: str) -> object:
@@ -121,6 +123,11 @@ def test_wrong_secrets_are_limited_per_client_then_even_the_right_one_waits(
 
     for _ in range(3):  # sign_in_failures
         assert refused(lambda: authorize("wrong")).reason == "client_secret_invalid"
+    events = [r.audit for r in caplog.records if hasattr(r, "audit")]
+    lockouts = [e for e in events if e["event"] == "client_secret_lockout"]
+    assert [(e["client_id"], e["limits"]) for e in lockouts] == [
+        (SERVICE, ["client_secret_client"])
+    ]
     throttled = refused(lambda: authorize(SECRET))
     assert (throttled.error, throttled.status, throttled.reason) == (
         "invalid_client",
@@ -140,6 +147,7 @@ def test_wrong_secrets_are_limited_per_client_then_even_the_right_one_waits(
     )
     clock.advance(throttled.retry_after)
     authorize(SECRET)
+    assert SECRET not in caplog.text
 
 
 def test_a_right_secret_takes_its_attempt_back_and_stays_usable_when_remembered(

@@ -32,6 +32,7 @@ import hashlib
 import hmac
 from collections.abc import Callable
 
+from deviceflow.server.audit import AuditLog
 from deviceflow.server.grant._errors import GrantError
 from deviceflow.server.security import (
     Attempt,
@@ -53,11 +54,14 @@ class ClientAuthenticator:
         verify: Callable[[str | None, str], bool] = verify_password,
         find: Callable[[str, bool], Client | None] | None = None,
         limiter: RateLimiter | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         """``find(client_id, for_poll)`` looks clients up (default: in ``settings`` only);
-        ``limiter`` counts wrong secrets (None: no limit, for tests of the checks alone)."""
+        ``limiter`` counts wrong secrets (None: no limit, for tests of the checks alone);
+        ``audit`` gets a ``client_secret_lockout`` event when a limit is reached."""
         self._settings = settings
         self._limiter = limiter
+        self._audit = audit
         self._find = find or (lambda client_id, _poll: self._settings().client(client_id))
         self._verify = verify
         self._verified: dict[str, bytes] = {}
@@ -96,6 +100,11 @@ class ClientAuthenticator:
             return
         attempts = self._admit(client, ip)
         if not self._verify(client.secret_hash or None, secret):
+            locked = [a.bucket.prefix for a in attempts if a.is_last]
+            if locked and self._audit is not None:
+                self._audit.event(
+                    "client_secret_lockout", client_id=client.client_id, ip=ip, limits=locked
+                )
             raise GrantError(
                 "invalid_client",
                 "client authentication failed",

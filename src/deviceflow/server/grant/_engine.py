@@ -73,6 +73,7 @@ class GrantEngine:
             lambda: self.settings,
             find=lambda client_id, for_poll: self.accounts.client(client_id, for_poll=for_poll),
             limiter=self._limiter,
+            audit=self._audit,
         )
         self._signer = Signer(storage, clock)
         self._tokens = TokenService(
