@@ -248,3 +248,15 @@ def test_past_the_limit_no_secret_is_hashed(
     limit = settings.rate_limits.sign_in_failures
     assert [e.reason for e in flood].count("client_secret_invalid") == limit
     assert len(hashed) == limit  # the other guesses cost no argon2 check
+
+
+def test_a_person_or_admin_revokes_only_that_person_s_sessions(engine: GrantEngine) -> None:
+    adele = signed_in(engine)
+    auth = start(engine, "openid offline_access User.Read")
+    approve(engine, auth.user_code, username="megan")
+    megan = redeem(engine, auth.device_code)
+    megans_session = _family(engine, megan)
+    for by in ("user", "admin"):  # the "your devices" page and `deviceflow admin sessions`
+        assert engine.sessions.revoke(adele.user.id, megans_session, by=by) is False
+    assert introspect(engine, megan.refresh_token or "")["active"] is True
+    assert [s.id for s in engine.sessions.of_user(megan.user.id)] == [megans_session]
