@@ -269,3 +269,59 @@ async def test_discovery_lists_the_client_authentication_methods(
     doc = (await server.client().get(f"/{tenant}/v2.0/.well-known/openid-configuration")).json()
     methods = set(doc["token_endpoint_auth_methods_supported"])
     assert methods == {"none", "client_secret_basic", "client_secret_post"}
+
+
+# -- revocation names its client (RFC 7009 §2.1) ---------------------------------------------------
+
+
+async def test_revocation_naming_no_client_is_refused_and_revokes_nothing(
+    server: Harness,
+) -> None:
+    tokens = await server.tokens()
+    http = server.client()
+    for form in ({}, {"client_id": "nobody"}):
+        for token in (tokens["access_token"], tokens["refresh_token"]):
+            response = await http.post("/contoso/oauth2/v2.0/revoke", data={"token": token} | form)
+            assert response.status_code == 401, response.text
+            assert response.json()["error"] == "invalid_client"
+    refresh = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    again = await http.post("/contoso/oauth2/v2.0/token", data=refresh | {"client_id": CLIENT_ID})
+    assert again.status_code == 200, again.text
+    # Named, it works (what ``deviceflow logout`` sends), and unknown tokens stay a plain 200.
+    for token in (again.json()["refresh_token"], "nonsense"):
+        named = {"token": token, "token_type_hint": "refresh_token", "client_id": CLIENT_ID}
+        assert (await http.post("/contoso/oauth2/v2.0/revoke", data=named)).status_code == 200
+    gone = await http.post(
+        "/contoso/oauth2/v2.0/token",
+        data=refresh | {"client_id": CLIENT_ID, "refresh_token": again.json()["refresh_token"]},
+    )
+    assert gone.json()["error"] == "invalid_grant"
+
+
+# -- wrong client secrets are bounded like password guesses ---------------------------------------
+
+
+@pytest.mark.parametrize(("tenant", "aadsts"), [("contoso", None), ("fabrikam", 90055)])
+async def test_a_flood_of_wrong_client_secrets_is_refused_with_retry_after(
+    service: Harness, tenant: str, aadsts: int | None
+) -> None:
+    http = service.client("203.0.113.5")
+    limit = service.app.state.ctx.settings.rate_limits.sign_in_failures
+    form = {"client_id": SERVICE, "scope": "openid"}
+    for _ in range(limit):
+        wrong = await http.post(
+            f"/{tenant}/oauth2/v2.0/devicecode", data=form | {"client_secret": "wrong"}
+        )
+        assert wrong.status_code == 401 and "retry-after" not in wrong.headers
+    for secret in ("wrong", SECRET):  # refused before any hashing, even the right secret
+        throttled = await http.post(
+            f"/{tenant}/oauth2/v2.0/devicecode", data=form | {"client_secret": secret}
+        )
+        assert throttled.status_code == 401, throttled.text
+        assert throttled.json()["error"] == "invalid_client"
+        assert 0 < int(throttled.headers["retry-after"]) <= 900
+        if aadsts:
+            assert throttled.json()["error_codes"] == [aadsts]
+    service.clock.advance(int(throttled.headers["retry-after"]))
+    ok = await http.post(f"/{tenant}/oauth2/v2.0/devicecode", data=form | {"client_secret": SECRET})
+    assert ok.status_code == 200, ok.text

@@ -138,7 +138,9 @@ async def test_revocation_returns_200_and_revokes(server: Harness) -> None:
         },
     )
     assert again.json()["error"] == "invalid_grant"
-    unknown = await client.post("/contoso/oauth2/v2.0/revoke", data={"token": "nonsense"})
+    unknown = await client.post(
+        "/contoso/oauth2/v2.0/revoke", data={"token": "nonsense", "client_id": CLIENT_ID}
+    )
     assert unknown.status_code == 200
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from deviceflow.server.grant import GrantError, IssuedTokens
+from deviceflow.server.settings import DEMO_CLIENT_ID
 from deviceflow.server.storage.base import Storage
 from deviceflow.server.storage.sqlite import SQLiteStorage
 from tests.support.grant import approve, poll, redeem, start, tenant_of
@@ -127,7 +128,7 @@ def test_logs_hold_no_codes_tokens_or_passwords(
     tokens = redeem(engine, auth.device_code)
     with pytest.raises(GrantError):
         poll(engine, auth.device_code)
-    engine.revoke(token=tokens.access_token, client_id=None)
+    engine.revoke(tenant=tenant_of(engine), token=tokens.access_token, client_id=DEMO_CLIENT_ID)
     text = "\n".join(f"{r.getMessage()} {getattr(r, 'audit', '')}" for r in caplog.records)
     events = [r.audit["event"] for r in caplog.records if hasattr(r, "audit")]
     assert events.count("device_code_issued") == 1

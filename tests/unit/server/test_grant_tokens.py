@@ -251,7 +251,9 @@ def test_absolute_cap_is_enforced_under_repeated_refresh(
 def test_revoking_a_refresh_token_revokes_its_family(engine_factory: EngineFactory) -> None:
     engine = engine_factory()
     tokens = signed_in(engine)
-    engine.revoke(token=tokens.refresh_token or "", client_id=DEMO_CLIENT_ID)
+    engine.revoke(
+        tenant=tenant_of(engine), token=tokens.refresh_token or "", client_id=DEMO_CLIENT_ID
+    )
     assert refresh_error(engine, tokens.refresh_token).reason == "refresh_revoked"
     with pytest.raises(GrantError):
         engine.verify_access_token(tokens.access_token)
@@ -260,7 +262,7 @@ def test_revoking_a_refresh_token_revokes_its_family(engine_factory: EngineFacto
 def test_revoking_an_access_token_leaves_the_refresh_token(engine_factory: EngineFactory) -> None:
     engine = engine_factory()
     tokens = signed_in(engine)
-    engine.revoke(token=tokens.access_token, client_id=None)
+    engine.revoke(tenant=tenant_of(engine), token=tokens.access_token, client_id=DEMO_CLIENT_ID)
     with pytest.raises(GrantError, match="revoked"):
         engine.verify_access_token(tokens.access_token)
     refresh(engine, tokens.refresh_token)
@@ -271,10 +273,10 @@ def test_revoke_accepts_unknown_tokens_and_refuses_foreign_clients(
 ) -> None:
     engine = engine_factory()
     tokens = signed_in(engine)
-    engine.revoke(token="unknown", client_id=DEMO_CLIENT_ID)
+    engine.revoke(tenant=tenant_of(engine), token="unknown", client_id=DEMO_CLIENT_ID)
     for token in (tokens.refresh_token or "", tokens.access_token):
         with pytest.raises(GrantError) as info:
-            engine.revoke(token=token, client_id=AZURE_CLI_CLIENT_ID)
+            engine.revoke(tenant=tenant_of(engine), token=token, client_id=AZURE_CLI_CLIENT_ID)
         assert info.value.error == "unauthorized_client"
     engine.verify_access_token(tokens.access_token)
 

@@ -86,6 +86,12 @@ _BY_REASON: dict[Reason, MicrosoftError] = {
         " client secret value, not the client secret ID, for a secret added to app"
         " '{client_id}'.",
     ),
+    "client_secret_throttled": MicrosoftError(  # emulator choice: Entra's throttling number
+        "invalid_client",
+        90055,
+        "There are too many failed client authentications for app '{client_id}'. Retry after"
+        " the number of seconds in the Retry-After header.",
+    ),
     "scope_not_allowed": _INVALID_SCOPE,
     "unknown_resource": MicrosoftError(
         "invalid_resource",

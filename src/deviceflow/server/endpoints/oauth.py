@@ -321,20 +321,28 @@ class IntrospectionEndpoint(_Endpoint):
             token=_required(form, "token"),
             client_id=credentials.client_id,
             client_secret=credentials.secret,
+            ip=client_ip(req.scope),
         )
         await send_json(req.send, 200, answer)
 
 
 class RevocationEndpoint(_Endpoint):
-    """``POST /{tenant}/oauth2/v2.0/revoke`` (RFC 7009 §2.1, §2.2)."""
+    """``POST /{tenant}/oauth2/v2.0/revoke`` (RFC 7009 §2.1, §2.2).
+
+    The request names its client (``client_id``, or HTTP Basic): a confidential client
+    authenticates, a public one only names itself; none, or an unknown one, is ``401
+    invalid_client``. A token issued to another client is refused (``unauthorized_client``).
+    """
 
     async def handle(self, req: _Request, tenant: Tenant, dialect: Dialect, form: _Form) -> None:
         """Revoke a token; unknown or already revoked tokens also get 200 (RFC 7009 §2.2)."""
         credentials = client_credentials(req.scope, form)
         self.ctx.engine.revoke(
+            tenant=tenant,
             token=_required(form, "token"),
             client_id=credentials.client_id,
             client_secret=credentials.secret,
+            ip=client_ip(req.scope),
         )
         await send_json(req.send, 200, None)
 

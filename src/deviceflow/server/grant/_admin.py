@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from deviceflow.server.grant import _codes
+from deviceflow.server.grant._cae import access_revoked, sessions_revoked
 from deviceflow.server.grant._errors import GrantError
 from deviceflow.server.grant._tokens import TokenService
 from deviceflow.server.security import CodeHasher
@@ -35,12 +36,18 @@ def introspect(
     exist on this server, or the protected resource is not allowed to introspect this particular
     token, then the authorization server MUST return an introspection response with the
     "active" field set to "false"" (§2.2).
+
+    Inactive too: a refresh token or access token of a revoked family (a revoked device
+    session, a reused refresh token, RFC 7009 revocation), a refresh token issued before its
+    user's sign-in sessions were revoked (continuous access evaluation), and an access token
+    dated from before that revocation (the ones the resource answers with a claims challenge).
     """
     record = storage.find_refresh(hasher.digest("refresh", token))
     if record is not None:
         alive = (
             record.status != "revoked"
             and not tokens.is_family_revoked(record.family_id)
+            and not sessions_revoked(storage, record)
             and now < record.expires_at
             and (record.status == "active" or previous_valid)
         )
@@ -59,7 +66,7 @@ def introspect(
         claims = tokens.verify(token)
     except GrantError:
         return dict(INACTIVE)
-    if claims.get("tid") != tenant.guid:
+    if claims.get("tid") != tenant.guid or access_revoked(storage, claims):
         return dict(INACTIVE)
     answer: dict[str, Any] = {
         "active": True,

@@ -34,7 +34,13 @@ from deviceflow.server.storage.base import RefreshRecord, Storage
 if TYPE_CHECKING:
     from deviceflow.server.grant._services import Services
 
-__all__ = ["ContinuousAccess", "parse_claims", "satisfies", "sessions_revoked"]
+__all__ = [
+    "ContinuousAccess",
+    "access_revoked",
+    "parse_claims",
+    "satisfies",
+    "sessions_revoked",
+]
 
 _DEMANDS = "claims_demands"
 _REVOKED = "revoked_sessions"
@@ -110,6 +116,17 @@ def sessions_revoked(storage: Storage, record: RefreshRecord) -> bool:
     """Whether ``record`` was issued before (or as) its user's sign-in sessions were revoked."""
     stamp = storage.get_value(_REVOKED, record.user_id)
     return stamp is not None and record.issued_at <= float(stamp)
+
+
+def access_revoked(storage: Storage, claims: dict[str, Any]) -> bool:
+    """Whether the access token ``claims`` date from (or before) the second its user's sign-in
+    sessions were revoked: the tokens the resource answers with a claims challenge for the
+    revocation (a token valid from the next second on meets it; see the module docstring)."""
+    stamp = storage.get_value(_REVOKED, str(claims.get("oid", "")))
+    nbf = claims.get("nbf", claims.get("iat"))
+    if stamp is None:
+        return False
+    return not isinstance(nbf, int | float) or nbf <= math.floor(float(stamp))
 
 
 class ContinuousAccess:

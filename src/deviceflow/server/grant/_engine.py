@@ -72,6 +72,8 @@ class GrantEngine:
         self._clients = ClientAuthenticator(
             lambda: self.settings,
             find=lambda client_id, for_poll: self.accounts.client(client_id, for_poll=for_poll),
+            limiter=self._limiter,
+            audit=self._audit,
         )
         self._signer = Signer(storage, clock)
         self._tokens = TokenService(
@@ -110,8 +112,10 @@ class GrantEngine:
             self._hasher = CodeHasher(key)
         return self._hasher
 
-    def _client(self, tenant: Tenant, client_id: str, secret: str | None = None) -> Client:
-        return self._clients.client(tenant, client_id, secret)
+    def _client(
+        self, tenant: Tenant, client_id: str, secret: str | None = None, ip: str | None = None
+    ) -> Client:
+        return self._clients.client(tenant, client_id, secret, ip=ip)
 
     def _poll_client(self, tenant: Tenant, client_id: str, secret: str | None = None) -> Client:
         return self._clients.client(tenant, client_id, secret, for_poll=True)
@@ -148,7 +152,7 @@ class GrantEngine:
         """
         try:
             client_id = client_id or self._tokens.client_of(refresh_token)
-            client = self._client(tenant, client_id, client_secret)
+            client = self._client(tenant, client_id, client_secret, ip)
             tokens = self._tokens.refresh(
                 tenant=tenant,
                 client=client,
@@ -166,22 +170,38 @@ class GrantEngine:
         return tokens
 
     def revoke(
-        self, *, token: str, client_id: str | None, client_secret: str | None = None
+        self,
+        *,
+        tenant: Tenant,
+        token: str,
+        client_id: str | None,
+        client_secret: str | None = None,
+        ip: str | None = None,
     ) -> None:
-        """RFC 7009 revocation; unknown tokens are fine. A named confidential client must
-        authenticate (§2.1).
+        """RFC 7009 revocation of ``token`` by the client that asks at ``tenant``'s endpoint.
+
+        §2.1: the request names its client (a confidential one authenticates, a public one
+        sends its ``client_id``), and the server "verifies whether the token was issued to the
+        client making the revocation request". Unknown tokens, and tokens of another tenant,
+        are fine and change nothing (§2.2). ``ip``: the request's address (wrong secrets are
+        limited per address too).
 
         Raises:
-            GrantError: ``invalid_client`` (401) when a confidential client does not
-                authenticate, ``unauthorized_client`` when the token belongs to another client.
+            GrantError: ``invalid_client`` (401) when no client of ``tenant`` is named or a
+                confidential one does not authenticate; ``unauthorized_client`` when the token
+                was issued to another client (nothing is revoked).
         """
-        client = self.accounts.client(client_id) if client_id else None
-        if client is not None:
-            self._clients.authenticate(client, client_secret)
-        self._tokens.revoke(token=token, client_id=client_id)
+        client = self._clients.identified(tenant, client_id, client_secret, ip=ip)
+        self._tokens.revoke(token=token, client_id=client.client_id, tenant=tenant)
 
     def introspect(
-        self, *, tenant: Tenant, token: str, client_id: str | None, client_secret: str | None
+        self,
+        *,
+        tenant: Tenant,
+        token: str,
+        client_id: str | None,
+        client_secret: str | None,
+        ip: str | None = None,
     ) -> dict[str, Any]:
         """RFC 7662 introspection: ``{"active": false}`` unless a live token of ``tenant``.
 
@@ -191,7 +211,7 @@ class GrantEngine:
         Raises:
             GrantError: ``invalid_client`` (401) for any other caller.
         """
-        self._clients.confidential(tenant, client_id, client_secret)
+        self._clients.confidential(tenant, client_id, client_secret, ip=ip)
         return _admin.introspect(
             self._tokens,
             self._storage,

@@ -11,6 +11,7 @@ Reason = Literal[
     "public_flows_disabled",  # a confidential client presented no credential
     "public_client_credential",  # a public client presented a secret or an assertion
     "client_secret_invalid",  # a confidential client presented a wrong secret
+    "client_secret_throttled",  # too many wrong secrets for the client or from the address
     "client_authentication_required",  # a public client (or none) where only confidential may
     "pending",  # the user has not finished yet (the answer most polls get)
     "denied",  # the user declined

@@ -268,10 +268,12 @@ class TokenService:
             raise GrantError("invalid_grant", "unknown refresh token", reason="refresh_unknown")
         return record.client_id
 
-    def revoke(self, *, token: str, client_id: str | None) -> None:
-        """RFC 7009: revoke a refresh token (its whole family) or an access token.
+    def revoke(self, *, token: str, client_id: str, tenant: Tenant) -> None:
+        """RFC 7009: revoke a refresh token (its whole family) or an access token, issued to
+        ``client_id`` in ``tenant``.
 
-        Unknown and malformed tokens are accepted silently, as §2.2 asks.
+        Unknown and malformed tokens, and tokens of another tenant, are accepted silently and
+        change nothing, as §2.2 asks.
 
         Raises:
             GrantError: ``unauthorized_client`` when the token belongs to another client.
@@ -279,7 +281,9 @@ class TokenService:
         digest = self._hasher().digest("refresh", token)
         record = self._storage.find_refresh(digest)
         if record is not None:
-            if client_id is not None and record.client_id != client_id:
+            if record.tenant_id != tenant.id:
+                return
+            if record.client_id != client_id:
                 raise GrantError("unauthorized_client", "the token was issued to another client")
             self.revoke_family(record.family_id)
             self._audit.event("token_revoked", kind="refresh", token=fingerprint(digest))
@@ -288,7 +292,9 @@ class TokenService:
             claims = self._signer.verify(token)
         except GrantError:
             return
-        if client_id is not None and claims.get("azp") != client_id:
+        if claims.get("tid") != tenant.guid:
+            return
+        if claims.get("azp") != client_id:
             raise GrantError("unauthorized_client", "the token was issued to another client")
         self._storage.put_value(_ACCESS, str(claims.get("uti")), str(self._clock()))
         self._audit.event("token_revoked", kind="access", uti=claims.get("uti"))

@@ -312,12 +312,12 @@ class RateLimits:
     sign_in_failures: int = _doc(
         "Wrong passwords allowed per account (a user, on every password form and from every"
         " address) in `sign_in_window`; then its sign-in pauses until the window ends, even"
-        " for the right password.",
+        " for the right password. Also the wrong secrets allowed per confidential client.",
         5,
     )
     sign_in_address_failures: int = _doc(
         "Wrong passwords allowed per client address (an IPv6 client's /64), whatever accounts"
-        " they name, in `sign_in_window`.",
+        " they name, in `sign_in_window`; and, counted apart, wrong client secrets per address.",
         20,
     )
     sign_in_window: int = _doc("Window for the two above, seconds.", 900)
