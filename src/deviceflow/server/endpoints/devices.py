@@ -15,30 +15,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from deviceflow.server.endpoints._pages import (
-    authenticate,
-    checked_form,
-    forbidden,
-    load_session,
-    page,
-)
-from deviceflow.server.endpoints.context import ServerContext, context_of, format_time
+from deviceflow.server.endpoints._pages import page
+from deviceflow.server.endpoints._personal import PersonalPage
+from deviceflow.server.endpoints.context import ServerContext, format_time
 from deviceflow.server.endpoints.session import Session
 from deviceflow.server.settings import UserRecord
-
-
-def _sign_in_page(
-    request: Request, ctx: ServerContext, session: Session, *, fresh: bool, message: str | None
-) -> Response:
-    context = {
-        "title": "Sign in",
-        "action": request.url_for("devices_signin"),
-        "code": "",
-        "username": "",
-        "message": message,
-        "purpose": "Sign in to see the devices signed in as you, and to sign them out.",
-    }
-    return page(request, ctx, session, "sign_in.html", context, set_cookie=fresh)
 
 
 def _devices_page(
@@ -70,62 +51,32 @@ def _devices_page(
     return page(request, ctx, session, "devices.html", context, set_cookie=set_cookie)
 
 
-def _user(ctx: ServerContext, session: Session) -> UserRecord | None:
-    user = ctx.engine.user_by_id(session.user_id) if session.user_id else None
-    return user if user is not None and user.enabled else None
-
-
-async def devices_page(request: Request) -> Response:
-    """``GET /devices``: the person's devices, or a sign-in form first."""
-    ctx = context_of(request)
-    session, fresh = load_session(request, ctx)
-    user = _user(ctx, session)
-    if user is None:
-        return _sign_in_page(request, ctx, session, fresh=fresh, message=None)
-    return _devices_page(request, ctx, session, user, set_cookie=fresh)
-
-
-async def devices_sign_in(request: Request) -> Response:
-    """``POST /devices/signin``: sign in with a user of any tenant."""
-    ctx = context_of(request)
-    session, form = await checked_form(request, ctx)
-    if form is None:
-        return forbidden(request, ctx, session)
-    username, password = form.get("username", "").strip(), form.get("password", "")
-    user = await authenticate(
-        request, ctx, session, tenant=None, username=username, password=password
-    )
-    if isinstance(user, Response):
-        return user
-    if user is None:
-        message = "That username or password is not right."
-        return _sign_in_page(request, ctx, session, fresh=False, message=message)
-    session = ctx.sessions.signed_in(session, user.id, user.tenant)  # a new id and token
-    return _devices_page(request, ctx, session, user, set_cookie=True)
+_PAGE = PersonalPage(
+    signin_route="devices_signin",
+    purpose="Sign in to see the devices signed in as you, and to sign them out.",
+    render=_devices_page,
+)
 
 
 async def devices_revoke(request: Request) -> Response:
     """``POST /devices/revoke``: sign one of the person's devices out."""
-    ctx = context_of(request)
-    session, form = await checked_form(request, ctx)
-    if form is None:
-        return forbidden(request, ctx, session)
-    user = _user(ctx, session)
-    if user is None:
-        return _sign_in_page(request, ctx, session, fresh=False, message="Please sign in.")
-    wanted = form.get("session", "")
+    asked = await _PAGE.signed_in(request)
+    if isinstance(asked, Response):
+        return asked
+    ctx, user, wanted = asked.ctx, asked.user, asked.form.get("session", "")
     named = next((s for s in ctx.engine.sessions.of_user(user.id) if s.id == wanted), None)
     if named is None or not ctx.engine.sessions.revoke(user.id, wanted, by="user"):
         message = "That device is not signed in any more."
     else:
         message = f"{named.application} is signed out. It must sign in again to use your account."
-    return _devices_page(request, ctx, session, user, message=message)
+    return _devices_page(request, ctx, asked.session, user, message=message)
 
 
 def routes() -> list[Route]:
-    """The "your devices" page routes."""
+    """The "your devices" page routes: ``GET /devices`` (the person's devices, or a sign-in
+    form first), ``POST /devices/signin`` (a user of any tenant), ``POST /devices/revoke``."""
     return [
-        Route("/devices", devices_page, methods=["GET"], name="devices"),
-        Route("/devices/signin", devices_sign_in, methods=["POST"], name="devices_signin"),
+        Route("/devices", _PAGE.show, methods=["GET"], name="devices"),
+        Route("/devices/signin", _PAGE.sign_in, methods=["POST"], name="devices_signin"),
         Route("/devices/revoke", devices_revoke, methods=["POST"], name="devices_revoke"),
     ]
