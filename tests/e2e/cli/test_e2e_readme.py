@@ -45,7 +45,7 @@ EXPECTED: dict[str, dict[str, int | str]] = {
         "deviceflow serve --port 8765 --log-file serve.log --background": 0,
         "deviceflow login --authority http://127.0.0.1:8765/organizations \\\n"
         "  --client-id 5e1c0f7a-2b4d-4e8f-9a6b-3c2d1e0f9a8b --graph-url http://127.0.0.1:8765": 0,
-        "deviceflow me --graph-url http://127.0.0.1:8765": 0,
+        "deviceflow me": 0,  # login remembered the authority and the Graph URL
     },
     # Run after "Running your own server": the default profile is then signed in there.
     "Using the CLI": {
@@ -54,10 +54,8 @@ EXPECTED: dict[str, dict[str, int | str]] = {
         'curl -H "Authorization: Bearer $(deviceflow token)" https://graph.microsoft.com/v1.0/me': (
             NEEDS_MICROSOFT
         ),
-        "deviceflow me": "calls graph.microsoft.com until login records --graph-url (issue 16, 3)",
-        "deviceflow graph GET /v1.0/me/presence": (
-            "calls graph.microsoft.com until login records --graph-url (issue 16, 3)"
-        ),
+        "deviceflow me": 0,  # the profile signed in above, its Graph URL remembered
+        "deviceflow graph GET /v1.0/me/presence": 0,
         "deviceflow accounts": 0,
         "deviceflow status": 0,
         "deviceflow doctor": NEEDS_MICROSOFT,
