@@ -46,7 +46,7 @@ def main(port: int) -> None:
     :func:`~deviceflow.server.run.run_event_loop`)."""
     import uvicorn
 
-    from deviceflow.server.run import run_event_loop, uvicorn_options
+    from deviceflow.server.serving import run_event_loop, uvicorn_options
 
     config = uvicorn.Config(app, host="127.0.0.1", port=port, **uvicorn_options())  # type: ignore[arg-type]
     server = uvicorn.Server(config)

@@ -111,7 +111,9 @@ def test_the_sync_credential(deviceflow_server: DeviceFlowServer, tmp_path: Path
         assert requests.get(me_url(deviceflow_server), headers={
             "Authorization": f"Bearer {info.token}"}).status_code == 200  # fmt: skip
         deviceflow_server.revoke_sessions()
-        with pytest.raises(ClientAuthenticationError, match="sign in again"):
+        with pytest.raises(
+            ClientAuthenticationError, match="(?i)sign in again with: deviceflow login"
+        ):
             credential.get_token("User.Read", claims='{"access_token":{}}')
         with pytest.raises(ClientAuthenticationError, match="tenant_id"):
             credential.get_token("User.Read", tenant_id="other")

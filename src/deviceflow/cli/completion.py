@@ -3,8 +3,9 @@
 The scripts are written from the argument parser itself (:func:`commands_of` walks it), so a new
 command or flag completes without touching this module: commands after ``deviceflow``, each
 command's flags after it, the choices of a flag or positional (``graph``'s METHOD), and file
-names after flags that take a path (``--qr-file``, ``--cache``). ``serve`` has its own parser
-(dispatched before this one), so only its name completes.
+names after flags that take a path (``--qr-file``, ``--cache``). ``serve`` and ``admin`` have
+their own parsers (dispatched before this one): ``serve``'s name completes, and ``admin``'s
+areas (``users``, ``clients``, ``sessions``).
 """
 
 from __future__ import annotations

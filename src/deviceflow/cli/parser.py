@@ -238,6 +238,10 @@ def _json_flag(parser: argparse.ArgumentParser, text: str) -> None:
     parser.add_argument("--json", action="store_true", help=text)
 
 
+#: ``deviceflow admin``'s areas (its own parser: :mod:`deviceflow.server.admin.cli`).
+ADMIN_AREAS = ("users", "clients", "sessions")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``deviceflow`` argument parser (``serve`` is dispatched before it)."""
     from deviceflow import __version__
@@ -284,6 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("path", metavar="PATH", help="the Graph path, e.g. /v1.0/me")
     graph.add_argument("--data", metavar="JSON", help="request body (default: none)")
     graph.add_argument("--all", action="store_true", help="follow @odata.nextLink pages (GET)")
+
+    # admin is dispatched before this parser (its own: deviceflow admin --help); its areas are
+    # here for --help and shell completion.
+    commands["admin"].add_argument(
+        "area", nargs="?", choices=ADMIN_AREAS, help="what to manage: " + ", ".join(ADMIN_AREAS)
+    )
 
     _json_flag(commands["accounts"], "print JSON")
     commands["logout"].add_argument(

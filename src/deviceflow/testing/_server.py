@@ -272,7 +272,7 @@ def start_in_thread(
         SettingsError: the configuration is invalid.
     """
     from deviceflow.server.app import create_app
-    from deviceflow.server.run import uvicorn_options
+    from deviceflow.server.serving import uvicorn_options
     from deviceflow.server.storage import open_storage
     from deviceflow.server.tls import local_ca
 

@@ -166,7 +166,9 @@ def test_agent_keeps_profile_alive_across_idle_windows(cli: Cli, tmp_path: Path)
         assert agent.stop() == 0
         light.terminate()
         shown, light_errors = light.communicate(timeout=15)
-    assert shown.splitlines()[0] == "light: green", light_errors
+    following, first_colour = shown.splitlines()[:2]
+    assert following == "presence light: following Erin Example <erin@fabrikam.example>"
+    assert first_colour == "light: green", light_errors
     assert "Traceback" not in light_errors
     assert any("stopped" in line for line in agent.lines)
     assert not any("sign-in is needed" in line for line in agent.lines)

@@ -45,7 +45,7 @@ EXPECTED: dict[str, dict[str, int | str]] = {
         "deviceflow serve --port 8765 --log-file serve.log --background": 0,
         "deviceflow login --authority http://127.0.0.1:8765/organizations \\\n"
         "  --client-id 5e1c0f7a-2b4d-4e8f-9a6b-3c2d1e0f9a8b --graph-url http://127.0.0.1:8765": 0,
-        "deviceflow me --graph-url http://127.0.0.1:8765": 0,
+        "deviceflow me": 0,  # login remembered the authority and the Graph URL
     },
     # Run after "Running your own server": the default profile is then signed in there.
     "Using the CLI": {
@@ -54,10 +54,10 @@ EXPECTED: dict[str, dict[str, int | str]] = {
         'curl -H "Authorization: Bearer $(deviceflow token)" https://graph.microsoft.com/v1.0/me': (
             NEEDS_MICROSOFT
         ),
-        "deviceflow me": "calls graph.microsoft.com until login records --graph-url (issue 16, 3)",
-        "deviceflow graph GET /v1.0/me/presence": (
-            "calls graph.microsoft.com until login records --graph-url (issue 16, 3)"
-        ),
+        "deviceflow me": 0,  # the profile signed in above, its Graph URL remembered
+        # The login above asked for the default scopes: the hint names Presence.Read and the
+        # login that adds it (issue 16, 6); the test runs that login and the call again.
+        "deviceflow graph GET /v1.0/me/presence": 3,
         "deviceflow accounts": 0,
         "deviceflow status": 0,
         "deviceflow doctor": NEEDS_MICROSOFT,
@@ -198,6 +198,18 @@ def test_readme_blocks_run_as_written_in_a_clean_environment(tmp_path: Path) -> 
                     assert "password: adele-password" in result.stdout  # the banner is shown
                 if command.startswith("deviceflow me"):
                     assert "Adele Vance" in result.stdout
+                if command.startswith("deviceflow graph GET /v1.0/me/presence"):
+                    hinted = re.search(
+                        r"signing in again with: (deviceflow login .*)", result.stderr
+                    )
+                    assert hinted and "Presence.Read" in hinted.group(1), result.stderr
+                    out, err = signed_in(
+                        shell.start(hinted.group(1), work), "http://127.0.0.1:8765"
+                    )
+                    assert "Signed in as " in out + err
+                    again = shell.run(line, work)
+                    assert again.returncode == 0, again.stderr
+                    assert "availability" in again.stdout, again.stdout
         # The server logged the requests above to its file, none to the terminal.
         assert "POST /organizations/oauth2/v2.0/token 200" in (work / "serve.log").read_text()
         assert not [text for text in terminal[1:] if "deviceflow.server.access" in text]

@@ -65,6 +65,8 @@ def test_bash_completion_is_valid_and_completes_commands_flags_and_choices(
     assert bash_completions(script, "deviceflow graph ") == ["GET", "POST", "PATCH", "DELETE"]
     assert bash_completions(script, "deviceflow login --qr-f") == ["--qr-file"]
     assert bash_completions(script, "deviceflow completion z") == ["zsh"]
+    assert bash_completions(script, "deviceflow ad") == ["admin"]
+    assert bash_completions(script, "deviceflow admin ") == ["users", "clients", "sessions"]
 
 
 def test_zsh_completion_is_valid(tmp_path: Path) -> None:
@@ -86,6 +88,13 @@ def test_fish_completion_is_valid_and_completes(tmp_path: Path) -> None:
         timeout=30,
     )
     assert [line.split("\t")[0] for line in done.stdout.splitlines()] == ["login", "logout"]
+    admin = subprocess.run(
+        [fish, "-c", f"source {script}; complete -C 'deviceflow ad'"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert admin.stdout.startswith("admin\tusers, clients and device sessions of a server")
 
 
 def test_mistyped_command_flag_and_config_key_get_a_suggestion(tmp_path: Path) -> None:

@@ -155,7 +155,7 @@ def test_admin_cli_user_and_client_sign_in_without_restart_then_disabled(
 
     # A configured user's name is the file's: the CLI refuses it with its own exit code.
     clash = admin(server, "users", "add", "erin", "--password-stdin", stdin="whatever-long\n")
-    assert clash.returncode == 6 and "configuration file" in clash.stderr
+    assert clash.returncode == 2 and "configuration file" in clash.stderr
     assert DANA_PASSWORD not in added.stdout + added.stderr
 
 

@@ -3,7 +3,7 @@ log injection (issue 12).
 
 ``deviceflow serve`` itself (a subprocess on 127.0.0.1) answers the tests that need only its
 defaults. The read timeouts are 15 and 30 seconds there, so those tests run the same uvicorn
-options ``serve`` uses (:func:`deviceflow.server.run.uvicorn_options`) in a thread, with the
+options ``serve`` uses (:func:`deviceflow.server.serving.uvicorn_options`) in a thread, with the
 protocol's timeouts shortened to a fraction of a second.
 """
 
@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from deviceflow.server.run import uvicorn_options
+from deviceflow.server.serving import uvicorn_options
 from tests.support.config import write_config
 from tests.support.serverproc import CLIENT_ID, ServerProcess, e2e_config
 from tests.support.tools import free_port

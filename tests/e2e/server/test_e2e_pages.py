@@ -19,6 +19,7 @@ import pytest
 
 from tests.e2e.server.flows import poll_until_done, sign_in, start_flow
 from tests.support.config import write_config
+from tests.support.pages import approve_over_http
 from tests.support.serverproc import (
     CLIENT_ID,
     PASSWORD,
@@ -128,7 +129,10 @@ def test_every_device_sign_in_page_at_400_px(server: ServerProcess, page: Any, s
     assert approve and deny and abs(approve["width"] - deny["width"]) < 2  # equal weight
     assert abs(approve["height"] - deny["height"]) < 2
     page.get_by_role("button", name="Approve").click()
-    shoot(page, shots, "06-approved", "Device approved", "return to your device")
+    shoot(
+        page, shots, "06-approved",
+        "Device approved", "return to your device", "See the devices signed in as you",
+    )  # fmt: skip
     assert background(page, ".success") == SUCCESS_BACKGROUND
     assert poll_until_done(server, flow).status_code == 200
 
@@ -170,6 +174,61 @@ def test_presence_pages_at_400_px(server: ServerProcess, page: Any, shots: Path)
     page.get_by_role("button", name="Save").click()
     shoot(page, shots, "15-presence-saved", "Saved.", "Busy / InACall")
     assert background(page, "[role=status]") == SUCCESS_BACKGROUND
+
+
+def signed_in_device(server: ServerProcess, agent: str) -> None:
+    """A device signed in as the e2e user, whose latest token request came from ``agent``."""
+    flow = start_flow(server)
+    approved = approve_over_http(
+        server.base_url, flow["user_code"], username=USERNAME, password=PASSWORD
+    )
+    assert approved.status_code == 200, approved.text[:500]
+    tokens = poll_until_done(server, flow)
+    assert tokens.status_code == 200, tokens.text
+    refreshed = httpx.post(
+        f"{server.base_url}/contoso/oauth2/v2.0/token",
+        data={"grant_type": "refresh_token", "client_id": CLIENT_ID,
+              "refresh_token": tokens.json()["refresh_token"]},
+        headers={"User-Agent": agent},
+    )  # fmt: skip
+    assert refreshed.status_code == 200, refreshed.text
+    server.remember(refreshed.json().get("access_token"), refreshed.json().get("refresh_token"))
+
+
+def test_your_devices_pages_at_400_px(server: ServerProcess, page: Any, shots: Path) -> None:
+    long_agent = "LampOS/1.0 " + "x" * 150  # one unbroken word wider than the phone
+    signed_in_device(server, long_agent)
+    signed_in_device(server, "ThermoOS/2.0 (kitchen)")
+    page.goto(f"{server.base_url}/devices")
+    text = shoot(
+        page, shots, "17-devices-sign-in",
+        "Sign in to see the devices signed in as you, and to sign them out.",
+    )  # fmt: skip
+    assert "is asking to connect" not in text and "continue connecting" not in text
+    sign_in(page, password="not-the-password")
+    shoot(page, shots, "18-devices-sign-in-error", "That username or password is not right.")
+    sign_in(page)
+    shoot(
+        page, shots, "19-devices",
+        "Your devices", "Signed in as Erin Example",
+        "These devices can use your account until you sign them out.",
+        "E2E Desk Lamp", "Device software", long_agent, "ThermoOS/2.0 (kitchen)",
+        "Last request from", "127.0.0.1", "Signed in", "Last used", "Sign out this device",
+    )  # fmt: skip
+    before = page.locator("section.device").count()
+    assert before >= 2
+    page.locator("section.device").filter(has_text="ThermoOS/2.0").get_by_role("button").click()
+    text = shoot(
+        page, shots, "20-devices-revoked",
+        "E2E Desk Lamp is signed out. It must sign in again to use your account.", long_agent,
+    )  # fmt: skip
+    assert "ThermoOS/2.0" not in text
+    assert page.locator("section.device").count() == before - 1
+    assert background(page, "[role=status]") == "rgb(232, 245, 233)"  # .status, not an error
+    while page.locator("section.device").count():
+        page.locator("section.device").first.get_by_role("button").click()
+        page.wait_for_load_state()
+    shoot(page, shots, "21-devices-none", "No device is signed in as you.")
 
 
 def test_favicon_is_served_to_the_browser(server: ServerProcess, page: Any) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from deviceflow.server import run
+from deviceflow.server import run, serving
 from deviceflow.server.settings import DEMO_TENANT_GUID, Settings
 from tests.support.tools import free_port
 
@@ -137,7 +137,7 @@ def test_issuer_lines_name_each_tenant_s_issuer() -> None:
 
     settings = Settings.from_mapping({**CONFIG, "public_url": "https://login.example"})
     engine = GrantEngine(settings, storage=MemoryStorage(), clock=time.time, rng=os.urandom)
-    contoso, fabrikam = run.issuer_lines(settings, engine)
+    contoso, fabrikam = serving.issuer_lines(settings, engine)
     assert contoso == "tenant contoso (rfc8628): issuer https://login.example/contoso/v2.0"
     guid = settings.tenants[1].guid
     assert fabrikam.startswith(
@@ -261,12 +261,12 @@ def test_ready_lines_name_public_url_only_when_it_differs() -> None:
 
     settings = Settings.from_mapping({**CONFIG, "public_url": "https://login.example"})
     engine = GrantEngine(settings, storage=MemoryStorage(), clock=time.time, rng=os.urandom)
-    behind = run.ready_lines(settings, engine, "http://127.0.0.1:8772").splitlines()
+    behind = serving.ready_lines(settings, engine, "http://127.0.0.1:8772").splitlines()
     assert behind[:2] == [
         "deviceflow server listening on http://127.0.0.1:8772",
         "public URL (in issuers and links): https://login.example",
     ]
-    direct = run.ready_lines(settings, engine, "https://login.example").splitlines()
+    direct = serving.ready_lines(settings, engine, "https://login.example").splitlines()
     assert direct[0] == "deviceflow server listening on https://login.example"
     assert not any(line.startswith("public URL") for line in direct)
 

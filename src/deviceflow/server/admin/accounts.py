@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from deviceflow.cli.errors import EXIT_USAGE
 from deviceflow.server.audit import AuditLog
 from deviceflow.server.grant import GrantEngine
 from deviceflow.server.grant._accounts import client_of
@@ -29,27 +30,28 @@ MIN_PASSWORD_CHARS = 8
 
 
 class AdminError(Exception):
-    """An admin command that cannot be done; ``exit_code`` says why (see ``deviceflow admin
-    --help``): 2 usage, 5 not found, 6 already exists or defined in the configuration file."""
+    """An admin command that cannot be done: a bad argument, a name that is not found, one that
+    exists already or that the configuration file defines. All exit with the CLI's usage code
+    (2, :data:`deviceflow.cli.errors.EXIT_USAGE`); the message says which."""
 
-    def __init__(self, message: str, *, exit_code: int) -> None:
+    def __init__(self, message: str, *, exit_code: int = EXIT_USAGE) -> None:
         super().__init__(message)
         self.exit_code = exit_code
 
 
 def _not_found(what: str) -> AdminError:
-    return AdminError(f"{what} not found", exit_code=5)
+    return AdminError(f"{what} not found")
 
 
 def check_password(password: str) -> str:
     """``password`` when acceptable.
 
     Raises:
-        AdminError: (2) shorter than :data:`MIN_PASSWORD_CHARS` characters.
+        AdminError: shorter than :data:`MIN_PASSWORD_CHARS` characters.
     """
     if len(password) < MIN_PASSWORD_CHARS:
         raise AdminError(
-            f"the password must have at least {MIN_PASSWORD_CHARS} characters", exit_code=2
+            f"the password must have at least {MIN_PASSWORD_CHARS} characters",
         )
     return password
 
@@ -108,21 +110,21 @@ class Administration:
         )
         store = self._engine.accounts.store
         if store is None:
-            raise AdminError("this storage keeps no users or clients", exit_code=2)
+            raise AdminError("this storage keeps no users or clients")
         self._store: Directory = store
 
     def tenant(self, name: str | None) -> Tenant:
         """The tenant named ``name`` (any of its names), else the first one.
 
         Raises:
-            AdminError: (5) no such tenant.
+            AdminError: no such tenant.
         """
         if not name:
             return self._settings.tenants[0]
         tenant = self._settings.resolve_tenant(name)
         if tenant is None:
             known = ", ".join(t.id for t in self._settings.tenants)
-            raise AdminError(f"tenant {name!r} not found (tenants: {known})", exit_code=5)
+            raise AdminError(f"tenant {name!r} not found (tenants: {known})")
         return tenant
 
     def _event(self, name: str, **fields: object) -> None:
@@ -142,18 +144,17 @@ class Administration:
         """Create a database user.
 
         Raises:
-            AdminError: (2) an empty or spaced name, a short password; (6) the name (or mail) is
+            AdminError: an empty or spaced name, a short password; the name (or mail) is
                 taken, in the database or in the configuration file.
         """
         username = username.strip()
         if not username or any(ch.isspace() for ch in username):
-            raise AdminError("a username is one word, without spaces", exit_code=2)
+            raise AdminError("a username is one word, without spaces")
         for name in (username, mail):
             if name and self._settings.user(tenant, name) is not None:
                 raise AdminError(
                     f"{name!r} is a user of the configuration file in tenant {tenant.id!r};"
                     " the file wins, so edit it there",
-                    exit_code=6,
                 )
         now = self._clock()
         user = StoredUser(
@@ -166,7 +167,7 @@ class Administration:
         if mail:
             clash += self._store.find_users(mail, tenant.id)
         if clash or not self._store.insert_user(user):
-            raise AdminError(f"user {username!r} already exists in {tenant.id!r}", exit_code=6)
+            raise AdminError(f"user {username!r} already exists in {tenant.id!r}")
         self._event("admin_user_added", tenant=tenant.id, username=username, user_id=user.id)
         return user
 
@@ -179,12 +180,11 @@ class Administration:
         """The database user ``username`` (or mail) of ``tenant``.
 
         Raises:
-            AdminError: (6) a user of the configuration file; (5) no such user.
+            AdminError: a user of the configuration file; no such user.
         """
         if self._settings.user(tenant, username) is not None:
             raise AdminError(
                 f"{username!r} is a user of the configuration file; edit the file to change it",
-                exit_code=6,
             )
         found = self._store.find_users(username, tenant.id)
         if not found:
@@ -195,7 +195,7 @@ class Administration:
         """A user of either source, as ``--json`` prints it.
 
         Raises:
-            AdminError: (5) no such user.
+            AdminError: no such user.
         """
         configured = self._settings.user(tenant, username)
         if configured is not None:
@@ -218,7 +218,7 @@ class Administration:
         """Replace a database user's password.
 
         Raises:
-            AdminError: as :meth:`user`; (2) a short password.
+            AdminError: as :meth:`user`; a short password.
         """
         user = self.user(tenant, username)
         digest = hash_password(check_password(password))
@@ -254,16 +254,15 @@ class Administration:
             The client, and its secret (``None`` for a public client): shown once, kept nowhere.
 
         Raises:
-            AdminError: (2) an empty name or a spaced id; (6) the id is taken, in the database
+            AdminError: an empty name or a spaced id; the id is taken, in the database
                 or in the configuration file.
         """
         client_id = (client_id or str(uuid.uuid4())).strip()
         if not name.strip() or not client_id or any(ch.isspace() for ch in client_id):
-            raise AdminError("a client needs a name and a client id without spaces", exit_code=2)
+            raise AdminError("a client needs a name and a client id without spaces")
         if self._settings.client(client_id) is not None:
             raise AdminError(
                 f"client {client_id!r} is defined in the configuration file; the file wins",
-                exit_code=6,
             )
         secret = secrets.token_urlsafe(32) if confidential else None
         client = StoredClient(
@@ -273,7 +272,7 @@ class Administration:
             enabled=True, created_at=self._clock(),
         )  # fmt: skip
         if not self._store.insert_client(client):
-            raise AdminError(f"client {client_id!r} already exists", exit_code=6)
+            raise AdminError(f"client {client_id!r} already exists")
         self._event(
             "admin_client_added", tenant=tenant.id, client_id=client_id, public=client.public
         )
@@ -296,7 +295,6 @@ class Administration:
         if self._settings.client(client_id) is not None:
             raise AdminError(
                 f"client {client_id!r} is defined in the configuration file; edit the file",
-                exit_code=6,
             )
         found = self._store.find_client(client_id)
         if found is None or found.tenant_id != tenant.id:
@@ -307,7 +305,7 @@ class Administration:
         """Disable a database client: it is unknown to every endpoint from now on.
 
         Raises:
-            AdminError: (6) a client of the configuration file; (5) no such client.
+            AdminError: a client of the configuration file; no such client.
         """
         self._client(tenant, client_id)
         self._store.update_client(client_id, {"enabled": False})
@@ -335,7 +333,7 @@ class Administration:
         """The live device sessions of a user (of either source).
 
         Raises:
-            AdminError: (5) no such user.
+            AdminError: no such user.
         """
         return self._engine.sessions.of_user(self._any_user(tenant, username).id)
 
@@ -343,7 +341,7 @@ class Administration:
         """Revoke one device session of a user (audited as the admin's).
 
         Raises:
-            AdminError: (5) no such user, or no such live session of theirs.
+            AdminError: no such user, or no such live session of theirs.
         """
         user = self._any_user(tenant, username)
         if not self._engine.sessions.revoke(user.id, session_id, by=f"admin:{self._actor}"):

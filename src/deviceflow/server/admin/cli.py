@@ -21,6 +21,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from deviceflow.cli.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_NETWORK,
+    EXIT_OK,
+    EXIT_SERVER,
+    EXIT_USAGE,
+)
 from deviceflow.server import logsafe
 from deviceflow.server.admin.accounts import (
     AdminError,
@@ -34,16 +41,22 @@ from deviceflow.server.grant._accounts import client_of
 from deviceflow.server.settings import SettingsError, Tenant
 
 EPILOG = """\
-exit codes:
-  0  done
-  2  usage error (bad arguments, no password given, a password too short)
-  3  configuration error (--config, --db)
-  4  the database cannot be reached
-  5  no such tenant, user, client or session
-  6  already exists, or defined in the configuration file (which wins: edit it there)
+exit codes (the CLI's table: deviceflow --help):
+  0    done
+  2    usage or setup error: bad arguments, no password given, a password too short; no such
+       tenant, user, client or session; it exists already, or the configuration file defines
+       it (which wins: edit it there); a wrong --config or --db, or a database that refuses
+  6    the database cannot be reached
+  7    the database failed otherwise (it cannot be opened, a disk error)
+  130  interrupted (Ctrl-C)
 """
 
-EXIT_USAGE, EXIT_CONFIG, EXIT_UNAVAILABLE = 2, 3, 4
+EXIT_CONFIG = EXIT_USAGE
+"""A wrong ``--config`` or ``--db``, or a database that refuses for good (as ``serve``)."""
+EXIT_UNAVAILABLE = EXIT_NETWORK
+"""The database cannot be reached."""
+EXIT_DATABASE = EXIT_SERVER
+"""The database failed otherwise."""
 
 
 def _common() -> argparse.ArgumentParser:
@@ -267,7 +280,7 @@ def main(
     try:
         args = build_parser().parse_args(list(argv))
     except SystemExit as exc:
-        return 0 if exc.code in (0, None) else EXIT_USAGE
+        return EXIT_OK if exc.code in (0, None) else EXIT_USAGE
     environ = dict(os.environ if environ is None else environ)
     # The audit events of this run, one line each on err (the library configures no handler).
     audit = logging.getLogger("deviceflow.audit")
@@ -302,12 +315,16 @@ def _main(
         if settings.data_dir is not None and settings.db_url is None:  # as serve makes it
             settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         storage = open_storage(url)
-    except ValueError as exc:  # not a database URL this server knows
+    except ValueError as exc:  # not a database URL this server knows, a database that refuses
         print(f"deviceflow admin: configuration error: {exc}", file=err)
         return EXIT_CONFIG
-    except Exception as exc:  # an unreachable server, a file it may not open
-        print(f"deviceflow admin: cannot open the database: {exc}", file=err)
+    except ConnectionError as exc:  # an unreachable database server
+        print(f"deviceflow admin: database unreachable: {exc}", file=err)
         return EXIT_UNAVAILABLE
+    except Exception as exc:  # a file it may not open, a failed migration
+        logging.getLogger("deviceflow.server").debug("opening the database failed", exc_info=True)
+        print(f"deviceflow admin: cannot open the database: {exc}", file=err)
+        return EXIT_DATABASE
     try:
         admin = Administration(settings, storage, clock=time.time, actor=_actor())
         _run(admin, args, out, stdin)
@@ -316,7 +333,10 @@ def _main(
         return exc.exit_code
     except KeyboardInterrupt:
         print("deviceflow admin: interrupted", file=err)
-        return 130
+        return EXIT_INTERRUPTED
+    except ConnectionError as exc:  # the database server went away
+        print(f"deviceflow admin: database unreachable: {exc}", file=err)
+        return EXIT_UNAVAILABLE
     finally:
         storage.close()
-    return 0
+    return EXIT_OK
