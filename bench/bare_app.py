@@ -42,8 +42,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 def main(port: int) -> None:
     """Serve :func:`app` exactly as ``deviceflow serve`` runs its app: same uvicorn options,
-    same HTTP parser, same event loop (:func:`deviceflow.server.run.uvicorn_options`,
-    :func:`~deviceflow.server.run.run_event_loop`)."""
+    same HTTP parser, same event loop (:func:`deviceflow.server.serving.uvicorn_options`,
+    :func:`~deviceflow.server.serving.run_event_loop`)."""
     import uvicorn
 
     from deviceflow.server.serving import run_event_loop, uvicorn_options
