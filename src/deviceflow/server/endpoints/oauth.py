@@ -107,16 +107,31 @@ class _Endpoint(abc.ABC):
         """The per-request facts the dialect spells its bodies with (the form's once read)."""
         trace_id = self.ctx.request_id()
         form = form or {}
+        # One pass over the headers (a Microsoft tenant's pending poll builds a wire each time).
+        host = correlation = authorization = None
+        for key, value in scope["headers"]:
+            if key == b"host":
+                if host is None:
+                    host = bytes(value).decode("latin-1")
+            elif key == b"client-request-id":
+                if correlation is None:
+                    correlation = bytes(value).decode("latin-1")
+            elif key == b"authorization" and authorization is None:
+                authorization = bytes(value).decode("latin-1")
+        if authorization is not None and authorization[:6].lower() == "basic ":
+            client_id = named_client(scope, form)
+        else:  # client_credentials' answer without Basic
+            client_id = form.get("client_id") or None
         return Wire(
-            base_url=self.ctx.base_url(scope),
+            base_url=self.ctx.base_url(scope, host),
             now=self.ctx.clock(),
             trace_id=trace_id,
-            correlation_id=(header(scope, b"client-request-id") or trace_id)[:64],
+            correlation_id=(correlation or trace_id)[:64],
             version=self.version,
             tenant=segment[:64],
             client_info=form.get("client_info") == "1",
             resource=form.get("resource") or None,
-            client_id=(named_client(scope, form) or "")[:128] or None,
+            client_id=(client_id or "")[:128] or None,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
