@@ -234,7 +234,12 @@ def client_ip(scope: Scope) -> str:
 def is_form(scope: Scope) -> bool:
     """Whether the request declares an urlencoded form body (parameters may follow ``;``)."""
     content_type = header(scope, b"content-type") or ""
-    return content_type.split(";", 1)[0].strip().lower() == "application/x-www-form-urlencoded"
+    if content_type == _FORM:  # as nearly every client spells it
+        return True
+    return content_type.split(";", 1)[0].strip().lower() == _FORM
+
+
+_FORM = "application/x-www-form-urlencoded"
 
 
 async def send_json(

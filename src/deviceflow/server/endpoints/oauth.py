@@ -122,16 +122,16 @@ class _Endpoint(abc.ABC):
             client_id = named_client(scope, form)
         else:  # client_credentials' answer without Basic
             client_id = form.get("client_id") or None
-        return Wire(
-            base_url=self.ctx.base_url(scope, host),
-            now=self.ctx.clock(),
-            trace_id=trace_id,
-            correlation_id=(correlation or trace_id)[:64],
-            version=self.version,
-            tenant=segment[:64],
-            client_info=form.get("client_info") == "1",
-            resource=form.get("resource") or None,
-            client_id=(client_id or "")[:128] or None,
+        return Wire.of(
+            self.ctx.base_url(scope, host),
+            self.ctx.clock(),
+            trace_id,
+            (correlation or trace_id)[:64],
+            self.version,
+            form.get("client_info") == "1",
+            form.get("resource") or None,
+            (client_id or "")[:128] or None,
+            segment[:64],
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
