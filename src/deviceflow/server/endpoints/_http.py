@@ -101,8 +101,18 @@ async def read_body(receive: Receive, scope: Scope | None = None) -> bytes:
         declared = header(scope, b"content-length") or ""
         if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
             raise BodyTooLargeError("request body too large")
-    chunks: list[bytes] = []
-    size = 0
+    message = await receive()
+    if message["type"] != "http.request":
+        raise ClientDisconnect()
+    chunk = message.get("body", b"")
+    if not message.get("more_body", False):  # the whole body in one message: most requests
+        if len(chunk) > MAX_FORM_BYTES:
+            raise BodyTooLargeError("request body too large")
+        return chunk if type(chunk) is bytes else bytes(chunk)
+    chunks: list[bytes] = [chunk]
+    size = len(chunk)
+    if size > MAX_FORM_BYTES:
+        raise BodyTooLargeError("request body too large")
     while True:
         message = await receive()
         if message["type"] != "http.request":
