@@ -288,3 +288,14 @@ async def send_encoded(
     """Send an already encoded JSON ``body`` with its :func:`json_headers` (a pending poll)."""
     await send({"type": "http.response.start", "status": status, "headers": list(headers)})
     await send({"type": "http.response.body", "body": body})
+
+
+_JSON_TYPE = (b"content-type", b"application/json; charset=utf-8")
+
+
+async def send_json_bytes(send: Send, status: int, body: bytes) -> None:
+    """:func:`send_encoded` with :func:`json_headers` of ``body``, built as one list (a
+    Microsoft tenant's pending poll: a body of its own each time)."""
+    headers = [*NO_STORE_HEADERS, (b"content-length", b"%d" % len(body)), _JSON_TYPE]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

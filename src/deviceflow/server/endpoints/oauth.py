@@ -47,6 +47,7 @@ from deviceflow.server.endpoints._http import (
     parse_form,
     read_body,
     send_encoded,
+    send_json_bytes,
     send_json,
 )
 from deviceflow.server.endpoints.context import ServerContext
@@ -190,7 +191,7 @@ class _Endpoint(abc.ABC):
             # A Microsoft tenant's pending poll: the dialect fills its encoded body's ids.
             detail = exc.description or exc.error
             raw = dialect.error_json(exc.error, detail, reason=exc.reason, wire=wire())
-            await send_encoded(send, exc.status, raw, json_headers(raw))
+            await send_json_bytes(send, exc.status, raw)
             return
         headers: list[tuple[bytes, bytes]] = []
         if exc.retry_after is not None:
