@@ -283,7 +283,7 @@ class MicrosoftDialect:
         those go, and filled in per request: a Microsoft tenant's pending poll costs no
         ``translate``, no dictionary and no JSON encoding.
         """
-        key = (error, detail, reason, wire.version)
+        key: tuple[object, ...] = (error, detail, reason, wire.version)
         key += (wire.base_url, wire.client_id, wire.tenant, wire.resource)
         template = self._templates.get(key)
         if template is None:

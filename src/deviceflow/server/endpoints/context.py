@@ -21,7 +21,6 @@ from deviceflow.server.grant import GrantEngine
 from deviceflow.server.pages import Pages
 from deviceflow.server.settings import Settings, Tenant
 
-
 _V4_KEEP = ~((0xF0 << 72) | (0xC0 << 56))
 _V4_SET = (0x40 << 72) | (0x80 << 56)
 """A version-4 GUID's fixed bits (version 4, RFC 4122 variant) in its 128-bit integer."""

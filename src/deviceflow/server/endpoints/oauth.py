@@ -47,8 +47,8 @@ from deviceflow.server.endpoints._http import (
     parse_form,
     read_body,
     send_encoded,
-    send_json_bytes,
     send_json,
+    send_json_bytes,
 )
 from deviceflow.server.endpoints.context import ServerContext
 from deviceflow.server.grant import AUTHORIZATION_PENDING, GrantError, IssuedTokens, parse_claims
