@@ -66,15 +66,29 @@ class CodeHasher:
     def __init__(self, key: bytes) -> None:
         if len(key) < 16:
             raise ValueError("the code digest key needs at least 16 bytes")
-        # Keyed once: each digest copies this state instead of setting the key up again (this
-        # runs on every poll).
-        self._keyed = hmac.new(key, digestmod=hashlib.sha256)
+        # HMAC (RFC 2104) over hashlib's SHA-256, keyed once: each digest copies the inner and
+        # outer states instead of setting the key up again, and calls no Python-level wrapper
+        # (this runs on every poll). Same digests as ``hmac.new(key, ..., hashlib.sha256)``.
+        if len(key) > _BLOCK:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(_BLOCK, b"\x00")
+        self._inner = hashlib.sha256(key.translate(_IPAD))
+        self._outer = hashlib.sha256(key.translate(_OPAD))
 
     def digest(self, kind: str, value: str) -> str:
         """Hex HMAC-SHA-256 of ``value`` under this hasher's key, domain-separated by ``kind``."""
-        mac = self._keyed.copy()
-        mac.update(f"{kind}:{value}".encode())
-        return mac.hexdigest()
+        inner = self._inner.copy()
+        inner.update(f"{kind}:{value}".encode())
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()
+
+
+_BLOCK = 64
+"""SHA-256's block size in bytes (HMAC pads its key to it)."""
+_IPAD = bytes(x ^ 0x36 for x in range(256))
+_OPAD = bytes(x ^ 0x5C for x in range(256))
+"""Byte translations XOR-ing with HMAC's inner and outer pad bytes."""
 
 
 def fingerprint(digest: str) -> str:

@@ -52,6 +52,37 @@ class Wire:
     client_id: str | None = None
     tenant: str | None = None
 
+    @classmethod
+    def of(
+        cls,
+        base_url: str,
+        now: float,
+        trace_id: str,
+        correlation_id: str,
+        version: Version,
+        client_info: bool,
+        resource: str | None,
+        client_id: str | None,
+        tenant: str | None,
+    ) -> Wire:
+        """The same as the constructor with every field given, for the token endpoint's hot
+        path: a frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``
+        (a Microsoft tenant's pending poll builds one wire per poll); this fills the new
+        instance's attributes at once."""
+        wire = object.__new__(cls)
+        wire.__dict__.update(
+            base_url=base_url,
+            now=now,
+            trace_id=trace_id,
+            correlation_id=correlation_id,
+            version=version,
+            client_info=client_info,
+            resource=resource,
+            client_id=client_id,
+            tenant=tenant,
+        )
+        return wire
+
 
 @dataclass(frozen=True)
 class Verification:

@@ -19,9 +19,10 @@ import base64
 import dataclasses
 import hashlib
 import json
+import operator
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from deviceflow.server.dialects._aadsts import MicrosoftError, by_code, translate
@@ -60,9 +61,14 @@ _MARKS = ("\x00trace\x00", "\x00correlation\x00", "\x00timestamp\x00")
 """Stand-ins for the per-request values while :meth:`MicrosoftDialect.error_json` encodes a
 body's shape (no request can put a NUL in a trace id, and a client's text is escaped)."""
 _MAX_TEMPLATES = 256
-_Template = tuple[bytes, tuple[tuple[int, bytes], ...]]
+_Template = tuple[bytes, Callable[[tuple[bytes, bytes, bytes]], tuple[bytes, ...]]]
 AUTH_METHODS = ("client_secret_post", "client_secret_basic", "none")
 """``token_endpoint_auth_methods_supported`` of both discovery documents."""
+
+
+def _one(slots: list[int]) -> Callable[[tuple[bytes, bytes, bytes]], tuple[bytes, ...]]:
+    """A template's value picker for fewer than two slots (``itemgetter`` of one is no tuple)."""
+    return lambda values: tuple(values[slot] for slot in slots)
 
 
 def b64url(data: bytes) -> str:
@@ -277,14 +283,15 @@ class MicrosoftDialect:
         those go, and filled in per request: a Microsoft tenant's pending poll costs no
         ``translate``, no dictionary and no JSON encoding.
         """
-        key: tuple[object, ...] = (error, detail, reason, wire.version, wire.base_url)
-        key += (wire.client_id, wire.tenant, wire.resource)
-        if "\x00" in f"{wire.base_url}{wire.client_id}{wire.tenant}{wire.resource}":
-            # A marker could hide in what the client wrote: no template for this one.
-            body = self.error_body(error, detail, reason=reason, wire=wire)
-            return json.dumps(body, separators=(",", ":")).encode()
+        key: tuple[object, ...] = (error, detail, reason, wire.version)
+        key += (wire.base_url, wire.client_id, wire.tenant, wire.resource)
         template = self._templates.get(key)
         if template is None:
+            # Only keys free of NUL are ever stored, so a hit needs no such check.
+            if "\x00" in f"{wire.base_url}{wire.client_id}{wire.tenant}{wire.resource}":
+                # A marker could hide in what the client wrote: no template for this one.
+                body = self.error_body(error, detail, reason=reason, wire=wire)
+                return json.dumps(body, separators=(",", ":")).encode()
             template = self._template(error, detail, reason, wire)
             if len(self._templates) >= _MAX_TEMPLATES:  # tenant names and client ids vary
                 self._templates.clear()
@@ -293,15 +300,11 @@ class MicrosoftDialect:
         if correlation != trace:  # the client's client-request-id: JSON-escaped
             correlation = json.dumps(correlation)[1:-1]
         values = (trace.encode(), correlation.encode(), self._stamp(wire.now))
-        out = [template[0]]
-        for slot, literal in template[1]:
-            out.append(values[slot])
-            out.append(literal)
-        return b"".join(out)
+        return template[0] % template[1](values)
 
     def _template(self, error: str, detail: str, reason: Reason | None, wire: Wire) -> _Template:
-        """The encoded body with markers, split: the first literal, then (slot, literal) pairs
-        (slots: 0 trace id, 1 correlation id, 2 timestamp)."""
+        """The encoded body with markers, as a ``bytes`` format (``%b`` where a value goes)
+        and what picks the values in order (slots: 0 trace id, 1 correlation id, 2 timestamp)."""
         marked = dataclasses.replace(wire, trace_id=_MARKS[0], correlation_id=_MARKS[1])
         spelled = translate(
             error,
@@ -314,10 +317,10 @@ class MicrosoftDialect:
         raw = json.dumps(self._error_body(spelled, marked, _MARKS[2]), separators=(",", ":"))
         encoded = [json.dumps(mark)[1:-1] for mark in _MARKS]
         pieces = re.split("(" + "|".join(re.escape(e) for e in encoded) + ")", raw)
-        pairs = tuple(
-            (encoded.index(pieces[i]), pieces[i + 1].encode()) for i in range(1, len(pieces), 2)
-        )
-        return pieces[0].encode(), pairs
+        slots = [encoded.index(pieces[i]) for i in range(1, len(pieces), 2)]
+        literals = [piece.encode().replace(b"%", b"%%") for piece in pieces[0::2]]
+        pick = operator.itemgetter(*slots) if len(slots) > 1 else _one(slots)
+        return b"%b".join(literals), pick
 
     def _stamp(self, now: float) -> bytes:
         """:func:`timestamp` of ``now`` as bytes, formatted once per second."""

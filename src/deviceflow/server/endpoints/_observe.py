@@ -101,6 +101,19 @@ class RequestContext:
         request_id = scope[REQUEST_ID] = self._request_id(scope)
         header = (_HEADER, request_id.encode())
         token = _current.set(scope)
+        recorder = self._recorder
+        if recorder is None:  # metrics off: only the id's header (no status, no clock)
+
+            async def send_id(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    message["headers"] = [*message.get("headers", ()), header]
+                await send(message)
+
+            try:
+                await self.app(scope, receive, send_id)
+            finally:
+                _current.reset(token)
+            return
         status = 500
 
         async def send_with_id(message: Message) -> None:
@@ -114,11 +127,8 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            if self._recorder is not None:
-                elapsed = time.perf_counter() - started
-                self._recorder.observe_request(
-                    route_template(scope, self._endpoints), status, elapsed
-                )
+            elapsed = time.perf_counter() - started
+            recorder.observe_request(route_template(scope, self._endpoints), status, elapsed)
             _current.reset(token)
 
 

@@ -48,6 +48,7 @@ from deviceflow.server.endpoints._http import (
     read_body,
     send_encoded,
     send_json,
+    send_json_bytes,
 )
 from deviceflow.server.endpoints.context import ServerContext
 from deviceflow.server.grant import AUTHORIZATION_PENDING, GrantError, IssuedTokens, parse_claims
@@ -107,16 +108,31 @@ class _Endpoint(abc.ABC):
         """The per-request facts the dialect spells its bodies with (the form's once read)."""
         trace_id = self.ctx.request_id()
         form = form or {}
-        return Wire(
-            base_url=self.ctx.base_url(scope),
-            now=self.ctx.clock(),
-            trace_id=trace_id,
-            correlation_id=(header(scope, b"client-request-id") or trace_id)[:64],
-            version=self.version,
-            tenant=segment[:64],
-            client_info=form.get("client_info") == "1",
-            resource=form.get("resource") or None,
-            client_id=(named_client(scope, form) or "")[:128] or None,
+        # One pass over the headers (a Microsoft tenant's pending poll builds a wire each time).
+        host = correlation = authorization = None
+        for key, value in scope["headers"]:
+            if key == b"host":
+                if host is None:
+                    host = bytes(value).decode("latin-1")
+            elif key == b"client-request-id":
+                if correlation is None:
+                    correlation = bytes(value).decode("latin-1")
+            elif key == b"authorization" and authorization is None:
+                authorization = bytes(value).decode("latin-1")
+        if authorization is not None and authorization[:6].lower() == "basic ":
+            client_id = named_client(scope, form)
+        else:  # client_credentials' answer without Basic
+            client_id = form.get("client_id") or None
+        return Wire.of(
+            self.ctx.base_url(scope, host),
+            self.ctx.clock(),
+            trace_id,
+            (correlation or trace_id)[:64],
+            self.version,
+            form.get("client_info") == "1",
+            form.get("resource") or None,
+            (client_id or "")[:128] or None,
+            segment[:64],
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -175,7 +191,7 @@ class _Endpoint(abc.ABC):
             # A Microsoft tenant's pending poll: the dialect fills its encoded body's ids.
             detail = exc.description or exc.error
             raw = dialect.error_json(exc.error, detail, reason=exc.reason, wire=wire())
-            await send_encoded(send, exc.status, raw, json_headers(raw))
+            await send_json_bytes(send, exc.status, raw)
             return
         headers: list[tuple[bytes, bytes]] = []
         if exc.retry_after is not None:

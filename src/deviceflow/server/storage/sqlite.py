@@ -181,21 +181,24 @@ class SQLiteStorage(SQLStore, DirectorySQL):
         waiting, batch.waiting = batch.waiting, []
         if not waiting:
             return
-        writes = any(poll.leeway is not None for poll, _ in waiting)
         try:
             # Inside the try: a closed storage or a connection that cannot open fails the
             # polls too (they have left the queue: nothing else would ever answer them).
             cursor = self._poll_cursor()
-            # IMMEDIATE when a poll writes: take the write lock first, so that no statement
-            # of the batch meets a snapshot another writer has moved on from.
-            cursor.execute("BEGIN IMMEDIATE" if writes else "BEGIN")
-            try:
-                answers = [_run_poll(cursor, poll) for poll, _ in waiting]
-                cursor.execute("COMMIT")
-            except BaseException:
-                if cursor.connection.in_transaction:
-                    cursor.execute("ROLLBACK")
-                raise
+            if len(waiting) == 1:  # one statement is its own transaction (autocommit)
+                answers = [_run_poll(cursor, waiting[0][0])]
+            else:
+                # IMMEDIATE when a poll writes: take the write lock first, so that no
+                # statement of the batch meets a snapshot another writer has moved on from.
+                writes = any(poll.leeway is not None for poll, _ in waiting)
+                cursor.execute("BEGIN IMMEDIATE" if writes else "BEGIN")
+                try:
+                    answers = [_run_poll(cursor, poll) for poll, _ in waiting]
+                    cursor.execute("COMMIT")
+                except BaseException:
+                    if cursor.connection.in_transaction:
+                        cursor.execute("ROLLBACK")
+                    raise
         except Exception as exc:
             fail_each((future for _, future in waiting), exc)
             return
