@@ -23,8 +23,9 @@ succeeds; anything else (or a lost race) takes the full path, which reads the ro
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from deviceflow.server.grant import _codes
 from deviceflow.server.grant._admission import admit_device_flow
@@ -88,6 +89,24 @@ PollOutcome = AuthorizationPending | SlowDown | IssuedTokens
 """What :meth:`DeviceCodeGrant.poll` answers when it does not raise."""
 
 
+class _CountedErrors:
+    """``with``: a :class:`GrantError` leaving the block is counted by its error (one object
+    per grant, reused by every poll: no allocation on the hot path)."""
+
+    __slots__ = ("_polled",)
+
+    def __init__(self, polled: Callable[[str], None]) -> None:
+        self._polled = polled
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> Literal[False]:
+        if isinstance(exc, GrantError):
+            self._polled(poll_outcome(exc.error))
+        return False
+
+
 class _Redemption(NamedTuple):
     """What a poll asks of the tokens, should it redeem the code."""
 
@@ -106,6 +125,7 @@ class DeviceCodeGrant:
         self._settings, self._clock = services.settings, services.clock
         self._hasher, self._client = services.hasher, services.client
         self._polled = services.recorder.token_poll  # counts each answer (no-op without metrics)
+        self._counting = _CountedErrors(self._polled)  # ... and each terminal error
         # Flows answered slow_down: their early polls cost no statement (_pacing).
         self._pacer = Pacer(
             self._storage, lambda: max(MAX_POLL_INTERVAL, self._settings().interval)
@@ -225,22 +245,11 @@ class DeviceCodeGrant:
                 The grant is left as it was; a replayed code revokes the tokens it was redeemed
                 for, and unknown codes count against ``ip``.
         """
-        try:
+        with self._counting:
             client, poll = self._pending_poll(tenant, client_id, device_code, client_secret)
             paced = self._paced_slow_down(poll, ip)
-            if paced is not None:
-                self._polled("slow_down")
-                return paced
-            if self._storage.record_poll(poll):
-                self._pacer.accepted(poll)
-                self._polled("pending")
-                return AUTHORIZATION_PENDING
-            return self._counted(
-                self._answer(tenant, client, poll, ip, _Redemption(issuer_name, resource))
-            )
-        except GrantError as exc:
-            self._polled(poll_outcome(exc.error))
-            raise
+            on_time = paced is None and self._storage.record_poll(poll)
+            return self._settled(paced, on_time, tenant, client, poll, ip, issuer_name, resource)
 
     async def apoll(
         self,
@@ -258,30 +267,38 @@ class DeviceCodeGrant:
         moment; PostgreSQL's does not block the event loop). Same answers, same errors; the
         storage's own errors (a failed batch) propagate.
         """
-        try:
+        with self._counting:
             client, poll = self._pending_poll(tenant, client_id, device_code, client_secret)
             paced = self._paced_slow_down(poll, ip)
-            if paced is not None:
-                self._polled("slow_down")
-                return paced
-            batched = self._batched
-            if batched is None:
-                on_time = self._storage.record_poll(poll)
-            else:
-                on_time = await batched.arecord_poll(poll)
-            if on_time:
-                self._pacer.accepted(poll)
-                self._polled("pending")
-                return AUTHORIZATION_PENDING
-            return self._counted(
-                self._answer(tenant, client, poll, ip, _Redemption(issuer_name, resource))
-            )
-        except GrantError as exc:
-            self._polled(poll_outcome(exc.error))
-            raise
+            on_time = False
+            if paced is None:
+                batched = self._batched
+                if batched is None:
+                    on_time = self._storage.record_poll(poll)
+                else:
+                    on_time = await batched.arecord_poll(poll)
+            return self._settled(paced, on_time, tenant, client, poll, ip, issuer_name, resource)
 
-    def _counted(self, outcome: PollOutcome) -> PollOutcome:
-        """``outcome``, counted (a terminal error is counted where it is caught)."""
+    def _settled(
+        self,
+        paced: SlowDown | None,
+        on_time: bool,
+        tenant: Tenant,
+        client: Client,
+        poll: PendingPoll,
+        ip: str,
+        issuer_name: str | None,
+        resource: str | None,
+    ) -> PollOutcome:
+        """A poll's answer once its one statement ran (or the pacing answered it), counted:
+        the table's ``slow_down``; pending when storage accepted the poll; else the full path."""
+        if paced is not None:
+            outcome: PollOutcome = paced
+        elif on_time:
+            self._pacer.accepted(poll)
+            outcome = AUTHORIZATION_PENDING
+        else:
+            outcome = self._answer(tenant, client, poll, ip, _Redemption(issuer_name, resource))
         if outcome is AUTHORIZATION_PENDING:
             self._polled("pending")
         else:
