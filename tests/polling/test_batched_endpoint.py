@@ -179,9 +179,12 @@ async def _compare(
     store.arecord_poll = counting_arecord  # type: ignore[method-assign]
     store.record_poll = counting_record  # type: ignore[method-assign]
     served = await _play(server_settings, store, story)
-    assert calls == {"async": len(served), "sync": 0}  # every poll tried the awaitable first
+    # Every poll that reached storage tried the awaitable first (the polls of a flow storage
+    # confirmed pending are answered from memory: grant._pacing).
+    reached = calls["async"]
+    assert 1 <= reached <= len(served) and calls["sync"] == 0
     plain = await _play(server_settings, SyncOnly(store), story)  # type: ignore[arg-type]
-    assert calls["sync"] == len(plain)
+    assert calls["sync"] == reached  # the same polls reach storage on the plain path
     assert served == plain == EXPECTED[story.__name__]
 
 

@@ -1,35 +1,41 @@
-"""Early polls answered from memory: a polling storm costs no database work.
+"""Pending flows answered from memory: a fleet's routine polls and a polling storm cost no
+database work.
 
-Theory of operation. RFC 8628 §3.5: a client that polls before its interval is answered
-``slow_down``, and "the interval MUST be increased by 5 seconds for this and all subsequent
-requests". Judged by storage alone, every early poll is a failed ``UPDATE``, a read of the row, a
-compare-and-set of the interval and a rate-limit counter: a client that ignores ``slow_down``
-turns each of its requests into writes, and pushes its interval without bound.
+Theory of operation. Nearly every poll of a fleet is answered ``authorization_pending``, and
+judged by storage alone each one is a statement (RFC 8628 §3.5's on-time rule, and the record
+of the poll). So the device grant keeps, per flow, a :class:`Pace`: the last poll this instance
+accepted, the interval, the expiry, the client and tenant, and until when storage's word that
+the flow is pending may be trusted.
 
-So the device grant keeps, per flow that has been answered ``slow_down`` by this instance, a
-:class:`Pace`: the last accepted poll it knows of, the interval, the expiry, the client and
-tenant. A poll that is early by those figures is answered ``slow_down`` without a statement.
-The interval still grows by :data:`SLOW_DOWN_STEP` per ``slow_down``, up to
-:data:`MAX_POLL_INTERVAL` (or the configured interval, if larger); each increase is written
-with a compare-and-set, so a flow writes at most ``(ceiling - interval) / 5`` times however
-fast it polls (11 times from the default 5 s), and nothing once its interval is at the ceiling.
+- **Pending from memory.** Once storage has accepted a poll of a flow on time and the row read
+  pending, that flow's polls are answered ``authorization_pending`` from the table for
+  :data:`TRUST_FOR` seconds, on time by the table's own last poll, without a statement; then
+  one poll goes to storage again (and is recorded there), which renews the trust. A decision
+  ends the trust at once: a decision made on this instance (approve, deny, test control's
+  expire) forgets the flow, and every instance follows storage's log of grant changes
+  (:class:`~deviceflow.server.storage.base.GrantChanges`: the flows that were approved,
+  denied, revoked or ended, whichever instance or process did it), read at most every
+  :data:`FOLLOW_EVERY` seconds before a poll is answered from memory, and forgets the flows
+  named there. So a device hears the outcome at its next poll, as when storage judged every
+  poll, up to :data:`FOLLOW_EVERY` later when another instance decided. A store without that
+  log gets every on-time poll, as before.
+- **Early polls.** §3.5: a client that polls before its interval is answered ``slow_down``,
+  and "the interval MUST be increased by 5 seconds for this and all subsequent requests".
+  A poll early by the table is answered ``slow_down`` without reading the row. The interval
+  still grows by :data:`SLOW_DOWN_STEP` per ``slow_down``, up to :data:`MAX_POLL_INTERVAL`
+  (or the configured interval, if larger); each increase is written with a compare-and-set,
+  so a flow writes at most ``(ceiling - interval) / 5`` times however fast it polls (11 times
+  from the default 5 s), and nothing once its interval is at the ceiling. A lost
+  compare-and-set (another instance moved the row on) drops the entry: storage decides.
 
-Several instances: an instance's figures never make a poll early that storage would accept.
-Its last accepted poll is at most the stored one (another instance may have accepted a later
-poll, which only makes the poll earlier still), and its interval at most the stored one (every
-increase is stored before it is used; a lost compare-and-set rereads the row). So a poll the
-table calls early would be early by the row too; a poll it calls on time goes to storage as
-before, which decides. Every increase is a compare-and-set on the stored interval, and a lost
-one sends the poll to storage, so across instances too the interval grows by 5 s per
-``slow_down`` answered. Once on time, a client is answered by storage: an honest client (never
-early) never has an entry and pays one dictionary lookup.
-
-A decision made on this instance (approve, deny, test control's expire) forgets the flow, so
-its next poll, early or not, hears the outcome at once. After a decision made on another
-instance an early poll is still answered ``slow_down`` until the client polls on time (it was
-early; the answer it is due comes on its next on-time poll). The table
-holds at most :data:`MAX_ENTRIES` flows (expired ones go first, then the oldest); forgetting a
-flow only sends its next poll to storage.
+Several instances: each judges the polls it answers by its own table, so storage's
+``last_poll_at`` lags behind the polls answered from memory by up to :data:`TRUST_FOR`
+seconds. A client whose polls alternate between instances is held to its interval by each
+instance for the polls that instance sees (a load balancer that keeps a client on one instance
+holds it to the whole rule). After a decision made on another instance, a poll that is early
+by this instance's table is still answered ``slow_down`` (it was early; the outcome comes on
+its next on-time poll). The table holds at most :data:`MAX_ENTRIES` flows (expired ones go
+first, then the oldest); forgetting a flow only sends its next poll to storage.
 """
 
 from __future__ import annotations
@@ -37,7 +43,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from deviceflow.server.storage.base import DeviceGrant, PendingPoll, Storage
+from deviceflow.server.storage.base import (
+    CHANGES_READ,
+    DeviceGrant,
+    PendingPoll,
+    Storage,
+    grant_changes_of,
+)
 
 SLOW_DOWN_STEP = 5
 """Seconds a ``slow_down`` adds to the interval (RFC 8628 §3.5: "increased by 5 seconds")."""
@@ -46,8 +58,16 @@ MAX_POLL_INTERVAL = 60
 """The interval ``slow_down`` raises no further (unless the configured interval is larger):
 past it an early poll is still answered ``slow_down``, with the same interval."""
 
-MAX_ENTRIES = 65_536
-"""Flows the table remembers at most (a few hundred bytes each)."""
+MAX_ENTRIES = 131_072
+"""Flows the table remembers at most (about 200 bytes each)."""
+
+TRUST_FOR = 60.0
+"""Seconds a flow that storage confirmed pending is answered from memory; its next poll then
+goes to storage (and is recorded there)."""
+
+FOLLOW_EVERY = 0.05
+"""Seconds between two reads of storage's grant change log, at most: read before a poll is
+answered from memory, when the last read is older than this."""
 
 
 @dataclass(slots=True)
@@ -61,6 +81,8 @@ class Pace:
     """The last accepted poll this instance knows of (None: none yet)."""
     interval: int
     """The interval as stored (every increase is written before it is used)."""
+    trusted_until: float = 0.0
+    """Until when polls on time are answered pending from memory (0: storage decides)."""
 
 
 class Pacer:
@@ -75,6 +97,11 @@ class Pacer:
         interval when larger)."""
         self._paces: dict[str, Pace] = {}
         self._max = max_entries
+        self._changes = grant_changes_of(storage)
+        """Storage's grant change log (None: no flow is answered from memory)."""
+        self._position: int | None = None
+        """The newest change read (None: not read yet, or lost: nothing is trusted)."""
+        self._followed_at = float("-inf")
 
     def raised(self, interval: int) -> int:
         """The interval after one more ``slow_down``: 5 s more, never past the ceiling (an
@@ -102,6 +129,88 @@ class Pacer:
 
     def __len__(self) -> int:
         return len(self._paces)
+
+    def pending(self, poll: PendingPoll) -> bool:
+        """Whether ``poll`` is answered ``authorization_pending`` from memory: its flow is
+        trusted pending and the poll is on time by the table (it becomes the last one)."""
+        pace = self._paces.get(poll.device_hash)
+        if pace is None:
+            return False
+        now = poll.now
+        if (
+            now >= pace.trusted_until
+            or now >= pace.expires_at
+            or pace.client_id != poll.client_id
+            or pace.tenant_id != poll.tenant_id
+        ):
+            return False
+        last, leeway = pace.last_poll_at, poll.leeway
+        if leeway is not None and last is not None and now - last < pace.interval - leeway:
+            return False  # early: slow_down (:meth:`slow_down`)
+        if not (0.0 <= now - self._followed_at < FOLLOW_EVERY) and not self.follow(now):
+            return False
+        if pace.trusted_until <= now or self._paces.get(poll.device_hash) is not pace:
+            return False  # the log named it (forgotten), or it could not be read
+        pace.last_poll_at = now
+        return True
+
+    def follow(self, now: float) -> bool:
+        """Read storage's change log (from the start: its newest number) and forget the flows
+        named there. False when there is no log or it could not be read (nothing is trusted
+        then: every entry loses its trust)."""
+        changes = self._changes
+        if changes is None:
+            return False
+        try:
+            if self._position is None:
+                self._position, _ = changes.grant_changes(None)
+            else:
+                while True:
+                    self._position, named = changes.grant_changes(self._position)
+                    if named is None:  # fell behind the log: anything may have changed
+                        self._distrust_all()
+                        break
+                    for device_hash in named:
+                        self._paces.pop(device_hash, None)
+                    if len(named) < CHANGES_READ:
+                        break
+        except Exception:  # a poll that would be trusted goes to storage, which answers
+            self._position = None
+            self._distrust_all()
+            return False
+        self._followed_at = now
+        return True
+
+    def trust(self, grant: DeviceGrant, now: float) -> None:
+        """Storage accepted a poll of ``grant`` at ``now`` and read it pending after the change
+        log was followed: its on-time polls are answered from memory for :data:`TRUST_FOR`."""
+        pace = self._paces.get(grant.device_hash)
+        if pace is None:
+            if len(self._paces) >= self._max:
+                self._make_room(now)
+            pace = self._paces[grant.device_hash] = Pace(
+                grant.client_id, grant.tenant_id, grant.expires_at, now, grant.interval
+            )
+        pace.last_poll_at = now
+        pace.interval = grant.interval
+        pace.trusted_until = min(now + TRUST_FOR, grant.expires_at)
+
+    def is_trusted(self, device_hash: str, now: float) -> bool:
+        """Whether the flow's on-time polls are answered from memory now."""
+        pace = self._paces.get(device_hash)
+        return pace is not None and now < pace.trusted_until
+
+    def trusting(self, now: float) -> bool:
+        """Whether flows may be trusted now: the change log is followed (read now when its
+        last read is older than :data:`FOLLOW_EVERY`). Call it *before* reading the row that
+        :meth:`trust` is given, so no change committed after that read goes unseen."""
+        if self._position is not None and 0.0 <= now - self._followed_at < FOLLOW_EVERY:
+            return True
+        return self.follow(now) and self._position is not None
+
+    def _distrust_all(self) -> None:
+        for pace in self._paces.values():
+            pace.trusted_until = 0.0
 
     def early(self, poll: PendingPoll) -> Pace | None:
         """The flow's :class:`Pace` when ``poll`` is early by it, else None (storage decides)."""

@@ -10,7 +10,9 @@ instances see exactly one winner. Polls are judged against the row's ``last_poll
 :func:`~.on_time.polled_on_time`, and :func:`~.on_time.pending_poll_sql` spells the same rule
 for SQL storage. A flow once answered
 ``slow_down`` is judged first by this instance's :class:`~._pacing.Pacer`, which answers its
-early polls without a statement (:mod:`._pacing`).
+early polls without a statement, and so is a flow storage confirmed pending: its on-time polls
+are answered from memory until a decision or storage's change log says otherwise
+(:mod:`._pacing`).
 
 A poll is answered with a value, the way the client core answers with events:
 :data:`AUTHORIZATION_PENDING`, a :class:`SlowDown`, or the :class:`IssuedTokens`; only terminal
@@ -247,6 +249,9 @@ class DeviceCodeGrant:
         """
         with self._counting:
             client, poll = self._pending_poll(tenant, client_id, device_code, client_secret)
+            if self._pacer.pending(poll):  # most polls of a fleet: no statement (_pacing)
+                self._polled("pending")
+                return AUTHORIZATION_PENDING
             paced = self._paced_slow_down(poll, ip)
             on_time = paced is None and self._storage.record_poll(poll)
             return self._settled(paced, on_time, tenant, client, poll, ip, issuer_name, resource)
@@ -269,6 +274,9 @@ class DeviceCodeGrant:
         """
         with self._counting:
             client, poll = self._pending_poll(tenant, client_id, device_code, client_secret)
+            if self._pacer.pending(poll):  # most polls of a fleet: no statement (_pacing)
+                self._polled("pending")
+                return AUTHORIZATION_PENDING
             paced = self._paced_slow_down(poll, ip)
             on_time = False
             if paced is None:
@@ -296,6 +304,7 @@ class DeviceCodeGrant:
             outcome: PollOutcome = paced
         elif on_time:
             self._pacer.accepted(poll)
+            self._trust(poll)
             outcome = AUTHORIZATION_PENDING
         else:
             outcome = self._answer(tenant, client, poll, ip, _Redemption(issuer_name, resource))
@@ -304,6 +313,22 @@ class DeviceCodeGrant:
         else:
             self._polled("slow_down" if isinstance(outcome, SlowDown) else "issued")
         return outcome
+
+    def _trust(self, poll: PendingPoll) -> None:
+        """Storage accepted ``poll`` on time: unless its flow is trusted already, read the row
+        (once per :data:`~._pacing.TRUST_FOR` per flow) so its next polls are answered from
+        memory (:mod:`._pacing`)."""
+        pacer, now = self._pacer, poll.now
+        if pacer.is_trusted(poll.device_hash, now) or not pacer.trusting(now):
+            return
+        grant = self._storage.find_grant(device_hash=poll.device_hash)
+        if (
+            grant is not None
+            and grant.status == "pending"
+            and grant.expires_at > now
+            and (grant.client_id, grant.tenant_id) == (poll.client_id, poll.tenant_id)
+        ):
+            pacer.trust(grant, now)
 
     def decided(self, device_hash: str) -> None:
         """The grant of ``device_hash`` was approved, denied or ended on this instance: its next

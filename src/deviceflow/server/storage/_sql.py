@@ -19,12 +19,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from deviceflow.server.storage.base import (
+    CHANGES_READ,
     GRANT_COLUMNS,
+    KEPT_CHANGES,
     REFRESH_COLUMNS,
     Counter,
     DeviceGrant,
     RefreshRecord,
     check_columns,
+    logs_change,
 )
 
 Params = Sequence[Any] | Mapping[str, Any]
@@ -64,6 +67,9 @@ class SQLStore(abc.ABC):
     """The backend's placeholder (``?``, ``%s``)."""
     same: ClassVar[str]
     """The backend's null-safe equality (``IS``, ``IS NOT DISTINCT FROM``)."""
+    serialize: ClassVar[tuple[Statement, ...]] = ()
+    """What a transaction that logs a grant change runs first, so change numbers are taken in
+    commit order (SQLite's ``BEGIN IMMEDIATE`` already serialises writers)."""
 
     @abc.abstractmethod
     def _one(self, sql: str, params: Params) -> tuple[Any, ...] | None:
@@ -132,8 +138,35 @@ class SQLStore(abc.ABC):
     def update_grant(
         self, device_hash: str, expect: Mapping[str, object], changes: Mapping[str, object]
     ) -> bool:
-        """See :meth:`Storage.update_grant`."""
-        return self._update("device_grants", "device_hash", device_hash, expect, changes)
+        """See :meth:`Storage.update_grant`; a change that may end a pending grant is logged
+        in the same transaction (:class:`~deviceflow.server.storage.base.GrantChanges`)."""
+        statement = self._update("device_grants", "device_hash", device_hash, expect, changes)
+        if not logs_change(expect, changes):
+            return self._count(*statement) == 1
+        m = self.mark
+        log = (  # the next number, under the writer's lock (a lost race logs harmlessly too)
+            f"INSERT INTO grant_changes (seq, device_hash)"
+            f" SELECT COALESCE(MAX(seq), 0) + 1, {m} FROM grant_changes",
+            (device_hash,),
+        )
+        return self._transaction([*self.serialize, statement, log])[-2] == 1
+
+    def grant_changes(self, after: int | None) -> tuple[int, tuple[str, ...] | None]:
+        """See :meth:`GrantChanges.grant_changes <deviceflow.server.storage.base.GrantChanges.
+        grant_changes>`."""
+        if after is None:
+            row = self._one("SELECT COALESCE(MAX(seq), 0) FROM grant_changes", ())
+            return int(row[0]) if row else 0, ()
+        rows = self._rows(
+            f"SELECT seq, device_hash FROM grant_changes WHERE seq > {self.mark}"
+            f" ORDER BY seq LIMIT {CHANGES_READ}",
+            (after,),
+        )
+        if not rows:
+            return after, ()
+        if rows[0][0] != after + 1:  # numbers run without gaps: the ones between were trimmed
+            return int(rows[-1][0]), None
+        return int(rows[-1][0]), tuple(str(row[1]) for row in rows)
 
     # -- refresh tokens ---------------------------------------------------------------------
 
@@ -150,7 +183,8 @@ class SQLStore(abc.ABC):
         self, token_hash: str, expect: Mapping[str, object], changes: Mapping[str, object]
     ) -> bool:
         """See :meth:`Storage.update_refresh`."""
-        return self._update("refresh_tokens", "token_hash", token_hash, expect, changes)
+        statement = self._update("refresh_tokens", "token_hash", token_hash, expect, changes)
+        return self._count(*statement) == 1
 
     # -- counters and values ----------------------------------------------------------------
 
@@ -180,10 +214,17 @@ class SQLStore(abc.ABC):
         """See :meth:`Storage.purge_expired`: one ``DELETE`` per table, each committed on its
         own (short write locks; instances purging together each delete a row at most once)."""
         m = self.mark
-        return sum(
+        purged = sum(
             self._count(f"DELETE FROM {table} WHERE {column} < {m}", (before,))
             for table, column in _EXPIRY_COLUMNS
         )
+        # The change log keeps its newest entries (instances read it every few milliseconds).
+        self._count(
+            "DELETE FROM grant_changes WHERE seq <="
+            f" (SELECT COALESCE(MAX(seq), 0) FROM grant_changes) - {m}",
+            (KEPT_CHANGES,),
+        )
+        return purged
 
     def get_value(self, namespace: str, key: str) -> str | None:
         """See :meth:`Storage.get_value`."""
@@ -229,7 +270,7 @@ class SQLStore(abc.ABC):
         key: str,
         expect: Mapping[str, object],
         changes: Mapping[str, object],
-    ) -> bool:
+    ) -> Statement:
         check_columns([*expect, *changes], _COLUMNS[table])
         if not changes:
             raise ValueError("nothing to update")
@@ -237,6 +278,4 @@ class SQLStore(abc.ABC):
         sets = ", ".join(f"{name} = {m}" for name in changes)
         wheres = "".join(f" AND {name} {self.same} {m}" for name in expect)
         params = [*encode_row(changes).values(), key, *encode_row(expect).values()]
-        return (
-            self._count(f"UPDATE {table} SET {sets} WHERE {key_column} = {m}{wheres}", params) == 1
-        )
+        return f"UPDATE {table} SET {sets} WHERE {key_column} = {m}{wheres}", params

@@ -240,6 +240,50 @@ class AsyncPoll(Protocol):
         ...
 
 
+class GrantChanges(Protocol):
+    """The log of device grants that may have stopped being pending (the three backends keep
+    it; :func:`grant_changes_of`).
+
+    Every :meth:`Storage.update_grant` of a pending grant that changes its ``status`` or its
+    ``expires_at`` adds the grant's device-code digest under the next change number, in the
+    same transaction and in commit order, whichever instance or process made it. A server
+    instance that answers polls of pending flows from memory follows the log to forget the
+    flows that changed (:mod:`deviceflow.server.grant._pacing`).
+    """
+
+    def grant_changes(self, after: int | None) -> tuple[int, tuple[str, ...] | None]:
+        """The changes numbered after ``after``: the newest number read, and the digests
+        (oldest first; at most a thousand at a time: ask again from the number returned).
+        ``after=None``: only the newest number (no digests). The digests are ``None`` when
+        changes after ``after`` are no longer kept: anything may have changed.
+        """
+        ...
+
+
+def grant_changes_of(storage: Storage) -> GrantChanges | None:
+    """``storage`` when it keeps :class:`GrantChanges`, else ``None`` (nothing is answered
+    from memory)."""
+    if callable(getattr(storage, "grant_changes", None)):
+        return storage  # type: ignore[return-value]
+    return None
+
+
+KEPT_CHANGES = 10_000
+"""Grant changes the log keeps (the newest): an instance that falls further behind than that
+forgets every flow it knew."""
+
+CHANGES_READ = 1_000
+"""Grant changes one :meth:`GrantChanges.grant_changes` call returns at most."""
+
+
+def logs_change(expect: Mapping[str, object], changes: Mapping[str, object]) -> bool:
+    """Whether an ``update_grant`` with ``expect`` and ``changes`` goes in the change log: it
+    may end a pending grant (its status or its lifetime changes, and it may be pending)."""
+    return ("status" in changes or "expires_at" in changes) and expect.get(
+        "status", "pending"
+    ) == "pending"
+
+
 class Directory(Protocol):
     """Users, clients and sessions an administrator manages at run time (the three backends
     offer it; :func:`directory_of`). Every read goes to the database, so a change made by

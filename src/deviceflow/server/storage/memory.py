@@ -9,8 +9,10 @@ from typing import TypeVar
 
 from deviceflow.server.grant.on_time import accepts_pending_poll
 from deviceflow.server.storage.base import (
+    CHANGES_READ,
     CLIENT_COLUMNS,
     GRANT_COLUMNS,
+    KEPT_CHANGES,
     REFRESH_COLUMNS,
     USER_COLUMNS,
     Counter,
@@ -20,6 +22,7 @@ from deviceflow.server.storage.base import (
     StoredClient,
     StoredUser,
     check_columns,
+    logs_change,
 )
 
 _Row = TypeVar("_Row", DeviceGrant, RefreshRecord, StoredUser, StoredClient)
@@ -41,6 +44,9 @@ class MemoryStorage:
         self._values: dict[tuple[str, str], str] = {}
         self._users: dict[str, StoredUser] = {}
         self._clients: dict[str, StoredClient] = {}
+        self._changes: list[str] = []
+        """The grant change log: digests; the newest is number ``_changed``."""
+        self._changed = 0
 
     def insert_grant(self, grant: DeviceGrant) -> bool:
         """See :meth:`Storage.insert_grant`."""
@@ -68,8 +74,28 @@ class MemoryStorage:
     def update_grant(
         self, device_hash: str, expect: Mapping[str, object], changes: Mapping[str, object]
     ) -> bool:
-        """See :meth:`Storage.update_grant`."""
-        return self._compare_and_set(self._grants, GRANT_COLUMNS, device_hash, expect, changes)
+        """See :meth:`Storage.update_grant` (a change that may end a pending grant is logged:
+        :class:`~deviceflow.server.storage.base.GrantChanges`)."""
+        won = self._compare_and_set(self._grants, GRANT_COLUMNS, device_hash, expect, changes)
+        if logs_change(expect, changes):
+            with self._lock:
+                self._changes.append(device_hash)
+                self._changed += 1
+                del self._changes[:-KEPT_CHANGES]
+        return won
+
+    def grant_changes(self, after: int | None) -> tuple[int, tuple[str, ...] | None]:
+        """See :meth:`GrantChanges.grant_changes <deviceflow.server.storage.base.GrantChanges.
+        grant_changes>`."""
+        with self._lock:
+            newest = self._changed
+            if after is None:
+                return newest, ()
+            first = newest - len(self._changes) + 1  # the number of the oldest one kept
+            if after + 1 < first:
+                return newest, None
+            found = self._changes[after + 1 - first :][:CHANGES_READ]
+            return after + len(found), tuple(found)
 
     def record_poll(self, poll: PendingPoll) -> bool:
         """See :meth:`Storage.record_poll`."""

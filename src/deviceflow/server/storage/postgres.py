@@ -52,6 +52,7 @@ from deviceflow.server.storage.sqlite import migrations as sqlite_migrations
 _CHECK_TIMEOUT = 2.0
 """Seconds :meth:`PostgresStorage.check` waits for a connection."""
 _LOCK_ID = 0x64657669  # "devi": the advisory lock that serialises migrations
+_CHANGES_LOCK = 0x64636867  # "dchg": the one that numbers grant changes in commit order
 
 
 def poll_statements(placeholder: str) -> tuple[str, str]:
@@ -121,6 +122,10 @@ class PostgresStorage(SQLStore, DirectorySQL):
 
     mark = "%s"
     same = "IS NOT DISTINCT FROM"
+    # A sequence hands out numbers in the order transactions ask, not the order they commit:
+    # a reader could pass a number whose change is not visible yet. Under this lock, held to
+    # the commit, the next number is taken and made visible one transaction at a time.
+    serialize = (("SELECT pg_advisory_xact_lock(%s)", (_CHANGES_LOCK,)),)
 
     def __init__(
         self,

@@ -1,0 +1,192 @@
+"""Pending flows answered from memory (grant._pacing): a flow storage confirmed pending has its
+on-time polls answered with no statement on its row, and every way a flow stops being pending
+(a decision here, a decision on another instance or process, its expiry, a lost change log)
+reaches its next poll.
+
+Two instances are two engines, each with its own storage object on one SQLite file (or one
+PostgreSQL database); statements are counted with SQLite's trace callback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from deviceflow.server.grant import AUTHORIZATION_PENDING, GrantEngine, SlowDown
+from deviceflow.server.grant._pacing import FOLLOW_EVERY, TRUST_FOR
+from deviceflow.server.settings import Settings
+from deviceflow.server.storage import _sql
+from deviceflow.server.storage.base import Storage
+from deviceflow.server.storage.sqlite import SQLiteStorage
+from tests.polling.test_storm import Statements
+from tests.support.clock import FakeClock
+from tests.support.grant import answer, approve, poll, start
+from tests.support.grant_fixtures import EngineFactory
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Storage, Storage]]:
+    """Two storage objects on one database: what two instances (or processes) hold."""
+    if request.param == "postgresql":
+        from deviceflow.server.storage.postgres import PostgresStorage
+
+        url = request.getfixturevalue("postgres_url")
+        pair: tuple[Storage, Storage] = (PostgresStorage(url), PostgresStorage(url))
+    else:
+        path = tmp_path / "shared.sqlite3"
+        pair = (SQLiteStorage(path), SQLiteStorage(path))
+    yield pair
+    for store in pair:
+        store.close()
+
+
+def row_polled_at(store: Storage, device_code: str, engine: GrantEngine) -> float | None:
+    grant = store.find_grant(device_hash=engine.device._hasher().digest("device", device_code))
+    assert grant is not None
+    return grant.last_poll_at
+
+
+def test_on_time_polls_of_a_confirmed_flow_run_no_statement_on_its_row(
+    engine_factory: EngineFactory, rfc_settings: Settings, clock: FakeClock, tmp_path: Path
+) -> None:
+    store = SQLiteStorage(tmp_path / "one.sqlite3")
+    try:
+        engine = engine_factory(rfc_settings, storage=store)
+        code = start(engine).device_code
+        assert poll(engine, code) is AUTHORIZATION_PENDING  # storage accepts, the row is read
+        first = row_polled_at(store, code, engine)
+        statements = Statements(store)
+        polls = int(TRUST_FOR // rfc_settings.interval) - 1
+        for _ in range(polls):
+            clock.advance(rfc_settings.interval)
+            assert poll(engine, code) is AUTHORIZATION_PENDING
+        # Only the change log was read; the row was neither read nor written.
+        assert statements.queries() and all("grant_changes" in s for s in statements.queries())
+        assert row_polled_at(store, code, engine) == first
+        clock.advance(rfc_settings.interval)  # TRUST_FOR after the confirmed poll
+        statements.clear()
+        assert poll(engine, code) is AUTHORIZATION_PENDING
+        assert any(s.lstrip().startswith("UPDATE device_grants") for s in statements.writes())
+        assert row_polled_at(store, code, engine) == clock()  # recorded, trusted again
+    finally:
+        store.close()
+
+
+def test_early_poll_of_a_confirmed_flow_is_slow_down_though_storage_lags(
+    engine_factory: EngineFactory, rfc_settings: Settings, clock: FakeClock
+) -> None:
+    engine = engine_factory(rfc_settings)
+    code = start(engine).device_code
+    poll(engine, code)
+    clock.advance(rfc_settings.interval)
+    assert poll(engine, code) is AUTHORIZATION_PENDING  # from memory: storage's row lags
+    clock.advance(1)  # early by the last poll answered, on time by storage's row
+    assert poll(engine, code) == SlowDown(rfc_settings.interval + 5)
+
+
+@pytest.mark.parametrize("decision", ["approved", "denied"])
+def test_decision_on_another_instance_reaches_the_next_poll(
+    engine_factory: EngineFactory,
+    rfc_settings: Settings,
+    clock: FakeClock,
+    shared: tuple[Storage, Storage],
+    decision: str,
+) -> None:
+    a = engine_factory(rfc_settings, storage=shared[0])
+    b = engine_factory(rfc_settings, storage=shared[1])
+    started = start(a)
+    for _ in range(3):  # a confirms the flow, then answers it from memory
+        assert poll(a, started.device_code) is AUTHORIZATION_PENDING
+        clock.advance(rfc_settings.interval)
+    approve(b, started.user_code, approve=decision == "approved")
+    clock.advance(FOLLOW_EVERY)
+    expected = {"approved": "tokens", "denied": "access_denied"}[decision]
+    assert answer(a, started.device_code) == expected
+
+
+def test_decision_on_this_instance_reaches_the_next_poll_at_once(
+    engine_factory: EngineFactory, rfc_settings: Settings, clock: FakeClock
+) -> None:
+    engine = engine_factory(rfc_settings)
+    started = start(engine)
+    poll(engine, started.device_code)
+    clock.advance(rfc_settings.interval)
+    assert poll(engine, started.device_code) is AUTHORIZATION_PENDING
+    approve(engine, started.user_code)
+    clock.advance(rfc_settings.interval)
+    assert answer(engine, started.device_code) == "tokens"
+
+
+def test_expiry_set_by_another_process_reaches_the_next_poll(
+    engine_factory: EngineFactory,
+    rfc_settings: Settings,
+    clock: FakeClock,
+    shared: tuple[Storage, Storage],
+) -> None:
+    a = engine_factory(rfc_settings, storage=shared[0])
+    b = engine_factory(rfc_settings, storage=shared[1])
+    started = start(a)
+    for _ in range(2):
+        poll(a, started.device_code)
+        clock.advance(rfc_settings.interval)
+    assert b.expire_user_code(started.user_code)  # test control, on the other instance
+    clock.advance(FOLLOW_EVERY)
+    assert answer(a, started.device_code) == "expired_token"
+
+
+def test_a_flow_expires_from_memory_too(
+    engine_factory: EngineFactory, rfc_settings: Settings, clock: FakeClock
+) -> None:
+    engine = engine_factory(rfc_settings)
+    code = start(engine).device_code
+    poll(engine, code)
+    clock.advance(rfc_settings.lifetimes.device_code)
+    assert answer(engine, code) == "expired_token"
+
+
+def test_an_instance_that_fell_behind_the_change_log_trusts_nothing(
+    engine_factory: EngineFactory,
+    rfc_settings: Settings,
+    clock: FakeClock,
+    shared: tuple[Storage, Storage],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_sql, "KEPT_CHANGES", 2)  # the log keeps two changes
+    a = engine_factory(rfc_settings, storage=shared[0])
+    b = engine_factory(rfc_settings, storage=shared[1])
+    started = start(a)
+    for _ in range(2):
+        poll(a, started.device_code)
+        clock.advance(rfc_settings.interval)
+    approve(b, started.user_code)
+    for flow in [start(b) for _ in range(3)]:  # three more changes, then the log's trim
+        assert b.expire_user_code(flow.user_code)
+    shared[1].purge_expired(0.0)
+    clock.advance(FOLLOW_EVERY)
+    # a never read the approval: it cannot know which flows changed, so storage answers.
+    assert answer(a, started.device_code) == "tokens"
+
+
+def test_a_change_log_that_cannot_be_read_sends_polls_to_storage(
+    engine_factory: EngineFactory,
+    rfc_settings: Settings,
+    clock: FakeClock,
+    shared: tuple[Storage, Storage],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    a = engine_factory(rfc_settings, storage=shared[0])
+    b = engine_factory(rfc_settings, storage=shared[1])
+    started = start(a)
+    for _ in range(2):
+        poll(a, started.device_code)
+        clock.advance(rfc_settings.interval)
+
+    def unreadable(after: int | None) -> tuple[int, tuple[str, ...] | None]:
+        raise OSError("the log is out of reach")
+
+    monkeypatch.setattr(shared[0], "grant_changes", unreadable)
+    approve(b, started.user_code)
+    clock.advance(FOLLOW_EVERY)
+    assert answer(a, started.device_code) == "tokens"  # storage answered, not memory
