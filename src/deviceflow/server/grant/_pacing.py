@@ -41,7 +41,7 @@ first, then the oldest); forgetting a flow only sends its next poll to storage.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from deviceflow.server.storage.base import (
     CHANGES_READ,
@@ -70,9 +70,13 @@ FOLLOW_EVERY = 0.05
 answered from memory, when the last read is older than this."""
 
 
-@dataclass(slots=True)
-class Pace:
-    """What this instance knows of one flow that was answered ``slow_down``."""
+class Pace(NamedTuple):
+    """What this instance knows of one flow (replaced, never changed in place).
+
+    A tuple of numbers and strings: the collector stops tracking it after its first pass, so a
+    table of tens of thousands of flows adds nothing to the full collections that would stall
+    the event loop (a mutable record stays tracked for its whole life).
+    """
 
     client_id: str
     tenant_id: str
@@ -124,7 +128,7 @@ class Pacer:
             ):
                 self.forget(poll.device_hash)
                 return None
-            pace.interval = interval
+            self._paces[poll.device_hash] = pace._replace(interval=interval)
         return before, interval
 
     def __len__(self) -> int:
@@ -149,9 +153,12 @@ class Pacer:
             return False  # early: slow_down (:meth:`slow_down`)
         if not (0.0 <= now - self._followed_at < FOLLOW_EVERY) and not self.follow(now):
             return False
-        if pace.trusted_until <= now or self._paces.get(poll.device_hash) is not pace:
+        paces = self._paces
+        if pace.trusted_until <= now or paces.get(poll.device_hash) is not pace:
             return False  # the log named it (forgotten), or it could not be read
-        pace.last_poll_at = now
+        paces[poll.device_hash] = Pace(
+            pace.client_id, pace.tenant_id, pace.expires_at, now, pace.interval, pace.trusted_until
+        )
         return True
 
     def follow(self, now: float) -> bool:
@@ -184,16 +191,17 @@ class Pacer:
     def trust(self, grant: DeviceGrant, now: float) -> None:
         """Storage accepted a poll of ``grant`` at ``now`` and read it pending after the change
         log was followed: its on-time polls are answered from memory for :data:`TRUST_FOR`."""
-        pace = self._paces.get(grant.device_hash)
-        if pace is None:
-            if len(self._paces) >= self._max:
-                self._make_room(now)
-            pace = self._paces[grant.device_hash] = Pace(
-                grant.client_id, grant.tenant_id, grant.expires_at, now, grant.interval
-            )
-        pace.last_poll_at = now
-        pace.interval = grant.interval
-        pace.trusted_until = min(now + TRUST_FOR, grant.expires_at)
+        paces = self._paces
+        if grant.device_hash not in paces and len(paces) >= self._max:
+            self._make_room(now)
+        paces[grant.device_hash] = Pace(
+            grant.client_id,
+            grant.tenant_id,
+            grant.expires_at,
+            now,
+            grant.interval,
+            min(now + TRUST_FOR, grant.expires_at),
+        )
 
     def is_trusted(self, device_hash: str, now: float) -> bool:
         """Whether the flow's on-time polls are answered from memory now."""
@@ -209,8 +217,9 @@ class Pacer:
         return self.follow(now) and self._position is not None
 
     def _distrust_all(self) -> None:
-        for pace in self._paces.values():
-            pace.trusted_until = 0.0
+        paces = self._paces
+        for device_hash, pace in paces.items():
+            paces[device_hash] = pace._replace(trusted_until=0.0)
 
     def early(self, poll: PendingPoll) -> Pace | None:
         """The flow's :class:`Pace` when ``poll`` is early by it, else None (storage decides)."""
@@ -234,7 +243,7 @@ class Pacer:
         """Storage accepted ``poll`` as on time: it is the flow's last accepted poll now."""
         pace = self._paces.get(poll.device_hash)
         if pace is not None:
-            pace.last_poll_at = poll.now
+            self._paces[poll.device_hash] = pace._replace(last_poll_at=poll.now)
 
     def remember(self, grant: DeviceGrant, interval: int, now: float) -> None:
         """``grant`` (as read) was answered ``slow_down`` at ``now``, its interval stored as
