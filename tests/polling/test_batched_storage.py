@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from deviceflow.server.storage.base import DeviceGrant, PendingPoll, async_poll
+from deviceflow.server.storage.base import DeviceGrant, PendingPoll, PollTerms, async_poll
 from deviceflow.server.storage.postgres import PostgresStorage
 from deviceflow.server.storage.sqlite import SQLiteStorage
 from tests.contract.test_storage_contract import grant
@@ -58,17 +58,22 @@ def _clear(store: Store) -> None:
         store._conn().execute("DELETE FROM device_grants")
 
 
+def accepted(answers: list[PollTerms | None]) -> list[bool]:
+    """Which polls storage accepted (it answers their grant's terms)."""
+    return [answer is not None for answer in answers]
+
+
 def _poll(device_hash: Any, **kw: Any) -> PendingPoll:
     return PendingPoll(device_hash=device_hash, **kw)
 
 
-async def _awaited(store: Store, **kw: Any) -> bool:
+async def _awaited(store: Store, **kw: Any) -> PollTerms | None:
     """One awaited poll of ``d1`` (a coroutine: the storage hands out its batch's future)."""
     return await store.arecord_poll(_poll("d1", **kw))
 
 
-def _run(store: Store, **kw: Any) -> bool:
-    async def main() -> bool:
+def _run(store: Store, **kw: Any) -> PollTerms | None:
+    async def main() -> PollTerms | None:
         try:
             return await store.arecord_poll(_poll("d1", **kw))
         finally:
@@ -103,15 +108,18 @@ def test_async_and_sync_poll_agree(
     expected: bool,
 ) -> None:
     kw: dict[str, Any] = {"client_id": "c", "tenant_id": "t", "leeway": 0.5, **poll}
-    outcomes: list[tuple[bool, DeviceGrant | None]] = []
+    outcomes: list[tuple[PollTerms | None, DeviceGrant | None]] = []
     for driver in ("sync", "async"):
         _clear(store)
         if changes is not None:
             store.insert_grant(dataclasses.replace(grant(), **changes))  # type: ignore[arg-type]
         answer = store.record_poll(_poll("d1", **kw)) if driver == "sync" else _run(store, **kw)
         outcomes.append((answer, store.find_grant(device_hash="d1")))
-    assert outcomes[0] == outcomes[1]
-    assert outcomes[0][0] is expected
+    assert outcomes[0] == outcomes[1]  # the same terms (or None), the same row
+    assert (outcomes[0][0] is not None) is expected
+    if expected:  # what an accepted poll reads back: the grant's expiry and interval
+        row = outcomes[0][1]
+        assert row is not None and outcomes[0][0] == (row.expires_at, row.interval)
 
 
 def _every_case(store: Store) -> tuple[list[dict[str, Any]], list[bool]]:
@@ -128,7 +136,7 @@ def test_one_batch_of_every_case_agrees_with_the_sync_answers(store: Store) -> N
     """All cases at once (one device each): they share a batch, each keeps its answer."""
     polls, expected = _every_case(store)
 
-    async def main() -> list[bool]:
+    async def main() -> list[PollTerms | None]:
         try:
             return list(
                 await asyncio.gather(
@@ -141,7 +149,7 @@ def test_one_batch_of_every_case_agrees_with_the_sync_answers(store: Store) -> N
         finally:
             await store.aclose()
 
-    assert asyncio.run(main()) == expected
+    assert accepted(asyncio.run(main())) == expected
 
 
 def test_the_backend_offers_the_async_poll(store: Store) -> None:
@@ -152,7 +160,7 @@ def test_concurrent_async_polls_record_one_winner(store: Store) -> None:
     """Twenty polls of one device at the same moment: the statement lets one through."""
     store.insert_grant(grant())
 
-    async def main() -> list[bool]:
+    async def main() -> list[PollTerms | None]:
         try:
             polls = [
                 store.arecord_poll(_poll("d1", client_id="c", tenant_id="t", now=101.0, leeway=0.5))
@@ -162,7 +170,7 @@ def test_concurrent_async_polls_record_one_winner(store: Store) -> None:
         finally:
             await store.aclose()
 
-    assert sorted(asyncio.run(main())) == [False] * 19 + [True]
+    assert sorted(accepted(asyncio.run(main()))) == [False] * 19 + [True]
     found = store.find_grant(device_hash="d1")
     assert found is not None and found.last_poll_at == 101.0
 
@@ -181,14 +189,14 @@ def test_sqlite_runs_the_polls_of_one_turn_in_one_transaction(lite: SQLiteStorag
     polls, expected = _every_case(lite)
     seen = _statements(lite)
 
-    async def main() -> list[bool]:
+    async def main() -> list[PollTerms | None]:
         answers = await asyncio.gather(
             *(lite.arecord_poll(_poll(f"d{n}", **kw)) for n, kw in enumerate(polls, start=1))
         )
         later = await lite.arecord_poll(_poll("d2", **polls[1]))  # a later turn: a batch of its own
         return [*answers, later]
 
-    assert asyncio.run(main()) == [*expected, False]  # d2 was just polled: too early now
+    assert accepted(asyncio.run(main())) == [*expected, False]  # d2 was just polled: too early now
     begins = [s for s in seen if s.startswith("BEGIN")]
     assert begins == ["BEGIN IMMEDIATE"]  # the polls write last_poll_at
     assert seen.count("COMMIT") == 1
@@ -201,10 +209,10 @@ def test_sqlite_read_only_batches_take_no_write_lock(lite: SQLiteStorage) -> Non
     seen = _statements(lite)
     kw: dict[str, Any] = {"client_id": "c", "tenant_id": "t", "now": 101.0, "leeway": None}
 
-    async def main() -> list[bool]:
+    async def main() -> list[PollTerms | None]:
         return list(await asyncio.gather(*(lite.arecord_poll(_poll("d1", **kw)) for _ in range(3))))
 
-    assert asyncio.run(main()) == [True, True, True]
+    assert accepted(asyncio.run(main())) == [True, True, True]
     assert [s for s in seen if s.startswith("BEGIN")] == ["BEGIN"]
 
 
@@ -310,7 +318,7 @@ def test_sqlite_a_poll_whose_request_went_away_does_not_stop_the_others(
     lite.insert_grant(grant(2))
     kw: dict[str, Any] = {"client_id": "c", "tenant_id": "t", "now": 101.0, "leeway": 0.5}
 
-    async def main() -> bool:
+    async def main() -> PollTerms | None:
         gone = lite.arecord_poll(_poll("d1", **kw))
         kept = lite.arecord_poll(_poll("d2", **kw))  # both queued for this turn's batch
         gone.cancel()
@@ -325,7 +333,7 @@ def test_sqlite_aclose_answers_the_polls_still_waiting(lite: SQLiteStorage) -> N
     lite.insert_grant(grant())
     kw: dict[str, Any] = {"client_id": "c", "tenant_id": "t", "now": 101.0, "leeway": 0.5}
 
-    async def main() -> bool:
+    async def main() -> PollTerms | None:
         waiting = lite.arecord_poll(_poll("d1", **kw))  # queued, not yet flushed
         await lite.aclose()  # the row is written before the loop turns again
         found = lite.find_grant(device_hash="d1")
@@ -373,13 +381,13 @@ def test_postgres_aclose_answers_the_polls_still_queued(pg: PostgresStorage) -> 
     pg.insert_grant(grant(2))
     kw: dict[str, Any] = {"client_id": "c", "tenant_id": "t", "now": 101.0, "leeway": 0.5}
 
-    async def main() -> list[bool]:
+    async def main() -> list[PollTerms | None]:
         polls = [asyncio.ensure_future(pg.arecord_poll(_poll(f"d{n}", **kw))) for n in (1, 2, 3)]
         await asyncio.sleep(0)  # queued, not answered yet
         await pg.aclose()
         return list(await asyncio.wait_for(asyncio.gather(*polls), 5))
 
-    assert asyncio.run(main()) == [True, True, False]  # d3 does not exist
+    assert accepted(asyncio.run(main())) == [True, True, False]  # d3 does not exist
 
 
 def test_postgres_aclose_fails_a_batch_that_does_not_finish(

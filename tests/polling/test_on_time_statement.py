@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from deviceflow.server.storage import open_storage
-from deviceflow.server.storage.base import PendingPoll, Storage
+from deviceflow.server.storage.base import PendingPoll, PollTerms, Storage
 from tests.contract.test_storage_contract import grant
 
 
@@ -21,7 +21,7 @@ def record(
     client_id: str = "c",
     tenant_id: str = "t",
 ) -> bool:
-    return storage.record_poll(PendingPoll(now, "d1", client_id, tenant_id, leeway))
+    return storage.record_poll(PendingPoll(now, "d1", client_id, tenant_id, leeway)) is not None
 
 
 def last_poll(storage: Storage) -> float | None:
@@ -34,6 +34,16 @@ def test_record_poll_first_poll_is_recorded(storage: Storage) -> None:
     storage.insert_grant(grant())
     assert record(storage, 101.0)
     assert last_poll(storage) == 101.0
+
+
+def test_an_accepted_poll_answers_the_grants_terms(storage: Storage) -> None:
+    storage.insert_grant(grant(last_poll_at=100.0))
+    stored = storage.find_grant(device_hash="d1")
+    assert stored is not None
+    for leeway in (0.5, None):  # recorded, and checked only
+        terms = storage.record_poll(PendingPoll(110.0, "d1", "c", "t", leeway))
+        assert terms == PollTerms(stored.expires_at, stored.interval)
+    assert storage.record_poll(PendingPoll(110.1, "d1", "c", "t", 0.5)) is None  # too early
 
 
 def test_record_poll_respects_interval_and_leeway(storage: Storage) -> None:

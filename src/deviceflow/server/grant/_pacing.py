@@ -47,6 +47,7 @@ from deviceflow.server.storage.base import (
     CHANGES_READ,
     DeviceGrant,
     PendingPoll,
+    PollTerms,
     Storage,
     grant_changes_of,
 )
@@ -188,33 +189,14 @@ class Pacer:
         self._followed_at = now
         return True
 
-    def trust(self, grant: DeviceGrant, now: float) -> None:
-        """Storage accepted a poll of ``grant`` at ``now`` and read it pending after the change
-        log was followed: its on-time polls are answered from memory for :data:`TRUST_FOR`."""
-        paces = self._paces
-        if grant.device_hash not in paces and len(paces) >= self._max:
-            self._make_room(now)
-        paces[grant.device_hash] = Pace(
-            grant.client_id,
-            grant.tenant_id,
-            grant.expires_at,
-            now,
-            grant.interval,
-            min(now + TRUST_FOR, grant.expires_at),
-        )
-
-    def is_trusted(self, device_hash: str, now: float) -> bool:
-        """Whether the flow's on-time polls are answered from memory now."""
-        pace = self._paces.get(device_hash)
-        return pace is not None and now < pace.trusted_until
-
-    def trusting(self, now: float) -> bool:
-        """Whether flows may be trusted now: the change log is followed (read now when its
-        last read is older than :data:`FOLLOW_EVERY`). Call it *before* reading the row that
-        :meth:`trust` is given, so no change committed after that read goes unseen."""
+    def mark(self, now: float) -> int | None:
+        """Where the change log was followed to, taken *before* a poll's statement runs (read
+        now when its last read is older than :data:`FOLLOW_EVERY`); None: no flow is trusted
+        (no log, or it could not be read). :meth:`accepted` trusts the flow only if the log
+        has not moved on since: a change read in between could have named it."""
         if self._position is not None and 0.0 <= now - self._followed_at < FOLLOW_EVERY:
-            return True
-        return self.follow(now) and self._position is not None
+            return self._position
+        return self._position if self.follow(now) else None
 
     def _distrust_all(self) -> None:
         paces = self._paces
@@ -239,11 +221,27 @@ class Pacer:
             return None
         return pace
 
-    def accepted(self, poll: PendingPoll) -> None:
-        """Storage accepted ``poll`` as on time: it is the flow's last accepted poll now."""
-        pace = self._paces.get(poll.device_hash)
-        if pace is not None:
-            self._paces[poll.device_hash] = pace._replace(last_poll_at=poll.now)
+    def accepted(self, poll: PendingPoll, terms: PollTerms, mark: int | None) -> None:
+        """Storage accepted ``poll`` as on time (the grant's ``terms`` as it read them): it is
+        the flow's last accepted poll, and the flow is trusted pending for :data:`TRUST_FOR`
+        when the change log is where it was before the statement (``mark``: :meth:`mark`)."""
+        paces, now = self._paces, poll.now
+        device_hash = poll.device_hash
+        if mark is None or mark != self._position:
+            pace = paces.get(device_hash)
+            if pace is not None:
+                paces[device_hash] = pace._replace(last_poll_at=now)
+            return
+        if device_hash not in paces and len(paces) >= self._max:
+            self._make_room(now)
+        paces[device_hash] = Pace(
+            poll.client_id,
+            poll.tenant_id,
+            terms.expires_at,
+            now,
+            terms.interval,
+            min(now + TRUST_FOR, terms.expires_at),
+        )
 
     def remember(self, grant: DeviceGrant, interval: int, now: float) -> None:
         """``grant`` (as read) was answered ``slow_down`` at ``now``, its interval stored as

@@ -42,7 +42,7 @@ from deviceflow.server.grant.on_time import polled_on_time
 from deviceflow.server.metrics import poll_outcome
 from deviceflow.server.security import Bucket, address_key, fingerprint
 from deviceflow.server.settings import Client, Tenant
-from deviceflow.server.storage.base import DeviceGrant, PendingPoll, async_poll
+from deviceflow.server.storage.base import DeviceGrant, PendingPoll, PollTerms, async_poll
 
 __all__ = [
     "AUTHORIZATION_PENDING",
@@ -253,8 +253,12 @@ class DeviceCodeGrant:
                 self._polled("pending")
                 return AUTHORIZATION_PENDING
             paced = self._paced_slow_down(poll, ip)
-            on_time = paced is None and self._storage.record_poll(poll)
-            return self._settled(paced, on_time, tenant, client, poll, ip, issuer_name, resource)
+            mark = terms = None
+            if paced is None:
+                mark = self._pacer.mark(poll.now)  # before the statement: see Pacer.accepted
+                terms = self._storage.record_poll(poll)
+            asked = _Redemption(issuer_name, resource)
+            return self._settled(paced, terms, mark, tenant, client, poll, ip, asked)
 
     async def apoll(
         self,
@@ -278,57 +282,43 @@ class DeviceCodeGrant:
                 self._polled("pending")
                 return AUTHORIZATION_PENDING
             paced = self._paced_slow_down(poll, ip)
-            on_time = False
+            mark = terms = None
             if paced is None:
+                mark = self._pacer.mark(poll.now)  # before the statement: see Pacer.accepted
                 batched = self._batched
                 if batched is None:
-                    on_time = self._storage.record_poll(poll)
+                    terms = self._storage.record_poll(poll)
                 else:
-                    on_time = await batched.arecord_poll(poll)
-            return self._settled(paced, on_time, tenant, client, poll, ip, issuer_name, resource)
+                    terms = await batched.arecord_poll(poll)
+            asked = _Redemption(issuer_name, resource)
+            return self._settled(paced, terms, mark, tenant, client, poll, ip, asked)
 
     def _settled(
         self,
         paced: SlowDown | None,
-        on_time: bool,
+        terms: PollTerms | None,
+        mark: int | None,
         tenant: Tenant,
         client: Client,
         poll: PendingPoll,
         ip: str,
-        issuer_name: str | None,
-        resource: str | None,
+        asked: _Redemption,
     ) -> PollOutcome:
         """A poll's answer once its one statement ran (or the pacing answered it), counted:
-        the table's ``slow_down``; pending when storage accepted the poll; else the full path."""
+        the table's ``slow_down``; pending when storage accepted the poll (its ``terms``; the
+        change log's ``mark`` from before the statement); else the full path."""
         if paced is not None:
             outcome: PollOutcome = paced
-        elif on_time:
-            self._pacer.accepted(poll)
-            self._trust(poll)
+        elif terms is not None:
+            self._pacer.accepted(poll, terms, mark)
             outcome = AUTHORIZATION_PENDING
         else:
-            outcome = self._answer(tenant, client, poll, ip, _Redemption(issuer_name, resource))
+            outcome = self._answer(tenant, client, poll, ip, asked)
         if outcome is AUTHORIZATION_PENDING:
             self._polled("pending")
         else:
             self._polled("slow_down" if isinstance(outcome, SlowDown) else "issued")
         return outcome
-
-    def _trust(self, poll: PendingPoll) -> None:
-        """Storage accepted ``poll`` on time: unless its flow is trusted already, read the row
-        (once per :data:`~._pacing.TRUST_FOR` per flow) so its next polls are answered from
-        memory (:mod:`._pacing`)."""
-        pacer, now = self._pacer, poll.now
-        if pacer.is_trusted(poll.device_hash, now) or not pacer.trusting(now):
-            return
-        grant = self._storage.find_grant(device_hash=poll.device_hash)
-        if (
-            grant is not None
-            and grant.status == "pending"
-            and grant.expires_at > now
-            and (grant.client_id, grant.tenant_id) == (poll.client_id, poll.tenant_id)
-        ):
-            pacer.trust(grant, now)
 
     def decided(self, device_hash: str) -> None:
         """The grant of ``device_hash`` was approved, denied or ended on this instance: its next
@@ -379,7 +369,7 @@ class DeviceCodeGrant:
             if self._storage.update_grant(
                 device_hash, {"last_poll_at": last}, {"last_poll_at": now}
             ):
-                self._pacer.accepted(poll)
+                self._pacer.accepted(poll, PollTerms(grant.expires_at, grant.interval), None)
             return AUTHORIZATION_PENDING
         return self._redeem(tenant, client, grant, now, ip, asked)
 

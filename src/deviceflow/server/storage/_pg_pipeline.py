@@ -17,7 +17,7 @@ from typing import Any
 from psycopg import AsyncConnection, OperationalError, errors
 from psycopg.pq import ExecStatus
 
-from deviceflow.server.storage.base import PendingPoll, fail_each
+from deviceflow.server.storage.base import PendingPoll, PollTerms, fail_each
 
 __all__ = ["PollPipeline"]
 
@@ -30,7 +30,7 @@ _PARAM_TYPES = [
 ]
 """Type OIDs of the statements' parameters (a :class:`PendingPoll`'s fields, in order)."""
 
-_Queued = tuple[bytes, list[bytes | None], "asyncio.Future[bool]"]
+_Queued = tuple[bytes, list[bytes | None], "asyncio.Future[PollTerms | None]"]
 _CLOSE_GRACE = 5.0
 """Seconds ``aclose`` lets the batches in flight finish before it fails them."""
 
@@ -81,11 +81,11 @@ class PollPipeline:
         self.drains: set[asyncio.Task[None]] = set()
         self.closed = False
 
-    def submit(self, poll: PendingPoll) -> asyncio.Future[bool]:
+    def submit(self, poll: PendingPoll) -> asyncio.Future[PollTerms | None]:
         """Queue one poll; its future resolves to whether it was accepted (one row)."""
         # No interval rule: the check-only statement, which takes no leeway.
         name, values = (_NAMES[0], poll[:4]) if poll.leeway is None else (_NAMES[1], poll)
-        future: asyncio.Future[bool] = self.loop.create_future()
+        future: asyncio.Future[PollTerms | None] = self.loop.create_future()
         self.queue.append((name, [_text(value) for value in values], future))
         if len(self.drains) < self.size:
             task = self.loop.create_task(self._drain())
@@ -103,7 +103,7 @@ class PollPipeline:
                         conn = self.idle.pop() if self.idle else await self._open()
                     for name, values, _future in batch:
                         conn.pgconn.send_query_prepared(name, values)
-                    counts = await self._exchange(conn)
+                    answers = await self._exchange(conn)
                 except BaseException as exc:
                     if conn is not None:
                         self._discard(conn)
@@ -117,9 +117,9 @@ class PollPipeline:
                     if not isinstance(exc, Exception):
                         raise
                     continue
-                for (_name, _values, future), count in zip(batch, counts, strict=True):
+                for (_name, _values, future), answer in zip(batch, answers, strict=True):
                     if not future.done():  # its request may have gone away
-                        future.set_result(count == 1)
+                        future.set_result(answer)
         finally:
             # Leave the set now, not in the done callback a loop turn later: a poll queued
             # in between would find every slot taken and wait for a drain that has ended.
@@ -148,8 +148,9 @@ class PollPipeline:
         self.opened.append(conn)
         return conn
 
-    async def _exchange(self, conn: AsyncConnection[tuple[Any, ...]]) -> list[int]:
-        """Sync what was sent in pipeline mode, read every result up to the sync; row counts.
+    async def _exchange(self, conn: AsyncConnection[tuple[Any, ...]]) -> list[PollTerms | None]:
+        """Sync what was sent in pipeline mode, read every result up to the sync: each
+        statement's terms (its one row, in text), None for a statement that read no row.
 
         Raises:
             psycopg.Error: a statement failed (then every one before the sync is undone),
@@ -159,7 +160,7 @@ class PollPipeline:
         pgconn.pipeline_sync()
         while pgconn.flush():  # 1: more to send once the socket takes it
             await self._ready(pgconn.socket, write=True)
-        counts: list[int] = []
+        answers: list[PollTerms | None] = []
         failure: Exception | None = None
         while True:
             pgconn.consume_input()
@@ -172,9 +173,9 @@ class PollPipeline:
                 if status == ExecStatus.PIPELINE_SYNC:
                     if failure is not None:
                         raise failure
-                    return counts
+                    return answers
                 if status == ExecStatus.COMMAND_OK or status == ExecStatus.TUPLES_OK:
-                    counts.append(result.command_tuples or 0)
+                    answers.append(_terms(result) if result.ntuples == 1 else None)
                 elif status != ExecStatus.PIPELINE_ABORTED and failure is None:
                     failure = errors.error_from_result(result, encoding=conn.info.encoding)
             await self._ready(pgconn.socket, write=False)
@@ -234,3 +235,11 @@ class PollPipeline:
 def _finish(conn: AsyncConnection[tuple[Any, ...]]) -> None:
     """What ``AsyncConnection.close()`` does for an unpooled connection, without awaiting."""
     conn.pgconn.finish()
+
+
+def _terms(result: Any) -> PollTerms | None:
+    """The one row of an accepted poll's result (``expires_at, interval``, in text)."""
+    expires_at, interval = result.get_value(0, 0), result.get_value(0, 1)
+    if expires_at is None or interval is None:  # NOT NULL columns: never, but not a crash
+        return None
+    return PollTerms(float(expires_at), int(interval))

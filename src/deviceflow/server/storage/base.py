@@ -88,6 +88,15 @@ class PendingPoll(NamedTuple):
     """``None``: the tenant has no interval rule (no ``slow_down``), nothing is recorded."""
 
 
+class PollTerms(NamedTuple):
+    """What storage tells of a grant when it accepts a pending poll (:meth:`Storage.record_poll`):
+    the terms a server instance judges the flow's next polls by, from memory
+    (:mod:`deviceflow.server.grant._pacing`)."""
+
+    expires_at: float
+    interval: int
+
+
 @dataclass(frozen=True)
 class StoredUser:
     """A user kept in the database (``deviceflow admin users``), beside the configured ones."""
@@ -153,15 +162,16 @@ class Storage(Protocol):
         """
         ...
 
-    def record_poll(self, poll: PendingPoll) -> bool:
+    def record_poll(self, poll: PendingPoll) -> PollTerms | None:
         """Accept a pending poll that is on time, in one atomic statement.
 
-        ``True`` only while the grant ``poll.device_hash`` is ``pending``, unexpired at ``now``
-        (``expires_at > now``), of this client and tenant, and polled on time by the grant
-        layer's rule (:func:`~deviceflow.server.grant.on_time.polled_on_time`; in SQL,
-        :func:`~deviceflow.server.grant.on_time.pending_poll_sql`); then ``last_poll_at`` becomes
-        ``now``. With ``leeway=None`` there is no interval rule and nothing to record: the same
-        checks, read-only. ``False`` changes nothing.
+        Accepted (the grant's :class:`PollTerms` returned) only while the grant
+        ``poll.device_hash`` is ``pending``, unexpired at ``now`` (``expires_at > now``), of
+        this client and tenant, and polled on time by the grant layer's rule
+        (:func:`~deviceflow.server.grant.on_time.polled_on_time`; in SQL,
+        :func:`~deviceflow.server.grant.on_time.pending_poll_sql`); then ``last_poll_at``
+        becomes ``now``. With ``leeway=None`` there is no interval rule and nothing to record:
+        the same checks, read-only. ``None`` (refused) changes nothing.
         """
         ...
 
@@ -227,7 +237,7 @@ class AsyncPoll(Protocol):
     layer awaits it for the pending poll only; ``aclose`` releases what it holds on that loop.
     """
 
-    def arecord_poll(self, poll: PendingPoll) -> Awaitable[bool]:
+    def arecord_poll(self, poll: PendingPoll) -> Awaitable[PollTerms | None]:
         """:meth:`Storage.record_poll`, to await on the running event loop (called from it).
 
         The backends return their batch's future itself rather than a coroutine around it:

@@ -18,6 +18,7 @@ from deviceflow.server.storage.base import (
     Counter,
     DeviceGrant,
     PendingPoll,
+    PollTerms,
     RefreshRecord,
     StoredClient,
     StoredUser,
@@ -97,15 +98,15 @@ class MemoryStorage:
             found = self._changes[after + 1 - first :][:CHANGES_READ]
             return after + len(found), tuple(found)
 
-    def record_poll(self, poll: PendingPoll) -> bool:
+    def record_poll(self, poll: PendingPoll) -> PollTerms | None:
         """See :meth:`Storage.record_poll`."""
         with self._lock:
             grant = self._grants.get(poll.device_hash)
             if grant is None or not accepts_pending_poll(grant, poll):
-                return False
+                return None
             if poll.leeway is not None:  # with an interval rule, the poll is recorded
                 self._grants[poll.device_hash] = dataclasses.replace(grant, last_poll_at=poll.now)
-            return True
+            return PollTerms(grant.expires_at, grant.interval)
 
     def insert_refresh(self, record: RefreshRecord) -> None:
         """See :meth:`Storage.insert_refresh`."""

@@ -46,7 +46,7 @@ from deviceflow.server.storage import DatabaseSetupError
 from deviceflow.server.storage._directory_sql import DirectorySQL
 from deviceflow.server.storage._pg_pipeline import PollPipeline
 from deviceflow.server.storage._sql import Params, SQLStore, Statement
-from deviceflow.server.storage.base import PendingPoll
+from deviceflow.server.storage.base import PendingPoll, PollTerms
 from deviceflow.server.storage.sqlite import migrations as sqlite_migrations
 
 _CHECK_TIMEOUT = 2.0
@@ -62,10 +62,10 @@ def poll_statements(placeholder: str) -> tuple[str, str]:
     live, on_time = pending_poll_sql(placeholder)
     now = placeholder.format(name="now", n=1)
     return (
-        f"SELECT 1 FROM device_grants WHERE {live}",
+        f"SELECT expires_at, interval FROM device_grants WHERE {live}",
         f"UPDATE device_grants SET last_poll_at = {now}"
         " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed"
-        f" WHERE {live} AND {on_time}",
+        f" WHERE {live} AND {on_time} RETURNING expires_at, interval",
     )
 
 
@@ -254,20 +254,22 @@ class PostgresStorage(SQLStore, DirectorySQL):
 
     # -- the pending poll -------------------------------------------------------------------
 
-    def record_poll(self, poll: PendingPoll) -> bool:
+    def record_poll(self, poll: PendingPoll) -> PollTerms | None:
         """See :meth:`Storage.record_poll`."""
         sql = _CHECK_POLL if poll.leeway is None else _RECORD_POLL
         params = poll._asdict()
         cursor = self._poll_cursor()
         if cursor is None:
-            return self._count(sql, params) == 1
+            row = self._one(sql, params)
+            return None if row is None else PollTerms(*row)
         try:
-            return cursor.execute(sql, params, prepare=True).rowcount == 1
+            row = cursor.execute(sql, params, prepare=True).fetchone()
+            return None if row is None else PollTerms(*row)
         except OperationalError:
             self._drop_poll_cursor(cursor)
             raise
 
-    def arecord_poll(self, poll: PendingPoll) -> asyncio.Future[bool]:
+    def arecord_poll(self, poll: PendingPoll) -> asyncio.Future[PollTerms | None]:
         """:meth:`record_poll` without blocking the event loop (same statement, same answer).
 
         Runs on a connection of the calling loop (opened on first use); on a second loop
@@ -284,7 +286,7 @@ class PostgresStorage(SQLStore, DirectorySQL):
         pipeline = self._async
         if pipeline is None or pipeline.loop is not loop:
             if pipeline is not None and not pipeline.loop.is_closed():
-                answer: asyncio.Future[bool] = loop.create_future()
+                answer: asyncio.Future[PollTerms | None] = loop.create_future()
                 answer.set_result(self.record_poll(poll))
                 return answer
             if pipeline is not None:

@@ -25,22 +25,29 @@ from typing import Any
 from deviceflow.server.grant.on_time import pending_poll_sql
 from deviceflow.server.storage._directory_sql import DirectorySQL
 from deviceflow.server.storage._sql import Params, SQLStore, Statement
-from deviceflow.server.storage.base import PendingPoll, fail_each
+from deviceflow.server.storage.base import PendingPoll, PollTerms, fail_each
 
 # Numbered parameters bound from the PendingPoll itself (no dictionary: this runs on every poll).
 _LIVE, _ON_TIME = pending_poll_sql("?{n}")
-_CHECK_POLL = f"SELECT 1 FROM device_grants WHERE {_LIVE}"
-_RECORD_POLL = f"UPDATE device_grants SET last_poll_at = ?1 WHERE {_LIVE} AND {_ON_TIME}"
+_TERMS = "expires_at, interval"
+"""What an accepted poll reads back (:class:`~deviceflow.server.storage.base.PollTerms`)."""
+_CHECK_POLL = f"SELECT {_TERMS} FROM device_grants WHERE {_LIVE}"
+_RECORD_POLL = (
+    f"UPDATE device_grants SET last_poll_at = ?1 WHERE {_LIVE} AND {_ON_TIME} RETURNING {_TERMS}"
+)
 
-_Poll = tuple[PendingPoll, "asyncio.Future[bool]"]
+_Poll = tuple[PendingPoll, "asyncio.Future[PollTerms | None]"]
 """One awaited poll and its answer."""
 
 
-def _run_poll(cursor: sqlite3.Cursor, poll: PendingPoll) -> bool:
-    """The poll statement for ``poll``: ``True`` when accepted."""
+def _run_poll(cursor: sqlite3.Cursor, poll: PendingPoll) -> PollTerms | None:
+    """The poll statement for ``poll``: the grant's terms when accepted."""
     if poll.leeway is None:  # no interval rule: nothing to record, only to check
-        return cursor.execute(_CHECK_POLL, poll[:4]).fetchone() is not None
-    return cursor.execute(_RECORD_POLL, poll).rowcount == 1
+        row = cursor.execute(_CHECK_POLL, poll[:4]).fetchone()
+    else:  # every row read, so the statement is done before the next one
+        rows = cursor.execute(_RECORD_POLL, poll).fetchall()
+        row = rows[0] if rows else None
+    return None if row is None else PollTerms(*row)
 
 
 class _PollBatch:
@@ -141,7 +148,7 @@ class SQLiteStorage(SQLStore, DirectorySQL):
 
     # -- the pending poll -------------------------------------------------------------------
 
-    def record_poll(self, poll: PendingPoll) -> bool:
+    def record_poll(self, poll: PendingPoll) -> PollTerms | None:
         """See :meth:`Storage.record_poll`."""
         return _run_poll(self._poll_cursor(), poll)
 
@@ -153,7 +160,7 @@ class SQLiteStorage(SQLStore, DirectorySQL):
             cursor = self._local.poll_cursor = self._conn().cursor()
         return cursor
 
-    def arecord_poll(self, poll: PendingPoll) -> asyncio.Future[bool]:
+    def arecord_poll(self, poll: PendingPoll) -> asyncio.Future[PollTerms | None]:
         """:meth:`record_poll`, awaitable: the polls awaited during one turn of the event loop
         run together in one transaction at its end (same statement, same answer).
 
@@ -169,7 +176,7 @@ class SQLiteStorage(SQLStore, DirectorySQL):
         batch: _PollBatch | None = getattr(self._local, "poll_batch", None)
         if batch is None or batch.loop is not loop:  # the first poll, or this thread's new loop
             batch = self._local.poll_batch = _PollBatch(loop)
-        future: asyncio.Future[bool] = loop.create_future()
+        future: asyncio.Future[PollTerms | None] = loop.create_future()
         if not batch.waiting:
             loop.call_soon(self._flush, batch)
         batch.waiting.append((poll, future))
