@@ -15,11 +15,13 @@ from pathlib import Path
 import pytest
 
 from deviceflow.server.grant import AUTHORIZATION_PENDING, GrantEngine, SlowDown
-from deviceflow.server.grant._pacing import FOLLOW_EVERY, TRUST_FOR
+from deviceflow.server.grant._pacing import FOLLOW_EVERY, TRUST_FOR, Pacer
 from deviceflow.server.settings import Settings
 from deviceflow.server.storage import _sql
-from deviceflow.server.storage.base import Storage
+from deviceflow.server.storage.base import PendingPoll, Storage
+from deviceflow.server.storage.memory import MemoryStorage
 from deviceflow.server.storage.sqlite import SQLiteStorage
+from tests.contract.test_storage_contract import grant
 from tests.polling.test_storm import Statements
 from tests.support.clock import FakeClock
 from tests.support.grant import answer, approve, poll, start
@@ -190,3 +192,21 @@ def test_a_change_log_that_cannot_be_read_sends_polls_to_storage(
     approve(b, started.user_code)
     clock.advance(FOLLOW_EVERY)
     assert answer(a, started.device_code) == "tokens"  # storage answered, not memory
+
+
+def test_a_flow_is_not_trusted_when_the_log_moved_on_during_its_statement() -> None:
+    store = MemoryStorage()
+    store.insert_grant(grant())
+    pacer = Pacer(store, lambda: 60)
+    mark = pacer.mark(101.0)  # taken before the poll's statement
+    terms = store.record_poll(PendingPoll(101.0, "d1", "c", "t", 0.5))
+    assert terms is not None
+    # Meanwhile the flow is approved elsewhere and another poll reads the log (which names a
+    # flow this instance did not know yet): only the mark tells this acceptance is stale.
+    assert store.update_grant("d1", {"status": "pending"}, {"status": "approved"})
+    assert pacer.follow(101.0 + FOLLOW_EVERY)
+    pacer.accepted(PendingPoll(101.0, "d1", "c", "t", 0.5), terms, mark)
+    assert not pacer.pending(PendingPoll(106.0, "d1", "c", "t", 0.5))  # storage decides
+    fresh = pacer.mark(106.0)
+    pacer.accepted(PendingPoll(106.0, "d1", "c", "t", 0.5), terms, fresh)
+    assert pacer.pending(PendingPoll(111.0, "d1", "c", "t", 0.5))  # a current mark trusts
