@@ -50,30 +50,47 @@ def row_polled_at(store: Storage, device_code: str, engine: GrantEngine) -> floa
     return grant.last_poll_at
 
 
-def test_on_time_polls_of_a_confirmed_flow_run_no_statement_on_its_row(
+def test_polls_of_a_flow_known_pending_run_no_statement_on_its_row(
     engine_factory: EngineFactory, rfc_settings: Settings, clock: FakeClock, tmp_path: Path
 ) -> None:
     store = SQLiteStorage(tmp_path / "one.sqlite3")
     try:
         engine = engine_factory(rfc_settings, storage=store)
-        code = start(engine).device_code
-        assert poll(engine, code) is AUTHORIZATION_PENDING  # storage accepts, the row is read
-        first = row_polled_at(store, code, engine)
+        code = start(engine).device_code  # stored by this instance: known pending
         statements = Statements(store)
-        polls = int(TRUST_FOR // rfc_settings.interval) - 1
+        polls = int(TRUST_FOR // rfc_settings.interval)
         for _ in range(polls):
-            clock.advance(rfc_settings.interval)
             assert poll(engine, code) is AUTHORIZATION_PENDING
+            clock.advance(rfc_settings.interval)
         # Only the change log was read; the row was neither read nor written.
         assert statements.queries() and all("grant_changes" in s for s in statements.queries())
-        assert row_polled_at(store, code, engine) == first
-        clock.advance(rfc_settings.interval)  # TRUST_FOR after the confirmed poll
-        statements.clear()
+        assert row_polled_at(store, code, engine) is None
+        statements.clear()  # TRUST_FOR after the flow started: storage judges this poll
         assert poll(engine, code) is AUTHORIZATION_PENDING
         assert any(s.lstrip().startswith("UPDATE device_grants") for s in statements.writes())
         assert row_polled_at(store, code, engine) == clock()  # recorded, trusted again
+        statements.clear()
+        clock.advance(rfc_settings.interval)
+        assert poll(engine, code) is AUTHORIZATION_PENDING
+        assert all("grant_changes" in s for s in statements.queries())
     finally:
         store.close()
+
+
+def test_a_flow_started_elsewhere_is_trusted_after_one_poll_storage_accepts(
+    engine_factory: EngineFactory,
+    rfc_settings: Settings,
+    clock: FakeClock,
+    shared: tuple[Storage, Storage],
+) -> None:
+    a = engine_factory(rfc_settings, storage=shared[0])
+    b = engine_factory(rfc_settings, storage=shared[1])
+    code = start(b).device_code
+    assert poll(a, code) is AUTHORIZATION_PENDING  # storage accepted it (and told its terms)
+    first = row_polled_at(shared[0], code, a)
+    clock.advance(rfc_settings.interval)
+    assert poll(a, code) is AUTHORIZATION_PENDING
+    assert row_polled_at(shared[0], code, a) == first  # from memory
 
 
 def test_early_poll_of_a_confirmed_flow_is_slow_down_though_storage_lags(

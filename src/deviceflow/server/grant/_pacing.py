@@ -7,8 +7,9 @@ of the poll). So the device grant keeps, per flow, a :class:`Pace`: the last pol
 accepted, the interval, the expiry, the client and tenant, and until when storage's word that
 the flow is pending may be trusted.
 
-- **Pending from memory.** Once storage has accepted a poll of a flow on time and the row read
-  pending, that flow's polls are answered ``authorization_pending`` from the table for
+- **Pending from memory.** Once this instance has stored a new flow, or storage has accepted
+  a poll of a flow on time (the statement reads back the flow's expiry and interval), that
+  flow's polls are answered ``authorization_pending`` from the table for
   :data:`TRUST_FOR` seconds, on time by the table's own last poll, without a statement; then
   one poll goes to storage again (and is recorded there), which renews the trust. A decision
   ends the trust at once: a decision made on this instance (approve, deny, test control's
@@ -241,6 +242,24 @@ class Pacer:
             now,
             terms.interval,
             min(now + TRUST_FOR, terms.expires_at),
+        )
+
+    def created(self, grant: DeviceGrant, mark: int | None) -> None:
+        """This instance stored ``grant``, a new pending flow (the change log at ``mark``
+        before the insert): its polls are trusted pending from the first one, as
+        :meth:`accepted` trusts them after a statement."""
+        paces, now = self._paces, grant.created_at
+        if mark is None or mark != self._position:
+            return
+        if len(paces) >= self._max:
+            self._make_room(now)
+        paces[grant.device_hash] = Pace(
+            grant.client_id,
+            grant.tenant_id,
+            grant.expires_at,
+            None,
+            grant.interval,
+            min(now + TRUST_FOR, grant.expires_at),
         )
 
     def remember(self, grant: DeviceGrant, interval: int, now: float) -> None:

@@ -173,6 +173,7 @@ class DeviceCodeGrant:
             fmt = tenant.user_code_format(settings.user_code)
             hasher = self._s.hasher()
             now = self._s.clock()
+            mark = self._pacer.mark(now)  # before the insert: see Pacer.created
             for _ in range(_MAX_CODE_ATTEMPTS):
                 device_code = _codes.generate_device_code(self._s.rng)
                 user_code = _codes.generate_user_code(fmt, self._s.rng)
@@ -193,6 +194,7 @@ class DeviceCodeGrant:
                     break
             else:
                 raise GrantError("temporarily_unavailable", "no free user code", status=503)
+            self._pacer.created(grant, mark)  # its polls here are answered from memory
             self._s.audit.event(
                 "device_code_issued",
                 device_code=fingerprint(grant.device_hash),
