@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from deviceflow.server.grant import AUTHORIZATION_PENDING, GrantEngine, SlowDown
-from deviceflow.server.grant._pacing import FOLLOW_EVERY, TRUST_FOR, Pacer
+from deviceflow.server.grant._pacing import FOLLOW_EVERY, FOLLOW_RETRY, TRUST_FOR, Pacer
 from deviceflow.server.settings import Settings
 from deviceflow.server.storage import _sql
 from deviceflow.server.storage.base import PendingPoll, Storage
@@ -202,13 +202,59 @@ def test_a_change_log_that_cannot_be_read_sends_polls_to_storage(
         poll(a, started.device_code)
         clock.advance(rfc_settings.interval)
 
+    reads: list[int | None] = []
+
     def unreadable(after: int | None) -> tuple[int, tuple[str, ...] | None]:
+        reads.append(after)
         raise OSError("the log is out of reach")
 
     monkeypatch.setattr(shared[0], "grant_changes", unreadable)
-    approve(b, started.user_code)
     clock.advance(FOLLOW_EVERY)
+    assert poll(a, started.device_code) is AUTHORIZATION_PENDING  # storage answered
+    assert len(reads) == 1
+    approve(b, started.user_code)
+    clock.advance(rfc_settings.interval)
     assert answer(a, started.device_code) == "tokens"  # storage answered, not memory
+    assert len(reads) == 2  # one try per poll here (the retry wait is shorter than the interval)
+
+
+def test_after_a_failed_read_the_log_is_not_read_again_for_a_while() -> None:
+    store = MemoryStorage()
+    reads: list[int | None] = []
+
+    def unreadable(after: int | None) -> tuple[int, tuple[str, ...] | None]:
+        reads.append(after)
+        raise OSError("the log is out of reach")
+
+    store.grant_changes = unreadable  # type: ignore[method-assign]
+    pacer = Pacer(store, lambda: 60)
+    assert pacer.mark(100.0) is None and len(reads) == 1
+    assert pacer.mark(100.0 + FOLLOW_RETRY / 2) is None and len(reads) == 1  # no stall again
+    assert pacer.mark(100.0 + FOLLOW_RETRY) is None and len(reads) == 2
+
+
+def test_a_change_log_read_again_after_a_failure_trusts_again(
+    engine_factory: EngineFactory,
+    rfc_settings: Settings,
+    clock: FakeClock,
+    shared: tuple[Storage, Storage],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    a = engine_factory(rfc_settings, storage=shared[0])
+    code = start(a).device_code
+    readable = shared[0].grant_changes
+    monkeypatch.setattr(shared[0], "grant_changes", lambda after: 1 / 0)
+    clock.advance(rfc_settings.interval)
+    assert poll(a, code) is AUTHORIZATION_PENDING  # the read failed: storage answered
+    first = row_polled_at(shared[0], code, a)
+    assert first == clock()
+    monkeypatch.setattr(shared[0], "grant_changes", readable)
+    clock.advance(max(FOLLOW_RETRY, rfc_settings.interval))
+    assert poll(a, code) is AUTHORIZATION_PENDING  # storage again: it re-reads the log, trusts
+    clock.advance(rfc_settings.interval)
+    second = row_polled_at(shared[0], code, a)
+    assert poll(a, code) is AUTHORIZATION_PENDING
+    assert row_polled_at(shared[0], code, a) == second  # from memory again
 
 
 def test_a_flow_is_not_trusted_when_the_log_moved_on_during_its_statement() -> None:

@@ -71,6 +71,10 @@ FOLLOW_EVERY = 0.05
 """Seconds between two reads of storage's grant change log, at most: read before a poll is
 answered from memory, when the last read is older than this."""
 
+FOLLOW_RETRY = 1.0
+"""Seconds after a failed read of the change log before the next one is tried (meanwhile no
+flow is trusted: every poll goes to storage, which answers or fails on its own)."""
+
 
 class Pace(NamedTuple):
     """What this instance knows of one flow (replaced, never changed in place).
@@ -108,6 +112,7 @@ class Pacer:
         self._position: int | None = None
         """The newest change read (None: not read yet, or lost: nothing is trusted)."""
         self._followed_at = float("-inf")
+        self._retry_at = float("-inf")
 
     def raised(self, interval: int) -> int:
         """The interval after one more ``slow_down``: 5 s more, never past the ceiling (an
@@ -168,7 +173,7 @@ class Pacer:
         named there. False when there is no log or it could not be read (nothing is trusted
         then: every entry loses its trust)."""
         changes = self._changes
-        if changes is None:
+        if changes is None or now < self._retry_at:
             return False
         try:
             if self._position is None:
@@ -185,6 +190,7 @@ class Pacer:
                         break
         except Exception:  # a poll that would be trusted goes to storage, which answers
             self._position = None
+            self._retry_at = now + FOLLOW_RETRY
             self._distrust_all()
             return False
         self._followed_at = now

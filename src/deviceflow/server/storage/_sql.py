@@ -83,6 +83,11 @@ class SQLStore(abc.ABC):
     def _rows(self, sql: str, params: Params) -> list[tuple[Any, ...]]:
         """Run one query on its own; every row."""
 
+    def _quick_rows(self, sql: str, params: Params) -> list[tuple[Any, ...]]:
+        """:meth:`_rows` for a read on the event loop that must fail fast rather than wait
+        (the grant change log); a backend that can wait for a connection bounds the wait."""
+        return self._rows(sql, params)
+
     @abc.abstractmethod
     def _transaction(self, statements: Sequence[Statement]) -> list[int]:
         """Run ``statements`` in one transaction, all or nothing; each one's row count."""
@@ -155,9 +160,9 @@ class SQLStore(abc.ABC):
         """See :meth:`GrantChanges.grant_changes <deviceflow.server.storage.base.GrantChanges.
         grant_changes>`."""
         if after is None:
-            row = self._one("SELECT COALESCE(MAX(seq), 0) FROM grant_changes", ())
-            return int(row[0]) if row else 0, ()
-        rows = self._rows(
+            rows = self._quick_rows("SELECT COALESCE(MAX(seq), 0) FROM grant_changes", ())
+            return int(rows[0][0]) if rows else 0, ()
+        rows = self._quick_rows(
             f"SELECT seq, device_hash FROM grant_changes WHERE seq > {self.mark}"
             f" ORDER BY seq LIMIT {CHANGES_READ}",
             (after,),

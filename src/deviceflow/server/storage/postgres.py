@@ -51,6 +51,9 @@ from deviceflow.server.storage.sqlite import migrations as sqlite_migrations
 
 _CHECK_TIMEOUT = 2.0
 """Seconds :meth:`PostgresStorage.check` waits for a connection."""
+_QUICK_TIMEOUT = 0.25
+"""Seconds a read of the grant change log waits for a connection (it runs on the event loop;
+a failed read only sends polls to the database for a moment: grant._pacing)."""
 _LOCK_ID = 0x64657669  # "devi": the advisory lock that serialises migrations
 _CHANGES_LOCK = 0x64636867  # "dchg": the one that numbers grant changes in commit order
 
@@ -246,6 +249,11 @@ class PostgresStorage(SQLStore, DirectorySQL):
 
     def _rows(self, sql: str, params: Params) -> list[tuple[Any, ...]]:
         with self._pool.connection() as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def _quick_rows(self, sql: str, params: Params) -> list[tuple[Any, ...]]:
+        # Read on the event loop every few milliseconds: never wait long for a connection.
+        with self._pool.connection(timeout=_QUICK_TIMEOUT) as conn:
             return conn.execute(sql, params).fetchall()
 
     def _transaction(self, statements: Sequence[Statement]) -> list[int]:
