@@ -273,3 +273,23 @@ def test_a_flow_is_not_trusted_when_the_log_moved_on_during_its_statement() -> N
     fresh = pacer.mark(106.0)
     pacer.accepted(PendingPoll(106.0, "d1", "c", "t", 0.5), terms, fresh)
     assert pacer.pending(PendingPoll(111.0, "d1", "c", "t", 0.5))  # a current mark trusts
+
+
+def test_a_full_table_drops_expired_flows_then_the_oldest_eighth() -> None:
+    store = MemoryStorage()
+    pacer = Pacer(store, lambda: 60, max_entries=16)
+    mark = pacer.mark(100.0)
+    for n in range(1, 17):  # d1 and d2 expire at 105, the others later
+        pacer.created(grant(n, expires_at=105.0 if n <= 2 else 1000.0), mark)
+    assert len(pacer) == 16
+    pacer.created(grant(17, created=110.0), pacer.mark(110.0))  # full: the expired ones go
+    assert len(pacer) == 15
+    pacer.created(grant(18, created=110.0), pacer.mark(110.0))
+    pacer.created(grant(19, created=110.0), pacer.mark(110.0))  # full: the oldest eighth goes
+    assert len(pacer) == 15  # room for an eighth more before the next pass
+    pacer.created(grant(20, created=110.0), pacer.mark(110.0))
+    assert len(pacer) == 16
+    answered = {
+        n for n in range(1, 21) if pacer.pending(PendingPoll(120.0, f"d{n}", "c", "t", 0.5))
+    }
+    assert answered == set(range(5, 21))  # d3 and d4 were the oldest live flows

@@ -35,12 +35,14 @@ seconds. A client whose polls alternate between instances is held to its interva
 instance for the polls that instance sees (a load balancer that keeps a client on one instance
 holds it to the whole rule). After a decision made on another instance, a poll that is early
 by this instance's table is still answered ``slow_down`` (it was early; the outcome comes on
-its next on-time poll). The table holds at most :data:`MAX_ENTRIES` flows (expired ones go
-first, then the oldest); forgetting a flow only sends its next poll to storage.
+its next on-time poll). The table holds at most :data:`MAX_ENTRIES` flows (when it is full,
+expired ones go first, then the oldest eighth); forgetting a flow only sends its next poll to
+storage.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -283,8 +285,12 @@ class Pacer:
         self._paces.pop(device_hash, None)
 
     def _make_room(self, now: float) -> None:
+        """The table is full: drop the expired flows, then the oldest until an eighth of it is
+        free again (one pass over it per eighth of new flows, never one per new flow)."""
         paces = self._paces
         for key in [k for k, pace in paces.items() if pace.expires_at <= now]:
             del paces[key]
-        while len(paces) >= self._max:
-            del paces[next(iter(paces))]
+        excess = len(paces) - (self._max - max(1, self._max // 8))
+        if excess > 0:
+            for key in list(itertools.islice(paces, excess)):
+                del paces[key]
