@@ -115,7 +115,8 @@ def fleet_rows(fleets: list[dict[str, Any]]) -> list[str]:
     lines = []
     for run in fleets:
         figure = (
-            f"{run['devices']} devices/{run['interval_s']:g} s: {run['poll_rate']:.0f} of"
+            f"{run['devices']} devices/{run['interval_s']:g} s for {run['seconds']:g} s:"
+            f" {run['poll_rate']:.0f} of"
             f" {run['expected_rate']:.0f} due polls/s, p50 {run['p50_ms']:.1f} ms, p99"
             f" {run['p99_ms']:.1f} ms (from the due time), send lag p99"
             f" {run['send_lag_p99_ms']:.1f} ms, errors {run['errors']}, server CPU"
