@@ -19,7 +19,7 @@ def _results() -> dict[str, Any]:
         return {"requests_per_s": rate, "p50_ms": 10.0, "p99_ms": 40.0}
 
     fleet = {
-        "db": "sqlite", "devices": 10_000, "interval_s": 5.0, "poll_rate": 1900.0,
+        "db": "sqlite", "devices": 10_000, "interval_s": 5.0, "seconds": 75.0, "poll_rate": 1900.0,
         "expected_rate": 1905.0, "p50_ms": 1.0, "p99_ms": 31.0, "send_lag_p99_ms": 3.0,
         "errors": 0, "server_cpu_share_of_one_core": 0.6, "generator_cpu_share_of_one_core": 0.25,
     }  # fmt: skip
