@@ -10,11 +10,17 @@ PostgreSQL database); statements are counted with SQLite's trace callback.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from deviceflow.server.grant import AUTHORIZATION_PENDING, GrantEngine, SlowDown
+from deviceflow.server.grant import (
+    AUTHORIZATION_PENDING,
+    DeviceAuthorization,
+    GrantEngine,
+    SlowDown,
+)
 from deviceflow.server.grant._pacing import FOLLOW_EVERY, FOLLOW_RETRY, TRUST_FOR, Pacer
 from deviceflow.server.settings import Settings
 from deviceflow.server.storage import _sql
@@ -42,6 +48,46 @@ def shared(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Sto
     yield pair
     for store in pair:
         store.close()
+
+
+def instances(
+    engine_factory: EngineFactory, settings: Settings, shared: tuple[Storage, Storage]
+) -> tuple[GrantEngine, GrantEngine]:
+    """Two instances: an engine on each storage object of ``shared``."""
+    return engine_factory(settings, storage=shared[0]), engine_factory(settings, storage=shared[1])
+
+
+def polled_on_time(
+    engine: GrantEngine, code: str, clock: FakeClock, settings: Settings, polls: int
+) -> None:
+    """``polls`` polls of ``code``, each answered pending, the interval apart (and after)."""
+    for _ in range(polls):
+        assert poll(engine, code) is AUTHORIZATION_PENDING
+        clock.advance(settings.interval)
+
+
+@dataclass
+class Known:
+    """A flow started on instance ``a`` and polled there twice (known pending to ``a``), and a
+    second instance ``b`` on the same database."""
+
+    a: GrantEngine
+    b: GrantEngine
+    started: DeviceAuthorization
+    shared: tuple[Storage, Storage]
+
+
+@pytest.fixture
+def known(
+    engine_factory: EngineFactory,
+    rfc_settings: Settings,
+    clock: FakeClock,
+    shared: tuple[Storage, Storage],
+) -> Known:
+    a, b = instances(engine_factory, rfc_settings, shared)
+    started = start(a)
+    polled_on_time(a, started.device_code, clock, rfc_settings, 2)
+    return Known(a, b, started, shared)
 
 
 def row_polled_at(store: Storage, device_code: str, engine: GrantEngine) -> float | None:
@@ -83,8 +129,7 @@ def test_a_flow_started_elsewhere_is_trusted_after_one_poll_storage_accepts(
     clock: FakeClock,
     shared: tuple[Storage, Storage],
 ) -> None:
-    a = engine_factory(rfc_settings, storage=shared[0])
-    b = engine_factory(rfc_settings, storage=shared[1])
+    a, b = instances(engine_factory, rfc_settings, shared)
     code = start(b).device_code
     assert poll(a, code) is AUTHORIZATION_PENDING  # storage accepted it (and told its terms)
     first = row_polled_at(shared[0], code, a)
@@ -113,12 +158,9 @@ def test_decision_on_another_instance_reaches_the_next_poll(
     shared: tuple[Storage, Storage],
     decision: str,
 ) -> None:
-    a = engine_factory(rfc_settings, storage=shared[0])
-    b = engine_factory(rfc_settings, storage=shared[1])
+    a, b = instances(engine_factory, rfc_settings, shared)
     started = start(a)
-    for _ in range(3):  # a confirms the flow, then answers it from memory
-        assert poll(a, started.device_code) is AUTHORIZATION_PENDING
-        clock.advance(rfc_settings.interval)
+    polled_on_time(a, started.device_code, clock, rfc_settings, 3)
     approve(b, started.user_code, approve=decision == "approved")
     clock.advance(FOLLOW_EVERY)
     expected = {"approved": "tokens", "denied": "access_denied"}[decision]
@@ -139,17 +181,9 @@ def test_decision_on_this_instance_reaches_the_next_poll_at_once(
 
 
 def test_expiry_set_by_another_process_reaches_the_next_poll(
-    engine_factory: EngineFactory,
-    rfc_settings: Settings,
-    clock: FakeClock,
-    shared: tuple[Storage, Storage],
+    known: Known, clock: FakeClock
 ) -> None:
-    a = engine_factory(rfc_settings, storage=shared[0])
-    b = engine_factory(rfc_settings, storage=shared[1])
-    started = start(a)
-    for _ in range(2):
-        poll(a, started.device_code)
-        clock.advance(rfc_settings.interval)
+    a, b, started = known.a, known.b, known.started
     assert b.expire_user_code(started.user_code)  # test control, on the other instance
     clock.advance(FOLLOW_EVERY)
     assert answer(a, started.device_code) == "expired_token"
@@ -166,19 +200,10 @@ def test_a_flow_expires_from_memory_too(
 
 
 def test_an_instance_that_fell_behind_the_change_log_trusts_nothing(
-    engine_factory: EngineFactory,
-    rfc_settings: Settings,
-    clock: FakeClock,
-    shared: tuple[Storage, Storage],
-    monkeypatch: pytest.MonkeyPatch,
+    known: Known, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    a, b, started, shared = known.a, known.b, known.started, known.shared
     monkeypatch.setattr(_sql, "KEPT_CHANGES", 2)  # the log keeps two changes
-    a = engine_factory(rfc_settings, storage=shared[0])
-    b = engine_factory(rfc_settings, storage=shared[1])
-    started = start(a)
-    for _ in range(2):
-        poll(a, started.device_code)
-        clock.advance(rfc_settings.interval)
     approve(b, started.user_code)
     for flow in [start(b) for _ in range(3)]:  # three more changes, then the log's trim
         assert b.expire_user_code(flow.user_code)
@@ -189,18 +214,9 @@ def test_an_instance_that_fell_behind_the_change_log_trusts_nothing(
 
 
 def test_a_change_log_that_cannot_be_read_sends_polls_to_storage(
-    engine_factory: EngineFactory,
-    rfc_settings: Settings,
-    clock: FakeClock,
-    shared: tuple[Storage, Storage],
-    monkeypatch: pytest.MonkeyPatch,
+    known: Known, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    a = engine_factory(rfc_settings, storage=shared[0])
-    b = engine_factory(rfc_settings, storage=shared[1])
-    started = start(a)
-    for _ in range(2):
-        poll(a, started.device_code)
-        clock.advance(rfc_settings.interval)
+    a, b, started, shared = known.a, known.b, known.started, known.shared
 
     reads: list[int | None] = []
 
@@ -213,7 +229,7 @@ def test_a_change_log_that_cannot_be_read_sends_polls_to_storage(
     assert poll(a, started.device_code) is AUTHORIZATION_PENDING  # storage answered
     assert len(reads) == 1
     approve(b, started.user_code)
-    clock.advance(rfc_settings.interval)
+    clock.advance(known.a.settings.interval)
     assert answer(a, started.device_code) == "tokens"  # storage answered, not memory
     assert len(reads) == 2  # one try per poll here (the retry wait is shorter than the interval)
 
