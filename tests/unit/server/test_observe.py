@@ -19,7 +19,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from deviceflow.server.app import create_app
-from deviceflow.server.endpoints._observe import REQUEST_ID, _current
+from deviceflow.server.endpoints._observe import REQUEST_ID, request_scope
 from deviceflow.server.logsafe import JsonFormatter
 from deviceflow.server.metrics import NO_METRICS, PrometheusRecorder
 from deviceflow.server.storage.memory import MemoryStorage
@@ -152,13 +152,13 @@ def test_json_formatter_writes_one_object_per_line_with_the_request_context() ->
         log.addHandler(handler)
         log.propagate = False
         log.setLevel(logging.INFO)
-    token = _current.set({"path_params": {"tenant": "contoso"}, REQUEST_ID: "req-1"})
+    token = request_scope.set({"path_params": {"tenant": "contoso"}, REQUEST_ID: "req-1"})
     try:
         payload = {"event": "device_code_issued", "client_id": "lamp", "user_code": "ab12cd34"}
         audit.info("device_code_issued {...}", extra={"audit": payload})
         access.info("%s %s %d", "GET", "/x\ny", 404)
     finally:
-        _current.reset(token)
+        request_scope.reset(token)
         for log, level in zip((audit, access), levels, strict=True):
             log.removeHandler(handler)
             log.propagate = True

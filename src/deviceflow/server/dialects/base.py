@@ -10,7 +10,7 @@ the refresh rotation its provider uses. A dialect is stateless; it registers its
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -158,8 +158,11 @@ class Dialect(Protocol):
         """``(scope, resource)`` a device authorization or refresh request asks for."""
         ...
 
-    def check_client(self, form: Mapping[str, str], client: Client | None) -> None:
+    def check_client(self, form: Mapping[str, str], client: Callable[[], Client | None]) -> None:
         """Dialect rules about client authentication on a public-client request.
+
+        ``client`` looks up the client the request names (None: unknown); it is called only
+        when a rule needs it, so a request no rule applies to costs no lookup.
 
         Raises:
             GrantError: The request is not acceptable (e.g. a secret sent by a public client).

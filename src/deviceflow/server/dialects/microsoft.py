@@ -56,7 +56,6 @@ _CLAIMS = [
     "tid", "ver", "at_hash", "c_hash", "email", "oid",
 ]  # fmt: skip
 
-_CREDENTIALS = ("client_secret", "client_assertion")
 _MARKS = ("\x00trace\x00", "\x00correlation\x00", "\x00timestamp\x00")
 """Stand-ins for the per-request values while :meth:`MicrosoftDialect.error_json` encodes a
 body's shape (no request can put a NUL in a trace id, and a client's text is escaped)."""
@@ -174,13 +173,16 @@ class MicrosoftDialect:
             return None, resource
         return scope, resource
 
-    def check_client(self, form: Mapping[str, str], client: Client | None) -> None:
+    def check_client(self, form: Mapping[str, str], client: Callable[[], Client | None]) -> None:
         """A public client must not present a secret or an assertion (AADSTS700025).
 
         Raises:
             GrantError: ``invalid_client`` with AADSTS700025.
         """
-        if client is not None and client.public and any(form.get(k) for k in _CREDENTIALS):
+        if not (form.get("client_secret") or form.get("client_assertion")):
+            return  # nothing presented: no client to look up (most requests)
+        named = client()
+        if named is not None and named.public:
             raise GrantError(
                 "invalid_client",
                 "a public client presented a credential",

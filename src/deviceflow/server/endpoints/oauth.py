@@ -46,12 +46,18 @@ from deviceflow.server.endpoints._http import (
     json_headers,
     parse_form,
     read_body,
-    send_encoded,
     send_json,
-    send_json_bytes,
+    whole_body,
 )
 from deviceflow.server.endpoints.context import ServerContext
-from deviceflow.server.grant import AUTHORIZATION_PENDING, GrantError, IssuedTokens, parse_claims
+from deviceflow.server.grant import (
+    AUTHORIZATION_PENDING,
+    AuthorizationPending,
+    GrantError,
+    IssuedTokens,
+    SlowDown,
+    parse_claims,
+)
 from deviceflow.server.settings import Tenant
 
 logger = logging.getLogger("deviceflow.server.oauth")
@@ -63,13 +69,19 @@ _Form = dict[str, str]
 
 
 class _Request:
-    """One request: its ASGI ``scope`` and ``send``, its form once read, and its :class:`Wire`.
+    """One request: its ASGI ``scope`` and ``send``, the few headers the endpoints and the
+    dialects read, its form once read, and its :class:`Wire`.
 
-    The wire is built on first use (calling the request gives it too): a pending poll answered
-    with the RFC dialect's fixed body never needs one (no request id, no header scan).
+    The headers are read in one pass, at the start (a client such as MSAL sends more than a
+    dozen, and a poll would otherwise scan them once per header it reads). The wire is built
+    on first use (calling the request gives it too): a pending poll answered with the RFC
+    dialect's fixed body never needs one (no request id).
     """
 
-    __slots__ = ("_endpoint", "_wire", "form", "scope", "segment", "send")
+    __slots__ = (
+        "_endpoint", "_wire", "authorization", "content_type", "correlation", "form", "host",
+        "scope", "segment", "send",
+    )  # fmt: skip
 
     def __init__(self, endpoint: _Endpoint, scope: Scope, send: Send, segment: str) -> None:
         self._endpoint = endpoint
@@ -80,11 +92,30 @@ class _Request:
         self._wire: Wire | None = None
         self.form: Mapping[str, str] | None = None
         """The parsed form, once it is known (the wire reads a few parameters)."""
+        # Each header's first value, decoded as Latin-1 (None: not sent).
+        host = content_type = authorization = correlation = None
+        for key, value in scope["headers"]:
+            if key == b"content-type":
+                if content_type is None:
+                    content_type = bytes(value).decode("latin-1")
+            elif key == b"authorization":
+                if authorization is None:
+                    authorization = bytes(value).decode("latin-1")
+            elif key == b"host":
+                if host is None:
+                    host = bytes(value).decode("latin-1")
+            elif key == b"client-request-id" and correlation is None:
+                correlation = bytes(value).decode("latin-1")
+        self.host: str | None = host
+        self.content_type: str | None = content_type
+        self.authorization: str | None = authorization
+        self.correlation: str | None = correlation
+        """``client-request-id``: a Microsoft client's own id for the request."""
 
     def wire(self) -> Wire:
         """The per-request facts the dialect spells its bodies with."""
         if self._wire is None:
-            self._wire = self._endpoint.wire(self.scope, self.segment, self.form)
+            self._wire = self._endpoint.wire_of(self)
         return self._wire
 
     __call__ = wire
@@ -104,60 +135,57 @@ class _Endpoint(abc.ABC):
         """Error answers of cacheable dialects (``authorization_pending`` above all), encoded
         once, by dialect, status, error, description and reason."""
 
-    def wire(self, scope: Scope, segment: str, form: Mapping[str, str] | None = None) -> Wire:
+    def wire(self, scope: Scope, send: Send, form: Mapping[str, str] | None = None) -> Wire:
+        """The wire of a request this endpoint did not read itself (test control answers
+        queued failures with it)."""
+        req = _Request(self, scope, send, scope["path_params"]["tenant"])
+        req.form = form
+        return req.wire()
+
+    def wire_of(self, req: _Request) -> Wire:
         """The per-request facts the dialect spells its bodies with (the form's once read)."""
         trace_id = self.ctx.request_id()
-        form = form or {}
-        # One pass over the headers (a Microsoft tenant's pending poll builds a wire each time).
-        host = correlation = authorization = None
-        for key, value in scope["headers"]:
-            if key == b"host":
-                if host is None:
-                    host = bytes(value).decode("latin-1")
-            elif key == b"client-request-id":
-                if correlation is None:
-                    correlation = bytes(value).decode("latin-1")
-            elif key == b"authorization" and authorization is None:
-                authorization = bytes(value).decode("latin-1")
+        form = req.form or {}
+        authorization = req.authorization
         if authorization is not None and authorization[:6].lower() == "basic ":
-            client_id = named_client(scope, form)
+            client_id = named_client(authorization, form)
         else:  # client_credentials' answer without Basic
             client_id = form.get("client_id") or None
         return Wire.of(
-            self.ctx.base_url(scope, host),
+            self.ctx.base_url(req.scope, req.host),
             self.ctx.clock(),
             trace_id,
-            (correlation or trace_id)[:64],
+            (req.correlation or trace_id)[:64],
             self.version,
             form.get("client_info") == "1",
             form.get("resource") or None,
             (client_id or "")[:128] or None,
-            segment[:64],
+            req.segment[:64],
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         segment = scope["path_params"]["tenant"]
         tenant = self.ctx.settings.resolve_tenant(segment)
         dialect = self.ctx.dialects["microsoft" if tenant is None else tenant.dialect]
+        req = _Request(self, scope, send, segment)
         if scope["method"] not in _METHODS:
             allow = ((b"allow", b"POST, GET"),)
-            body = dialect.error_body(
-                "invalid_request", "Use POST.", wire=self.wire(scope, segment)
-            )
+            body = dialect.error_body("invalid_request", "Use POST.", wire=req.wire())
             await send_json(send, 405, body, extra_headers=allow)
             return
         if tenant is None:
             body = dialect.error_body(
-                "invalid_tenant",
-                "The tenant in the URL is not known here.",
-                wire=self.wire(scope, segment),
+                "invalid_tenant", "The tenant in the URL is not known here.", wire=req.wire()
             )
             await send_json(send, 400, body)
             return
-        req = _Request(self, scope, send, segment)
         try:
-            raw = await read_body(receive)
-            if raw and not is_form(scope):
+            # Most bodies come whole in the first message: no reading coroutine for those.
+            message = await receive()
+            raw = whole_body(message)
+            if raw is None:
+                raw = await read_body(receive, first=message)
+            if raw and not is_form(req.content_type):
                 raise FormError("expected an application/x-www-form-urlencoded body")
             form = parse_form(raw)
             req.form = form
@@ -166,7 +194,7 @@ class _Endpoint(abc.ABC):
             error = exc.error if isinstance(exc, ParameterError) else "invalid_request"
             await send_json(send, 400, dialect.error_body(error, str(exc), wire=req.wire()))
         except GrantError as exc:
-            if exc.error == "invalid_client" and uses_basic(req.scope):
+            if exc.error == "invalid_client" and uses_basic(req.authorization):
                 # RFC 6749 §5.2: a client that tried the Authorization header "MUST" get 401.
                 exc.status = 401
             await self.send_error(send, dialect, exc, req)
@@ -174,34 +202,37 @@ class _Endpoint(abc.ABC):
     async def send_error(
         self, send: Send, dialect: Dialect, exc: GrantError, wire: Callable[[], Wire]
     ) -> None:
-        if dialect.cacheable_errors and exc.retry_after is None and exc.status != 401:
-            # The body depends on the error, its description and reason only (never on the
-            # wire): encode it once; a fleet's "not yet" polls then cost no JSON work.
-            key = (dialect.name, exc.status, exc.error, exc.description or exc.error, exc.reason)
-            encoded = self._encoded.get(key)
-            if encoded is None:
-                body = dialect.error_body(key[2], key[3], reason=exc.reason, wire=wire())
-                raw = encode_json(body)
-                encoded = (raw, json_headers(raw))
-                if len(self._encoded) < 64:  # descriptions are fixed texts; stay bounded anyway
-                    self._encoded[key] = encoded
-            await send_encoded(send, exc.status, *encoded)
+        if exc.retry_after is None and exc.status != 401:  # a body and the JSON headers only
+            if dialect.cacheable_errors:
+                # The body depends on the error, its description and reason only (never on
+                # the wire): encode it once; a fleet's "not yet" polls then cost no JSON work.
+                detail = exc.description or exc.error
+                key = (dialect.name, exc.status, exc.error, detail, exc.reason)
+                encoded = self._encoded.get(key)
+                if encoded is None:
+                    body = dialect.error_body(exc.error, detail, reason=exc.reason, wire=wire())
+                    raw = encode_json(body)
+                    encoded = (raw, json_headers(raw))
+                    if len(self._encoded) < 64:  # descriptions are fixed texts; stay bounded
+                        self._encoded[key] = encoded
+                raw, headers = encoded
+            else:  # a Microsoft tenant's pending poll: the dialect fills its body's ids
+                detail = exc.description or exc.error
+                raw = dialect.error_json(exc.error, detail, reason=exc.reason, wire=wire())
+                headers = json_headers(raw)
+            # Sent here rather than by a helper: a poll's answer costs one coroutine less.
+            await send({"type": "http.response.start", "status": exc.status, "headers": headers})
+            await send({"type": "http.response.body", "body": raw})
             return
-        if exc.retry_after is None and exc.status != 401:
-            # A Microsoft tenant's pending poll: the dialect fills its encoded body's ids.
-            detail = exc.description or exc.error
-            raw = dialect.error_json(exc.error, detail, reason=exc.reason, wire=wire())
-            await send_json_bytes(send, exc.status, raw)
-            return
-        headers: list[tuple[bytes, bytes]] = []
+        extra: list[tuple[bytes, bytes]] = []
         if exc.retry_after is not None:
-            headers.append((b"retry-after", str(int(exc.retry_after)).encode()))
+            extra.append((b"retry-after", str(int(exc.retry_after)).encode()))
         if exc.status == 401:
-            headers.append((b"www-authenticate", b'Basic realm="deviceflow"'))
+            extra.append((b"www-authenticate", b'Basic realm="deviceflow"'))
         body = dialect.error_body(
             exc.error, exc.description or exc.error, reason=exc.reason, wire=wire()
         )
-        await send_json(send, exc.status, body, extra_headers=headers)
+        await send_json(send, exc.status, body, extra_headers=extra)
 
     @abc.abstractmethod
     async def handle(self, req: _Request, tenant: Tenant, dialect: Dialect, form: _Form) -> None:
@@ -226,9 +257,10 @@ class DeviceAuthorizationEndpoint(_Endpoint):
 
     async def handle(self, req: _Request, tenant: Tenant, dialect: Dialect, form: _Form) -> None:
         """Issue a device code and a user code; answer with the §3.2 body."""
-        credentials = client_credentials(req.scope, form)
+        credentials = client_credentials(req.authorization, form)
         client_id = _client_id(credentials)
-        dialect.check_client(form, self.ctx.engine.accounts.client(client_id))
+        accounts = self.ctx.engine.accounts
+        dialect.check_client(form, lambda: accounts.client(client_id))
         wanted_scope, resource = dialect.target(form, req.wire())
         authorization = self.ctx.engine.device.authorize(
             tenant=tenant,
@@ -260,13 +292,23 @@ class TokenEndpoint(_Endpoint):
         super().__init__(ctx, version=version)
         self._pending = AUTHORIZATION_PENDING.error()
         """The answer to a pending poll: made once, only ever sent (never raised)."""
+        self._slow_downs: dict[SlowDown | AuthorizationPending, GrantError] = {}
+        """The ``slow_down`` answers by interval, made once each (a polling storm's answers)."""
+
+    def _slow_down(self, outcome: SlowDown | AuthorizationPending) -> GrantError:
+        error = self._slow_downs.get(outcome)
+        if error is None:
+            if len(self._slow_downs) >= 64:  # intervals come from a few settings; stay bounded
+                self._slow_downs.clear()
+            error = self._slow_downs[outcome] = outcome.error()
+        return error
 
     async def handle(self, req: _Request, tenant: Tenant, dialect: Dialect, form: _Form) -> None:
         """Redeem a device code or a refresh token."""
         grant_type = dialect.grant_type(_required(form, "grant_type"))
         engine = self.ctx.engine
         issuer_name = dialect.issuer_name(req.segment, tenant.guid)
-        credentials = client_credentials(req.scope, form)
+        credentials = client_credentials(req.authorization, form)
         # A claims challenge answered (grant._cae): checked first, met once tokens are issued.
         claims = parse_claims(form["claims"]) if form.get("claims") else None
         if grant_type == DEVICE_CODE_GRANT:
@@ -274,8 +316,9 @@ class TokenEndpoint(_Endpoint):
             if not device_code:
                 raise ParameterError("The request must include device_code.")
             client_id = _client_id(credentials)
-            # The pending poll's lookup: no query for most polls (grant._accounts).
-            dialect.check_client(form, engine.accounts.client(client_id, for_poll=True))
+            # The pending poll's lookup, when the dialect needs it: no query for most polls
+            # (grant._accounts).
+            dialect.check_client(form, lambda: engine.accounts.client(client_id, for_poll=True))
             outcome = await engine.device.apoll(
                 tenant=tenant,
                 client_id=client_id,
@@ -291,14 +334,15 @@ class TokenEndpoint(_Endpoint):
                 return
             if not isinstance(outcome, IssuedTokens):  # slow_down
                 req.scope[POLL_ANSWER] = (tenant.id, client_id, 1)
-                await self.send_error(req.send, dialect, outcome.error(), req)
+                await self.send_error(req.send, dialect, self._slow_down(outcome), req)
                 return
             tokens = outcome
         elif grant_type == REFRESH_TOKEN_GRANT:
             named: str | None = credentials.client_id
             if named or dialect.names_client_on_refresh:
-                named = _client_id(credentials)
-                dialect.check_client(form, engine.accounts.client(named))
+                client_id = _client_id(credentials)
+                dialect.check_client(form, lambda: engine.accounts.client(client_id))
+                named = client_id
             wanted_scope, resource = dialect.target(form, req.wire())
             tokens = engine.refresh(
                 tenant=tenant,
@@ -331,7 +375,7 @@ class IntrospectionEndpoint(_Endpoint):
 
     async def handle(self, req: _Request, tenant: Tenant, dialect: Dialect, form: _Form) -> None:
         """Answer whether a token is active, and its metadata when it is."""
-        credentials = client_credentials(req.scope, form)
+        credentials = client_credentials(req.authorization, form)
         answer = self.ctx.engine.introspect(
             tenant=tenant,
             token=_required(form, "token"),
@@ -352,7 +396,7 @@ class RevocationEndpoint(_Endpoint):
 
     async def handle(self, req: _Request, tenant: Tenant, dialect: Dialect, form: _Form) -> None:
         """Revoke a token; unknown or already revoked tokens also get 200 (RFC 7009 §2.2)."""
-        credentials = client_credentials(req.scope, form)
+        credentials = client_credentials(req.authorization, form)
         self.ctx.engine.revoke(
             tenant=tenant,
             token=_required(form, "token"),
