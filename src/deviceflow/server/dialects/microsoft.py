@@ -140,9 +140,10 @@ class MicrosoftDialect:
     names_client_on_refresh = True  # Entra: AADSTS900144 without client_id
 
     def __init__(self) -> None:
-        self._templates: dict[tuple[object, ...], _Template] = {}
+        self._templates: dict[tuple[str | None, ...], _Template] = {}
         """:meth:`error_json`'s encoded bodies by shape."""
         self._last_stamp: tuple[int, bytes] = (-1, b"")
+        """The second of the last timestamp :meth:`error_json` wrote, and its text."""
 
     def grant_type(self, raw: str) -> str:
         """Accept ADAL's bare ``device_code`` grant type as the RFC URN."""
@@ -285,8 +286,10 @@ class MicrosoftDialect:
         those go, and filled in per request: a Microsoft tenant's pending poll costs no
         ``translate``, no dictionary and no JSON encoding.
         """
-        key: tuple[object, ...] = (error, detail, reason, wire.version)
-        key += (wire.base_url, wire.client_id, wire.tenant, wire.resource)
+        key = (
+            error, detail, reason, wire.version, wire.base_url, wire.client_id, wire.tenant,
+            wire.resource,
+        )  # fmt: skip
         template = self._templates.get(key)
         if template is None:
             # Only keys free of NUL are ever stored, so a hit needs no such check.
@@ -301,8 +304,11 @@ class MicrosoftDialect:
         trace, correlation = wire.trace_id, wire.correlation_id
         if correlation != trace:  # the client's client-request-id: JSON-escaped
             correlation = json.dumps(correlation)[1:-1]
-        values = (trace.encode(), correlation.encode(), self._stamp(wire.now))
-        return template[0] % template[1](values)
+        second = int(wire.now)  # the timestamp, formatted once per second
+        stamp = self._last_stamp
+        if stamp[0] != second:
+            stamp = self._last_stamp = (second, timestamp(second).encode())
+        return template[0] % template[1]((trace.encode(), correlation.encode(), stamp[1]))
 
     def _template(self, error: str, detail: str, reason: Reason | None, wire: Wire) -> _Template:
         """The encoded body with markers, as a ``bytes`` format (``%b`` where a value goes)
@@ -323,13 +329,6 @@ class MicrosoftDialect:
         literals = [piece.encode().replace(b"%", b"%%") for piece in pieces[0::2]]
         pick = operator.itemgetter(*slots) if len(slots) > 1 else _one(slots)
         return b"%b".join(literals), pick
-
-    def _stamp(self, now: float) -> bytes:
-        """:func:`timestamp` of ``now`` as bytes, formatted once per second."""
-        second = int(now)
-        if self._last_stamp[0] != second:
-            self._last_stamp = (second, timestamp(now).encode())
-        return self._last_stamp[1]
 
     def _error_body(
         self, spelled: MicrosoftError, wire: Wire | None, stamp: str | None = None
