@@ -106,12 +106,13 @@ class TokenHotPath(Starlette):
         header = (HEADER, request_id.encode())
         sent = 0  # the response's status, once it started
 
-        async def send_id(message: Message) -> None:
+        def send_id(message: Message) -> Awaitable[None]:
+            # Not a coroutine function: it hands back ``send``'s awaitable (no frame of its own).
             nonlocal sent
             if message["type"] == "http.response.start":
                 sent = message["status"]
                 message["headers"] = [*message.get("headers", ()), header]
-            await send(message)
+            return send(message)
 
         context = request_scope.set(scope)
         recorder = self.recorder

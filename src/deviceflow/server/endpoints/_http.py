@@ -63,7 +63,8 @@ def parse_form(body: bytes) -> dict[str, str]:
         raise FormError("request body is not UTF-8") from exc
     # ``urllib.parse.parse_qsl(text, keep_blank_values=True, errors="strict")`` pair by pair,
     # without its per-call overhead: this runs on every poll. Only escaped parts are unquoted.
-    pairs: list[tuple[str, str]] = []
+    form: dict[str, str] = {}
+    pairs = 0
     for piece in text.split("&"):
         if not piece:
             continue
@@ -77,11 +78,14 @@ def parse_form(body: bytes) -> dict[str, str]:
                 )
         except UnicodeDecodeError as exc:
             raise FormError("request body is not UTF-8") from exc
-        pairs.append((name, value))
-    form = dict(pairs)
-    if len(form) != len(pairs):
+        form[name] = value
+        pairs += 1
+    if len(form) != pairs:  # a repeated name (rare): name the first, in the body's order
         seen: set[str] = set()
-        for name, _ in pairs:
+        for piece in filter(None, text.split("&")):
+            name = piece.partition("=")[0]
+            if "+" in name or "%" in name:
+                name = unquote(name.replace("+", " "), errors="strict")
             if name in seen:
                 raise FormError(f"parameter {name!r} included more than once")
             seen.add(name)
@@ -231,12 +235,34 @@ class RefuseUndecodableQuery:
         await self.app(scope, receive, send)
 
 
+HEADERS = "deviceflow.headers"
+"""The ASGI scope key under which :func:`headers_of` keeps the request's headers by name."""
+
+
+def headers_of(scope: Scope) -> Mapping[bytes, bytes]:
+    """The request's headers by (lower-case) name, the first value of each, as raw bytes.
+
+    Built once per request and kept in the scope: the token hot path reads ``X-Request-Id``,
+    then the endpoint four more, and a client such as MSAL sends more than a dozen headers, which
+    a scan per header read would walk each time (the dictionary is built in C).
+    """
+    found: dict[bytes, bytes] | None = scope.get(HEADERS)
+    if found is None:
+        headers = scope["headers"]
+        try:
+            found = dict(reversed(headers))  # the first value wins
+        except TypeError:  # not a sequence, or a name that is not bytes: the slow way
+            found = {}
+            for key, value in headers:
+                found.setdefault(bytes(key), value)
+        scope[HEADERS] = found
+    return found
+
+
 def header(scope: Scope, name: bytes) -> str | None:
     """The first value of request header ``name`` (lower-case bytes), decoded as Latin-1."""
-    for key, value in scope["headers"]:
-        if key == name:
-            return bytes(value).decode("latin-1")
-    return None
+    value = headers_of(scope).get(name)
+    return None if value is None else bytes(value).decode("latin-1")
 
 
 def client_ip(scope: Scope) -> str:
@@ -245,15 +271,15 @@ def client_ip(scope: Scope) -> str:
     return str(client[0]) if client else "unknown"
 
 
-def is_form(content_type: str | None) -> bool:
-    """Whether ``content_type`` (a request's ``Content-Type``) declares an urlencoded form body
-    (parameters may follow ``;``)."""
+def is_form(content_type: bytes | None) -> bool:
+    """Whether ``content_type`` (a request's raw ``Content-Type``) declares an urlencoded form
+    body (parameters may follow ``;``)."""
     if content_type == _FORM:  # as nearly every client spells it
         return True
-    return (content_type or "").split(";", 1)[0].strip().lower() == _FORM
+    return bytes(content_type or b"").split(b";", 1)[0].strip().lower() == _FORM
 
 
-_FORM = "application/x-www-form-urlencoded"
+_FORM = b"application/x-www-form-urlencoded"
 
 
 async def send_json(

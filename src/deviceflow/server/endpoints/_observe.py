@@ -21,6 +21,7 @@ from contextvars import ContextVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from deviceflow.server.endpoints._http import headers_of
 from deviceflow.server.metrics import PrometheusRecorder
 
 _SANE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
@@ -74,12 +75,11 @@ class RequestIds:
 
     def of(self, scope: Scope) -> str:
         """The id of the request of ``scope``: its sane ``X-Request-Id``, else a new one."""
-        for key, value in scope["headers"]:
-            if key == HEADER:
-                given = bytes(value).decode("latin-1")
-                if _SANE_ID.fullmatch(given):
-                    return given
-                break
+        value = headers_of(scope).get(HEADER)
+        if value is not None:
+            given = bytes(value).decode("latin-1")
+            if _SANE_ID.fullmatch(given):
+                return given
         return f"{self._prefix}-{next(self._counter):x}"
 
 

@@ -41,7 +41,7 @@ from deviceflow.server.endpoints._http import (
     FormError,
     client_ip,
     encode_json,
-    header,
+    headers_of,
     is_form,
     json_headers,
     parse_form,
@@ -69,18 +69,15 @@ _Form = dict[str, str]
 
 
 class _Request:
-    """One request: its ASGI ``scope`` and ``send``, the few headers the endpoints and the
-    dialects read, its form once read, and its :class:`Wire`.
+    """One request: its ASGI ``scope`` and ``send``, its headers by name, its form once read,
+    and its :class:`Wire`.
 
-    The headers are read in one pass, at the start (a client such as MSAL sends more than a
-    dozen, and a poll would otherwise scan them once per header it reads). The wire is built
-    on first use (calling the request gives it too): a pending poll answered with the RFC
-    dialect's fixed body never needs one (no request id).
+    The wire is built on first use (calling the request gives it too): a pending poll answered
+    with the RFC dialect's fixed body never needs one (no request id).
     """
 
     __slots__ = (
-        "_endpoint", "_wire", "authorization", "content_type", "correlation", "form", "host",
-        "scope", "segment", "send",
+        "_endpoint", "_wire", "authorization", "form", "headers", "scope", "segment", "send",
     )  # fmt: skip
 
     def __init__(self, endpoint: _Endpoint, scope: Scope, send: Send, segment: str) -> None:
@@ -92,25 +89,16 @@ class _Request:
         self._wire: Wire | None = None
         self.form: Mapping[str, str] | None = None
         """The parsed form, once it is known (the wire reads a few parameters)."""
-        # Each header's first value, decoded as Latin-1 (None: not sent).
-        host = content_type = authorization = correlation = None
-        for key, value in scope["headers"]:
-            if key == b"content-type":
-                if content_type is None:
-                    content_type = bytes(value).decode("latin-1")
-            elif key == b"authorization":
-                if authorization is None:
-                    authorization = bytes(value).decode("latin-1")
-            elif key == b"host":
-                if host is None:
-                    host = bytes(value).decode("latin-1")
-            elif key == b"client-request-id" and correlation is None:
-                correlation = bytes(value).decode("latin-1")
-        self.host: str | None = host
-        self.content_type: str | None = content_type
-        self.authorization: str | None = authorization
-        self.correlation: str | None = correlation
-        """``client-request-id``: a Microsoft client's own id for the request."""
+        self.headers = headers_of(scope)
+        """Each header's first value, raw (``_http.headers_of``)."""
+        raw = self.headers.get(b"authorization")
+        self.authorization = None if raw is None else bytes(raw).decode("latin-1")
+        """The ``Authorization`` header (HTTP Basic, when a client uses it)."""
+
+    def header(self, name: bytes) -> str | None:
+        """The first value of header ``name``, decoded as Latin-1."""
+        raw = self.headers.get(name)
+        return None if raw is None else bytes(raw).decode("latin-1")
 
     def wire(self) -> Wire:
         """The per-request facts the dialect spells its bodies with."""
@@ -151,11 +139,13 @@ class _Endpoint(abc.ABC):
             client_id = named_client(authorization, form)
         else:  # client_credentials' answer without Basic
             client_id = form.get("client_id") or None
+        host, correlation = req.headers.get(b"host"), req.headers.get(b"client-request-id")
         return Wire.of(
-            self.ctx.base_url(req.scope, req.host),
+            self.ctx.base_url(req.scope, bytes(host).decode("latin-1") if host else None),
             self.ctx.clock(),
             trace_id,
-            (req.correlation or trace_id)[:64],
+            # A Microsoft client's own id for the request, else the trace id.
+            (bytes(correlation).decode("latin-1") if correlation else trace_id)[:64],
             self.version,
             form.get("client_info") == "1",
             form.get("resource") or None,
@@ -185,7 +175,7 @@ class _Endpoint(abc.ABC):
             raw = whole_body(message)
             if raw is None:
                 raw = await read_body(receive, first=message)
-            if raw and not is_form(req.content_type):
+            if raw and not is_form(req.headers.get(b"content-type")):
                 raise FormError("expected an application/x-www-form-urlencoded body")
             form = parse_form(raw)
             req.form = form
@@ -268,7 +258,7 @@ class DeviceAuthorizationEndpoint(_Endpoint):
             scope=wanted_scope,
             resource=resource,
             device_ip=client_ip(req.scope),
-            user_agent=header(req.scope, b"user-agent"),
+            user_agent=req.header(b"user-agent"),
             client_secret=credentials.secret,
         )
         verification_uri = self.ctx.base_url(req.scope) + self.ctx.paths["devicelogin"]
@@ -353,7 +343,7 @@ class TokenEndpoint(_Endpoint):
                 issuer_name=issuer_name,
                 client_secret=credentials.secret,
                 resource=resource,
-                user_agent=header(req.scope, b"user-agent"),
+                user_agent=req.header(b"user-agent"),
             )
         else:
             raise ParameterError(
