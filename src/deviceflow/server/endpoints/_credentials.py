@@ -61,7 +61,10 @@ def client_credentials(authorization: str | None, form: Mapping[str, str]) -> Cr
             authentication method", §2.3), or a body ``client_id`` naming another client.
     """
     if authorization is None or authorization[:6].lower() != "basic ":  # uses_basic()
-        return Credentials(form.get("client_id") or None, form.get("client_secret") or None, False)
+        # Built as ``Credentials._make`` does, without the class's Python ``__new__``: every
+        # poll comes this way.
+        named = (form.get("client_id") or None, form.get("client_secret") or None, False)
+        return tuple.__new__(Credentials, named)
     raw = authorization[6:].strip()
     try:
         # Standard base64 as RFC 7617 says; Authlib sends the URL-safe alphabet.

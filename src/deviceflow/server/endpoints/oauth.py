@@ -119,6 +119,8 @@ class _Endpoint(abc.ABC):
     def __init__(self, ctx: ServerContext, *, version: Version = "v2") -> None:
         self.ctx = ctx
         self.version: Version = version
+        self._tenants: dict[str, Tenant] = {}
+        """The tenants of the path segments seen (``ctx.settings`` is fixed: so are they)."""
         self._encoded: dict[tuple[str, int, str, str, str | None], _Encoded] = {}
         """Error answers of cacheable dialects (``authorization_pending`` above all), encoded
         once, by dialect, status, error, description and reason."""
@@ -155,7 +157,13 @@ class _Endpoint(abc.ABC):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         segment = scope["path_params"]["tenant"]
-        tenant = self.ctx.settings.resolve_tenant(segment)
+        tenant = self._tenants.get(segment)
+        if tenant is None:
+            tenant = self.ctx.settings.resolve_tenant(segment)
+            if tenant is not None:
+                if len(self._tenants) >= 256:  # spellings of tenant names; stay bounded
+                    self._tenants.clear()
+                self._tenants[segment] = tenant
         dialect = self.ctx.dialects["microsoft" if tenant is None else tenant.dialect]
         req = _Request(self, scope, send, segment)
         if scope["method"] not in _METHODS:
@@ -193,24 +201,7 @@ class _Endpoint(abc.ABC):
         self, send: Send, dialect: Dialect, exc: GrantError, wire: Callable[[], Wire]
     ) -> None:
         if exc.retry_after is None and exc.status != 401:  # a body and the JSON headers only
-            if dialect.cacheable_errors:
-                # The body depends on the error, its description and reason only (never on
-                # the wire): encode it once; a fleet's "not yet" polls then cost no JSON work.
-                detail = exc.description or exc.error
-                key = (dialect.name, exc.status, exc.error, detail, exc.reason)
-                encoded = self._encoded.get(key)
-                if encoded is None:
-                    body = dialect.error_body(exc.error, detail, reason=exc.reason, wire=wire())
-                    raw = encode_json(body)
-                    encoded = (raw, json_headers(raw))
-                    if len(self._encoded) < 64:  # descriptions are fixed texts; stay bounded
-                        self._encoded[key] = encoded
-                raw, headers = encoded
-            else:  # a Microsoft tenant's pending poll: the dialect fills its body's ids
-                detail = exc.description or exc.error
-                raw = dialect.error_json(exc.error, detail, reason=exc.reason, wire=wire())
-                headers = json_headers(raw)
-            # Sent here rather than by a helper: a poll's answer costs one coroutine less.
+            raw, headers = self.encoded_error(dialect, exc, wire)
             await send({"type": "http.response.start", "status": exc.status, "headers": headers})
             await send({"type": "http.response.body", "body": raw})
             return
@@ -223,6 +214,28 @@ class _Endpoint(abc.ABC):
             exc.error, exc.description or exc.error, reason=exc.reason, wire=wire()
         )
         await send_json(send, exc.status, body, extra_headers=extra)
+
+    def encoded_error(
+        self, dialect: Dialect, exc: GrantError, wire: Callable[[], Wire]
+    ) -> _Encoded:
+        """The body of ``exc`` (one without extra headers), encoded, and its JSON headers."""
+        if dialect.cacheable_errors:
+            # The body depends on the error, its description and reason only (never on the
+            # wire): encode it once; a fleet's "not yet" polls then cost no JSON work.
+            detail = exc.description or exc.error
+            key = (dialect.name, exc.status, exc.error, detail, exc.reason)
+            encoded = self._encoded.get(key)
+            if encoded is None:
+                body = dialect.error_body(exc.error, detail, reason=exc.reason, wire=wire())
+                raw = encode_json(body)
+                encoded = (raw, json_headers(raw))
+                if len(self._encoded) < 64:  # descriptions are fixed texts; stay bounded
+                    self._encoded[key] = encoded
+            return encoded
+        # A Microsoft tenant's pending poll: the dialect fills in its body's per-request ids.
+        detail = exc.description or exc.error
+        raw = dialect.error_json(exc.error, detail, reason=exc.reason, wire=wire())
+        return raw, json_headers(raw)
 
     @abc.abstractmethod
     async def handle(self, req: _Request, tenant: Tenant, dialect: Dialect, form: _Form) -> None:
@@ -295,7 +308,10 @@ class TokenEndpoint(_Endpoint):
 
     async def handle(self, req: _Request, tenant: Tenant, dialect: Dialect, form: _Form) -> None:
         """Redeem a device code or a refresh token."""
-        grant_type = dialect.grant_type(_required(form, "grant_type"))
+        grant_type = form.get("grant_type")  # _required(), inline: every poll comes this way
+        if not grant_type:
+            raise ParameterError("The request must include grant_type.")
+        grant_type = dialect.grant_type(grant_type)
         engine = self.ctx.engine
         issuer_name = dialect.issuer_name(req.segment, tenant.guid)
         credentials = client_credentials(req.authorization, form)
@@ -305,7 +321,10 @@ class TokenEndpoint(_Endpoint):
             device_code = dialect.device_code(form)
             if not device_code:
                 raise ParameterError("The request must include device_code.")
-            client_id = _client_id(credentials)
+            polling = credentials.client_id  # _client_id(), inline: every poll comes this way
+            if not polling:
+                raise ParameterError("The request must include client_id.")
+            client_id = polling
             # The pending poll's lookup, when the dialect needs it: no query for most polls
             # (grant._accounts).
             dialect.check_client(form, lambda: engine.accounts.client(client_id, for_poll=True))
@@ -318,13 +337,18 @@ class TokenEndpoint(_Endpoint):
                 issuer_name=issuer_name,
                 resource=form.get("resource") or None,  # every dialect's target()
             )
-            if outcome is AUTHORIZATION_PENDING:  # most polls: an answer to send, not raise
-                req.scope[POLL_ANSWER] = (tenant.id, client_id, 0)  # counted, not logged
-                await self.send_error(req.send, dialect, self._pending, req)
-                return
-            if not isinstance(outcome, IssuedTokens):  # slow_down
-                req.scope[POLL_ANSWER] = (tenant.id, client_id, 1)
-                await self.send_error(req.send, dialect, self._slow_down(outcome), req)
+            if not isinstance(outcome, IssuedTokens):  # an answer to send, not raise
+                if outcome is AUTHORIZATION_PENDING:  # most polls
+                    error, answer = self._pending, 0
+                else:
+                    error, answer = self._slow_down(outcome), 1
+                req.scope[POLL_ANSWER] = (tenant.id, client_id, answer)  # counted, not logged
+                raw, headers = self.encoded_error(dialect, error, req)
+                send = req.send  # sent here: a poll's answer costs no helper coroutine
+                await send(
+                    {"type": "http.response.start", "status": error.status, "headers": headers}
+                )
+                await send({"type": "http.response.body", "body": raw})
                 return
             tokens = outcome
         elif grant_type == REFRESH_TOKEN_GRANT:
