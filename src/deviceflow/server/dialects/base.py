@@ -67,19 +67,23 @@ class Wire:
     ) -> Wire:
         """The same as the constructor with every field given, for the token endpoint's hot
         path: a frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``
-        (a Microsoft tenant's pending poll builds one wire per poll); this fills the new
-        instance's attributes at once."""
+        (a Microsoft tenant's pending poll builds one wire per poll); this gives the new
+        instance its attributes as one dictionary."""
         wire = object.__new__(cls)
-        wire.__dict__.update(
-            base_url=base_url,
-            now=now,
-            trace_id=trace_id,
-            correlation_id=correlation_id,
-            version=version,
-            client_info=client_info,
-            resource=resource,
-            client_id=client_id,
-            tenant=tenant,
+        object.__setattr__(
+            wire,
+            "__dict__",
+            {
+                "base_url": base_url,
+                "now": now,
+                "trace_id": trace_id,
+                "correlation_id": correlation_id,
+                "version": version,
+                "client_info": client_info,
+                "resource": resource,
+                "client_id": client_id,
+                "tenant": tenant,
+            },
         )
         return wire
 

@@ -101,10 +101,31 @@ class _Request:
         return None if raw is None else bytes(raw).decode("latin-1")
 
     def wire(self) -> Wire:
-        """The per-request facts the dialect spells its bodies with."""
-        if self._wire is None:
-            self._wire = self._endpoint.wire_of(self)
-        return self._wire
+        """The per-request facts the dialect spells its bodies with (the form's once read)."""
+        if self._wire is not None:
+            return self._wire
+        ctx = self._endpoint.ctx
+        trace_id = ctx.request_id()
+        form = self.form or {}
+        authorization = self.authorization
+        if authorization is not None and authorization[:6].lower() == "basic ":
+            client_id = named_client(authorization, form)
+        else:  # client_credentials' answer without Basic
+            client_id = form.get("client_id") or None
+        host, correlation = self.headers.get(b"host"), self.headers.get(b"client-request-id")
+        self._wire = wire = Wire.of(
+            ctx.base_url(self.scope, bytes(host).decode("latin-1") if host else None),
+            ctx.clock(),
+            trace_id,
+            # A Microsoft client's own id for the request, else the trace id.
+            (bytes(correlation).decode("latin-1") if correlation else trace_id)[:64],
+            self._endpoint.version,
+            form.get("client_info") == "1",
+            form.get("resource") or None,
+            (client_id or "")[:128] or None,
+            self.segment[:64],
+        )
+        return wire
 
     __call__ = wire
 
@@ -131,29 +152,6 @@ class _Endpoint(abc.ABC):
         req = _Request(self, scope, send, scope["path_params"]["tenant"])
         req.form = form
         return req.wire()
-
-    def wire_of(self, req: _Request) -> Wire:
-        """The per-request facts the dialect spells its bodies with (the form's once read)."""
-        trace_id = self.ctx.request_id()
-        form = req.form or {}
-        authorization = req.authorization
-        if authorization is not None and authorization[:6].lower() == "basic ":
-            client_id = named_client(authorization, form)
-        else:  # client_credentials' answer without Basic
-            client_id = form.get("client_id") or None
-        host, correlation = req.headers.get(b"host"), req.headers.get(b"client-request-id")
-        return Wire.of(
-            self.ctx.base_url(req.scope, bytes(host).decode("latin-1") if host else None),
-            self.ctx.clock(),
-            trace_id,
-            # A Microsoft client's own id for the request, else the trace id.
-            (bytes(correlation).decode("latin-1") if correlation else trace_id)[:64],
-            self.version,
-            form.get("client_info") == "1",
-            form.get("resource") or None,
-            (client_id or "")[:128] or None,
-            req.segment[:64],
-        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         segment = scope["path_params"]["tenant"]
