@@ -301,14 +301,16 @@ class MicrosoftDialect:
             if len(self._templates) >= _MAX_TEMPLATES:  # tenant names and client ids vary
                 self._templates.clear()
             self._templates[key] = template
-        trace, correlation = wire.trace_id, wire.correlation_id
-        if correlation != trace:  # the client's client-request-id: JSON-escaped
-            correlation = json.dumps(correlation)[1:-1]
+        trace = wire.trace_id.encode()
+        correlation = trace
+        if wire.correlation_id != wire.trace_id:  # the client's client-request-id: JSON-escaped
+            correlation = json.dumps(wire.correlation_id)[1:-1].encode()
         second = int(wire.now)  # the timestamp, formatted once per second
         stamp = self._last_stamp
         if stamp[0] != second:
             stamp = self._last_stamp = (second, timestamp(second).encode())
-        return template[0] % template[1]((trace.encode(), correlation.encode(), stamp[1]))
+        encoded, pick = template
+        return encoded % pick((trace, correlation, stamp[1]))
 
     def _template(self, error: str, detail: str, reason: Reason | None, wire: Wire) -> _Template:
         """The encoded body with markers, as a ``bytes`` format (``%b`` where a value goes)
