@@ -14,7 +14,8 @@ is given; there is no module-level app, engine or settings. Routes, by area:
   ``/metrics`` (``endpoints.health``);
 - with ``settings.test_control``: ``/test-control/...`` (``testcontrol``).
 
-Every response carries an ``X-Request-Id`` (``endpoints._observe``).
+Every response carries an ``X-Request-Id`` (``endpoints._observe``). Token requests are served
+by one layer in front of all the others, the framework's included (``endpoints._hotpath``).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from deviceflow.server.endpoints import (
 from deviceflow.server.endpoints._access import PollTally
 from deviceflow.server.endpoints._hotpath import TOKEN_SUFFIXES, TokenHotPath
 from deviceflow.server.endpoints._http import AccessLog, QuietDisconnect, RefuseUndecodableQuery
-from deviceflow.server.endpoints._observe import RequestContext, templates_of
+from deviceflow.server.endpoints._observe import RequestContext, RequestIds
 from deviceflow.server.endpoints.context import ServerContext
 from deviceflow.server.endpoints.session import SessionCodec
 from deviceflow.server.grant import GrantEngine
@@ -53,7 +54,6 @@ from deviceflow.server.graph import routes as graph_routes
 from deviceflow.server.graph._presence import Presence
 from deviceflow.server.metrics import NO_METRICS, PrometheusRecorder, Recorder
 from deviceflow.server.pages import Pages, favicon
-from deviceflow.server.proxies import TrustedProxies
 from deviceflow.server.purge import Purger
 from deviceflow.server.security import secret_key_bytes
 from deviceflow.server.settings import Settings
@@ -123,7 +123,7 @@ def create_app(
     faults = testcontrol.Faults() if settings.test_control else None
     if faults is not None:  # the token endpoints answer queued failures first
         oauth_routes = testcontrol.wrap_token_routes(oauth_routes, faults, ctx)
-    token_endpoints = {r.name: r.endpoint for r in oauth_routes if r.name in ("token", "token_v1")}
+    token_routes = {r.name: r for r in oauth_routes if r.name in ("token", "token_v1")}
     metrics_page = (
         health.MetricsPage(recorder) if isinstance(recorder, PrometheusRecorder) else None
     )
@@ -167,32 +167,27 @@ def create_app(
                 polls.flush()  # the routine polls counted since the last summary line
                 await engine.device.aclose()
 
-    # Forwarded headers count only from the proxies the configuration names (module docstring).
-    proxies = [Middleware(TrustedProxies, proxies=settings.trusted_proxies)]
-    app = Starlette(
+    ids = RequestIds(rng)
+    metered = recorder if isinstance(recorder, PrometheusRecorder) else None
+    # Token requests are served in front of every layer below (endpoints._hotpath), the
+    # configured proxies' included (forwarded headers count from those only: server.proxies).
+    app = TokenHotPath(
+        tokens={
+            TOKEN_SUFFIXES[version]: (token_routes[name].endpoint, token_routes[name].path)
+            for version, name in (("v2", "token"), ("v1", "token_v1"))
+        },
+        ids=ids,
+        polls=polls,
+        on_error=errors.server_error_handler,
+        recorder=metered,
+        trusted_proxies=settings.trusted_proxies,
         routes=routes,
         lifespan=lifespan,
         middleware=[
-            # Outermost: the request id, the log context, the latency (endpoints._observe).
-            Middleware(
-                RequestContext,
-                rng=rng,
-                recorder=recorder if isinstance(recorder, PrometheusRecorder) else None,
-                endpoints=templates_of(oauth_routes),
-            ),
-            *(proxies if settings.trusted_proxies else []),
-            # A client that hangs up mid-body ends its request quietly, token polls included.
+            # The request id, the log context, the latency (endpoints._observe).
+            Middleware(RequestContext, ids=ids, recorder=metered),
+            # A client that hangs up mid-body ends its request quietly.
             Middleware(QuietDisconnect),
-            # Then: token polls skip the router and the layers below (same endpoints,
-            # same path_params, the same access log line).
-            Middleware(
-                TokenHotPath,
-                endpoints={
-                    TOKEN_SUFFIXES["v2"]: token_endpoints["token"],
-                    TOKEN_SUFFIXES["v1"]: token_endpoints["token_v1"],
-                },
-                polls=polls,
-            ),
             Middleware(AccessLog),
             Middleware(RefuseUndecodableQuery),
         ],

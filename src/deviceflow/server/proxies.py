@@ -73,7 +73,9 @@ class TrustedProxies:
             client = hop
         return client
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def forwarded(self, scope: Scope) -> Scope:
+        """``scope``, or a copy with the client and scheme the trusted proxies forwarded (the
+        token hot path calls this itself: ``endpoints._hotpath``)."""
         peer = scope.get("client")
         if scope["type"] == "http" and peer and self.trusts(peer[0]):
             forwarded: list[str] = []
@@ -89,4 +91,7 @@ class TrustedProxies:
                 scope["client"] = (client, 0)
             if proto in ("http", "https"):
                 scope["scheme"] = proto
-        await self.app(scope, receive, send)
+        return scope
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(self.forwarded(scope), receive, send)

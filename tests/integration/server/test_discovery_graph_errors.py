@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from starlette.requests import Request
 from starlette.routing import Route
 
-from tests.support.app_harness import Harness
+from tests.support.app_harness import CLIENT_ID, DEVICE_GRANT, Harness
 from tests.support.pages import csrf_of
 
 pytestmark = pytest.mark.anyio
@@ -200,6 +202,39 @@ async def test_unexpected_failure_is_a_generic_server_error(
     assert "secret internals" in caplog.text
     page = await client.get("/explode", headers={"Accept": "text/html"})
     assert "Something went wrong" in page.text and "secret internals" not in page.text
+
+
+async def test_unexpected_failure_on_a_token_poll_is_the_same_server_error(
+    server: Harness, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Token requests skip the framework's layers (endpoints._hotpath): the answer is the same.
+    async def explode(**_: object) -> None:
+        raise RuntimeError("secret internals")
+
+    flow = await server.authorize()
+    monkeypatch.setattr(server.app.state.ctx.engine.device, "apoll", explode)
+    caplog.set_level(logging.INFO, logger="deviceflow.server.access")
+    response = await server.client(raise_errors=False).post(
+        "/contoso/oauth2/v2.0/token",
+        data={
+            "grant_type": DEVICE_GRANT,
+            "device_code": flow["device_code"],
+            "client_id": CLIENT_ID,
+        },
+        headers={"X-Request-Id": "poll-500"},
+    )
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": "server_error",
+        "error_description": "The server encountered an unexpected error. Try again later.",
+    }
+    assert response.headers["cache-control"] == "no-store"
+    assert response.headers["x-request-id"] == "poll-500"
+    assert "secret internals" not in response.text
+    assert "secret internals" in caplog.text
+    assert "POST /contoso/oauth2/v2.0/token 500" in caplog.messages
+    with pytest.raises(RuntimeError, match="secret internals"):  # on to the ASGI server too
+        await server.poll(flow["device_code"])
 
 
 async def test_static_stylesheet_is_served(server: Harness) -> None:

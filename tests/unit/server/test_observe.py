@@ -19,7 +19,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from deviceflow.server.app import create_app
-from deviceflow.server.endpoints._observe import REQUEST_ID, _current
+from deviceflow.server.endpoints._observe import REQUEST_ID, current, request_scope
+from deviceflow.server.grant import AUTHORIZATION_PENDING
 from deviceflow.server.logsafe import JsonFormatter
 from deviceflow.server.metrics import NO_METRICS, PrometheusRecorder
 from deviceflow.server.storage.memory import MemoryStorage
@@ -77,6 +78,35 @@ async def test_request_id_is_echoed_when_sane_and_made_up_otherwise(
     plain = await app_client.post(TOKEN_PATH, data={"grant_type": "nope"})  # the hot path too
     ids.add(plain.headers["x-request-id"])
     assert len(ids) == 5
+
+
+@pytest.mark.anyio
+async def test_token_poll_behind_a_trusted_proxy_gets_every_layer_from_the_hot_path(
+    clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Token requests are served in front of the app's layers (endpoints._hotpath): the proxy's
+    # forwarded address, the request id, the log context and the latency metric all hold.
+    settings = dataclasses.replace(harness_settings(), metrics=True, trusted_proxies=("10.0.0.1",))
+    app = create_app(settings, storage=MemoryStorage(), clock=clock, rng=secrets.token_bytes)
+    seen: dict[str, object] = {}
+
+    async def pending(**poll: object) -> object:
+        info = current()
+        seen.update(ip=poll["ip"], request_id=info and info.request_id, tenant=info and info.tenant)
+        return AUTHORIZATION_PENDING
+
+    monkeypatch.setattr(app.state.ctx.engine.device, "apoll", pending)
+    transport = httpx.ASGITransport(app=app, client=("10.0.0.1", 50000))
+    async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+        form = {"grant_type": DEVICE_GRANT, "device_code": "d", "client_id": CLIENT_ID}
+        headers = {"X-Forwarded-For": "203.0.113.5", "X-Request-Id": "poll-1"}
+        answer = await client.post(TOKEN_PATH, data=form, headers=headers)
+        assert answer.json()["error"] == "authorization_pending"
+        assert answer.headers["x-request-id"] == "poll-1"
+        assert seen == {"ip": "203.0.113.5", "request_id": "poll-1", "tenant": "contoso"}
+        page = samples((await client.get("/metrics")).text)
+    route = frozenset({("route", "/{tenant}/oauth2/v2.0/token"), ("status", "4xx")})
+    assert page[("deviceflow_http_request_duration_seconds_count", route)] == 1
 
 
 @pytest.mark.anyio
@@ -152,13 +182,13 @@ def test_json_formatter_writes_one_object_per_line_with_the_request_context() ->
         log.addHandler(handler)
         log.propagate = False
         log.setLevel(logging.INFO)
-    token = _current.set({"path_params": {"tenant": "contoso"}, REQUEST_ID: "req-1"})
+    token = request_scope.set({"path_params": {"tenant": "contoso"}, REQUEST_ID: "req-1"})
     try:
         payload = {"event": "device_code_issued", "client_id": "lamp", "user_code": "ab12cd34"}
         audit.info("device_code_issued {...}", extra={"audit": payload})
         access.info("%s %s %d", "GET", "/x\ny", 404)
     finally:
-        _current.reset(token)
+        request_scope.reset(token)
         for log, level in zip((audit, access), levels, strict=True):
             log.removeHandler(handler)
             log.propagate = True

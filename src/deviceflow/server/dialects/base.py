@@ -10,7 +10,7 @@ the refresh rotation its provider uses. A dialect is stateless; it registers its
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -67,19 +67,23 @@ class Wire:
     ) -> Wire:
         """The same as the constructor with every field given, for the token endpoint's hot
         path: a frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``
-        (a Microsoft tenant's pending poll builds one wire per poll); this fills the new
-        instance's attributes at once."""
+        (a Microsoft tenant's pending poll builds one wire per poll); this gives the new
+        instance its attributes as one dictionary."""
         wire = object.__new__(cls)
-        wire.__dict__.update(
-            base_url=base_url,
-            now=now,
-            trace_id=trace_id,
-            correlation_id=correlation_id,
-            version=version,
-            client_info=client_info,
-            resource=resource,
-            client_id=client_id,
-            tenant=tenant,
+        object.__setattr__(
+            wire,
+            "__dict__",
+            {
+                "base_url": base_url,
+                "now": now,
+                "trace_id": trace_id,
+                "correlation_id": correlation_id,
+                "version": version,
+                "client_info": client_info,
+                "resource": resource,
+                "client_id": client_id,
+                "tenant": tenant,
+            },
         )
         return wire
 
@@ -158,8 +162,11 @@ class Dialect(Protocol):
         """``(scope, resource)`` a device authorization or refresh request asks for."""
         ...
 
-    def check_client(self, form: Mapping[str, str], client: Client | None) -> None:
+    def check_client(self, form: Mapping[str, str], client: Callable[[], Client | None]) -> None:
         """Dialect rules about client authentication on a public-client request.
+
+        ``client`` looks up the client the request names (None: unknown); it is called only
+        when a rule needs it, so a request no rule applies to costs no lookup.
 
         Raises:
             GrantError: The request is not acceptable (e.g. a secret sent by a public client).

@@ -56,7 +56,6 @@ _CLAIMS = [
     "tid", "ver", "at_hash", "c_hash", "email", "oid",
 ]  # fmt: skip
 
-_CREDENTIALS = ("client_secret", "client_assertion")
 _MARKS = ("\x00trace\x00", "\x00correlation\x00", "\x00timestamp\x00")
 """Stand-ins for the per-request values while :meth:`MicrosoftDialect.error_json` encodes a
 body's shape (no request can put a NUL in a trace id, and a client's text is escaped)."""
@@ -141,9 +140,10 @@ class MicrosoftDialect:
     names_client_on_refresh = True  # Entra: AADSTS900144 without client_id
 
     def __init__(self) -> None:
-        self._templates: dict[tuple[object, ...], _Template] = {}
+        self._templates: dict[tuple[str | None, ...], _Template] = {}
         """:meth:`error_json`'s encoded bodies by shape."""
         self._last_stamp: tuple[int, bytes] = (-1, b"")
+        """The second of the last timestamp :meth:`error_json` wrote, and its text."""
 
     def grant_type(self, raw: str) -> str:
         """Accept ADAL's bare ``device_code`` grant type as the RFC URN."""
@@ -174,13 +174,16 @@ class MicrosoftDialect:
             return None, resource
         return scope, resource
 
-    def check_client(self, form: Mapping[str, str], client: Client | None) -> None:
+    def check_client(self, form: Mapping[str, str], client: Callable[[], Client | None]) -> None:
         """A public client must not present a secret or an assertion (AADSTS700025).
 
         Raises:
             GrantError: ``invalid_client`` with AADSTS700025.
         """
-        if client is not None and client.public and any(form.get(k) for k in _CREDENTIALS):
+        if not (form.get("client_secret") or form.get("client_assertion")):
+            return  # nothing presented: no client to look up (most requests)
+        named = client()
+        if named is not None and named.public:
             raise GrantError(
                 "invalid_client",
                 "a public client presented a credential",
@@ -283,8 +286,10 @@ class MicrosoftDialect:
         those go, and filled in per request: a Microsoft tenant's pending poll costs no
         ``translate``, no dictionary and no JSON encoding.
         """
-        key: tuple[object, ...] = (error, detail, reason, wire.version)
-        key += (wire.base_url, wire.client_id, wire.tenant, wire.resource)
+        key = (
+            error, detail, reason, wire.version, wire.base_url, wire.client_id, wire.tenant,
+            wire.resource,
+        )  # fmt: skip
         template = self._templates.get(key)
         if template is None:
             # Only keys free of NUL are ever stored, so a hit needs no such check.
@@ -296,11 +301,16 @@ class MicrosoftDialect:
             if len(self._templates) >= _MAX_TEMPLATES:  # tenant names and client ids vary
                 self._templates.clear()
             self._templates[key] = template
-        trace, correlation = wire.trace_id, wire.correlation_id
-        if correlation != trace:  # the client's client-request-id: JSON-escaped
-            correlation = json.dumps(correlation)[1:-1]
-        values = (trace.encode(), correlation.encode(), self._stamp(wire.now))
-        return template[0] % template[1](values)
+        trace = wire.trace_id.encode()
+        correlation = trace
+        if wire.correlation_id != wire.trace_id:  # the client's client-request-id: JSON-escaped
+            correlation = json.dumps(wire.correlation_id)[1:-1].encode()
+        second = int(wire.now)  # the timestamp, formatted once per second
+        stamp = self._last_stamp
+        if stamp[0] != second:
+            stamp = self._last_stamp = (second, timestamp(second).encode())
+        encoded, pick = template
+        return encoded % pick((trace, correlation, stamp[1]))
 
     def _template(self, error: str, detail: str, reason: Reason | None, wire: Wire) -> _Template:
         """The encoded body with markers, as a ``bytes`` format (``%b`` where a value goes)
@@ -321,13 +331,6 @@ class MicrosoftDialect:
         literals = [piece.encode().replace(b"%", b"%%") for piece in pieces[0::2]]
         pick = operator.itemgetter(*slots) if len(slots) > 1 else _one(slots)
         return b"%b".join(literals), pick
-
-    def _stamp(self, now: float) -> bytes:
-        """:func:`timestamp` of ``now`` as bytes, formatted once per second."""
-        second = int(now)
-        if self._last_stamp[0] != second:
-            self._last_stamp = (second, timestamp(now).encode())
-        return self._last_stamp[1]
 
     def _error_body(
         self, spelled: MicrosoftError, wire: Wire | None, stamp: str | None = None

@@ -8,7 +8,7 @@ responses carry ``verification_uri_complete`` (§3.3.1), user codes come from th
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from deviceflow.server.dialects._registry import register
@@ -67,7 +67,7 @@ class Rfc8628Dialect:
         """``scope`` (RFC 6749 §3.3) and, for Microsoft-minded clients, ``resource``."""
         return form.get("scope") or None, form.get("resource") or None
 
-    def check_client(self, form: Mapping[str, str], client: Client | None) -> None:
+    def check_client(self, form: Mapping[str, str], client: Callable[[], Client | None]) -> None:
         """Nothing to check: the engine decides whether the client may use the grant.
 
         Raises:

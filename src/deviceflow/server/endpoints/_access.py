@@ -18,7 +18,6 @@ are written by a timer on the event loop (never by a request), and once more whe
 from __future__ import annotations
 
 import asyncio
-import logging
 
 from deviceflow.server.endpoints._http import POLL_ANSWER, access_logger
 
@@ -69,7 +68,3 @@ class PollTally:
                 client_id,
                 ", ".join(f"{n} {answer}" for n, answer in zip(numbers, ANSWERS, strict=True)),
             )
-
-    def enabled(self) -> bool:
-        """Whether routine polls are counted rather than logged one by one (INFO, not DEBUG)."""
-        return not access_logger.isEnabledFor(logging.DEBUG)

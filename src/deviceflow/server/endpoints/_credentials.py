@@ -16,10 +16,7 @@ from collections.abc import Mapping
 from typing import NamedTuple
 from urllib.parse import unquote
 
-from starlette.types import Scope
-
 from deviceflow.server.dialects.base import ParameterError
-from deviceflow.server.endpoints._http import header
 from deviceflow.server.grant import GrantError
 
 _STANDARD = bytes.maketrans(b"-_", b"+/")
@@ -34,26 +31,28 @@ class Credentials(NamedTuple):
     """Whether they came in the ``Authorization`` header: a refusal is then ``401`` (§5.2)."""
 
 
-def uses_basic(scope: Scope) -> bool:
-    """Whether the request carries ``Authorization: Basic ...``."""
-    raw = header(scope, b"authorization")
-    return raw is not None and raw[:6].lower() == "basic "
+def uses_basic(authorization: str | None) -> bool:
+    """Whether ``authorization`` (the request's ``Authorization`` header) is ``Basic ...``."""
+    return authorization is not None and authorization[:6].lower() == "basic "
 
 
-def named_client(scope: Scope, form: Mapping[str, str]) -> str | None:
+def named_client(authorization: str | None, form: Mapping[str, str]) -> str | None:
     """The client id a request names (body, else Basic), for error texts; None when unreadable.
 
     Raises:
         Nothing.
     """
     try:
-        return client_credentials(scope, form).client_id
+        return client_credentials(authorization, form).client_id
     except (GrantError, ParameterError):
         return form.get("client_id") or None
 
 
-def client_credentials(scope: Scope, form: Mapping[str, str]) -> Credentials:
+def client_credentials(authorization: str | None, form: Mapping[str, str]) -> Credentials:
     """The client id and secret of a request, from HTTP Basic or else from the form.
+
+    ``authorization``: the request's ``Authorization`` header (its first), if it has one; the
+    token endpoint reads it with the other headers it needs, in one pass.
 
     Raises:
         GrantError: ``invalid_client`` (401): a Basic header that does not decode to
@@ -61,9 +60,12 @@ def client_credentials(scope: Scope, form: Mapping[str, str]) -> Credentials:
         ParameterError: Basic and ``client_secret`` together ("MUST NOT use more than one
             authentication method", §2.3), or a body ``client_id`` naming another client.
     """
-    if not uses_basic(scope):
-        return Credentials(form.get("client_id") or None, form.get("client_secret") or None, False)
-    raw = (header(scope, b"authorization") or "")[6:].strip()
+    if authorization is None or authorization[:6].lower() != "basic ":  # uses_basic()
+        # Built as ``Credentials._make`` does, without the class's Python ``__new__``: every
+        # poll comes this way.
+        named = (form.get("client_id") or None, form.get("client_secret") or None, False)
+        return tuple.__new__(Credentials, named)
+    raw = authorization[6:].strip()
     try:
         # Standard base64 as RFC 7617 says; Authlib sends the URL-safe alphabet.
         decoded = base64.b64decode(raw.encode("ascii").translate(_STANDARD), validate=True)

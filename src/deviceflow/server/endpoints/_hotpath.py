@@ -1,57 +1,150 @@
-"""Token requests straight to their endpoint, past the router.
+"""Token requests straight to their endpoint, in front of every other layer.
 
 A fleet of waiting devices sends one token request per device every few seconds, and almost all
 of them are answered ``authorization_pending``. Per request, the framework's router (a regular
-expression per route) and its exception middleware cost about as much as the rest of the poll,
-so this small ASGI layer, installed right inside the error handler, matches
+expression per route), its error and exception middleware and our own layers (request id, client
+address, access log, disconnect guard), each wrapping ``send`` once more, cost about as much as
+the rest of the poll. So this one ASGI layer sits in front of the whole app, matches
 ``/{tenant}/oauth2/v2.0/token`` and ``/{tenant}/oauth2/token`` with plain string operations and
 calls the same :class:`~deviceflow.server.endpoints.oauth.TokenEndpoint` the router would, with
-the same ``path_params``, and writes the same access log line when that log is on (routine
-poll answers are counted and summarised instead: :mod:`._access`). Everything
-else goes on through the other layers to the router, and so does a token request with a query
-string (for the undecodable-query check).
+the same ``path_params``, and does itself, with a single ``send`` wrapper, what those layers do
+for every other request:
+
+- the request id, its ``X-Request-Id`` response header and the log context
+  (:mod:`._observe`); with metrics on, the latency under the endpoint's route template;
+- the client address and scheme the trusted proxies forwarded (:mod:`deviceflow.server.proxies`);
+- the access log line (routine poll answers are counted and summarised instead: :mod:`._access`);
+- a client that hangs up mid-body ends the request quietly (:class:`._http.QuietDisconnect`);
+- an unexpected exception is answered by the app's 500 handler (``errors.server_error_handler``)
+  unless a response has started, and then raised on to the ASGI server, as the framework's
+  error middleware does.
+
+Everything else goes on to the app, and so does a token request with a query string (for the
+undecodable-query check) or under a ``root_path``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deviceflow.server.endpoints._access import PollTally
-from deviceflow.server.endpoints._http import access_logger, call_logged
+from deviceflow.server.endpoints._http import CLIENT_CLOSED, POLL_ANSWER, access_logger, logger
+from deviceflow.server.endpoints._observe import HEADER, REQUEST_ID, RequestIds, request_scope
+from deviceflow.server.metrics import PrometheusRecorder
+from deviceflow.server.proxies import TrustedProxies
 
 TOKEN_SUFFIXES = {"v2": "oauth2/v2.0/token", "v1": "oauth2/token"}
 """What follows ``/{tenant}/`` in the token endpoints' paths (see ``oauth.routes``)."""
 
+ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]
 
-class TokenHotPath:
-    """Dispatch token requests to ``endpoints`` (keyed by path suffix after ``/{tenant}/``)."""
+_INFO, _DEBUG = logging.INFO, logging.DEBUG
+
+
+class TokenHotPath(Starlette):
+    """A Starlette app that serves token requests itself, before any of its layers run (see
+    the module docstring); every other request goes through Starlette as usual.
+
+    ``tokens``: the token endpoints by the path suffix after ``/{tenant}/``, each with its
+    route template (for the latency metric). ``on_error``: the app's 500 handler. The rest of
+    the keywords are Starlette's.
+    """
 
     def __init__(
-        self, app: ASGIApp, *, endpoints: Mapping[str, ASGIApp], polls: PollTally | None = None
+        self,
+        *,
+        tokens: Mapping[str, tuple[ASGIApp, str]],
+        ids: RequestIds,
+        polls: PollTally,
+        on_error: ErrorHandler,
+        recorder: PrometheusRecorder | None = None,
+        trusted_proxies: Sequence[str] = (),
+        **starlette: Any,
     ) -> None:
-        self.app = app
-        self.endpoints = dict(endpoints)
+        super().__init__(**starlette)
+        self.tokens = dict(tokens)
+        self.ids = ids
         self.polls = polls
-        """Where routine poll answers are counted rather than logged (None: every line)."""
+        """Where routine poll answers are counted while the access log is at INFO."""
+        self.on_error = on_error
+        self.recorder = recorder
+        self.proxies: TrustedProxies | None = None
+        """The configured proxies' layer, for every request (forwarded headers count from
+        them only: ``deviceflow.server.proxies``)."""
+        self.framework: ASGIApp = super().__call__
+        """Starlette's own handling: its middleware stack, router and exception handlers."""
+        if trusted_proxies:
+            self.framework = self.proxies = TrustedProxies(self.framework, proxies=trusted_proxies)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # One function, not a call per layer: each would cost a coroutine per poll.
+        found = None
         if scope["type"] == "http" and not scope.get("root_path") and not scope.get("query_string"):
             path: str = scope["path"]
             # "/{tenant}/<suffix>" with a non-empty tenant segment, as the route pattern says.
             tenant, _, suffix = path[1:].partition("/")
-            endpoint = self.endpoints.get(suffix) if path[:1] == "/" and tenant else None
-            if endpoint is not None:
-                scope["endpoint"] = endpoint
-                scope["path_params"] = {"tenant": tenant}
-                if access_logger.isEnabledFor(logging.INFO):
-                    polls = self.polls
-                    if polls is not None and not polls.enabled():
-                        polls = None  # DEBUG: every poll gets its line
-                    await call_logged(endpoint, scope, receive, send, polls)
-                else:
-                    await endpoint(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+            if path[:1] == "/" and tenant:
+                found = self.tokens.get(suffix)
+        if found is None:
+            await self.framework(scope, receive, send)
+            return
+        endpoint, template = found
+        scope["app"] = self
+        scope["endpoint"] = endpoint
+        scope["path_params"] = {"tenant": tenant}
+        request_id = scope[REQUEST_ID] = self.ids.of(scope)
+        if self.proxies is not None:
+            scope = self.proxies.forwarded(scope)
+        header = (HEADER, request_id.encode())
+        sent = 0  # the response's status, once it started
+
+        def send_id(message: Message) -> Awaitable[None]:
+            # Not a coroutine function: it hands back ``send``'s awaitable (no frame of its own).
+            nonlocal sent
+            if message["type"] == "http.response.start":
+                sent = message["status"]
+                message["headers"] = [*message.get("headers", ()), header]
+            return send(message)
+
+        context = request_scope.set(scope)
+        recorder = self.recorder
+        started = time.perf_counter() if recorder is not None else 0.0
+        try:
+            left = False  # the client hung up before its request was read
+            try:
+                await endpoint(scope, receive, send_id)
+            except ClientDisconnect:
+                left = True
+                raise
+            finally:
+                if access_logger.isEnabledFor(_INFO):
+                    status = CLIENT_CLOSED if left else sent or 500
+                    answered = scope.get(POLL_ANSWER)
+                    if status == 400 and answered and not access_logger.isEnabledFor(_DEBUG):
+                        self.polls.count(*answered)  # a routine answer: counted (._access)
+                    else:
+                        access_logger.info("%s %s %d", scope["method"], scope["path"], status)
+        except ClientDisconnect:
+            logger.debug(
+                "client disconnected before its request was read: %s %s",
+                scope["method"],
+                scope["path"],
+            )
+        except Exception as exc:
+            response = await self.on_error(Request(scope), exc)
+            if not sent:
+                await response(scope, receive, send_id)
+            raise
+        finally:
+            if recorder is not None:
+                elapsed = time.perf_counter() - started
+                recorder.observe_request(template, sent or 500, elapsed)
+            request_scope.reset(context)

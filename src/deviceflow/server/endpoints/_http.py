@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import unquote
 
 from starlette.requests import ClientDisconnect
@@ -24,6 +24,7 @@ NO_STORE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"cache-control", b"no-store"),
     (b"pragma", b"no-cache"),
 )
+_JSON_TYPE = (b"content-type", b"application/json; charset=utf-8")
 
 
 _KNOWN_ESCAPED = {
@@ -62,7 +63,8 @@ def parse_form(body: bytes) -> dict[str, str]:
         raise FormError("request body is not UTF-8") from exc
     # ``urllib.parse.parse_qsl(text, keep_blank_values=True, errors="strict")`` pair by pair,
     # without its per-call overhead: this runs on every poll. Only escaped parts are unquoted.
-    pairs: list[tuple[str, str]] = []
+    form: dict[str, str] = {}
+    pairs = 0
     for piece in text.split("&"):
         if not piece:
             continue
@@ -76,21 +78,28 @@ def parse_form(body: bytes) -> dict[str, str]:
                 )
         except UnicodeDecodeError as exc:
             raise FormError("request body is not UTF-8") from exc
-        pairs.append((name, value))
-    form = dict(pairs)
-    if len(form) != len(pairs):
+        form[name] = value
+        pairs += 1
+    if len(form) != pairs:  # a repeated name (rare): name the first, in the body's order
         seen: set[str] = set()
-        for name, _ in pairs:
+        for piece in filter(None, text.split("&")):
+            name = piece.partition("=")[0]
+            if "+" in name or "%" in name:
+                name = unquote(name.replace("+", " "), errors="strict")
             if name in seen:
                 raise FormError(f"parameter {name!r} included more than once")
             seen.add(name)
     return form
 
 
-async def read_body(receive: Receive, scope: Scope | None = None) -> bytes:
+async def read_body(
+    receive: Receive, scope: Scope | None = None, *, first: Message | None = None
+) -> bytes:
     """Read the request body from an ASGI ``receive`` channel, never more than the cap.
 
     With ``scope``, a ``Content-Length`` above the cap is refused before anything is read.
+    ``first``: the first message, when the caller has received it already (the token endpoint
+    takes a body that came whole in it without calling this: :func:`whole_body`).
 
     Raises:
         BodyTooLargeError: The body is (or is declared) larger than :data:`MAX_FORM_BYTES`;
@@ -101,7 +110,7 @@ async def read_body(receive: Receive, scope: Scope | None = None) -> bytes:
         declared = header(scope, b"content-length") or ""
         if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
             raise BodyTooLargeError("request body too large")
-    message = await receive()
+    message = first if first is not None else await receive()
     if message["type"] != "http.request":
         raise ClientDisconnect()
     chunk = message.get("body", b"")
@@ -127,6 +136,20 @@ async def read_body(receive: Receive, scope: Scope | None = None) -> bytes:
     return b"".join(chunks)
 
 
+def whole_body(message: Message) -> bytes | None:
+    """The body of a first ``receive`` message that holds all of it, within the cap; else
+    None (then :func:`read_body` takes it from there, with ``first=message``)."""
+    body = message.get("body", b"")
+    if (
+        message["type"] == "http.request"
+        and not message.get("more_body", False)
+        and type(body) is bytes
+        and len(body) <= MAX_FORM_BYTES
+    ):
+        return body
+    return None
+
+
 logger = logging.getLogger("deviceflow.server")
 access_logger = logging.getLogger("deviceflow.server.access")
 
@@ -135,48 +158,33 @@ POLL_ANSWER = "deviceflow.poll_answer"
 logged, by ``_access.PollTally``): ``(tenant id, client id, index in _access.ANSWERS)``."""
 
 
-class _Tally(Protocol):
-    def count(self, tenant: str, client_id: str, answer: int) -> None: ...
-
-
-async def call_logged(
-    app: ASGIApp, scope: Scope, receive: Receive, send: Send, polls: _Tally | None = None
-) -> None:
-    """Run ``app`` and write its access log line: method, path (never the query: it may hold
-    a code), status; with ``polls``, a routine token-poll answer is counted there instead."""
-    status = 500
-
-    async def send_wrapper(message: Message) -> None:
-        nonlocal status
-        if message["type"] == "http.response.start":
-            status = message["status"]
-        await send(message)
-
-    try:
-        await app(scope, receive, send_wrapper)
-    except ClientDisconnect:
-        status = CLIENT_CLOSED
-        raise
-    finally:
-        answered = scope.get(POLL_ANSWER) if polls is not None else None
-        if answered is not None and status == 400:
-            polls.count(*answered)  # type: ignore[union-attr]
-        else:
-            access_logger.info("%s %s %d", scope["method"], scope["path"], status)
-
-
 class AccessLog:
-    """One INFO line per request (:func:`call_logged`) while ``deviceflow.server.access``
-    logs at INFO."""
+    """One INFO line per request while ``deviceflow.server.access`` logs at INFO: method, path
+    (never the query: it may hold a code), status. (Token requests on the hot path are logged,
+    or counted, there: ``_hotpath``.)"""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and access_logger.isEnabledFor(logging.INFO):
-            await call_logged(self.app, scope, receive, send)
-        else:
+        if scope["type"] != "http" or not access_logger.isEnabledFor(logging.INFO):
             await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except ClientDisconnect:
+            status = CLIENT_CLOSED
+            raise
+        finally:
+            access_logger.info("%s %s %d", scope["method"], scope["path"], status)
 
 
 CLIENT_CLOSED = 499
@@ -227,12 +235,34 @@ class RefuseUndecodableQuery:
         await self.app(scope, receive, send)
 
 
+HEADERS = "deviceflow.headers"
+"""The ASGI scope key under which :func:`headers_of` keeps the request's headers by name."""
+
+
+def headers_of(scope: Scope) -> Mapping[bytes, bytes]:
+    """The request's headers by (lower-case) name, the first value of each, as raw bytes.
+
+    Built once per request and kept in the scope: the token hot path reads ``X-Request-Id``,
+    then the endpoint four more, and a client such as MSAL sends more than a dozen headers, which
+    a scan per header read would walk each time (the dictionary is built in C).
+    """
+    found: dict[bytes, bytes] | None = scope.get(HEADERS)
+    if found is None:
+        headers = scope["headers"]
+        try:
+            found = dict(reversed(headers))  # the first value wins
+        except TypeError:  # not a sequence, or a name that is not bytes: the slow way
+            found = {}
+            for key, value in headers:
+                found.setdefault(bytes(key), value)
+        scope[HEADERS] = found
+    return found
+
+
 def header(scope: Scope, name: bytes) -> str | None:
     """The first value of request header ``name`` (lower-case bytes), decoded as Latin-1."""
-    for key, value in scope["headers"]:
-        if key == name:
-            return bytes(value).decode("latin-1")
-    return None
+    value = headers_of(scope).get(name)
+    return None if value is None else bytes(value).decode("latin-1")
 
 
 def client_ip(scope: Scope) -> str:
@@ -241,15 +271,15 @@ def client_ip(scope: Scope) -> str:
     return str(client[0]) if client else "unknown"
 
 
-def is_form(scope: Scope) -> bool:
-    """Whether the request declares an urlencoded form body (parameters may follow ``;``)."""
-    content_type = header(scope, b"content-type") or ""
+def is_form(content_type: bytes | None) -> bool:
+    """Whether ``content_type`` (a request's raw ``Content-Type``) declares an urlencoded form
+    body (parameters may follow ``;``)."""
     if content_type == _FORM:  # as nearly every client spells it
         return True
-    return content_type.split(";", 1)[0].strip().lower() == _FORM
+    return bytes(content_type or b"").split(b";", 1)[0].strip().lower() == _FORM
 
 
-_FORM = "application/x-www-form-urlencoded"
+_FORM = b"application/x-www-form-urlencoded"
 
 
 async def send_json(
@@ -263,7 +293,7 @@ async def send_json(
     body = b"" if payload is None else encode_json(payload)
     headers = [*NO_STORE_HEADERS, *extra_headers, (b"content-length", str(len(body)).encode())]
     if payload is not None:
-        headers.append((b"content-type", b"application/json; charset=utf-8"))
+        headers.append(_JSON_TYPE)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -274,28 +304,6 @@ def encode_json(payload: Mapping[str, Any]) -> bytes:
 
 
 def json_headers(body: bytes) -> tuple[tuple[bytes, bytes], ...]:
-    """The headers :func:`send_json` sends with a JSON ``body`` (no extra headers)."""
-    return (
-        *NO_STORE_HEADERS,
-        (b"content-length", str(len(body)).encode()),
-        (b"content-type", b"application/json; charset=utf-8"),
-    )
-
-
-async def send_encoded(
-    send: Send, status: int, body: bytes, headers: tuple[tuple[bytes, bytes], ...]
-) -> None:
-    """Send an already encoded JSON ``body`` with its :func:`json_headers` (a pending poll)."""
-    await send({"type": "http.response.start", "status": status, "headers": list(headers)})
-    await send({"type": "http.response.body", "body": body})
-
-
-_JSON_TYPE = (b"content-type", b"application/json; charset=utf-8")
-
-
-async def send_json_bytes(send: Send, status: int, body: bytes) -> None:
-    """:func:`send_encoded` with :func:`json_headers` of ``body``, built as one list (a
-    Microsoft tenant's pending poll: a body of its own each time)."""
-    headers = [*NO_STORE_HEADERS, (b"content-length", b"%d" % len(body)), _JSON_TYPE]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    """The headers :func:`send_json` sends with a JSON ``body`` (no extra headers), as a tuple:
+    an error answer encoded once sends the same one each time (ASGI takes any iterable)."""
+    return (*NO_STORE_HEADERS, (b"content-length", b"%d" % len(body)), _JSON_TYPE)

@@ -5,9 +5,10 @@ Each request gets an id: the client's (or its proxy's) ``X-Request-Id`` when tha
 a counter: unique, cheap, and not a secret). The response carries it back in ``X-Request-Id``,
 and every log record written while the request runs can name it, with the tenant of its path
 (:func:`current`, read by :class:`deviceflow.server.logsafe.JsonFormatter`). With metrics on,
-the request's latency is observed by route template: the route the router matched, the token
-endpoints' templates for polls the hot path took, ``other`` for anything else (a raw path
-never becomes a label).
+the request's latency is observed by route template: the route the router matched, ``other``
+for anything else (a raw path never becomes a label). Token requests on the hot path get all
+of this from :class:`~deviceflow.server.endpoints._hotpath.TokenHotPath` instead, in one layer
+(the same :class:`RequestIds`, the same context, their endpoint's template).
 """
 
 from __future__ import annotations
@@ -15,16 +16,17 @@ from __future__ import annotations
 import itertools
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from deviceflow.server.endpoints._http import headers_of
 from deviceflow.server.metrics import PrometheusRecorder
 
 _SANE_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
-_HEADER = b"x-request-id"
+HEADER = b"x-request-id"
+"""The request and response header carrying the request id."""
 
 
 class RequestInfo:
@@ -44,7 +46,7 @@ class RequestInfo:
         return str(tenant)[:64] if tenant else None
 
 
-_current: ContextVar[Scope | None] = ContextVar("deviceflow_request", default=None)
+request_scope: ContextVar[Scope | None] = ContextVar("deviceflow_request", default=None)
 """The scope of the request this task serves (its id under :data:`REQUEST_ID`)."""
 
 REQUEST_ID = "deviceflow.request_id"
@@ -53,54 +55,55 @@ REQUEST_ID = "deviceflow.request_id"
 
 def current() -> RequestInfo | None:
     """The request this task serves, if any."""
-    scope = _current.get()
+    scope = request_scope.get()
     return None if scope is None else RequestInfo(scope[REQUEST_ID], scope)
 
 
-def route_template(scope: Scope, endpoints: Mapping[int, str]) -> str:
+def route_template(scope: Scope) -> str:
     """The matched route's path template, else ``other``."""
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    if isinstance(path, str):
-        return path
-    endpoint = scope.get("endpoint")
-    return endpoints.get(id(endpoint), "other") if endpoint is not None else "other"
+    path = getattr(scope.get("route"), "path", None)
+    return path if isinstance(path, str) else "other"
+
+
+class RequestIds:
+    """Where request ids come from (see the module docstring): one per app, shared by
+    :class:`RequestContext` and the token hot path."""
+
+    def __init__(self, rng: Callable[[int], bytes]) -> None:
+        self._prefix = rng(6).hex()
+        self._counter = itertools.count(1)
+
+    def of(self, scope: Scope) -> str:
+        """The id of the request of ``scope``: its sane ``X-Request-Id``, else a new one."""
+        value = headers_of(scope).get(HEADER)
+        if value is not None:
+            given = bytes(value).decode("latin-1")
+            if _SANE_ID.fullmatch(given):
+                return given
+        return f"{self._prefix}-{next(self._counter):x}"
 
 
 class RequestContext:
-    """See the module docstring. ``endpoints``: id(endpoint) -> template, for requests that
-    skip the router (the token hot path)."""
+    """See the module docstring."""
 
     def __init__(
         self,
         app: ASGIApp,
         *,
-        rng: Callable[[int], bytes],
+        ids: RequestIds,
         recorder: PrometheusRecorder | None = None,
-        endpoints: Mapping[int, str] | None = None,
     ) -> None:
         self.app = app
-        self._prefix = rng(6).hex()
-        self._counter = itertools.count(1)
+        self._ids = ids
         self._recorder = recorder
-        self._endpoints = dict(endpoints or {})
-
-    def _request_id(self, scope: Scope) -> str:
-        for key, value in scope["headers"]:
-            if key == _HEADER:
-                given = bytes(value).decode("latin-1")
-                if _SANE_ID.fullmatch(given):
-                    return given
-                break
-        return f"{self._prefix}-{next(self._counter):x}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = scope[REQUEST_ID] = self._request_id(scope)
-        header = (_HEADER, request_id.encode())
-        token = _current.set(scope)
+        request_id = scope[REQUEST_ID] = self._ids.of(scope)
+        header = (HEADER, request_id.encode())
+        token = request_scope.set(scope)
         recorder = self._recorder
         if recorder is None:  # metrics off: only the id's header (no status, no clock)
 
@@ -112,7 +115,7 @@ class RequestContext:
             try:
                 await self.app(scope, receive, send_id)
             finally:
-                _current.reset(token)
+                request_scope.reset(token)
             return
         status = 500
 
@@ -128,10 +131,5 @@ class RequestContext:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            recorder.observe_request(route_template(scope, self._endpoints), status, elapsed)
-            _current.reset(token)
-
-
-def templates_of(routes: Any) -> dict[int, str]:
-    """id(endpoint) -> path template, for ``routes`` (Starlette routes)."""
-    return {id(route.endpoint): route.path for route in routes if hasattr(route, "endpoint")}
+            recorder.observe_request(route_template(scope), status, elapsed)
+            request_scope.reset(token)

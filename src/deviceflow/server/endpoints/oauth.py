@@ -41,17 +41,23 @@ from deviceflow.server.endpoints._http import (
     FormError,
     client_ip,
     encode_json,
-    header,
+    headers_of,
     is_form,
     json_headers,
     parse_form,
     read_body,
-    send_encoded,
     send_json,
-    send_json_bytes,
+    whole_body,
 )
 from deviceflow.server.endpoints.context import ServerContext
-from deviceflow.server.grant import AUTHORIZATION_PENDING, GrantError, IssuedTokens, parse_claims
+from deviceflow.server.grant import (
+    AUTHORIZATION_PENDING,
+    AuthorizationPending,
+    GrantError,
+    IssuedTokens,
+    SlowDown,
+    parse_claims,
+)
 from deviceflow.server.settings import Tenant
 
 logger = logging.getLogger("deviceflow.server.oauth")
@@ -63,13 +69,16 @@ _Form = dict[str, str]
 
 
 class _Request:
-    """One request: its ASGI ``scope`` and ``send``, its form once read, and its :class:`Wire`.
+    """One request: its ASGI ``scope`` and ``send``, its headers by name, its form once read,
+    and its :class:`Wire`.
 
     The wire is built on first use (calling the request gives it too): a pending poll answered
-    with the RFC dialect's fixed body never needs one (no request id, no header scan).
+    with the RFC dialect's fixed body never needs one (no request id).
     """
 
-    __slots__ = ("_endpoint", "_wire", "form", "scope", "segment", "send")
+    __slots__ = (
+        "_endpoint", "_wire", "authorization", "form", "headers", "scope", "segment", "send",
+    )  # fmt: skip
 
     def __init__(self, endpoint: _Endpoint, scope: Scope, send: Send, segment: str) -> None:
         self._endpoint = endpoint
@@ -80,12 +89,43 @@ class _Request:
         self._wire: Wire | None = None
         self.form: Mapping[str, str] | None = None
         """The parsed form, once it is known (the wire reads a few parameters)."""
+        self.headers = headers_of(scope)
+        """Each header's first value, raw (``_http.headers_of``)."""
+        raw = self.headers.get(b"authorization")
+        self.authorization = None if raw is None else bytes(raw).decode("latin-1")
+        """The ``Authorization`` header (HTTP Basic, when a client uses it)."""
+
+    def header(self, name: bytes) -> str | None:
+        """The first value of header ``name``, decoded as Latin-1."""
+        raw = self.headers.get(name)
+        return None if raw is None else bytes(raw).decode("latin-1")
 
     def wire(self) -> Wire:
-        """The per-request facts the dialect spells its bodies with."""
-        if self._wire is None:
-            self._wire = self._endpoint.wire(self.scope, self.segment, self.form)
-        return self._wire
+        """The per-request facts the dialect spells its bodies with (the form's once read)."""
+        if self._wire is not None:
+            return self._wire
+        ctx = self._endpoint.ctx
+        trace_id = ctx.request_id()
+        form = self.form or {}
+        authorization = self.authorization
+        if authorization is not None and authorization[:6].lower() == "basic ":
+            client_id = named_client(authorization, form)
+        else:  # client_credentials' answer without Basic
+            client_id = form.get("client_id") or None
+        host, correlation = self.headers.get(b"host"), self.headers.get(b"client-request-id")
+        self._wire = wire = Wire.of(
+            ctx.base_url(self.scope, bytes(host).decode("latin-1") if host else None),
+            ctx.clock(),
+            trace_id,
+            # A Microsoft client's own id for the request, else the trace id.
+            (bytes(correlation).decode("latin-1") if correlation else trace_id)[:64],
+            self._endpoint.version,
+            form.get("client_info") == "1",
+            form.get("resource") or None,
+            (client_id or "")[:128] or None,
+            self.segment[:64],
+        )
+        return wire
 
     __call__ = wire
 
@@ -100,64 +140,48 @@ class _Endpoint(abc.ABC):
     def __init__(self, ctx: ServerContext, *, version: Version = "v2") -> None:
         self.ctx = ctx
         self.version: Version = version
+        self._tenants: dict[str, Tenant] = {}
+        """The tenants of the path segments seen (``ctx.settings`` is fixed: so are they)."""
         self._encoded: dict[tuple[str, int, str, str, str | None], _Encoded] = {}
         """Error answers of cacheable dialects (``authorization_pending`` above all), encoded
         once, by dialect, status, error, description and reason."""
 
-    def wire(self, scope: Scope, segment: str, form: Mapping[str, str] | None = None) -> Wire:
-        """The per-request facts the dialect spells its bodies with (the form's once read)."""
-        trace_id = self.ctx.request_id()
-        form = form or {}
-        # One pass over the headers (a Microsoft tenant's pending poll builds a wire each time).
-        host = correlation = authorization = None
-        for key, value in scope["headers"]:
-            if key == b"host":
-                if host is None:
-                    host = bytes(value).decode("latin-1")
-            elif key == b"client-request-id":
-                if correlation is None:
-                    correlation = bytes(value).decode("latin-1")
-            elif key == b"authorization" and authorization is None:
-                authorization = bytes(value).decode("latin-1")
-        if authorization is not None and authorization[:6].lower() == "basic ":
-            client_id = named_client(scope, form)
-        else:  # client_credentials' answer without Basic
-            client_id = form.get("client_id") or None
-        return Wire.of(
-            self.ctx.base_url(scope, host),
-            self.ctx.clock(),
-            trace_id,
-            (correlation or trace_id)[:64],
-            self.version,
-            form.get("client_info") == "1",
-            form.get("resource") or None,
-            (client_id or "")[:128] or None,
-            segment[:64],
-        )
+    def wire(self, scope: Scope, send: Send, form: Mapping[str, str] | None = None) -> Wire:
+        """The wire of a request this endpoint did not read itself (test control answers
+        queued failures with it)."""
+        req = _Request(self, scope, send, scope["path_params"]["tenant"])
+        req.form = form
+        return req.wire()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         segment = scope["path_params"]["tenant"]
-        tenant = self.ctx.settings.resolve_tenant(segment)
+        tenant = self._tenants.get(segment)
+        if tenant is None:
+            tenant = self.ctx.settings.resolve_tenant(segment)
+            if tenant is not None:
+                if len(self._tenants) >= 256:  # spellings of tenant names; stay bounded
+                    self._tenants.clear()
+                self._tenants[segment] = tenant
         dialect = self.ctx.dialects["microsoft" if tenant is None else tenant.dialect]
+        req = _Request(self, scope, send, segment)
         if scope["method"] not in _METHODS:
             allow = ((b"allow", b"POST, GET"),)
-            body = dialect.error_body(
-                "invalid_request", "Use POST.", wire=self.wire(scope, segment)
-            )
+            body = dialect.error_body("invalid_request", "Use POST.", wire=req.wire())
             await send_json(send, 405, body, extra_headers=allow)
             return
         if tenant is None:
             body = dialect.error_body(
-                "invalid_tenant",
-                "The tenant in the URL is not known here.",
-                wire=self.wire(scope, segment),
+                "invalid_tenant", "The tenant in the URL is not known here.", wire=req.wire()
             )
             await send_json(send, 400, body)
             return
-        req = _Request(self, scope, send, segment)
         try:
-            raw = await read_body(receive)
-            if raw and not is_form(scope):
+            # Most bodies come whole in the first message: no reading coroutine for those.
+            message = await receive()
+            raw = whole_body(message)
+            if raw is None:
+                raw = await read_body(receive, first=message)
+            if raw and not is_form(req.headers.get(b"content-type")):
                 raise FormError("expected an application/x-www-form-urlencoded body")
             form = parse_form(raw)
             req.form = form
@@ -166,7 +190,7 @@ class _Endpoint(abc.ABC):
             error = exc.error if isinstance(exc, ParameterError) else "invalid_request"
             await send_json(send, 400, dialect.error_body(error, str(exc), wire=req.wire()))
         except GrantError as exc:
-            if exc.error == "invalid_client" and uses_basic(req.scope):
+            if exc.error == "invalid_client" and uses_basic(req.authorization):
                 # RFC 6749 §5.2: a client that tried the Authorization header "MUST" get 401.
                 exc.status = 401
             await self.send_error(send, dialect, exc, req)
@@ -174,34 +198,42 @@ class _Endpoint(abc.ABC):
     async def send_error(
         self, send: Send, dialect: Dialect, exc: GrantError, wire: Callable[[], Wire]
     ) -> None:
-        if dialect.cacheable_errors and exc.retry_after is None and exc.status != 401:
-            # The body depends on the error, its description and reason only (never on the
-            # wire): encode it once; a fleet's "not yet" polls then cost no JSON work.
-            key = (dialect.name, exc.status, exc.error, exc.description or exc.error, exc.reason)
-            encoded = self._encoded.get(key)
-            if encoded is None:
-                body = dialect.error_body(key[2], key[3], reason=exc.reason, wire=wire())
-                raw = encode_json(body)
-                encoded = (raw, json_headers(raw))
-                if len(self._encoded) < 64:  # descriptions are fixed texts; stay bounded anyway
-                    self._encoded[key] = encoded
-            await send_encoded(send, exc.status, *encoded)
+        if exc.retry_after is None and exc.status != 401:  # a body and the JSON headers only
+            raw, headers = self.encoded_error(dialect, exc, wire)
+            await send({"type": "http.response.start", "status": exc.status, "headers": headers})
+            await send({"type": "http.response.body", "body": raw})
             return
-        if exc.retry_after is None and exc.status != 401:
-            # A Microsoft tenant's pending poll: the dialect fills its encoded body's ids.
-            detail = exc.description or exc.error
-            raw = dialect.error_json(exc.error, detail, reason=exc.reason, wire=wire())
-            await send_json_bytes(send, exc.status, raw)
-            return
-        headers: list[tuple[bytes, bytes]] = []
+        extra: list[tuple[bytes, bytes]] = []
         if exc.retry_after is not None:
-            headers.append((b"retry-after", str(int(exc.retry_after)).encode()))
+            extra.append((b"retry-after", str(int(exc.retry_after)).encode()))
         if exc.status == 401:
-            headers.append((b"www-authenticate", b'Basic realm="deviceflow"'))
+            extra.append((b"www-authenticate", b'Basic realm="deviceflow"'))
         body = dialect.error_body(
             exc.error, exc.description or exc.error, reason=exc.reason, wire=wire()
         )
-        await send_json(send, exc.status, body, extra_headers=headers)
+        await send_json(send, exc.status, body, extra_headers=extra)
+
+    def encoded_error(
+        self, dialect: Dialect, exc: GrantError, wire: Callable[[], Wire]
+    ) -> _Encoded:
+        """The body of ``exc`` (one without extra headers), encoded, and its JSON headers."""
+        if dialect.cacheable_errors:
+            # The body depends on the error, its description and reason only (never on the
+            # wire): encode it once; a fleet's "not yet" polls then cost no JSON work.
+            detail = exc.description or exc.error
+            key = (dialect.name, exc.status, exc.error, detail, exc.reason)
+            encoded = self._encoded.get(key)
+            if encoded is None:
+                body = dialect.error_body(exc.error, detail, reason=exc.reason, wire=wire())
+                raw = encode_json(body)
+                encoded = (raw, json_headers(raw))
+                if len(self._encoded) < 64:  # descriptions are fixed texts; stay bounded
+                    self._encoded[key] = encoded
+            return encoded
+        # A Microsoft tenant's pending poll: the dialect fills in its body's per-request ids.
+        detail = exc.description or exc.error
+        raw = dialect.error_json(exc.error, detail, reason=exc.reason, wire=wire())
+        return raw, json_headers(raw)
 
     @abc.abstractmethod
     async def handle(self, req: _Request, tenant: Tenant, dialect: Dialect, form: _Form) -> None:
@@ -226,9 +258,10 @@ class DeviceAuthorizationEndpoint(_Endpoint):
 
     async def handle(self, req: _Request, tenant: Tenant, dialect: Dialect, form: _Form) -> None:
         """Issue a device code and a user code; answer with the §3.2 body."""
-        credentials = client_credentials(req.scope, form)
+        credentials = client_credentials(req.authorization, form)
         client_id = _client_id(credentials)
-        dialect.check_client(form, self.ctx.engine.accounts.client(client_id))
+        accounts = self.ctx.engine.accounts
+        dialect.check_client(form, lambda: accounts.client(client_id))
         wanted_scope, resource = dialect.target(form, req.wire())
         authorization = self.ctx.engine.device.authorize(
             tenant=tenant,
@@ -236,7 +269,7 @@ class DeviceAuthorizationEndpoint(_Endpoint):
             scope=wanted_scope,
             resource=resource,
             device_ip=client_ip(req.scope),
-            user_agent=header(req.scope, b"user-agent"),
+            user_agent=req.header(b"user-agent"),
             client_secret=credentials.secret,
         )
         verification_uri = self.ctx.base_url(req.scope) + self.ctx.paths["devicelogin"]
@@ -260,22 +293,39 @@ class TokenEndpoint(_Endpoint):
         super().__init__(ctx, version=version)
         self._pending = AUTHORIZATION_PENDING.error()
         """The answer to a pending poll: made once, only ever sent (never raised)."""
+        self._slow_downs: dict[SlowDown | AuthorizationPending, GrantError] = {}
+        """The ``slow_down`` answers by interval, made once each (a polling storm's answers)."""
+
+    def _slow_down(self, outcome: SlowDown | AuthorizationPending) -> GrantError:
+        error = self._slow_downs.get(outcome)
+        if error is None:
+            if len(self._slow_downs) >= 64:  # intervals come from a few settings; stay bounded
+                self._slow_downs.clear()
+            error = self._slow_downs[outcome] = outcome.error()
+        return error
 
     async def handle(self, req: _Request, tenant: Tenant, dialect: Dialect, form: _Form) -> None:
         """Redeem a device code or a refresh token."""
-        grant_type = dialect.grant_type(_required(form, "grant_type"))
+        grant_type = form.get("grant_type")  # _required(), inline: every poll comes this way
+        if not grant_type:
+            raise ParameterError("The request must include grant_type.")
+        grant_type = dialect.grant_type(grant_type)
         engine = self.ctx.engine
         issuer_name = dialect.issuer_name(req.segment, tenant.guid)
-        credentials = client_credentials(req.scope, form)
+        credentials = client_credentials(req.authorization, form)
         # A claims challenge answered (grant._cae): checked first, met once tokens are issued.
         claims = parse_claims(form["claims"]) if form.get("claims") else None
         if grant_type == DEVICE_CODE_GRANT:
             device_code = dialect.device_code(form)
             if not device_code:
                 raise ParameterError("The request must include device_code.")
-            client_id = _client_id(credentials)
-            # The pending poll's lookup: no query for most polls (grant._accounts).
-            dialect.check_client(form, engine.accounts.client(client_id, for_poll=True))
+            polling = credentials.client_id  # _client_id(), inline: every poll comes this way
+            if not polling:
+                raise ParameterError("The request must include client_id.")
+            client_id = polling
+            # The pending poll's lookup, when the dialect needs it: no query for most polls
+            # (grant._accounts).
+            dialect.check_client(form, lambda: engine.accounts.client(client_id, for_poll=True))
             outcome = await engine.device.apoll(
                 tenant=tenant,
                 client_id=client_id,
@@ -285,20 +335,26 @@ class TokenEndpoint(_Endpoint):
                 issuer_name=issuer_name,
                 resource=form.get("resource") or None,  # every dialect's target()
             )
-            if outcome is AUTHORIZATION_PENDING:  # most polls: an answer to send, not raise
-                req.scope[POLL_ANSWER] = (tenant.id, client_id, 0)  # counted, not logged
-                await self.send_error(req.send, dialect, self._pending, req)
-                return
-            if not isinstance(outcome, IssuedTokens):  # slow_down
-                req.scope[POLL_ANSWER] = (tenant.id, client_id, 1)
-                await self.send_error(req.send, dialect, outcome.error(), req)
+            if not isinstance(outcome, IssuedTokens):  # an answer to send, not raise
+                if outcome is AUTHORIZATION_PENDING:  # most polls
+                    error, answer = self._pending, 0
+                else:
+                    error, answer = self._slow_down(outcome), 1
+                req.scope[POLL_ANSWER] = (tenant.id, client_id, answer)  # counted, not logged
+                raw, headers = self.encoded_error(dialect, error, req)
+                send = req.send  # sent here: a poll's answer costs no helper coroutine
+                await send(
+                    {"type": "http.response.start", "status": error.status, "headers": headers}
+                )
+                await send({"type": "http.response.body", "body": raw})
                 return
             tokens = outcome
         elif grant_type == REFRESH_TOKEN_GRANT:
             named: str | None = credentials.client_id
             if named or dialect.names_client_on_refresh:
-                named = _client_id(credentials)
-                dialect.check_client(form, engine.accounts.client(named))
+                client_id = _client_id(credentials)
+                dialect.check_client(form, lambda: engine.accounts.client(client_id))
+                named = client_id
             wanted_scope, resource = dialect.target(form, req.wire())
             tokens = engine.refresh(
                 tenant=tenant,
@@ -309,7 +365,7 @@ class TokenEndpoint(_Endpoint):
                 issuer_name=issuer_name,
                 client_secret=credentials.secret,
                 resource=resource,
-                user_agent=header(req.scope, b"user-agent"),
+                user_agent=req.header(b"user-agent"),
             )
         else:
             raise ParameterError(
@@ -331,7 +387,7 @@ class IntrospectionEndpoint(_Endpoint):
 
     async def handle(self, req: _Request, tenant: Tenant, dialect: Dialect, form: _Form) -> None:
         """Answer whether a token is active, and its metadata when it is."""
-        credentials = client_credentials(req.scope, form)
+        credentials = client_credentials(req.authorization, form)
         answer = self.ctx.engine.introspect(
             tenant=tenant,
             token=_required(form, "token"),
@@ -352,7 +408,7 @@ class RevocationEndpoint(_Endpoint):
 
     async def handle(self, req: _Request, tenant: Tenant, dialect: Dialect, form: _Form) -> None:
         """Revoke a token; unknown or already revoked tokens also get 200 (RFC 7009 §2.2)."""
-        credentials = client_credentials(req.scope, form)
+        credentials = client_credentials(req.authorization, form)
         self.ctx.engine.revoke(
             tenant=tenant,
             token=_required(form, "token"),

@@ -20,7 +20,6 @@ from deviceflow.server.endpoints._http import FormError, parse_form, read_body, 
 from deviceflow.server.grant import AUTHORIZATION_PENDING
 
 if TYPE_CHECKING:
-    from deviceflow.server.dialects.base import Wire
     from deviceflow.server.endpoints.context import ServerContext
     from deviceflow.server.endpoints.oauth import TokenEndpoint
     from deviceflow.server.grant import Reason
@@ -145,7 +144,9 @@ class FaultyTokenEndpoint:
         try:
             raw = await read_body(receive, scope)
         except FormError as exc:  # too large: answered as the endpoint answers it
-            body = dialect.error_body("invalid_request", str(exc), wire=self._wire(scope, {}))
+            body = dialect.error_body(
+                "invalid_request", str(exc), wire=self._endpoint.wire(scope, send, {})
+            )
             await send_json(send, 400, body)
             return
         try:
@@ -156,7 +157,7 @@ class FaultyTokenEndpoint:
         if fault is None:
             await self._endpoint(scope, _replay(raw), send)
             return
-        wire = self._wire(scope, form)
+        wire = self._endpoint.wire(scope, send, form)
         coded = getattr(dialect, "coded_error_body", None)
         if fault.aadsts is not None and coded is not None:
             body = coded(fault.aadsts, fault.error or None, fault.description, wire)
@@ -168,9 +169,6 @@ class FaultyTokenEndpoint:
         if fault.retry_after is not None:
             headers.append((b"retry-after", str(fault.retry_after).encode()))
         await send_json(send, fault.status, body, extra_headers=headers)
-
-    def _wire(self, scope: Scope, form: dict[str, str]) -> Wire:
-        return self._endpoint.wire(scope, scope["path_params"]["tenant"], form)
 
 
 def _replay(body: bytes) -> Receive:
