@@ -25,12 +25,17 @@ succeeds; anything else (or a lost race) takes the full path, which reads the ro
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
 from deviceflow.server.grant import _codes
 from deviceflow.server.grant._admission import admit_device_flow
+from deviceflow.server.grant._answers import (
+    AUTHORIZATION_PENDING,
+    AuthorizationPending,
+    CountedErrors,
+    PollOutcome,
+    SlowDown,
+)
 from deviceflow.server.grant._bounds import bounded_device
 from deviceflow.server.grant._errors import GrantError
 from deviceflow.server.grant._pacing import MAX_POLL_INTERVAL, SLOW_DOWN_STEP, Pacer
@@ -39,7 +44,6 @@ from deviceflow.server.grant._scopes import for_resource, known_scopes, resolve_
 from deviceflow.server.grant._services import Services
 from deviceflow.server.grant._types import DeviceAuthorization, IssuedTokens
 from deviceflow.server.grant.on_time import polled_on_time
-from deviceflow.server.metrics import poll_outcome
 from deviceflow.server.security import Bucket, address_key, fingerprint
 from deviceflow.server.settings import Client, Tenant
 from deviceflow.server.storage.base import DeviceGrant, PendingPoll, PollTerms, async_poll
@@ -57,56 +61,6 @@ __all__ = [
 _MAX_CODE_ATTEMPTS = 16
 _SLOW_DOWN_BURST = Bucket("slow_down_burst", 5, 60)
 """Five ``slow_down`` answers to one device code within a minute make a burst."""
-
-
-# -- what a poll answers -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class AuthorizationPending:
-    """``authorization_pending`` (§3.5): the user has not finished; poll again later."""
-
-    def error(self) -> GrantError:
-        """The error response this answer is sent as (a new one per call: keep it)."""
-        return GrantError(
-            "authorization_pending", "the user has not yet finished", reason="pending"
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class SlowDown:
-    """``slow_down`` (§3.5): polled too soon; from now on poll every ``interval`` seconds."""
-
-    interval: int
-
-    def error(self) -> GrantError:
-        """The error response this answer is sent as."""
-        return GrantError("slow_down", f"poll at most every {self.interval} seconds")
-
-
-AUTHORIZATION_PENDING = AuthorizationPending()
-"""The one pending answer (a poll never builds another)."""
-
-PollOutcome = AuthorizationPending | SlowDown | IssuedTokens
-"""What :meth:`DeviceCodeGrant.poll` answers when it does not raise."""
-
-
-class _CountedErrors:
-    """``with``: a :class:`GrantError` leaving the block is counted by its error (one object
-    per grant, reused by every poll: no allocation on the hot path)."""
-
-    __slots__ = ("_polled",)
-
-    def __init__(self, polled: Callable[[str], None]) -> None:
-        self._polled = polled
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> Literal[False]:
-        if isinstance(exc, GrantError):
-            self._polled(poll_outcome(exc.error))
-        return False
 
 
 class _Redemption(NamedTuple):
@@ -127,7 +81,7 @@ class DeviceCodeGrant:
         self._settings, self._clock = services.settings, services.clock
         self._hasher, self._client = services.hasher, services.client
         self._polled = services.recorder.token_poll  # counts each answer (no-op without metrics)
-        self._counting = _CountedErrors(self._polled)  # ... and each terminal error
+        self._counting = CountedErrors(self._polled)  # ... and each terminal error
         # Flows answered slow_down: their early polls cost no statement (_pacing).
         self._pacer = Pacer(
             self._storage, lambda: max(MAX_POLL_INTERVAL, self._settings().interval)
