@@ -64,7 +64,7 @@ def parse_form(body: bytes) -> dict[str, str]:
     # ``urllib.parse.parse_qsl(text, keep_blank_values=True, errors="strict")`` pair by pair,
     # without its per-call overhead: this runs on every poll. Only escaped parts are unquoted.
     form: dict[str, str] = {}
-    pairs = 0
+    repeated: str | None = None  # the first name seen twice, in the body's order
     for piece in text.split("&"):
         if not piece:
             continue
@@ -78,17 +78,11 @@ def parse_form(body: bytes) -> dict[str, str]:
                 )
         except UnicodeDecodeError as exc:
             raise FormError("request body is not UTF-8") from exc
+        if repeated is None and name in form:
+            repeated = name
         form[name] = value
-        pairs += 1
-    if len(form) != pairs:  # a repeated name (rare): name the first, in the body's order
-        seen: set[str] = set()
-        for piece in filter(None, text.split("&")):
-            name = piece.partition("=")[0]
-            if "+" in name or "%" in name:
-                name = unquote(name.replace("+", " "), errors="strict")
-            if name in seen:
-                raise FormError(f"parameter {name!r} included more than once")
-            seen.add(name)
+    if repeated is not None:  # after the whole body: an undecodable part is named first
+        raise FormError(f"parameter {repeated!r} included more than once")
     return form
 
 

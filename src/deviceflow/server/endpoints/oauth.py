@@ -41,6 +41,7 @@ from deviceflow.server.endpoints._http import (
     FormError,
     client_ip,
     encode_json,
+    header,
     headers_of,
     is_form,
     json_headers,
@@ -91,14 +92,12 @@ class _Request:
         """The parsed form, once it is known (the wire reads a few parameters)."""
         self.headers = headers_of(scope)
         """Each header's first value, raw (``_http.headers_of``)."""
-        raw = self.headers.get(b"authorization")
-        self.authorization = None if raw is None else bytes(raw).decode("latin-1")
+        self.authorization = header(scope, b"authorization")
         """The ``Authorization`` header (HTTP Basic, when a client uses it)."""
 
     def header(self, name: bytes) -> str | None:
-        """The first value of header ``name``, decoded as Latin-1."""
-        raw = self.headers.get(name)
-        return None if raw is None else bytes(raw).decode("latin-1")
+        """The first value of header ``name``, decoded as Latin-1 (``_http.header``)."""
+        return header(self.scope, name)
 
     def wire(self) -> Wire:
         """The per-request facts the dialect spells its bodies with (the form's once read)."""

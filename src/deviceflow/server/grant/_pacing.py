@@ -160,7 +160,7 @@ class Pacer:
         last, leeway = pace.last_poll_at, poll.leeway
         if leeway is not None and last is not None and now - last < pace.interval - leeway:
             return False  # early: slow_down (:meth:`slow_down`)
-        if not (0.0 <= now - self._followed_at < FOLLOW_EVERY) and not self.follow(now):
+        if self.mark(now) is None:  # the change log, read when its last read is too old
             return False
         paces = self._paces
         if pace.trusted_until <= now or paces.get(poll.device_hash) is not pace:
