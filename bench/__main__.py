@@ -43,6 +43,13 @@ def _machine() -> dict[str, object]:
     }
 
 
+FLEET_SETUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("shipped", ()),
+    ("workers-2", ("--workers", "2")),
+)
+"""The fleet's servers: as shipped, and with ``--workers 2`` (one per core of this machine)."""
+
+
 def fleet_sizes(devices: int) -> list[int]:
     """The fleets to simulate: the one asked for only (starting 40,000 flows takes most of a
     minute; a smaller fleet is a separate run: ``--devices``)."""
@@ -135,38 +142,41 @@ def main(argv: list[str]) -> int:
         fleets = []
         dbs = [("sqlite", None)] + ([("postgresql", args.postgres)] if pg else [])
         for db, admin in dbs:
-            with ExitStack() as stack:
-                url = (
-                    stack.enter_context(procs.postgres_database(admin))
-                    if admin
-                    else f"sqlite:///{folder / 'fleet.sqlite3'}"
-                )
-                # As shipped: deviceflow serve's defaults (the access log on).
-                target = stack.enter_context(
-                    procs.deviceflow_server(url, folder, f"fleet-{db}", options=())
-                )
-                for devices in fleet_sizes(args.devices):
-                    run = fleet.simulate(
-                        target,
-                        devices=devices,
-                        interval=5.0,
-                        seconds=args.fleet_seconds,
-                        jitter=0.1,
-                        seed=8628,
-                        # 8,000 polls/s over 64 connections leaves each 8 ms per round trip:
-                        # the generator would queue before the server does.
-                        connections=256,
+            # As shipped (deviceflow serve's defaults: one process, the access log on), then
+            # with a worker per core (docs/deployment.md, sizing).
+            for setup, options in FLEET_SETUPS:
+                with ExitStack() as stack:
+                    url = (
+                        stack.enter_context(procs.postgres_database(admin))
+                        if admin
+                        else f"sqlite:///{folder / f'fleet-{setup}.sqlite3'}"
                     )
-                    fleets.append({"db": db, **run})
-                    print(
-                        f"   {db}: {devices} devices, p99 {run['p99_ms']:.1f} ms,"
-                        f" errors {run['errors']}, {run['poll_rate']:.0f} of"
-                        f" {run['expected_rate']:.0f} polls/s, RSS {run['server_rss_mib']:.0f} MiB",
-                        file=sys.stderr,
-                        flush=True,
+                    target = stack.enter_context(
+                        procs.deviceflow_server(url, folder, f"fleet-{db}-{setup}", options=options)
                     )
-                    if report.fleet_met(run):
-                        break  # the requested fleet, or the largest smaller one that holds
+                    for devices in fleet_sizes(args.devices):
+                        run = fleet.simulate(
+                            target,
+                            devices=devices,
+                            interval=5.0,
+                            seconds=args.fleet_seconds,
+                            jitter=0.1,
+                            seed=8628,
+                            # 8,000 polls/s over 64 connections leaves each 8 ms per round
+                            # trip: the generator would queue before the server does.
+                            connections=256,
+                        )
+                        fleets.append({"db": db, "setup": setup, "options": list(options), **run})
+                        print(
+                            f"   {db} {setup}: {devices} devices, p99 {run['p99_ms']:.1f} ms,"
+                            f" errors {run['errors']}, {run['poll_rate']:.0f} of"
+                            f" {run['expected_rate']:.0f} polls/s,"
+                            f" RSS {run['server_rss_mib']:.0f} MiB",
+                            file=sys.stderr,
+                            flush=True,
+                        )
+                        if report.fleet_met(run):
+                            break  # the requested fleet, or the largest smaller one that holds
         results["fleet"] = fleets
     print("3/3 client footprint ...", file=sys.stderr, flush=True)
     results["footprint"] = footprint.run(runs=args.footprint_runs)

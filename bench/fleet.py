@@ -150,6 +150,7 @@ async def _worker(args: dict[str, object]) -> dict[str, object]:
     end = start + seconds
     latencies: list[float] = []
     lags: list[float] = []
+    late: list[tuple[float, float]] = []  # (due, seconds into the run; latency ms) past 50 ms
     errors: dict[str, int] = {}
     waiting: deque[tuple[int, float]] = deque()
     idle: deque[_Conn] = deque()
@@ -194,6 +195,8 @@ async def _worker(args: dict[str, object]) -> dict[str, object]:
         now = loop.time()
         if status == 400 and b'"authorization_pending"' in body:
             latencies.append(now - conn.due)
+            if now - conn.due > 0.05:
+                late.append((round(conn.due - start, 2), round((now - conn.due) * 1000, 1)))
         else:
             error(f"HTTP {status} {body[:40]!r}")
         # As a device does (RFC 8628 §3.5): the interval runs from the answer it got.
@@ -237,6 +240,7 @@ async def _worker(args: dict[str, object]) -> dict[str, object]:
         "latencies_ms": [round(x * 1000, 3) for x in latencies],
         "send_lag_ms": [round(x * 1000, 3) for x in lags],
         "errors": errors,
+        "late": late,
         "cpu_s": cpu,
     }
 
@@ -258,6 +262,15 @@ def worker_main() -> None:
 
 def _pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+
+
+def _late_by_second(parts: list[dict[str, Any]]) -> dict[int, int]:
+    """How many polls answered more than 50 ms after they were due, by second of the run."""
+    counts: dict[int, int] = {}
+    for part in parts:
+        for due, _ms in part["late"]:
+            counts[int(due)] = counts.get(int(due), 0) + 1
+    return dict(sorted(counts.items()))
 
 
 def simulate(
@@ -351,6 +364,7 @@ def simulate(
         "send_lag_p99_ms": _pct(lag, 0.99),
         "errors": sum(errors.values()),
         "error_kinds": errors,
+        "late_by_second": _late_by_second(parts),
         "server_cpu_s": cpu,
         "server_rss_mib": max(rss_pending, rss_end),
         "server_rss_pending_mib": rss_pending,

@@ -90,10 +90,31 @@ def wait_port(port: int, timeout: float = 30.0) -> None:
             time.sleep(0.05)
 
 
+def tree(pid: int) -> list[int]:
+    """``pid`` and its living descendants (``deviceflow serve --workers N``: its workers)."""
+    found, todo = [], [pid]
+    while todo:
+        one = todo.pop()
+        found.append(one)
+        try:
+            children = Path(f"/proc/{one}/task/{one}/children").read_text().split()
+        except OSError:
+            continue
+        todo.extend(int(child) for child in children)
+    return found
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    """User + system CPU time so far of a process and its living descendants (Linux
+    ``/proc``)."""
+    total = 0
+    for one in tree(pid):
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / CLK_TCK
 
 
 @dataclass
@@ -178,11 +199,18 @@ def tenant(target: Target, tenant_id: str) -> Target:
 
 
 def rss_mib(pid: int) -> float:
-    """A process's resident memory now, MiB (Linux ``/proc``)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Resident memory now of a process and its living descendants, MiB, summed (Linux
+    ``/proc``; pages forked workers share are counted in each: an upper bound)."""
+    total = 0.0
+    for one in tree(pid):
+        try:
+            status = Path(f"/proc/{one}/status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) / 1024
+    return total or float("nan")
 
 
 @contextmanager

@@ -110,6 +110,12 @@ def fleet_met(run: dict[str, Any]) -> bool:
     return bool(run["errors"] == 0 and run["p99_ms"] < FLEET_P99_MS)
 
 
+def _setup(run: dict[str, Any]) -> str:
+    """How the fleet's server ran (runs saved before the setups were recorded: as shipped)."""
+    setup = run.get("setup", "shipped")
+    return f" {setup}" + (f" (`{' '.join(run['options'])}`)" if run.get("options") else "")
+
+
 def fleet_rows(fleets: list[dict[str, Any]]) -> list[str]:
     """Fleet simulations: achieved against due poll rate, latency from the due time, errors."""
     lines = []
@@ -128,7 +134,7 @@ def fleet_rows(fleets: list[dict[str, Any]]) -> list[str]:
         ratio = f"{run['poll_rate'] / run['expected_rate']:.2f} of the due rate"
         met = _verdict(fleet_met(run))
         lines.append(
-            f"| fleet {run['db']} | {figure} | due polls | {ratio} |"
+            f"| fleet {run['db']}{_setup(run)} | {figure} | due polls | {ratio} |"
             f" 0 errors, p99 < {FLEET_P99_MS:g} ms | {met} |"
         )
     return lines

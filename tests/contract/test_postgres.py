@@ -79,3 +79,19 @@ def test_missing_database_is_refused_at_once_with_the_createdb_line(postgres_url
     message = str(caught.value)
     assert 'database "deviceflow_absent" does not exist' in message
     assert "createdb -h " in message and message.count("deviceflow_absent") >= 2
+
+
+def test_a_mixed_case_missing_database_is_named_as_sql_and_the_shell_spell_it(
+    postgres_url: str,
+) -> None:
+    # Unquoted, CREATE DATABASE deviceflow_Absent would make "deviceflow_absent": not this one.
+    from deviceflow.server.storage import DatabaseSetupError
+
+    absent = postgres_url.rpartition("/")[0] + "/deviceflow_Absent"
+    with pytest.raises(DatabaseSetupError) as caught:
+        open_storage(absent)
+    message = str(caught.value)
+    assert (
+        ' deviceflow_Absent (or CREATE DATABASE "deviceflow_Absent"; as an administrator)'
+        in message
+    )

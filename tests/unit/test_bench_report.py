@@ -79,7 +79,9 @@ def test_every_target_met_says_yes() -> None:
     assert "**no**" not in table
     assert _row(table, "| poll sqlite-rfc8628-tuned |").endswith("| >= 0.40, >= 2x | yes |")
     assert "0.62 of ceiling, 2.08x node" in _row(table, "| poll sqlite-rfc8628-tuned |")
-    assert _row(table, "| fleet sqlite |").endswith("| yes |")
+    assert _row(table, "| fleet sqlite shipped |").endswith("| yes |")
+    workers = {**_results()["fleet"][0], "setup": "workers-2", "options": ["--workers", "2"]}
+    assert report.fleet_rows([workers])[0].startswith("| fleet sqlite workers-2 (`--workers 2`) |")
     assert _row(table, "| deviceflow token (cached) |").endswith("| 1.9x | <= 2x | yes |")
     assert _row(table, "| first use (client + transport) |").endswith(
         "| 0.01 / 0.00 of msal's added wall / RSS | < 0.30 / < 0.30 | yes |"
@@ -93,8 +95,8 @@ def test_every_target_met_says_yes() -> None:
                      "| poll sqlite-rfc8628-tuned |", id="sqlite-below-2x-node"),
         pytest.param(("throughput", "postgresql-rfc8628-tuned", 1500.0),
                      "| poll postgresql-rfc8628-tuned |", id="postgresql-below-a-fifth"),
-        pytest.param(("fleet", "p99_ms", 50.0), "| fleet sqlite |", id="fleet-p99-at-50"),
-        pytest.param(("fleet", "errors", 1), "| fleet sqlite |", id="fleet-one-error"),
+        pytest.param(("fleet", "p99_ms", 50.0), "| fleet sqlite shipped |", id="fleet-p99-at-50"),
+        pytest.param(("fleet", "errors", 1), "| fleet sqlite shipped |", id="fleet-one-error"),
         pytest.param(("token", None, 2.01), "| deviceflow token (cached) |", id="token-over-2x"),
         pytest.param(("first use", "added_wall_ms", 90.0), "| first use (client + transport) |",
                      id="first-use-wall-at-0.30"),

@@ -15,7 +15,8 @@ token; the development setup has it on.
 them there instead (and only there). ``--log-format json`` writes one JSON object per log record
 (:class:`~deviceflow.server.logsafe.JsonFormatter`). ``--drain SECONDS``: on SIGTERM, ``/readyz``
 answers 503 for that long while every request is still served, then the server stops
-(docs/operations.md, rolling restarts).
+(docs/operations.md, rolling restarts). ``--workers N`` answers the port from N processes
+(:mod:`deviceflow.server.workers`).
 
 Without ``--config`` the development setup starts (a demo tenant, client and users) and a loud
 banner says so, with the demo credentials. Once the socket listens the address it listens on is
@@ -35,31 +36,40 @@ SIGINT and SIGTERM stop the server gracefully: it stops listening, finishes the 
 flight, ends the app's lifespan and closes storage; the command exits 0. A second signal during
 the drain stops at once (still gracefully).
 
-The socket, uvicorn and the ready lines are :mod:`deviceflow.server.serving`'s; this module
-reads flags and settings, opens the log and storage, and maps each failure to its exit code.
+The socket, uvicorn and the ready lines are :mod:`deviceflow.server.serving`'s; the settings
+:mod:`deviceflow.server.serve_settings`'; this module reads flags, opens the log and storage,
+and maps each failure to its exit code.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import os
+import secrets
 import signal
+import socket
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from deviceflow.cli.errors import EXIT_NETWORK, EXIT_OK, EXIT_SERVER, EXIT_USAGE
 from deviceflow.server import logsafe
 from deviceflow.server.background import start_in_background
+from deviceflow.server.serve_settings import (
+    development_banner,
+    load_settings,
+    tls_files,
+)
 from deviceflow.server.serving import bind, run_event_loop, serve
 from deviceflow.server.settings import Settings, SettingsError
 from deviceflow.server.settings._loading import parse_address
 from deviceflow.server.storage import SCHEMES, check_database_url
-from deviceflow.server.tls import TlsError, TlsFiles, local_ca, own_files, trust_hint
+from deviceflow.server.tls import TlsError, TlsFiles, trust_hint
+from deviceflow.server.workers import WorkersError, serve_workers
+from deviceflow.server.workers import check as check_workers
 
 if TYPE_CHECKING:
     from deviceflow.server.storage import Storage
@@ -139,143 +149,15 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="serve the token-guarded test-control API (docs/testing.md); the token is printed",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="serve the port from N processes (Linux; default 1): for fleets larger than one"
+        " core answers (docs/deployment.md); not with --metrics or --test-control",
+    )
     return parser
-
-
-def uses_tls(args: argparse.Namespace) -> bool:
-    """Whether the server speaks HTTPS (``--tls`` or ``--tls-cert``)."""
-    return bool(getattr(args, "tls", False) or getattr(args, "tls_cert", None))
-
-
-def tls_folder(settings: Settings) -> Path:
-    """Where ``--tls`` keeps its CA: ``{data_dir}/tls``, else beside the SQLite database.
-
-    Raises:
-        SettingsError: Neither a data directory nor a SQLite database is configured.
-    """
-    if settings.data_dir is not None:
-        return settings.data_dir / "tls"
-    url = settings.database_url
-    if url.startswith("sqlite:///"):
-        return Path(url.removeprefix("sqlite:///")).parent / "tls"
-    raise SettingsError("--tls needs a data directory: set DEVICEFLOW_DATA_DIR or data_dir")
-
-
-def tls_files(
-    args: argparse.Namespace, settings: Settings, *, clock: Callable[[], float]
-) -> TlsFiles | None:
-    """The certificate and key to serve with, or None for plain HTTP.
-
-    Raises:
-        SettingsError: ``--tls-cert`` without ``--tls-key`` (or the reverse), or no data dir.
-        TlsError: The certificate files cannot be created or read.
-    """
-    if bool(args.tls_cert) != bool(args.tls_key):
-        raise SettingsError("--tls-cert and --tls-key go together")
-    if args.tls_cert:
-        return own_files(args.tls_cert, args.tls_key)
-    if not args.tls:
-        return None
-    host = args.host if args.host not in ("0.0.0.0", "::") else "127.0.0.1"
-    return local_ca(tls_folder(settings), host, clock=clock)
-
-
-def load_settings(args: argparse.Namespace, environ: dict[str, str] | os._Environ[str]) -> Settings:
-    """Settings from ``--config`` (else the environment / development setup) and ``--db``.
-
-    Raises:
-        SettingsError: The configuration is invalid.
-    """
-    settings = load_database_settings(args.config, args.db, environ)
-    if getattr(args, "test_control", False):
-        settings = dataclasses.replace(settings, test_control=True)
-    settings = _serve_flags(args, settings)
-    if not settings.public_url:
-        host = args.host if ":" not in args.host else f"[{args.host}]"
-        shown = "127.0.0.1" if host in ("0.0.0.0", "[::]") else host
-        scheme = "https" if uses_tls(args) else "http"
-        settings = dataclasses.replace(settings, public_url=f"{scheme}://{shown}:{args.port}")
-    return settings
-
-
-def _serve_flags(args: argparse.Namespace, settings: Settings) -> Settings:
-    """``--metrics``, ``--metrics-address``, ``--log-format`` and ``--drain`` over the file's.
-
-    Raises:
-        SettingsError: a bad ``--metrics-address`` or a negative ``--drain``.
-    """
-    changes: dict[str, object] = {}
-    if getattr(args, "metrics", False):
-        changes["metrics"] = True
-    address = getattr(args, "metrics_address", None)
-    if address:
-        parse_address(address, "--metrics-address")
-        changes.update(metrics=True, metrics_address=address)
-    metrics_address = address or settings.metrics_address
-    if metrics_address and parse_address(metrics_address, "metrics_address")[1] == args.port:
-        raise SettingsError("metrics_address: its port must differ from the server's --port")
-    if getattr(args, "log_format", None):
-        changes["log_format"] = args.log_format
-    drain = getattr(args, "drain", None)
-    if drain is not None:
-        if drain < 0:
-            raise SettingsError("--drain: must not be negative")
-        changes["shutdown_drain"] = drain
-    return dataclasses.replace(settings, **changes) if changes else settings  # type: ignore[arg-type]
-
-
-def load_database_settings(
-    config: Path | None, db: str | None, environ: Mapping[str, str]
-) -> Settings:
-    """Settings from ``config`` (else the environment / development setup) with the database
-    ``db`` (else the configured one, else SQLite in the default data directory): what
-    ``deviceflow serve`` and ``deviceflow admin`` agree on.
-
-    Raises:
-        SettingsError: The configuration is invalid.
-    """
-    if config is not None:
-        settings = Settings.from_toml(config, dict(environ))
-    else:
-        settings = Settings.from_env(dict(environ))
-    if db:
-        settings = dataclasses.replace(settings, db_url=db)
-    if settings.db_url is None and settings.data_dir is None:
-        # SQLite by default, so pending flows and keys survive a restart; `--db memory:` opts out.
-        settings = dataclasses.replace(settings, data_dir=default_data_dir(environ))
-    return settings
-
-
-def default_data_dir(environ: Mapping[str, str]) -> Path:
-    """``$XDG_DATA_HOME/deviceflow``, else ``~/.local/share/deviceflow``."""
-    base = environ.get("XDG_DATA_HOME") or ""
-    if not base:
-        home = environ.get("HOME") or str(Path.home())
-        base = str(Path(home) / ".local" / "share")
-    return Path(base) / "deviceflow"
-
-
-def development_banner(settings: Settings) -> str:
-    """The loud notice printed when the built-in development setup is running."""
-    bar = "!" * 72
-    lines = [
-        bar,
-        "!! DEVELOPMENT MODE: demo tenant, demo client and demo users.",
-        "!! Anyone who can reach this server can sign in with these credentials.",
-        "!! Pass --config FILE.toml for real use (see docs/configuration.md).",
-    ]
-    for tenant in settings.tenants:
-        lines.append(f"!!   tenant: {tenant.id}  (dialect {tenant.dialect})")
-    for client in settings.clients:
-        lines.append(f"!!   client_id: {client.client_id}  ({client.name})")
-    for username, password in settings.dev_credentials:
-        lines.append(f"!!   user: {username}  password: {password}")
-    if settings.database_url == "memory:":
-        lines.append("!!   storage: in memory (everything is lost on exit)")
-    else:
-        lines.append(f"!!   storage: {settings.database_url}")
-    lines.append(bar)
-    return "\n".join(lines)
 
 
 def open_database(settings: Settings) -> Storage:
@@ -367,6 +249,17 @@ def _run(args: argparse.Namespace, log_stream: TextIO) -> int:
         print(development_banner(settings), file=sys.stderr, flush=True)
     if tls is not None and tls.ca is not None:
         print(trust_hint(tls.ca), file=sys.stdout, flush=True)
+    workers = getattr(args, "workers", 1)
+    try:
+        check_workers(
+            workers,
+            test_control=settings.test_control,
+            metrics=bool(settings.metrics or settings.metrics_address),
+        )
+    except WorkersError as exc:
+        return _fail("configuration error", exc, EXIT_CONFIG)
+    if workers > 1:
+        return _run_workers(args, settings, tls, workers)
     try:
         sock = bind(args.host, args.port)
     except OSError as exc:
@@ -381,27 +274,75 @@ def _run(args: argparse.Namespace, log_stream: TextIO) -> int:
             return _fail(f"cannot listen on {mhost}:{mport}", exc, EXIT_UNAVAILABLE)
     with sock:
         try:
-            storage = open_database(settings)
-        except ValueError as exc:  # DatabaseSetupError, a missing extra
-            return _fail("database error", exc, EXIT_CONFIG)
-        except ConnectionError as exc:
-            return _fail("database unreachable", exc, EXIT_UNAVAILABLE)
-        except Exception as exc:
-            logger.debug("opening the database failed", exc_info=True)
-            url = settings.database_url  # a SQLite path is no secret; a PostgreSQL URL may be
-            where = url if url.startswith("sqlite:") else "PostgreSQL"
-            return _fail(f"database error ({where})", exc, EXIT_DATABASE)
-        # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the
-        # handler installed before it started: make that a no-op so a requested stop exits 0.
-        stops = (signal.SIGINT, signal.SIGTERM)
-        previous = {sig: signal.signal(sig, lambda *_: None) for sig in stops}
-        try:
-            run_event_loop(serve(settings, args, sock, storage, sys.stdout, tls, metrics_sock))
+            return _serve_on(args, settings, sock, sys.stdout, tls, metrics_sock)
         finally:
-            storage.close()
-            logger.info("deviceflow server stopped; storage closed")
             if metrics_sock is not None:
                 metrics_sock.close()
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+
+
+def _open_storage(settings: Settings) -> Storage | int:
+    """The opened storage, or the exit code of why it cannot be (the line already printed)."""
+    try:
+        return open_database(settings)
+    except ValueError as exc:  # DatabaseSetupError, a missing extra
+        return _fail("database error", exc, EXIT_CONFIG)
+    except ConnectionError as exc:
+        return _fail("database unreachable", exc, EXIT_UNAVAILABLE)
+    except Exception as exc:
+        logger.debug("opening the database failed", exc_info=True)
+        url = settings.database_url  # a SQLite path is no secret; a PostgreSQL URL may be
+        where = url if url.startswith("sqlite:") else "PostgreSQL"
+        return _fail(f"database error ({where})", exc, EXIT_DATABASE)
+
+
+def _serve_on(
+    args: argparse.Namespace,
+    settings: Settings,
+    sock: socket.socket,
+    out: TextIO,
+    tls: TlsFiles | None,
+    metrics_sock: socket.socket | None = None,
+) -> int:
+    """Open storage and serve on ``sock`` until stopped; the exit code."""
+    storage = _open_storage(settings)
+    if isinstance(storage, int):
+        return storage
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal to the
+    # handler installed before it started: make that a no-op so a requested stop exits 0.
+    stops = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in stops}
+    try:
+        run_event_loop(serve(settings, args, sock, storage, out, tls, metrics_sock))
+    finally:
+        storage.close()
+        logger.info("deviceflow server stopped; storage closed")
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return EXIT_OK
+
+
+def _run_workers(
+    args: argparse.Namespace, settings: Settings, tls: TlsFiles | None, count: int
+) -> int:
+    """``--workers N`` (:mod:`deviceflow.server.workers`)."""
+    from deviceflow.server.app import create_app
+
+    def prepare() -> int | None:
+        # Migrations, the generated secret key, signing keys: made once, before any worker
+        # could race another to make them.
+        storage = _open_storage(settings)
+        if isinstance(storage, int):
+            return storage
+        try:
+            create_app(settings, storage=storage, clock=time.time, rng=secrets.token_bytes)
+        finally:
+            storage.close()
+        return None
+
+    def run_one(sock: socket.socket, ready: TextIO) -> int:
+        return _serve_on(args, settings, sock, ready, tls)
+
+    try:
+        return serve_workers(args.host, args.port, count, prepare, run_one, sys.stdout)
+    except OSError as exc:
+        return _fail(f"cannot listen on {args.host}:{args.port}", exc, EXIT_UNAVAILABLE)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from deviceflow.server import run
+from deviceflow.server import run, serve_settings
 from deviceflow.server.settings import Settings, SettingsError
 from deviceflow.server.tls import TlsError, local_ca, own_files, trust_hint
 
@@ -83,6 +83,6 @@ def test_run_tls_options(tmp_path: Path) -> None:
         run.tls_files(_args(tls_cert=made.certfile), settings, clock=lambda: NOW)
     sqlite = Settings.development()
     beside_db = run.load_settings(_args(db=f"sqlite:///{tmp_path / 'x' / 'db.sqlite3'}"), {})
-    assert run.tls_folder(beside_db) == tmp_path / "x" / "tls"
+    assert serve_settings.tls_folder(beside_db) == tmp_path / "x" / "tls"
     with pytest.raises(SettingsError, match="data directory"):
-        run.tls_folder(sqlite)
+        serve_settings.tls_folder(sqlite)

@@ -299,7 +299,7 @@ def main(
 def _main(
     args: argparse.Namespace, environ: dict[str, str], out: TextIO, err: TextIO, stdin: TextIO
 ) -> int:
-    from deviceflow.server.run import load_database_settings
+    from deviceflow.server.serve_settings import load_database_settings
     from deviceflow.server.storage import open_storage
 
     try:

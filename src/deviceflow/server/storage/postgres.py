@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shlex
 import threading
 import time
 import weakref
@@ -90,6 +91,13 @@ def _reason(exc: OperationalError) -> str:
     return ". ".join(line for line in lines if line)
 
 
+def _identifier(name: str) -> str:
+    """``name`` as SQL spells it: quoted unless PostgreSQL would fold it to itself."""
+    if re.fullmatch(r"[a-z_][a-z0-9_$]*", name):
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _refusal(url: str, exc: OperationalError) -> DatabaseSetupError | None:
     """The error for a connection PostgreSQL refused for good, else None."""
     reason = _reason(exc)
@@ -103,7 +111,8 @@ def _refusal(url: str, exc: OperationalError) -> DatabaseSetupError | None:
         message += (
             f"; create it with: createdb -h {host} -p {port}"
             + (f" -U {info['user']}" if info.get("user") else "")
-            + f" {database} (or CREATE DATABASE {database}; as an administrator)"
+            + f" {shlex.quote(database)} (or CREATE DATABASE {_identifier(database)}; as an"
+            " administrator)"
         )
     return DatabaseSetupError(message)
 
