@@ -95,7 +95,7 @@ def _without_json(argv: list[str]) -> list[str]:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--devices", type=int, default=40_000)
     # Longer than a flow is trusted from memory (grant._pacing.TRUST_FOR, 60 s): every device
     # also sends the poll that goes to the database again, as a fleet does all day.

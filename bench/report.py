@@ -129,6 +129,11 @@ def fleet_rows(fleets: list[dict[str, Any]]) -> list[str]:
             f" {run['server_cpu_share_of_one_core']:.0%} of a core, generator"
             f" {run['generator_cpu_share_of_one_core']:.0%}"
         )
+        if "late_by_second" in run:  # bursts (a stall, then its queue) or spread thin
+            late = run["late_by_second"]
+            figure += (
+                f", polls over 50 ms late in {len(late)} of the run's {run['seconds']:g} seconds"
+            )
         if "server_rss_mib" in run:
             figure += f"; server RSS {run['server_rss_mib']:.0f} MiB with the flows pending"
         ratio = f"{run['poll_rate'] / run['expected_rate']:.2f} of the due rate"

@@ -237,6 +237,15 @@ def _run(args: argparse.Namespace, log_stream: TextIO) -> int:
         except ImportError:
             print(f"deviceflow serve: {METRICS_HINT}", file=sys.stderr)
             return EXIT_CONFIG
+    workers = getattr(args, "workers", 1)
+    try:
+        check_workers(
+            workers,
+            test_control=settings.test_control,
+            metrics=bool(settings.metrics or settings.metrics_address),
+        )
+    except WorkersError as exc:
+        return _fail("configuration error", exc, EXIT_CONFIG)
     try:
         tls = tls_files(args, settings, clock=time.time)
     except (SettingsError, TlsError) as exc:
@@ -249,15 +258,6 @@ def _run(args: argparse.Namespace, log_stream: TextIO) -> int:
         print(development_banner(settings), file=sys.stderr, flush=True)
     if tls is not None and tls.ca is not None:
         print(trust_hint(tls.ca), file=sys.stdout, flush=True)
-    workers = getattr(args, "workers", 1)
-    try:
-        check_workers(
-            workers,
-            test_control=settings.test_control,
-            metrics=bool(settings.metrics or settings.metrics_address),
-        )
-    except WorkersError as exc:
-        return _fail("configuration error", exc, EXIT_CONFIG)
     if workers > 1:
         return _run_workers(args, settings, tls, workers)
     try:

@@ -105,7 +105,7 @@ def _refusal(url: str, exc: OperationalError) -> DatabaseSetupError | None:
         return None
     info = conninfo_to_dict(url)
     host, port = info.get("host", "localhost"), info.get("port", "5432")
-    database = info.get("dbname") or info.get("user") or "?"
+    database = str(info.get("dbname") or info.get("user") or "?")
     message = f"PostgreSQL on {host}:{port} refused the connection: {reason}"
     if f'database "{database}" does not exist' in reason:
         message += (
