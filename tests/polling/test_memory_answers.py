@@ -24,7 +24,7 @@ from deviceflow.server.grant import (
 from deviceflow.server.grant._pacing import FOLLOW_EVERY, FOLLOW_RETRY, TRUST_FOR, Pacer
 from deviceflow.server.settings import Settings
 from deviceflow.server.storage import _sql
-from deviceflow.server.storage.base import PendingPoll, Storage
+from deviceflow.server.storage.base import PendingPoll, PollTerms, Storage
 from deviceflow.server.storage.memory import MemoryStorage
 from deviceflow.server.storage.sqlite import SQLiteStorage
 from tests.contract.test_storage_contract import grant
@@ -309,3 +309,19 @@ def test_a_full_table_drops_expired_flows_then_the_oldest_eighth() -> None:
         n for n in range(1, 21) if pacer.pending(PendingPoll(120.0, f"d{n}", "c", "t", 0.5))
     }
     assert answered == set(range(5, 21))  # d3 and d4 were the oldest live flows
+
+
+def test_the_table_s_entries_are_out_of_the_collector_s_sight() -> None:
+    # A tracked entry per flow (a named tuple stays tracked) made every full collection walk
+    # the whole table, and each poll's new entry counted toward the next one.
+    import gc
+
+    pacer = Pacer(MemoryStorage(), lambda: 60)
+    mark = pacer.mark(100.0)
+    pacer.created(grant(1, expires_at=1000.0), mark)
+    pacer.accepted(PendingPoll(101.0, "d2", "c", "t", 0.5), PollTerms(1000.0, 5), mark)
+    assert pacer.pending(PendingPoll(106.0, "d1", "c", "t", 0.5))
+    gc.collect()
+    entries = list(pacer._paces.values())
+    assert len(entries) == 2
+    assert not any(gc.is_tracked(entry) for entry in entries)

@@ -3,7 +3,7 @@ database work.
 
 Theory of operation. Nearly every poll of a fleet is answered ``authorization_pending``, and
 judged by storage alone each one is a statement (RFC 8628 §3.5's on-time rule, and the record
-of the poll). So the device grant keeps, per flow, a :class:`Pace`: the last poll this instance
+of the poll). So the device grant keeps, per flow, a :data:`Pace`: the last poll this instance
 accepted, the interval, the expiry, the client and tenant, and until when storage's word that
 the flow is pending may be trusted.
 
@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Final, TypeAlias
 
 from deviceflow.server.storage.base import (
     CHANGES_READ,
@@ -78,27 +78,29 @@ FOLLOW_RETRY = 1.0
 flow is trusted: every poll goes to storage, which answers or fails on its own)."""
 
 
-class Pace(NamedTuple):
-    """What this instance knows of one flow (replaced, never changed in place).
+Pace: TypeAlias = tuple[str, str, float, float | None, int, float]
+"""What this instance knows of one flow (replaced, never changed in place), by index:
+:data:`CLIENT` and :data:`TENANT` (the flow's client and tenant ids), :data:`EXPIRES` (its
+expiry), :data:`LAST` (the last accepted poll this instance knows of; None: none yet),
+:data:`INTERVAL` (the interval as stored: every increase is written before it is used) and
+:data:`TRUSTED` (until when polls on time are answered pending from memory; 0: storage decides).
 
-    A tuple of numbers and strings: the collector stops tracking it after its first pass, so a
-    table of tens of thousands of flows adds nothing to the full collections that would stall
-    the event loop (a mutable record stays tracked for its whole life).
-    """
+A plain tuple of strings and numbers, not a named tuple: the collector stops tracking a plain
+one after its first pass, a named tuple (like any other record) stays tracked for its whole
+life. With 40,000 flows polled every 5 s, each poll's new entry then counted toward the next
+full collection, and every full collection walked the whole table: one every few seconds,
+each tens of milliseconds of a stalled event loop."""
 
-    client_id: str
-    tenant_id: str
-    expires_at: float
-    last_poll_at: float | None
-    """The last accepted poll this instance knows of (None: none yet)."""
-    interval: int
-    """The interval as stored (every increase is written before it is used)."""
-    trusted_until: float = 0.0
-    """Until when polls on time are answered pending from memory (0: storage decides)."""
+CLIENT: Final = 0
+TENANT: Final = 1
+EXPIRES: Final = 2
+LAST: Final = 3
+INTERVAL: Final = 4
+TRUSTED: Final = 5
 
 
 class Pacer:
-    """The table of :class:`Pace` by device-code digest (see the module docstring)."""
+    """The table of :data:`Pace` by device-code digest (see the module docstring)."""
 
     def __init__(
         self, storage: Storage, ceiling: Callable[[], int], *, max_entries: int = MAX_ENTRIES
@@ -129,7 +131,7 @@ class Pacer:
         pace = self.early(poll)
         if pace is None:
             return None
-        before = pace.interval
+        before = pace[INTERVAL]
         interval = self.raised(before)
         if interval != before:
             if not self._storage.update_grant(
@@ -137,7 +139,7 @@ class Pacer:
             ):
                 self.forget(poll.device_hash)
                 return None
-            self._paces[poll.device_hash] = pace._replace(interval=interval)
+            self._paces[poll.device_hash] = (*pace[:INTERVAL], interval, pace[TRUSTED])
         return before, interval
 
     def __len__(self) -> int:
@@ -151,23 +153,21 @@ class Pacer:
             return False
         now = poll.now
         if (
-            now >= pace.trusted_until
-            or now >= pace.expires_at
-            or pace.client_id != poll.client_id
-            or pace.tenant_id != poll.tenant_id
+            now >= pace[TRUSTED]
+            or now >= pace[EXPIRES]
+            or pace[CLIENT] != poll.client_id
+            or pace[TENANT] != poll.tenant_id
         ):
             return False
-        last, leeway = pace.last_poll_at, poll.leeway
-        if leeway is not None and last is not None and now - last < pace.interval - leeway:
+        last, leeway = pace[LAST], poll.leeway
+        if leeway is not None and last is not None and now - last < pace[INTERVAL] - leeway:
             return False  # early: slow_down (:meth:`slow_down`)
         if self.mark(now) is None:  # the change log, read when its last read is too old
             return False
         paces = self._paces
-        if pace.trusted_until <= now or paces.get(poll.device_hash) is not pace:
+        if pace[TRUSTED] <= now or paces.get(poll.device_hash) is not pace:
             return False  # the log named it (forgotten), or it could not be read
-        paces[poll.device_hash] = Pace(
-            pace.client_id, pace.tenant_id, pace.expires_at, now, pace.interval, pace.trusted_until
-        )
+        paces[poll.device_hash] = (pace[0], pace[1], pace[2], now, pace[4], pace[5])
         return True
 
     def follow(self, now: float) -> bool:
@@ -210,23 +210,19 @@ class Pacer:
     def _distrust_all(self) -> None:
         paces = self._paces
         for device_hash, pace in paces.items():
-            paces[device_hash] = pace._replace(trusted_until=0.0)
+            paces[device_hash] = (*pace[:TRUSTED], 0.0)
 
     def early(self, poll: PendingPoll) -> Pace | None:
-        """The flow's :class:`Pace` when ``poll`` is early by it, else None (storage decides)."""
+        """The flow's :data:`Pace` when ``poll`` is early by it, else None (storage decides)."""
         pace = self._paces.get(poll.device_hash)
         if pace is None or poll.leeway is None:
             return None
         now = poll.now
-        if (
-            now >= pace.expires_at
-            or pace.client_id != poll.client_id
-            or pace.tenant_id != poll.tenant_id
-        ):
+        if now >= pace[EXPIRES] or pace[CLIENT] != poll.client_id or pace[TENANT] != poll.tenant_id:
             del self._paces[poll.device_hash]
             return None
-        last = pace.last_poll_at
-        if last is None or now - last >= pace.interval - poll.leeway:
+        last = pace[LAST]
+        if last is None or now - last >= pace[INTERVAL] - poll.leeway:
             return None
         return pace
 
@@ -239,11 +235,11 @@ class Pacer:
         if mark is None or mark != self._position:
             pace = paces.get(device_hash)
             if pace is not None:
-                paces[device_hash] = pace._replace(last_poll_at=now)
+                paces[device_hash] = (pace[0], pace[1], pace[2], now, pace[4], pace[5])
             return
         if device_hash not in paces and len(paces) >= self._max:
             self._make_room(now)
-        paces[device_hash] = Pace(
+        paces[device_hash] = (
             poll.client_id,
             poll.tenant_id,
             terms.expires_at,
@@ -261,7 +257,7 @@ class Pacer:
             return
         if len(paces) >= self._max:
             self._make_room(now)
-        paces[grant.device_hash] = Pace(
+        paces[grant.device_hash] = (
             grant.client_id,
             grant.tenant_id,
             grant.expires_at,
@@ -276,8 +272,13 @@ class Pacer:
         paces = self._paces
         if grant.device_hash not in paces and len(paces) >= self._max:
             self._make_room(now)
-        paces[grant.device_hash] = Pace(
-            grant.client_id, grant.tenant_id, grant.expires_at, grant.last_poll_at, interval
+        paces[grant.device_hash] = (
+            grant.client_id,
+            grant.tenant_id,
+            grant.expires_at,
+            grant.last_poll_at,
+            interval,
+            0.0,
         )
 
     def forget(self, device_hash: str) -> None:
@@ -288,7 +289,7 @@ class Pacer:
         """The table is full: drop the expired flows, then the oldest until an eighth of it is
         free again (one pass over it per eighth of new flows, never one per new flow)."""
         paces = self._paces
-        for key in [k for k, pace in paces.items() if pace.expires_at <= now]:
+        for key in [k for k, pace in paces.items() if pace[EXPIRES] <= now]:
             del paces[key]
         excess = len(paces) - (self._max - max(1, self._max // 8))
         if excess > 0:
