@@ -23,9 +23,10 @@ answers late in bursts. ``--workers N`` runs N copies of the server behind one a
 - **Stop.** SIGINT or SIGTERM to the parent is passed on once to every worker (a worker is in a
   process group of its own, so a terminal's Ctrl-C reaches it through the parent only), each
   drains as a single server does; the parent exits 0 when all have stopped. A worker that dies
-  otherwise is started again (at most once a second); a worker that fails before it listens
-  stops them all, with its exit code. A worker whose parent is killed stops too (Linux's
-  parent-death signal).
+  otherwise is started again (at most once a second), unless it died within
+  :data:`FAST_DEATH` seconds of starting :data:`GIVE_UP_AFTER` times in a row: then all stop,
+  exit 7. A worker that fails before it listens stops them all, with its exit code. A worker
+  whose parent is killed stops too (Linux's parent-death signal).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
+from deviceflow.cli.errors import EXIT_SERVER
 from deviceflow.server.background import READY
 
 logger = logging.getLogger("deviceflow.server")
@@ -50,6 +52,11 @@ MAX_WORKERS = 64
 """The most ``--workers`` accepts."""
 RESTART_GAP = 1.0
 """Seconds between two starts of the same worker after it died."""
+FAST_DEATH = 10.0
+"""A worker that dies this many seconds or fewer after it started died fast."""
+GIVE_UP_AFTER = 5
+"""Fast deaths in a row of one worker after which the server stops (exit 7), so that a service
+manager sees it fail rather than a parent restarting a worker that cannot run."""
 READY_TIMEOUT = 120.0
 """Seconds every worker has to start listening before the server gives up."""
 
@@ -127,6 +134,7 @@ class Supervisor:
         self.started: dict[int, float] = {}  # worker index -> monotonic time of its last start
         self.stopping = False
         self.signals: list[int] = []
+        self.fast_deaths: dict[int, int] = {}  # worker index -> fast deaths in a row
 
     def _fork(self, index: int, *, announce: bool = True) -> int | None:
         """Start worker ``index``; the read end of its ready pipe (None: not ``announce``, a
@@ -230,7 +238,8 @@ class Supervisor:
         return code if code > 0 else 1
 
     def _watch(self) -> int:
-        """Wait for the workers; start one again if it dies while no stop was asked."""
+        """Wait for the workers; start one again if it dies while no stop was asked, unless it
+        died fast :data:`GIVE_UP_AFTER` times in a row (then all stop: exit 7)."""
         while self.pids:
             try:
                 pid, status = os.waitpid(-1, 0)
@@ -240,10 +249,23 @@ class Supervisor:
             if index is None or self.stopping:
                 continue
             code = os.waitstatus_to_exitcode(status)
+            lived = time.monotonic() - self.started[index]
+            fast = self.fast_deaths[index] = (
+                self.fast_deaths.get(index, 0) + 1 if lived <= FAST_DEATH else 0
+            )
+            if fast >= GIVE_UP_AFTER:
+                print(
+                    f"deviceflow serve: worker {index} died {fast} times in a row, each within"
+                    f" {FAST_DEATH:g} s of starting (last exit code {code}): stopping",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                self._stop_all()
+                return EXIT_SERVER
             logger.error(
                 "worker %d (pid %d) died (exit code %d): starting it again", index, pid, code
             )
-            gap = RESTART_GAP - (time.monotonic() - self.started[index])
+            gap = RESTART_GAP - lived
             if gap > 0:
                 time.sleep(gap)  # a worker that dies at once must not spin the parent
             if not self.stopping:
@@ -251,6 +273,7 @@ class Supervisor:
         return 0
 
     def _stop_all(self) -> None:
+        self.stopping = True
         for pid in list(self.pids):
             try:
                 os.kill(pid, signal.SIGTERM)

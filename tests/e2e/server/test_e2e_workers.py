@@ -231,3 +231,27 @@ def test_a_database_that_cannot_open_stops_the_server_before_any_worker(tmp_path
     line = assert_one_clean_error(result, EXIT_SERVER)
     assert "unable to open database file" in line
     assert "listening on" not in result.stdout
+
+
+def test_a_worker_that_keeps_dying_stops_the_server(tmp_path: Path) -> None:
+    # The database goes away under a running server; a worker killed then cannot start again.
+    import psycopg
+
+    from tests.support.postgres import admin_url
+
+    with fresh_database() as url:
+        server = e2e_server(tmp_path, db_url=url)
+        server.args = ("--workers", "2")
+        server.start()
+        assert server.process is not None
+        process = server.process
+        name = url.rpartition("/")[2]
+        with psycopg.connect(admin_url(), autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE {name} WITH (FORCE)".encode())
+        os.kill(_children(process.pid)[0], signal.SIGKILL)
+        code = process.wait(60)  # five restarts a second apart, then the stop
+        server.process = None
+    assert code == EXIT_SERVER
+    err = server._log(server.starts, "stderr").read_text()
+    assert "deviceflow serve: worker 0 died 5 times in a row, each within 10 s of starting" in err
+    assert "Traceback" not in err
