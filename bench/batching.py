@@ -47,7 +47,9 @@ def main(argv: list[str]) -> int:
         with ExitStack() as stack:
             started = {name: stack.enter_context(start()) for name, start in targets.items()}
             bodies = {
-                name: throughput.prepare(target, threads=2, connections=64)
+                name: throughput.prepare(
+                    target, throughput.Case(name, name), threads=2, connections=64
+                )
                 for name, target in started.items()
             }
             for _ in range(args.rounds):

@@ -129,14 +129,11 @@ def _request(path: str, body: bytes) -> bytes:
     )
 
 
-async def _worker(args: dict[str, object]) -> dict[str, object]:
-    port, devices, connections = int(args["port"]), int(args["devices"]), int(args["connections"])  # type: ignore[call-overload]
-    interval, jitter, seconds = (
-        float(args["interval"]),
-        float(args["jitter"]),
-        float(args["seconds"]),
-    )  # type: ignore[arg-type]
-    rng = random.Random(int(args["seed"]))  # type: ignore[call-overload]
+async def _worker(args: dict[str, Any]) -> dict[str, object]:
+    port, devices, connections = int(args["port"]), int(args["devices"]), int(args["connections"])
+    interval, jitter = float(args["interval"]), float(args["jitter"])
+    seconds = float(args["seconds"])
+    rng = random.Random(int(args["seed"]))
     loop = asyncio.get_running_loop()
     start_body = urlencode({"client_id": procs.CLIENT_ID, "scope": "openid"}).encode()
     answers = await _post_all(port, [start_body] * devices, _DEVICE_PATH, connections)

@@ -20,10 +20,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.server.serverproc import ServerProcess
 from tests.hardening.client.serverkit import approve_http
 from tests.micropython.device import Board, build, write_board_config
 from tests.micropython.entra import EntraSized
+from tests.support.serverproc import ServerProcess
 
 LOW, HIGH, STEP = 32, 256, 4  # KiB
 STEPS = (
