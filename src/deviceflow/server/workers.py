@@ -133,7 +133,6 @@ class Supervisor:
         self.pids: dict[int, int] = {}  # pid -> worker index
         self.started: dict[int, float] = {}  # worker index -> monotonic time of its last start
         self.stopping = False
-        self.signals: list[int] = []
         self.fast_deaths: dict[int, int] = {}  # worker index -> fast deaths in a row
 
     def _fork(self, index: int, *, announce: bool = True) -> int | None:
@@ -167,8 +166,10 @@ class Supervisor:
 
     def _forward(self, sig: int, _frame: object) -> None:
         self.stopping = True
-        self.signals.append(sig)
-        for pid in self.pids:
+        self._signal_all(sig)
+
+    def _signal_all(self, sig: int) -> None:
+        for pid in list(self.pids):
             try:
                 os.kill(pid, sig)
             except ProcessLookupError:
@@ -274,11 +275,7 @@ class Supervisor:
 
     def _stop_all(self) -> None:
         self.stopping = True
-        for pid in list(self.pids):
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+        self._signal_all(signal.SIGTERM)
         for pid in list(self.pids):
             try:
                 os.waitpid(pid, 0)
