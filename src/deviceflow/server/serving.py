@@ -78,11 +78,13 @@ def uvicorn_options() -> dict[str, object]:
     """uvicorn options shared by ``deviceflow serve`` and the benchmark's bare-ASGI ceiling.
 
     ``http`` is uvicorn's native parser (``httptools``, pinned in the ``server`` extra) with the
-    head size limits and read timeouts of :mod:`deviceflow.server.http_limits`, else the
-    pure-Python one with its head size cap; the event loop is chosen by :func:`run_event_loop`.
+    head size limits and read timeouts of :mod:`deviceflow.server.http_limits` and the poll lane
+    of :mod:`deviceflow.server.poll_lane` (inert for an app without ``answer_now``, such as the
+    ceiling), else the pure-Python one with its head size cap; the event loop is chosen by
+    :func:`run_event_loop`.
     """
     try:
-        from deviceflow.server.http_limits import protocol_options
+        from deviceflow.server.poll_lane import protocol_options
     except ImportError:  # pragma: no cover - the server extra pins httptools
         limits: dict[str, object] = {"http": "h11", "h11_max_incomplete_event_size": 32 * 1024}
     else:

@@ -37,7 +37,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deviceflow.server.endpoints._access import PollTally
 from deviceflow.server.endpoints._http import CLIENT_CLOSED, POLL_ANSWER, access_logger, logger
+from deviceflow.server.endpoints._lane import Answer, answer_from_memory
 from deviceflow.server.endpoints._observe import HEADER, REQUEST_ID, RequestIds, request_scope
+from deviceflow.server.endpoints.oauth import TokenEndpoint
 from deviceflow.server.metrics import PrometheusRecorder
 from deviceflow.server.proxies import TrustedProxies
 
@@ -84,22 +86,68 @@ class TokenHotPath(Starlette):
         if trusted_proxies:
             self.framework = self.proxies = TrustedProxies(self.framework, proxies=trusted_proxies)
 
+    def _route(self, scope: Scope) -> tuple[ASGIApp, str] | None:
+        """The token endpoint and route template of ``scope``'s path, with the scope's keys
+        the router would set; None for every other request."""
+        if scope["type"] != "http" or scope.get("root_path") or scope.get("query_string"):
+            return None
+        path: str = scope["path"]
+        # "/{tenant}/<suffix>" with a non-empty tenant segment, as the route pattern says.
+        tenant, _, suffix = path[1:].partition("/")
+        found = self.tokens.get(suffix) if path[:1] == "/" and tenant else None
+        if found is not None:
+            scope["app"] = self
+            scope["endpoint"] = found[0]
+            scope["path_params"] = {"tenant": tenant}
+        return found
+
+    def _logged(self, scope: Scope, status: int) -> None:
+        """The access log's line for a token request answered ``status``, or its count in the
+        tally when it is a routine poll answer (``._access``)."""
+        if access_logger.isEnabledFor(_INFO):
+            answered = scope.get(POLL_ANSWER)
+            if status == 400 and answered and not access_logger.isEnabledFor(_DEBUG):
+                self.polls.count(*answered)
+            else:
+                access_logger.info("%s %s %d", scope["method"], scope["path"], status)
+
+    def answer_now(self, scope: Scope, body: bytes) -> Answer | None:
+        """The answer to a request whose head and body are read, when it is a poll that memory
+        answers (``_lane``); None: the request goes through :meth:`__call__` as usual. Called by
+        the HTTP protocol (``server.poll_lane``), with the same bookkeeping as
+        :meth:`__call__`: the request id and its header, the log context, the forwarded
+        address, the access log's tally, the latency metric."""
+        found = self._route(scope)
+        if found is None:
+            return None
+        endpoint, template = found
+        if not isinstance(endpoint, TokenEndpoint):
+            return None
+        recorder = self.recorder
+        started = time.perf_counter() if recorder is not None else 0.0
+        if self.proxies is not None:
+            scope = self.proxies.forwarded(scope)
+        request_id = scope[REQUEST_ID] = self.ids.of(scope)
+        context = request_scope.set(scope)
+        try:
+            answer = answer_from_memory(endpoint, scope, body)
+        finally:
+            request_scope.reset(context)
+        if answer is None:
+            return None
+        status, headers, raw = answer
+        self._logged(scope, status)
+        if recorder is not None:
+            recorder.observe_request(template, status, time.perf_counter() - started)
+        return status, (*headers, (HEADER, request_id.encode())), raw
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # One function, not a call per layer: each would cost a coroutine per poll.
-        found = None
-        if scope["type"] == "http" and not scope.get("root_path") and not scope.get("query_string"):
-            path: str = scope["path"]
-            # "/{tenant}/<suffix>" with a non-empty tenant segment, as the route pattern says.
-            tenant, _, suffix = path[1:].partition("/")
-            if path[:1] == "/" and tenant:
-                found = self.tokens.get(suffix)
+        found = self._route(scope)
         if found is None:
             await self.framework(scope, receive, send)
             return
         endpoint, template = found
-        scope["app"] = self
-        scope["endpoint"] = endpoint
-        scope["path_params"] = {"tenant": tenant}
         request_id = scope[REQUEST_ID] = self.ids.of(scope)
         if self.proxies is not None:
             scope = self.proxies.forwarded(scope)
@@ -125,13 +173,7 @@ class TokenHotPath(Starlette):
                 left = True
                 raise
             finally:
-                if access_logger.isEnabledFor(_INFO):
-                    status = CLIENT_CLOSED if left else sent or 500
-                    answered = scope.get(POLL_ANSWER)
-                    if status == 400 and answered and not access_logger.isEnabledFor(_DEBUG):
-                        self.polls.count(*answered)  # a routine answer: counted (._access)
-                    else:
-                        access_logger.info("%s %s %d", scope["method"], scope["path"], status)
+                self._logged(scope, CLIENT_CLOSED if left else sent or 500)
         except ClientDisconnect:
             logger.debug(
                 "client disconnected before its request was read: %s %s",

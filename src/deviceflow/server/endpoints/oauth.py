@@ -139,7 +139,7 @@ class _Endpoint(abc.ABC):
     def __init__(self, ctx: ServerContext, *, version: Version = "v2") -> None:
         self.ctx = ctx
         self.version: Version = version
-        self._tenants: dict[str, Tenant] = {}
+        self.tenants: dict[str, Tenant] = {}
         """The tenants of the path segments seen (``ctx.settings`` is fixed: so are they)."""
         self._encoded: dict[tuple[str, int, str, str, str | None], _Encoded] = {}
         """Error answers of cacheable dialects (``authorization_pending`` above all), encoded
@@ -154,13 +154,13 @@ class _Endpoint(abc.ABC):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         segment = scope["path_params"]["tenant"]
-        tenant = self._tenants.get(segment)
+        tenant = self.tenants.get(segment)
         if tenant is None:
             tenant = self.ctx.settings.resolve_tenant(segment)
             if tenant is not None:
-                if len(self._tenants) >= 256:  # spellings of tenant names; stay bounded
-                    self._tenants.clear()
-                self._tenants[segment] = tenant
+                if len(self.tenants) >= 256:  # spellings of tenant names; stay bounded
+                    self.tenants.clear()
+                self.tenants[segment] = tenant
         dialect = self.ctx.dialects["microsoft" if tenant is None else tenant.dialect]
         req = _Request(self, scope, send, segment)
         if scope["method"] not in _METHODS:
@@ -303,6 +303,23 @@ class TokenEndpoint(_Endpoint):
             error = self._slow_downs[outcome] = outcome.error()
         return error
 
+    def poll_answer(
+        self,
+        req: _Request,
+        tenant: Tenant,
+        dialect: Dialect,
+        client_id: str,
+        outcome: AuthorizationPending | SlowDown,
+    ) -> tuple[GrantError, bytes, tuple[tuple[bytes, bytes], ...]]:
+        """A poll's pending or ``slow_down`` answer: the error, its body and headers (marked in
+        the scope to be counted in the access log's tally rather than logged: ``_access``)."""
+        if outcome is AUTHORIZATION_PENDING:  # most polls
+            error, answer = self._pending, 0
+        else:
+            error, answer = self._slow_down(outcome), 1
+        req.scope[POLL_ANSWER] = (tenant.id, client_id, answer)
+        return (error, *self.encoded_error(dialect, error, req))
+
     async def handle(self, req: _Request, tenant: Tenant, dialect: Dialect, form: _Form) -> None:
         """Redeem a device code or a refresh token."""
         grant_type = form.get("grant_type")  # _required(), inline: every poll comes this way
@@ -335,12 +352,7 @@ class TokenEndpoint(_Endpoint):
                 resource=form.get("resource") or None,  # every dialect's target()
             )
             if not isinstance(outcome, IssuedTokens):  # an answer to send, not raise
-                if outcome is AUTHORIZATION_PENDING:  # most polls
-                    error, answer = self._pending, 0
-                else:
-                    error, answer = self._slow_down(outcome), 1
-                req.scope[POLL_ANSWER] = (tenant.id, client_id, answer)  # counted, not logged
-                raw, headers = self.encoded_error(dialect, error, req)
+                error, raw, headers = self.poll_answer(req, tenant, dialect, client_id, outcome)
                 send = req.send  # sent here: a poll's answer costs no helper coroutine
                 await send(
                     {"type": "http.response.start", "status": error.status, "headers": headers}

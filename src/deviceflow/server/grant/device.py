@@ -249,6 +249,27 @@ class DeviceCodeGrant:
             asked = _Redemption(issuer_name, resource)
             return self._settled(paced, terms, mark, tenant, client, poll, ip, asked)
 
+    def poll_from_memory(
+        self, *, tenant: Tenant, client_id: str, device_code: str, ip: str
+    ) -> AuthorizationPending | SlowDown | None:
+        """A public client's poll answered from this instance's memory alone, as :meth:`apoll`
+        would answer it: :data:`AUTHORIZATION_PENDING` (the flow is trusted pending and the
+        poll on time) or a :class:`SlowDown` (early by the table), each counted as
+        :meth:`apoll` counts it. None when :meth:`apoll` must answer: the poll needs a
+        statement, or it is an error (nothing is counted or changed then, so the request can
+        go the usual way: ``server.poll_lane``)."""
+        try:
+            _client, poll = self._pending_poll(tenant, client_id, device_code, None)
+        except GrantError:
+            return None
+        if self._pacer.pending(poll):
+            self._polled("pending")
+            return AUTHORIZATION_PENDING
+        paced = self._paced_slow_down(poll, ip)
+        if paced is not None:
+            self._polled("slow_down")
+        return paced
+
     def _settled(
         self,
         paced: SlowDown | None,
