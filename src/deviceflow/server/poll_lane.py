@@ -50,6 +50,8 @@ class LaneHttpToolsProtocol(LimitedHttpToolsProtocol):
         self._answer_now: AnswerNow | None = getattr(self.app, "answer_now", None)
         self._held: RequestResponseCycle | None = None
         """A request whose head was read during the current read and whose body was not yet."""
+        self._reading = False
+        """Whether :meth:`data_received` is running (and will see to :attr:`_held`)."""
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
         if (
@@ -60,15 +62,19 @@ class LaneHttpToolsProtocol(LimitedHttpToolsProtocol):
             or cycle.scope["method"] != "POST"
         ):
             super()._start_asgi_task(cycle, app)
-        elif cycle.more_body:
+        elif not cycle.more_body:  # a pipelined request, read whole while the one before it
+            self.loop.call_soon(self._answer, cycle)  # was answered
+        elif self._reading:
             self._held = cycle  # its body may follow in this same read: see data_received
-        else:  # a pipelined request, read whole while the one before it was answered
-            self.loop.call_soon(self._answer, cycle)
+        else:  # a pipelined request whose body is still on its way
+            super()._start_asgi_task(cycle, app)
 
     def data_received(self, data: bytes) -> None:
+        self._reading = True
         try:
             super().data_received(data)
         finally:
+            self._reading = False
             cycle, self._held = self._held, None
             if cycle is not None:
                 if cycle.more_body:  # the body is still on its way: ASGI reads it as it comes

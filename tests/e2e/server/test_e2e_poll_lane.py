@@ -99,7 +99,12 @@ def lane() -> Iterator[Lane]:
 def poll_request(
     tenant: str, code: str, *, extra: bytes = b"", query: str = "", form: str = ""
 ) -> bytes:
-    body = f"grant_type={DEVICE_GRANT}&client_id={CLIENT_ID}&device_code={code}{form}".encode()
+    body = f"grant_type={DEVICE_GRANT}&client_id={CLIENT_ID}&device_code={code}{form}"
+    return form_request(tenant, body, extra=extra, query=query)
+
+
+def form_request(tenant: str, form: str, *, extra: bytes = b"", query: str = "") -> bytes:
+    body = form.encode()
     return (
         f"POST /{tenant}/oauth2/v2.0/token{query} HTTP/1.1\r\nhost: 127.0.0.1\r\n".encode()
         + extra
@@ -247,6 +252,23 @@ def test_a_body_that_arrives_later_goes_through_asgi(lane: Lane) -> None:
     assert (asked, answered) == (0, 0)
 
 
+def test_a_pipelined_poll_whose_body_follows_later_goes_through_asgi(lane: Lane) -> None:
+    first, second = (poll_request(RFC, trusted_flow(lane, RFC)) for _ in range(2))
+    head, body = second.split(b"\r\n\r\n", 1)
+
+    def pipelined() -> list[tuple[int, dict[str, str], bytes]]:
+        with socket.create_connection(("127.0.0.1", lane.port), timeout=10) as sock:
+            sock.sendall(first + head + b"\r\n\r\n")  # the second's head waits behind the first
+            answers = read_answers(sock, 1)
+            time.sleep(0.2)
+            sock.sendall(body)
+            return answers + read_answers(sock, 1)
+
+    answers, asked, answered = counted(lane, pipelined)
+    assert [json.loads(body)["error"] for _, _, body in answers] == ["authorization_pending"] * 2
+    assert (asked, answered) == (1, 1)  # the first in the lane, the second through ASGI
+
+
 def test_requests_the_lane_leaves_alone(lane: Lane) -> None:
     code = trusted_flow(lane, RFC)
     # Connection: close, and Expect: 100-continue, are never offered to the lane.
@@ -270,6 +292,11 @@ def test_requests_the_lane_leaves_alone(lane: Lane) -> None:
         poll_request(RFC, code, extra=b"authorization: Basic ZGVzay1sYW1wOng=\r\n"),
         poll_request(RFC, "unknown-code"),
         poll_request(RFC, code).replace(b"x-www-form-urlencoded", b"json"),
+        poll_request(RFC, code, form="&scope=%FF"),  # not UTF-8
+        poll_request(RFC, code, form=f"&client_id={CLIENT_ID}"),  # a repeated parameter
+        form_request(RFC, f"grant_type={DEVICE_GRANT}&client_id={CLIENT_ID}"),  # no code
+        form_request(RFC, f"grant_type=refresh_token&client_id={CLIENT_ID}&refresh_token=x"),
+        poll_request(MICROSOFT, code, form="&code=another"),  # two device codes that differ
     ]
     answers, asked, answered = counted(lane, lambda: exchange(lane, *odd))
     assert (asked, answered) == (len(odd), 0)

@@ -30,7 +30,6 @@ Answer = tuple[int, tuple[tuple[bytes, bytes], ...], bytes]
 """A status, the response's headers and its body."""
 
 
-
 def answer_from_memory(endpoint: TokenEndpoint, scope: Scope, body: bytes) -> Answer | None:
     """The answer to the token request of ``scope`` and ``body`` when memory gives it (see the
     module docstring), else None. ``scope["path_params"]`` names the tenant segment."""
