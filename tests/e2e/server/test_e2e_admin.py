@@ -92,9 +92,11 @@ def approve_in_browser(
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()  # the click returns once the new page commits, not once it loads
     text: str = page.inner_text("body")
     if "Approve" in text:
         page.get_by_role("button", name="Approve").click()
+        page.wait_for_load_state()
         assert "Device approved" in page.inner_text("body")
     return text
 
@@ -175,6 +177,7 @@ def test_your_devices_revoke_one_of_two(server: ServerProcess, page: Any) -> Non
 
     # The approval page links to the person's devices (the browser is signed in already).
     page.get_by_role("link", name="See the devices signed in as you").click()
+    page.wait_for_load_state()
     assert page.locator("section.device").count() == 2
     # A browser that is not signed in gets the page's own sign-in form first.
     page.context.clear_cookies()
@@ -182,12 +185,14 @@ def test_your_devices_revoke_one_of_two(server: ServerProcess, page: Any) -> Non
     page.get_by_label("Username").fill("finn")
     page.get_by_label("Password").fill(DANA_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
     devices = page.locator("section.device")
     assert devices.count() == 2
     text = page.inner_text("body")
     assert "Fabrikam Lamp" in text and "LampOS/1.0" in text and "ThermoOS/2.1" in text
     assert "127.0.0.1" in text
     devices.filter(has_text="ThermoOS/2.1").get_by_role("button").click()
+    page.wait_for_load_state()
     assert "is signed out" in page.inner_text("body")
     assert page.locator("section.device").count() == 1
 
