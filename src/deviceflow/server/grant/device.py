@@ -1,18 +1,16 @@
 """The device authorization grant (RFC 8628): device request, polling, one-time redemption.
 
-Theory of operation. A device request creates one grant row keyed by the device code's digest,
-with the user code's digest as a second unique key. The row moves ``pending`` -> ``approved`` or
+Theory of operation. A device request creates one grant row keyed by the device code's digest, with
+the user code's digest as a second unique key. The row moves ``pending`` -> ``approved`` or
 ``denied`` (the verification page, once) -> ``consumed`` (the poll that redeems it, once). Every
 move is a compare-and-set in storage, so two approvers or fifty pollers in any number of server
 instances see exactly one winner. Polls are judged against the row's ``last_poll_at`` (the last
-*accepted* poll) and its ``interval``, which grows by :data:`SLOW_DOWN_STEP` at each
-``slow_down`` up to :data:`MAX_POLL_INTERVAL`; the on-time rule is
-:func:`~.on_time.polled_on_time`, and :func:`~.on_time.pending_poll_sql` spells the same rule
-for SQL storage. A flow once answered
-``slow_down`` is judged first by this instance's :class:`~._pacing.Pacer`, which answers its
-early polls without a statement, and so is a flow storage confirmed pending: its on-time polls
-are answered from memory until a decision or storage's change log says otherwise
-(:mod:`._pacing`).
+*accepted* poll) and its ``interval``, which grows by :data:`SLOW_DOWN_STEP` at each ``slow_down``
+up to :data:`MAX_POLL_INTERVAL`; the on-time rule is :func:`~.on_time.polled_on_time`, and
+:func:`~.on_time.pending_poll_sql` spells the same rule for SQL storage. A flow once answered
+``slow_down`` is judged first by this instance's :class:`~._pacing.Pacer`, which answers its early
+polls without a statement, and so is a flow storage confirmed pending: its on-time polls are
+answered from memory until a decision or storage's change log says otherwise (:mod:`._pacing`).
 
 A poll is answered with a value, the way the client core answers with events:
 :data:`AUTHORIZATION_PENDING`, a :class:`SlowDown`, or the :class:`IssuedTokens`; only terminal
@@ -252,12 +250,9 @@ class DeviceCodeGrant:
     def poll_from_memory(
         self, *, tenant: Tenant, client_id: str, device_code: str, ip: str
     ) -> AuthorizationPending | SlowDown | None:
-        """A public client's poll answered from this instance's memory alone, as :meth:`apoll`
-        would answer it: :data:`AUTHORIZATION_PENDING` (the flow is trusted pending and the
-        poll on time) or a :class:`SlowDown` (early by the table), each counted as
-        :meth:`apoll` counts it. None when :meth:`apoll` must answer: the poll needs a
-        statement, or it is an error (nothing is counted or changed then, so the request can
-        go the usual way: ``server.poll_lane``)."""
+        """:meth:`apoll`'s answer to a public client's poll when memory gives it (pending, or
+        ``slow_down``), counted as :meth:`apoll` counts it; else None, and nothing was counted
+        or changed (``server.poll_lane`` then sends the request the usual way)."""
         try:
             _client, poll = self._pending_poll(tenant, client_id, device_code, None)
         except GrantError:
