@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, RequestResponseCycle
 
@@ -39,7 +39,11 @@ from deviceflow.server.http_limits import protocol_options as limits_options
 
 logger = logging.getLogger("deviceflow.server")
 
-AnswerNow = Callable[[Any, bytes], "tuple[int, tuple[tuple[bytes, bytes], ...], bytes] | None"]
+if TYPE_CHECKING:
+    from deviceflow.server.endpoints._lane import Answer
+
+AnswerNow = Callable[[Any, bytes], "Answer | None"]
+"""An app's ``answer_now(scope, body)``."""
 
 
 class LaneHttpToolsProtocol(LimitedHttpToolsProtocol):

@@ -13,7 +13,6 @@ import json
 import re
 import secrets
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +24,7 @@ import pytest
 from deviceflow.server.serving import uvicorn_options
 from tests.support.config import write_config
 from tests.support.serverproc import CLIENT_ID, ServerProcess, e2e_config
-from tests.support.tools import free_port
+from tests.support.threaded import serve_in_thread
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-http-edges")]
 
@@ -215,8 +214,6 @@ def test_a_newline_in_the_url_cannot_forge_a_log_line(server: ServerProcess) -> 
 @pytest.fixture(scope="module")
 def quick() -> Iterator[int]:
     """serve's uvicorn options in a thread, the protocol's timeouts cut to 0.3 s; its port."""
-    import uvicorn
-
     from deviceflow.server.app import create_app
     from deviceflow.server.storage import open_storage
     from tests.support.app_harness import harness_settings
@@ -231,20 +228,10 @@ def quick() -> Iterator[int]:
         )
     storage = open_storage("memory:")
     app = create_app(harness_settings(), storage=storage, clock=time.time, rng=secrets.token_bytes)
-    port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, **options)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started
     try:
-        yield port
+        with serve_in_thread(app, options) as port:
+            yield port
     finally:
-        server.should_exit = True
-        thread.join(10)
         storage.close()
 
 

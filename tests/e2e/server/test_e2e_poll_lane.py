@@ -12,7 +12,6 @@ import json
 import logging
 import secrets
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ import pytest
 from deviceflow.server.serving import uvicorn_options
 from tests.support.app_harness import CLIENT_ID, DEVICE_GRANT, harness_settings
 from tests.support.clock import FakeClock
-from tests.support.tools import free_port
+from tests.support.threaded import serve_in_thread
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e-poll-lane")]
 
@@ -59,16 +58,13 @@ class Lane:
 
 @pytest.fixture(scope="module")
 def lane() -> Iterator[Lane]:
-    import uvicorn
-
     from deviceflow.server.app import create_app
     from deviceflow.server.storage import open_storage
 
     clock = FakeClock()
     storage = open_storage("memory:")
     app = create_app(harness_settings(), storage=storage, clock=clock, rng=secrets.token_bytes)
-    port = free_port()
-    state = Lane(port, clock, app)
+    state = Lane(0, clock, app)
     real = app.answer_now
 
     def spy(scope: Any, body: bytes) -> Any:
@@ -81,18 +77,10 @@ def lane() -> Iterator[Lane]:
         return answer
 
     app.answer_now = spy  # read by each new connection's protocol
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **uvicorn_options()))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started
     try:
-        yield state
+        with serve_in_thread(app, uvicorn_options()) as state.port:
+            yield state
     finally:
-        server.should_exit = True
-        thread.join(10)
         storage.close()
 
 

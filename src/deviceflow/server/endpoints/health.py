@@ -11,7 +11,7 @@ on the main address or, with ``metrics_address``, only on its own one (:class:`M
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import anyio
 from starlette.requests import Request
@@ -21,6 +21,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from deviceflow.server.metrics import PrometheusRecorder
 from deviceflow.server.storage.base import Storage
+
+if TYPE_CHECKING:
+    from deviceflow.server.endpoints._lane import Answer
 
 _NO_STORE = {"cache-control": "no-store"}
 
@@ -101,13 +104,14 @@ class MetricsSplit:
     def __init__(self, app: ASGIApp, *, page: ASGIApp, port: int) -> None:
         self.app, self.page, self.port = app, page, port
 
-    def answer_now(self, scope: Scope, body: bytes) -> Any:
+    def answer_now(self, scope: Scope, body: bytes) -> Answer | None:
         """The app's answer from memory to a request on its own address (``server.poll_lane``);
         None on the metrics address."""
         server = scope.get("server")
         if server is not None and server[1] == self.port:
             return None
-        return self.app.answer_now(scope, body)  # type: ignore[attr-defined]
+        answer: Answer | None = self.app.answer_now(scope, body)  # type: ignore[attr-defined]
+        return answer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         server = scope.get("server")
